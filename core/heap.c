@@ -1,0 +1,4 @@
+/*
+** heap.c: placeholder.
+*/
+typedef int stepflow_heap_placeholder;

@@ -1,0 +1,4 @@
+/*
+** json.c: placeholder.
+*/
+typedef int stepflow_json_placeholder;

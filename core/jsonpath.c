@@ -1,0 +1,4 @@
+/*
+** jsonpath.c: placeholder.
+*/
+typedef int stepflow_jsonpath_placeholder;

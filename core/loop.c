@@ -1,0 +1,4 @@
+/*
+** loop.c: placeholder.
+*/
+typedef int stepflow_loop_placeholder;

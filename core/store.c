@@ -1,0 +1,4 @@
+/*
+** store.c: placeholder.
+*/
+typedef int stepflow_store_placeholder;

@@ -1,0 +1,44 @@
+-- The one list of sources: the Makefile reads the C sources of each module
+-- from here (tools/rock_sources.lua) and `make check-rockspec` checks that
+-- every file under core/ and lua/ is listed.
+rockspec_format = "3.0"
+package = "stepflow"
+version = "scm-1"
+source = { url = "git+file:///dev/null" }
+description = {
+  summary = "Run AWS Step Functions state machines (ASL) on a C core with Lua handlers",
+  license = "MIT",
+}
+dependencies = { "lua >= 5.4, < 5.5" }
+external_dependencies = {
+  LIBEVENT = { header = "event2/event.h", library = "event_core" },
+  SQLITE = { header = "sqlite3.h", library = "sqlite3" },
+}
+build = {
+  type = "builtin",
+  modules = {
+    -- C modules
+    ["stepflow.core.engine"] = {
+      sources = { "core/lmod_engine.c", "core/loop.c", "core/heap.c" },
+      libraries = { "event_core" },
+      incdirs = { "core", "$(LIBEVENT_INCDIR)" },
+      libdirs = { "$(LIBEVENT_LIBDIR)" },
+    },
+    ["stepflow.core.json"] = {
+      sources = { "core/lmod_json.c", "core/json.c", "core/jsonpath.c" },
+      incdirs = { "core" },
+    },
+    ["stepflow.core.store"] = {
+      sources = { "core/lmod_store.c", "core/store.c" },
+      libraries = { "sqlite3" },
+      incdirs = { "core", "$(SQLITE_INCDIR)" },
+      libdirs = { "$(SQLITE_LIBDIR)" },
+    },
+    -- Lua modules
+    ["stepflow"] = "lua/stepflow/init.lua",
+    ["stepflow.json"] = "lua/stepflow/json.lua",
+  },
+  install = {
+    bin = { stepflow = "bin/stepflow" },
+  },
+}
