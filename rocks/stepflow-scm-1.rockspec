@@ -37,6 +37,7 @@ build = {
     -- Lua modules
     ["stepflow"] = "lua/stepflow/init.lua",
     ["stepflow.json"] = "lua/stepflow/json.lua",
+    ["stepflow.jsonata.numfmt"] = "lua/stepflow/jsonata/numfmt.lua",
   },
   install = {
     bin = { stepflow = "bin/stepflow" },
