@@ -37,6 +37,8 @@ build = {
     -- Lua modules
     ["stepflow"] = "lua/stepflow/init.lua",
     ["stepflow.json"] = "lua/stepflow/json.lua",
+    ["stepflow.asl.choice"] = "lua/stepflow/asl/choice.lua",
+    ["stepflow.asl.timestamp"] = "lua/stepflow/asl/timestamp.lua",
     ["stepflow.jsonata.numfmt"] = "lua/stepflow/jsonata/numfmt.lua",
   },
   install = {
