@@ -1,4 +1,201 @@
 /*
-** loop.c: placeholder.
+** loop.c: the event loop of stepflow.core.engine, free of Lua.
+** One libevent event_base per loop, our own (due, seq) timer heap, and one
+** evtimer armed for the earliest deadline only while the loop must block.
 */
-typedef int stepflow_loop_placeholder;
+#define _POSIX_C_SOURCE 200809L
+
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "stepflow_core.h"
+
+
+static int64_t clock_us (clockid_t id) {
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+
+/* Loop clock in microseconds (real time only). */
+static int64_t real_now_us (const stepflow_loop *lp) {
+  return clock_us(CLOCK_MONOTONIC) + lp->offset_us;
+}
+
+
+static int64_t floor_div (int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+
+/* The wakeup timer only ends a blocking event_base_loop: the turn that
+   follows fires the due timers outside libevent's dispatch. */
+static void wakeup_cb (evutil_socket_t fd, short what, void *arg) {
+  (void)fd; (void)what; (void)arg;
+}
+
+
+int stepflow_loop_init (stepflow_loop *lp, int virtual_time,
+                        const stepflow_loop_hooks *hooks) {
+  struct event_config *cfg;
+  int64_t wall = clock_us(CLOCK_REALTIME);
+  lp->base = NULL;
+  lp->wakeup = NULL;
+  stepflow_heap_init(&lp->timers);
+  lp->hooks = *hooks;
+  lp->seq = 0;
+  lp->offset_us = wall - clock_us(CLOCK_MONOTONIC);
+  lp->vnow = floor_div(wall, 1000);
+  lp->nready = 0;
+  lp->virtual_time = virtual_time;
+  lp->stopping = 0;
+  cfg = event_config_new();
+  if (cfg == NULL)
+    return -1;
+  /* Without it libevent may use CLOCK_MONOTONIC_COARSE (~4 ms steps). */
+  event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+  lp->base = event_base_new_with_config(cfg);
+  event_config_free(cfg);
+  if (lp->base == NULL)
+    return -1;
+  lp->wakeup = evtimer_new(lp->base, wakeup_cb, lp);
+  if (lp->wakeup == NULL) {
+    stepflow_loop_close(lp);
+    return -1;
+  }
+  return 0;
+}
+
+
+void stepflow_loop_close (stepflow_loop *lp) {
+  if (lp->wakeup != NULL) {
+    event_free(lp->wakeup);
+    lp->wakeup = NULL;
+  }
+  if (lp->base != NULL) {
+    event_base_free(lp->base);
+    lp->base = NULL;
+  }
+  stepflow_heap_free(&lp->timers);
+  lp->nready = 0;
+}
+
+
+int64_t stepflow_loop_now (const stepflow_loop *lp) {
+  if (lp->virtual_time)
+    return lp->vnow;
+  return floor_div(real_now_us(lp), 1000);
+}
+
+
+int stepflow_loop_add_timer (stepflow_loop *lp, stepflow_hentry *e,
+                             int64_t due) {
+  e->due = due;
+  e->seq = lp->seq++;
+  return stepflow_heap_push(&lp->timers, e);
+}
+
+
+int stepflow_loop_cancel_timer (stepflow_loop *lp, stepflow_hentry *e) {
+  return stepflow_heap_remove(&lp->timers, e);
+}
+
+
+void stepflow_loop_stop (stepflow_loop *lp) {
+  lp->stopping = 1;
+  if (lp->base != NULL)
+    event_base_loopbreak(lp->base);
+}
+
+
+/* Events added to the base by others (I/O sharing the loop). The wakeup
+   timer is never left added between turns, so it does not count. */
+static int has_io (const stepflow_loop *lp) {
+  return event_base_get_num_events(lp->base, EVENT_BASE_COUNT_ADDED |
+           EVENT_BASE_COUNT_ACTIVE | EVENT_BASE_COUNT_VIRTUAL) > 0;
+}
+
+
+int stepflow_loop_alive (const stepflow_loop *lp) {
+  if (lp->base == NULL)
+    return 0;
+  return lp->nready > 0 || lp->timers.n > 0 || has_io(lp);
+}
+
+
+/*
+** Fires the timers due now, in (due, seq) order. Timers armed while firing
+** (seq >= limit) wait for the next turn, so a callback that re-arms itself
+** with delay 0 cannot hold the turn forever. With virtual time and nothing
+** ready, the clock first jumps to the earliest deadline.
+*/
+static void fire_due (stepflow_loop *lp) {
+  stepflow_hentry *e = stepflow_heap_top(&lp->timers);
+  uint64_t limit = lp->seq;
+  int64_t now;
+  if (e == NULL)
+    return;
+  if (lp->virtual_time) {
+    if (lp->nready == 0 && e->due > lp->vnow)
+      lp->vnow = e->due;
+    now = lp->vnow;
+  }
+  else
+    now = floor_div(real_now_us(lp), 1000);
+  while ((e = stepflow_heap_top(&lp->timers)) != NULL &&
+         e->due <= now && e->seq < limit) {
+    stepflow_heap_pop(&lp->timers);
+    lp->hooks.fire(lp, e);
+    if (lp->stopping)
+      return;
+  }
+}
+
+
+/*
+** Gives libevent its turn. It blocks only when nothing is ready: until the
+** earliest timer (real time) or the next I/O event; otherwise it polls
+** without waiting, and only when there are events to poll.
+*/
+static void poll_io (stepflow_loop *lp, int nonblock) {
+  stepflow_hentry *top = stepflow_heap_top(&lp->timers);
+  int io = has_io(lp);
+  if (nonblock || lp->nready > 0 || (top != NULL && lp->virtual_time)) {
+    if (io)
+      event_base_loop(lp->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+  }
+  else if (top != NULL) {
+    int64_t delta = top->due * 1000 - real_now_us(lp);
+    if (delta > 0) {
+      struct timeval tv;
+      tv.tv_sec = (time_t)(delta / 1000000);
+      tv.tv_usec = (suseconds_t)(delta % 1000000);
+      event_add(lp->wakeup, &tv);
+      event_base_loop(lp->base, EVLOOP_ONCE);
+      event_del(lp->wakeup);
+    }
+    else if (io)
+      event_base_loop(lp->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+  }
+  else if (io)
+    event_base_loop(lp->base, EVLOOP_ONCE);
+}
+
+
+int stepflow_loop_turn (stepflow_loop *lp, int nonblock) {
+  if (lp->base == NULL)
+    return 0;
+  if (lp->nready > 0) {
+    lp->hooks.run_ready(lp);
+    if (lp->stopping)
+      return stepflow_loop_alive(lp);
+  }
+  fire_due(lp);
+  if (lp->stopping)
+    return stepflow_loop_alive(lp);
+  poll_io(lp, nonblock);
+  return stepflow_loop_alive(lp);
+}
