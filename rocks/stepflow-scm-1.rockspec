@@ -37,6 +37,7 @@ build = {
     -- Lua modules
     ["stepflow"] = "lua/stepflow/init.lua",
     ["stepflow.json"] = "lua/stepflow/json.lua",
+    ["stepflow.store"] = "lua/stepflow/store.lua",
     ["stepflow.asl.choice"] = "lua/stepflow/asl/choice.lua",
     ["stepflow.asl.timestamp"] = "lua/stepflow/asl/timestamp.lua",
     ["stepflow.jsonata.numfmt"] = "lua/stepflow/jsonata/numfmt.lua",

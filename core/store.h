@@ -1,0 +1,129 @@
+/*
+** store.h: the durable store of STANDARD executions (SQLite, WAL, group
+** commit). Engine part: knows nothing of Lua; core/lmod_store.c binds it.
+*/
+#ifndef STEPFLOW_STORE_H
+#define STEPFLOW_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Stored in the SQLite header (PRAGMA application_id): "SFLW". */
+#define STEPFLOW_STORE_APP_ID 0x53464C57
+/* Schema version (PRAGMA user_version) this build writes and reads. */
+#define STEPFLOW_STORE_VERSION 1
+
+/* Flags of stepflow_store_open. */
+#define STEPFLOW_STORE_READONLY 1  /* no lock, no writes, file must exist */
+#define STEPFLOW_STORE_VERIFY   2  /* run PRAGMA quick_check on open */
+
+/* Results of the functions below. */
+#define STEPFLOW_STORE_OK      0
+#define STEPFLOW_STORE_ERROR  -1  /* message in stepflow_store_errmsg */
+#define STEPFLOW_STORE_EXISTS -2  /* a UNIQUE constraint refused the row */
+#define STEPFLOW_STORE_NOTFOUND -3
+
+typedef struct stepflow_store stepflow_store;
+
+/* An execution row. Strings point into SQLite's row buffers and are valid
+** until the next call on the same store; NULL when the column is NULL. */
+typedef struct stepflow_exec_rec {
+  int64_t id;                 /* internal key, used by stepflow_store_append */
+  const char *arn, *sm_arn, *name, *status;
+  const char *input, *output, *error, *cause;
+  size_t input_len, output_len, error_len, cause_len;
+  int64_t started, stopped;   /* ms since the epoch */
+  int has_stopped;            /* 0 while RUNNING */
+} stepflow_exec_rec;
+
+/* A state machine row (same lifetime rules). */
+typedef struct stepflow_sm_rec {
+  const char *arn, *name, *definition, *type;
+  size_t definition_len;
+  int64_t created;
+} stepflow_sm_rec;
+
+/* A history event row (same lifetime rules). */
+typedef struct stepflow_event_rec {
+  int64_t id, prev_id, timestamp;
+  const char *type, *details;
+  size_t details_len;
+} stepflow_event_rec;
+
+/*
+** Opens (creating if needed) the store at path, or ":memory:". Unless
+** READONLY, first takes an exclusive flock on "<path>.lock" for the life
+** of the store. Refuses, without writing to it, a file that is not an
+** SQLite database, a database of another application, a corrupt one, or
+** one of a newer schema version. On error returns NULL and writes a
+** message into err (errlen bytes).
+*/
+stepflow_store *stepflow_store_open (const char *path, int flags,
+                                     char *err, size_t errlen);
+
+/*
+** Commits what is pending (like stepflow_store_commit), releases the lock
+** and frees the store. Returns STEPFLOW_STORE_OK or ERROR; the store is
+** freed either way. The message of a failed commit goes into err.
+*/
+int stepflow_store_close (stepflow_store *st, char *err, size_t errlen);
+
+/* Message of the last failed call (valid until the next call). */
+const char *stepflow_store_errmsg (stepflow_store *st);
+
+/*
+** Writes. Each one joins the current group (an open SQLite transaction)
+** and becomes durable only when stepflow_store_commit succeeds.
+*/
+int stepflow_store_put_sm (stepflow_store *st, const stepflow_sm_rec *sm);
+int stepflow_store_delete_sm (stepflow_store *st, const char *arn);
+/* EXISTS when the ARN or (sm_arn, name) is taken; sets rec->id on OK. */
+int stepflow_store_create_exec (stepflow_store *st, stepflow_exec_rec *rec);
+/* Sets the final status, output, error, cause and stop date of a RUNNING
+** execution. NOTFOUND when there is no RUNNING execution of that id. */
+int stepflow_store_finish_exec (stepflow_store *st, int64_t exec_id,
+                                const stepflow_exec_rec *fin);
+/* EXISTS when the execution already has an event with this id. */
+int stepflow_store_append (stepflow_store *st, int64_t exec_id,
+                           const stepflow_event_rec *ev);
+
+/*
+** Commits the current group in one synced transaction. OK when there was
+** nothing to commit. On failure the whole group is rolled back.
+*/
+int stepflow_store_commit (stepflow_store *st);
+/* Number of writes in the current (uncommitted) group. */
+long stepflow_store_pending (stepflow_store *st);
+
+/* Reads (they see the current group's uncommitted writes). */
+int stepflow_store_get_sm (stepflow_store *st, const char *arn,
+                           stepflow_sm_rec *out);
+int stepflow_store_get_exec (stepflow_store *st, const char *arn,
+                             stepflow_exec_rec *out);
+int stepflow_store_find_exec (stepflow_store *st, const char *sm_arn,
+                              const char *name, stepflow_exec_rec *out);
+
+/*
+** Iterations: *_begin starts one, *_next returns 1 with a row, 0 at the
+** end, ERROR on failure. Only one iteration of each kind at a time, and no
+** other call on the store until it has ended (next returned 0 or ERROR) or
+** stepflow_store_end was called.
+** list_exec: status and sm_arn are filters (NULL = any), newest first,
+** limit <= 0 = no limit.
+** history: events of exec_id with id > after, ascending (descending if
+** reverse), limit <= 0 = no limit.
+*/
+int stepflow_store_list_sm_begin (stepflow_store *st);
+int stepflow_store_list_sm_next (stepflow_store *st, stepflow_sm_rec *out);
+int stepflow_store_list_exec_begin (stepflow_store *st, const char *status,
+                                    const char *sm_arn, int64_t limit);
+int stepflow_store_list_exec_next (stepflow_store *st,
+                                   stepflow_exec_rec *out);
+int stepflow_store_history_begin (stepflow_store *st, int64_t exec_id,
+                                  int64_t after, int64_t limit, int reverse);
+int stepflow_store_history_next (stepflow_store *st,
+                                 stepflow_event_rec *out);
+/* Ends any iteration in progress (frees its statement's row). */
+void stepflow_store_end (stepflow_store *st);
+
+#endif

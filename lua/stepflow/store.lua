@@ -1,0 +1,303 @@
+--- stepflow.store: the durable store of STANDARD executions.
+-- One SQLite file (WAL, synchronous=FULL), written in groups: every write
+-- joins the current group and is durable once `commit()` returns true.
+-- The contract is in docs/STORE.md; the engine is core/store.c.
+local core = require("stepflow.core.store")
+
+local type, error, setmetatable = type, error, setmetatable
+local math_type, tostring = math.type, tostring
+
+local M = {}
+
+--- Schema version this build writes and reads.
+M.VERSION = core.VERSION
+
+local STATUSES = {
+  RUNNING = true, SUCCEEDED = true, FAILED = true, TIMED_OUT = true,
+  ABORTED = true,
+}
+local TYPES = { STANDARD = true, EXPRESS = true }
+
+local Store = {}
+Store.__index = Store
+Store.__name = "stepflow.Store"
+
+local function check_string(fname, field, v, optional)
+  if v == nil and optional then return end
+  if type(v) ~= "string" then
+    error("stepflow.store." .. fname .. ": " .. field .. " must be a string",
+      3)
+  end
+end
+
+local function check_ms(fname, field, v)
+  if math_type(v) ~= "integer" then
+    error("stepflow.store." .. fname .. ": " .. field
+      .. " must be an integer (ms since the epoch)", 3)
+  end
+end
+
+local function check_table(fname, t)
+  if type(t) ~= "table" then
+    error("stepflow.store." .. fname .. ": expects a table", 3)
+  end
+end
+
+-- Records leave the store without the internal key; RUNNING ones feed the
+-- ARN -> key cache that append() and finish_execution() use.
+local function public(self, rec)
+  if rec == nil then return nil end
+  if rec.status == "RUNNING" then self._keys[rec.arn] = rec._key end
+  rec._key = nil
+  return rec
+end
+
+local function publics(self, list)
+  for i = 1, #list do public(self, list[i]) end
+  return list
+end
+
+-- The internal key of an execution: nil, err when there is none.
+local function key_of(self, arn)
+  local k = self._keys[arn]
+  if k then return k end
+  local rec, err = self._core:get_execution(arn)
+  if rec == nil then return nil, err or "ExecutionDoesNotExist" end
+  if rec.status == "RUNNING" then self._keys[arn] = rec._key end
+  return rec._key
+end
+
+--- Opens (creating if needed) a store.
+-- @param path a file name, or ":memory:" for a private in-memory store
+-- @param opts optional: `read_only` (no lock, no writes; the file must be
+--   a store), `verify` (run SQLite's quick_check first)
+-- @return store, or nil and a message when the file is not a store, is
+--   corrupt, of a newer version, or locked by another engine
+function M.open(path, opts)
+  if type(path) ~= "string" or path == "" then
+    error("stepflow.store.open: path must be a non-empty string", 2)
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error("stepflow.store.open: opts must be a table", 2)
+  end
+  opts = opts or {}
+  local c, err = core.open(path, opts.read_only, opts.verify)
+  if c == nil then return nil, err end
+  return setmetatable({ _core = c, _keys = {}, path = path }, Store)
+end
+
+--- Creates or replaces a state machine.
+-- @param sm `{arn=, name=, definition=, type="STANDARD"|"EXPRESS", created=ms}`
+-- @return true, or nil and a message
+function Store:put_state_machine(sm)
+  check_table("put_state_machine", sm)
+  check_string("put_state_machine", "arn", sm.arn)
+  check_string("put_state_machine", "name", sm.name)
+  check_string("put_state_machine", "definition", sm.definition)
+  if not TYPES[sm.type] then
+    error("stepflow.store.put_state_machine: type must be STANDARD or "
+      .. "EXPRESS", 2)
+  end
+  check_ms("put_state_machine", "created", sm.created)
+  local ok, err = self._core:put_state_machine(sm.arn, sm.name,
+    sm.definition, sm.type, sm.created)
+  if not ok then return nil, err end
+  return true
+end
+
+--- A state machine record, or nil when there is none.
+function Store:get_state_machine(arn)
+  check_string("get_state_machine", "arn", arn)
+  return self._core:get_state_machine(arn)
+end
+
+--- All state machine records, oldest first.
+function Store:list_state_machines()
+  return self._core:list_state_machines()
+end
+
+--- Deletes a state machine (its executions stay): true, false if absent.
+function Store:delete_state_machine(arn)
+  check_string("delete_state_machine", "arn", arn)
+  return self._core:delete_state_machine(arn)
+end
+
+--- Records a new execution.
+-- @param e `{arn=, sm_arn=, name=, input=<json text>, status="RUNNING",
+--   started=ms}`
+-- @return true, or nil, "ExecutionAlreadyExists" when the ARN or the name
+--   (within its state machine) is taken, or nil and a message
+function Store:create_execution(e)
+  check_table("create_execution", e)
+  check_string("create_execution", "arn", e.arn)
+  check_string("create_execution", "sm_arn", e.sm_arn)
+  check_string("create_execution", "name", e.name)
+  check_string("create_execution", "input", e.input, true)
+  local status = e.status or "RUNNING"
+  if not STATUSES[status] then
+    error("stepflow.store.create_execution: unknown status "
+      .. tostring(status), 2)
+  end
+  check_ms("create_execution", "started", e.started)
+  local key, err, kind = self._core:create_execution(e.arn, e.sm_arn, e.name,
+    status, e.input, e.started)
+  if key == nil then
+    if kind == "exists" then return nil, "ExecutionAlreadyExists" end
+    return nil, err
+  end
+  if status == "RUNNING" then self._keys[e.arn] = key end
+  return true
+end
+
+--- The execution with this ARN, or nil.
+function Store:get_execution(arn)
+  check_string("get_execution", "arn", arn)
+  return public(self, self._core:get_execution(arn))
+end
+
+--- The execution of this state machine with this name, or nil (for the
+-- idempotent StartExecution).
+function Store:find_execution(sm_arn, name)
+  check_string("find_execution", "sm_arn", sm_arn)
+  check_string("find_execution", "name", name)
+  return public(self, self._core:find_execution(sm_arn, name))
+end
+
+--- Executions, newest first.
+-- @param filter optional `{status=, sm_arn=, limit=}`
+function Store:list_executions(filter)
+  filter = filter or {}
+  check_table("list_executions", filter)
+  if filter.status ~= nil and not STATUSES[filter.status] then
+    error("stepflow.store.list_executions: unknown status "
+      .. tostring(filter.status), 2)
+  end
+  check_string("list_executions", "sm_arn", filter.sm_arn, true)
+  if filter.limit ~= nil and math_type(filter.limit) ~= "integer" then
+    error("stepflow.store.list_executions: limit must be an integer", 2)
+  end
+  local list, err = self._core:list_executions(filter.status, filter.sm_arn,
+    filter.limit)
+  if list == nil then return nil, err end
+  return publics(self, list)
+end
+
+--- Appends a history event to the current group.
+-- @param arn execution ARN
+-- @param id event id (1-based, per execution)
+-- @param prev_id previous event id (0 or nil for none)
+-- @param ts timestamp, integer ms since the epoch
+-- @param etype event type, e.g. "TaskScheduled"
+-- @param details the event's details as JSON text
+-- @return true, or nil and a message (I/O); raises on an unknown
+--   execution or a duplicate event id
+function Store:append(arn, id, prev_id, ts, etype, details)
+  local key = self._keys[arn]
+  if key == nil then
+    local err
+    key, err = key_of(self, arn)
+    if key == nil then
+      if err == "ExecutionDoesNotExist" then
+        error("stepflow.store.append: no execution " .. tostring(arn), 2)
+      end
+      return nil, err
+    end
+  end
+  local ok, err, kind = self._core:append(key, id, prev_id or 0, ts, etype,
+    details or "{}")
+  if ok then return true end
+  if kind == "exists" then
+    error("stepflow.store.append: event " .. tostring(id) .. " of "
+      .. arn .. " already exists", 2)
+  end
+  return nil, err
+end
+
+--- Ends an execution in the current group (with its final events).
+-- @param arn execution ARN
+-- @param status SUCCEEDED, FAILED, TIMED_OUT or ABORTED
+-- @param output JSON text or nil; `error`, `cause`: strings or nil
+-- @param stopped integer ms since the epoch
+-- @return true, or nil, "ExecutionDoesNotExist" | "ExecutionNotRunning",
+--   or nil and a message
+function Store:finish_execution(arn, status, output, err_name, cause, stopped)
+  check_string("finish_execution", "arn", arn)
+  if not STATUSES[status] or status == "RUNNING" then
+    error("stepflow.store.finish_execution: status must be SUCCEEDED, "
+      .. "FAILED, TIMED_OUT or ABORTED", 2)
+  end
+  check_string("finish_execution", "output", output, true)
+  check_string("finish_execution", "error", err_name, true)
+  check_string("finish_execution", "cause", cause, true)
+  check_ms("finish_execution", "stopped", stopped)
+  local key, err = key_of(self, arn)
+  if key == nil then return nil, err end
+  local ok
+  ok, err = self._core:finish_execution(key, status, output, err_name, cause,
+    stopped)
+  if ok == nil then return nil, err end
+  self._keys[arn] = nil
+  if ok == false then return nil, "ExecutionNotRunning" end
+  return true
+end
+
+--- Commits the current group in one synced transaction.
+-- @return true, or nil and a message (the whole group is then rolled back)
+function Store:commit()
+  local ok, err = self._core:commit()
+  if ok then return true end
+  -- the rolled-back group may have created executions: forget their keys
+  self._keys = {}
+  return nil, err
+end
+
+--- Number of writes in the current, uncommitted group.
+function Store:pending()
+  return self._core:pending()
+end
+
+--- History events of an execution, by id.
+-- @param arn execution ARN
+-- @param opts optional `{after=id, limit=n, reverse=bool}`: events past
+--   `after` in the chosen order, at most `limit` of them
+-- @return array of `{id=, previousEventId=, timestamp=, type=, details=}`,
+--   or nil, "ExecutionDoesNotExist", or nil and a message
+function Store:history(arn, opts)
+  check_string("history", "arn", arn)
+  opts = opts or {}
+  check_table("history", opts)
+  local key, err = key_of(self, arn)
+  if key == nil then return nil, err end
+  return self._core:history(key, opts.after, opts.limit, opts.reverse)
+end
+
+--- RUNNING executions, oldest first, for recovery.
+-- @param opts optional `{events=true}` adds each one's history as `.events`
+function Store:running(opts)
+  local list, err = self:list_executions({ status = "RUNNING" })
+  if list == nil then return nil, err end
+  local n = #list
+  for i = 1, n // 2 do
+    list[i], list[n + 1 - i] = list[n + 1 - i], list[i]
+  end
+  if opts and opts.events then
+    for i = 1, n do
+      local events
+      events, err = self:history(list[i].arn)
+      if events == nil then return nil, err end
+      list[i].events = events
+    end
+  end
+  return list
+end
+
+--- Commits what is pending and closes the store (releasing its lock).
+-- @return true, or nil and a message when the last commit failed
+function Store:close()
+  self._keys = {}
+  return self._core:close()
+end
+
+Store.__close = Store.close
+
+return M

@@ -1,0 +1,410 @@
+-- Specs of stepflow.store: records, names, groups, history, lists.
+local store = require("stepflow.store")
+
+local SM = "arn:aws:states:us-east-1:123456789012:stateMachine:orders"
+local SM2 = "arn:aws:states:us-east-1:123456789012:stateMachine:refunds"
+
+local function exec_arn(sm_arn, name)
+  return (sm_arn:gsub(":stateMachine:", ":execution:")) .. ":" .. name
+end
+
+local function new_path()
+  local p = os.tmpname()
+  os.remove(p)
+  return p
+end
+
+local function remove_store(p)
+  for _, suffix in ipairs({ "", "-wal", "-shm", ".lock" }) do
+    os.remove(p .. suffix)
+  end
+end
+
+local function start(s, name, opts)
+  opts = opts or {}
+  local sm_arn = opts.sm_arn or SM
+  local arn = exec_arn(sm_arn, name)
+  assert(s:create_execution({ arn = arn, sm_arn = sm_arn, name = name,
+    input = opts.input or '{"n":1}', started = opts.started or 1000 }))
+  return arn
+end
+
+describe("stepflow.store", function()
+  local s
+  before_each(function()
+    s = assert(store.open(":memory:"))
+  end)
+  after_each(function()
+    s:close()
+  end)
+
+  describe("put_state_machine", function()
+    it("stores a state machine that get_state_machine returns", function()
+      assert.is_true(s:put_state_machine({ arn = SM, name = "orders",
+        definition = '{"StartAt":"A"}', type = "STANDARD", created = 42 }))
+      assert.same({ arn = SM, name = "orders", definition = '{"StartAt":"A"}',
+        type = "STANDARD", created = 42 }, s:get_state_machine(SM))
+    end)
+
+    it("replaces the definition of an existing ARN", function()
+      s:put_state_machine({ arn = SM, name = "orders", definition = "{}",
+        type = "STANDARD", created = 1 })
+      s:put_state_machine({ arn = SM, name = "orders", definition = '{"v":2}',
+        type = "STANDARD", created = 2 })
+      local sm = s:get_state_machine(SM)
+      assert.equal('{"v":2}', sm.definition)
+      assert.equal(1, sm.created)
+      assert.equal(1, #s:list_state_machines())
+    end)
+
+    it("returns nil for an unknown ARN", function()
+      assert.is_nil(s:get_state_machine(SM))
+    end)
+
+    it("raises on a type other than STANDARD or EXPRESS", function()
+      assert.has_error(function()
+        s:put_state_machine({ arn = SM, name = "orders", definition = "{}",
+          type = "standard", created = 1 })
+      end, "stepflow.store.put_state_machine: type must be STANDARD or EXPRESS")
+    end)
+  end)
+
+  describe("delete_state_machine", function()
+    it("deletes and tells whether the state machine was there", function()
+      s:put_state_machine({ arn = SM, name = "orders", definition = "{}",
+        type = "EXPRESS", created = 1 })
+      assert.is_true(s:delete_state_machine(SM))
+      assert.is_false(s:delete_state_machine(SM))
+      assert.is_nil(s:get_state_machine(SM))
+    end)
+  end)
+
+  describe("create_execution", function()
+    it("stores a RUNNING execution without a stop date", function()
+      local arn = start(s, "e1", { input = '{"a":[1,2]}', started = 1234 })
+      assert.same({ arn = arn, sm_arn = SM, name = "e1", status = "RUNNING",
+        input = '{"a":[1,2]}', started = 1234 }, s:get_execution(arn))
+    end)
+
+    it("refuses a name already used in the same state machine", function()
+      start(s, "e1")
+      local ok, err = s:create_execution({ arn = exec_arn(SM, "e1") .. "x",
+        sm_arn = SM, name = "e1", input = "{}", started = 1 })
+      assert.is_nil(ok)
+      assert.equal("ExecutionAlreadyExists", err)
+    end)
+
+    it("refuses an ARN already used", function()
+      local arn = start(s, "e1")
+      local ok, err = s:create_execution({ arn = arn, sm_arn = SM2,
+        name = "other", input = "{}", started = 1 })
+      assert.is_nil(ok)
+      assert.equal("ExecutionAlreadyExists", err)
+    end)
+
+    it("accepts the same name in another state machine", function()
+      start(s, "e1")
+      local arn2 = start(s, "e1", { sm_arn = SM2 })
+      assert.equal(SM2, s:get_execution(arn2).sm_arn)
+    end)
+
+    it("raises on an unknown status", function()
+      assert.has_error(function()
+        s:create_execution({ arn = "a", sm_arn = SM, name = "n",
+          status = "DONE", started = 1 })
+      end, "stepflow.store.create_execution: unknown status DONE")
+    end)
+
+    it("raises when started is not an integer", function()
+      assert.has_error(function()
+        s:create_execution({ arn = "a", sm_arn = SM, name = "n",
+          started = 1.5 })
+      end, "stepflow.store.create_execution: started must be an integer "
+        .. "(ms since the epoch)")
+    end)
+  end)
+
+  describe("find_execution", function()
+    it("finds an execution by state machine and name", function()
+      local arn = start(s, "e1", { input = '{"k":"v"}' })
+      local e = s:find_execution(SM, "e1")
+      assert.equal(arn, e.arn)
+      assert.equal('{"k":"v"}', e.input)
+    end)
+
+    it("returns nil when the name is unused in that state machine", function()
+      start(s, "e1")
+      assert.is_nil(s:find_execution(SM2, "e1"))
+      assert.is_nil(s:find_execution(SM, "e2"))
+    end)
+  end)
+
+  describe("append and history", function()
+    it("returns events ordered by id with their fields", function()
+      local arn = start(s, "e1")
+      for _, id in ipairs({ 3, 1, 12, 2, 10, 11, 4, 5, 6, 7, 8, 9 }) do
+        assert(s:append(arn, id, id - 1, 5000 + id, "T" .. id,
+          '{"id":' .. id .. '}'))
+      end
+      local h = s:history(arn)
+      assert.equal(12, #h)
+      for i = 1, 12 do assert.equal(i, h[i].id) end
+      assert.same({ id = 10, previousEventId = 9, timestamp = 5010,
+        type = "T10", details = '{"id":10}' }, h[10])
+    end)
+
+    it("pages with after, limit and reverse", function()
+      local arn = start(s, "e1")
+      for id = 1, 10 do assert(s:append(arn, id, id - 1, id, "X", "{}")) end
+      local function ids(h)
+        local r = {}
+        for i, e in ipairs(h) do r[i] = e.id end
+        return r
+      end
+      assert.same({ 4, 5, 6 }, ids(s:history(arn, { after = 3, limit = 3 })))
+      assert.same({ 10, 9 }, ids(s:history(arn, { reverse = true, limit = 2 })))
+      assert.same({ 6, 5 }, ids(s:history(arn, { reverse = true, after = 7,
+        limit = 2 })))
+    end)
+
+    it("keeps the histories of executions apart", function()
+      local a, b = start(s, "a"), start(s, "b")
+      s:append(a, 1, 0, 1, "A", "{}")
+      s:append(b, 1, 0, 1, "B", "{}")
+      s:append(b, 2, 1, 2, "B", "{}")
+      assert.equal(1, #s:history(a))
+      assert.equal(2, #s:history(b))
+    end)
+
+    it("defaults prev_id to 0 and details to {}", function()
+      local arn = start(s, "e1")
+      s:append(arn, 1, nil, 7, "ExecutionStarted")
+      local e = s:history(arn)[1]
+      assert.equal(0, e.previousEventId)
+      assert.equal("{}", e.details)
+    end)
+
+    it("raises on an event id the execution already has", function()
+      local arn = start(s, "e1")
+      s:append(arn, 1, 0, 1, "X", "{}")
+      assert.has_error(function() s:append(arn, 1, 0, 1, "X", "{}") end,
+        "stepflow.store.append: event 1 of " .. arn .. " already exists")
+    end)
+
+    it("raises on an unknown execution", function()
+      assert.has_error(function() s:append("arn:nope", 1, 0, 1, "X", "{}") end,
+        "stepflow.store.append: no execution arn:nope")
+    end)
+
+    it("returns ExecutionDoesNotExist for the history of an unknown ARN", function()
+      local h, err = s:history("arn:nope")
+      assert.is_nil(h)
+      assert.equal("ExecutionDoesNotExist", err)
+    end)
+  end)
+
+  describe("finish_execution", function()
+    it("sets status, output, error, cause and stop date", function()
+      local arn = start(s, "e1", { started = 10 })
+      assert.is_true(s:finish_execution(arn, "FAILED", nil, "Oops", "bad", 99))
+      assert.same({ arn = arn, sm_arn = SM, name = "e1", status = "FAILED",
+        input = '{"n":1}', error = "Oops", cause = "bad", started = 10,
+        stopped = 99 }, s:get_execution(arn))
+    end)
+
+    it("refuses an execution that is no longer RUNNING", function()
+      local arn = start(s, "e1")
+      assert.is_true(s:finish_execution(arn, "SUCCEEDED", "{}", nil, nil, 5))
+      local ok, err = s:finish_execution(arn, "ABORTED", nil, nil, nil, 6)
+      assert.is_nil(ok)
+      assert.equal("ExecutionNotRunning", err)
+      assert.equal("SUCCEEDED", s:get_execution(arn).status)
+    end)
+
+    it("returns ExecutionDoesNotExist for an unknown ARN", function()
+      local ok, err = s:finish_execution("arn:x", "ABORTED", nil, nil, nil, 6)
+      assert.is_nil(ok)
+      assert.equal("ExecutionDoesNotExist", err)
+    end)
+
+    it("raises on RUNNING as a final status", function()
+      local arn = start(s, "e1")
+      assert.has_error(function()
+        s:finish_execution(arn, "RUNNING", nil, nil, nil, 1)
+      end, "stepflow.store.finish_execution: status must be SUCCEEDED, "
+        .. "FAILED, TIMED_OUT or ABORTED")
+    end)
+  end)
+
+  describe("list_executions", function()
+    local function names(list)
+      local r = {}
+      for i, e in ipairs(list) do r[i] = e.name end
+      return r
+    end
+
+    before_each(function()
+      start(s, "a", { started = 1 })
+      start(s, "b", { started = 2 })
+      start(s, "c", { started = 3, sm_arn = SM2 })
+      start(s, "d", { started = 4 })
+      s:finish_execution(exec_arn(SM, "b"), "SUCCEEDED", "{}", nil, nil, 5)
+      s:finish_execution(exec_arn(SM2, "c"), "FAILED", nil, "E", "C", 5)
+    end)
+
+    it("lists all executions newest first", function()
+      assert.same({ "d", "c", "b", "a" }, names(s:list_executions()))
+    end)
+
+    it("filters by status", function()
+      assert.same({ "d", "a" }, names(s:list_executions({ status = "RUNNING" })))
+      assert.same({ "c" }, names(s:list_executions({ status = "FAILED" })))
+      assert.same({}, names(s:list_executions({ status = "ABORTED" })))
+    end)
+
+    it("filters by state machine", function()
+      assert.same({ "d", "b", "a" }, names(s:list_executions({ sm_arn = SM })))
+    end)
+
+    it("filters by status and state machine together", function()
+      assert.same({ "b" }, names(s:list_executions({ sm_arn = SM,
+        status = "SUCCEEDED" })))
+    end)
+
+    it("stops at limit", function()
+      assert.same({ "d", "c" }, names(s:list_executions({ limit = 2 })))
+    end)
+
+    it("raises on an unknown status", function()
+      assert.has_error(function() s:list_executions({ status = "DONE" }) end,
+        "stepflow.store.list_executions: unknown status DONE")
+    end)
+  end)
+
+  describe("running", function()
+    it("lists RUNNING executions oldest first, with events on request", function()
+      local a = start(s, "a", { started = 1 })
+      local b = start(s, "b", { started = 2 })
+      local c = start(s, "c", { started = 3 })
+      s:append(a, 1, 0, 1, "ExecutionStarted", "{}")
+      s:append(c, 1, 0, 1, "ExecutionStarted", "{}")
+      s:append(c, 2, 1, 2, "TaskScheduled", "{}")
+      s:finish_execution(b, "ABORTED", nil, nil, nil, 3)
+      local r = s:running({ events = true })
+      assert.equal(2, #r)
+      assert.equal(a, r[1].arn)
+      assert.equal(c, r[2].arn)
+      assert.equal(1, #r[1].events)
+      assert.equal("TaskScheduled", r[2].events[2].type)
+      assert.is_nil(s:running()[1].events)
+    end)
+  end)
+
+  describe("pending", function()
+    it("counts the writes of the open group and resets on commit", function()
+      assert.equal(0, s:pending())
+      local arn = start(s, "e1")
+      s:append(arn, 1, 0, 1, "X", "{}")
+      assert.equal(2, s:pending())
+      assert.is_true(s:commit())
+      assert.equal(0, s:pending())
+    end)
+  end)
+
+  describe("commit", function()
+    it("returns true when nothing is pending", function()
+      assert.is_true(s:commit())
+    end)
+  end)
+
+  describe("groups seen from a second connection", function()
+    local path, s2, reader
+    before_each(function()
+      path = new_path()
+      s2 = assert(store.open(path))
+      reader = nil
+    end)
+    after_each(function()
+      if reader then reader:close() end
+      s2:close()
+      remove_store(path)
+    end)
+
+    it("makes events visible only after commit", function()
+      local arn = start(s2, "e1")
+      assert.is_true(s2:commit())
+      reader = assert(store.open(path, { read_only = true }))
+      s2:append(arn, 1, 0, 1, "ExecutionStarted", "{}")
+      s2:append(arn, 2, 1, 2, "PassStateEntered", "{}")
+      assert.equal(2, #s2:history(arn))  -- the writer sees its own group
+      assert.same({}, reader:history(arn))
+      assert.is_true(s2:commit())
+      assert.equal(2, #reader:history(arn))
+    end)
+
+    it("commits the final events and the final status together", function()
+      local arn = start(s2, "e1")
+      s2:append(arn, 1, 0, 1, "ExecutionStarted", "{}")
+      assert.is_true(s2:commit())
+      reader = assert(store.open(path, { read_only = true }))
+      s2:append(arn, 2, 1, 2, "ExecutionSucceeded", '{"output":"{}"}')
+      s2:finish_execution(arn, "SUCCEEDED", "{}", nil, nil, 2)
+      assert.equal("RUNNING", reader:get_execution(arn).status)
+      assert.equal(1, #reader:history(arn))
+      assert.is_true(s2:commit())
+      assert.equal("SUCCEEDED", reader:get_execution(arn).status)
+      assert.equal(2, #reader:history(arn))
+    end)
+
+    it("makes a new execution invisible to find_execution before commit", function()
+      start(s2, "e1")
+      reader = assert(store.open(path, { read_only = true }))
+      assert.is_nil(reader:find_execution(SM, "e1"))
+      s2:commit()
+      assert.equal("e1", reader:find_execution(SM, "e1").name)
+    end)
+  end)
+
+  describe("read_only", function()
+    it("refuses writes with a message", function()
+      local path = new_path()
+      assert(store.open(path)):close()
+      local r = assert(store.open(path, { read_only = true }))
+      local ok, err = r:put_state_machine({ arn = SM, name = "orders",
+        definition = "{}", type = "STANDARD", created = 1 })
+      r:close()
+      remove_store(path)
+      assert.is_nil(ok)
+      assert.equal("store: opened read-only", err)
+    end)
+
+    it("refuses a file that does not exist", function()
+      local path = new_path()
+      local r, err = store.open(path, { read_only = true })
+      assert.is_nil(r)
+      assert.equal("store: " .. path .. ": No such file or directory", err)
+    end)
+  end)
+
+  describe("close", function()
+    it("commits what is pending", function()
+      local path = new_path()
+      local w = assert(store.open(path))
+      local arn = start(w, "e1")
+      w:append(arn, 1, 0, 1, "ExecutionStarted", "{}")
+      assert.is_true(w:close())
+      local r = assert(store.open(path))
+      local h = r:history(arn)
+      r:close()
+      remove_store(path)
+      assert.equal(1, #h)
+    end)
+
+    it("makes later calls raise", function()
+      local w = assert(store.open(":memory:"))
+      w:close()
+      assert.has_error(function() w:get_execution("x") end,
+        "attempt to use a closed store")
+    end)
+  end)
+end)
