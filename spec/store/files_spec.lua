@@ -1,0 +1,330 @@
+-- Specs of stepflow.store on files: schema, reopen, refused files left
+-- untouched, the engine lock (same process, child process, killed holder)
+-- and durability across close and crash.
+local store = require("stepflow.store")
+
+local SM = "arn:aws:states:us-east-1:123456789012:stateMachine:orders"
+local E1 = "arn:aws:states:us-east-1:123456789012:execution:orders:e1"
+
+local function new_path()
+  local p = os.tmpname()
+  os.remove(p)
+  return p
+end
+
+local function remove_store(p)
+  for _, suffix in ipairs({ "", "-wal", "-shm", ".lock" }) do
+    os.remove(p .. suffix)
+  end
+end
+
+local function read_file(p)
+  local f = io.open(p, "rb")
+  if not f then return nil end
+  local d = f:read("a")
+  f:close()
+  return d
+end
+
+local function write_file(p, data)
+  local f = assert(io.open(p, "wb"))
+  f:write(data)
+  f:close()
+end
+
+local function exists(p)
+  local f = io.open(p, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+local function be32(n)
+  return string.pack(">I4", n)
+end
+
+local function my_pid()
+  local f = assert(io.open("/proc/self/stat"))
+  local pid = f:read("n")
+  f:close()
+  return pid
+end
+
+-- Makes a store with a state machine, an execution and `n` events.
+local function make_store(p, n)
+  local s = assert(store.open(p))
+  assert(s:put_state_machine({ arn = SM, name = "orders", definition = "{}",
+    type = "STANDARD", created = 1 }))
+  assert(s:create_execution({ arn = E1, sm_arn = SM, name = "e1",
+    input = "{}", started = 1 }))
+  for id = 1, n or 0 do
+    assert(s:append(E1, id, id - 1, id, "X", ('{"pad":"%s"}'):format(
+      ("p"):rep(100))))
+  end
+  assert(s:close())
+end
+
+-- Runs Lua code in a child lua5.4 that can require stepflow.store and
+-- knows the store path as P; returns its output.
+local function child(p, code)
+  local prog = ("package.path = %q; package.cpath = %q; P = %q; "
+    .. "local store = require('stepflow.store'); %s")
+    :format(package.path, package.cpath, p, code)
+  local f = assert(io.popen("lua5.4 -e " .. ("%q"):format(prog)
+    :gsub("%$", "\\$") .. " 2>&1"))
+  local out = f:read("a")
+  f:close()
+  return out
+end
+
+-- Runs SQL in Python's sqlite3 (another application writing a database).
+local function python_sqlite(p, sql)
+  local cmd = ("env -u LD_PRELOAD python3 -c %q %q %q"):format(
+    "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+    .. "c.executescript(sys.argv[2]); c.commit(); c.close()", p, sql)
+  assert(os.execute(cmd), "python3 with sqlite3 is needed")
+end
+
+describe("stepflow.store", function()
+  local path
+  before_each(function() path = new_path() end)
+  after_each(function() remove_store(path) end)
+
+  describe("open", function()
+    it("creates a store marked with stepflow's application id and version", function()
+      make_store(path)
+      local d = read_file(path)
+      assert.equal("SQLite format 3\0", d:sub(1, 16))
+      assert.equal(be32(0x53464C57), d:sub(69, 72))
+      assert.equal(be32(store.VERSION), d:sub(61, 64))
+    end)
+
+    it("puts the file in WAL mode", function()
+      make_store(path)
+      local d = read_file(path)
+      assert.equal("\2\2", d:sub(19, 20))  -- header bytes 18-19: 2 = WAL
+    end)
+
+    it("reopens a store with its data", function()
+      make_store(path, 3)
+      local s = assert(store.open(path))
+      local e = s:get_execution(E1)
+      local h = s:history(E1)
+      s:close()
+      assert.equal("e1", e.name)
+      assert.equal(3, #h)
+    end)
+
+    it("accepts an empty file as a new store", function()
+      write_file(path, "")
+      local s = assert(store.open(path))
+      s:close()
+      assert.equal("SQLite format 3\0", read_file(path):sub(1, 16))
+    end)
+
+    it("checks the whole file with verify", function()
+      make_store(path, 200)
+      local s = assert(store.open(path, { verify = true }))
+      s:close()
+    end)
+
+    it("raises on a path that is not a non-empty string", function()
+      assert.has_error(function() store.open("") end,
+        "stepflow.store.open: path must be a non-empty string")
+    end)
+
+    it("fails with a message when the directory does not exist", function()
+      local s, err = store.open("/nonexistent-dir/x.db")
+      assert.is_nil(s)
+      assert.equal("store: /nonexistent-dir/x.db.lock: cannot open lock "
+        .. "file: No such file or directory", err)
+    end)
+  end)
+
+  describe("open of a file that is not a usable store", function()
+    local function refused(data_before, pattern)
+      local s, err = store.open(path)
+      assert.is_nil(s)
+      assert.matches(pattern, err, 1, true)
+      assert.truthy(err:find(path, 1, true))
+      assert.equal(data_before, read_file(path))
+      return err
+    end
+
+    it("refuses a text file and leaves it and its directory alone", function()
+      local text = ("not a database\n"):rep(200)
+      write_file(path, text)
+      refused(text, "not a stepflow store (not an SQLite database); left untouched")
+      assert.is_false(exists(path .. ".lock"))
+    end)
+
+    it("refuses a file shorter than an SQLite header", function()
+      write_file(path, "hi")
+      refused("hi", "not a stepflow store (not an SQLite database)")
+    end)
+
+    it("refuses an SQLite database of another application", function()
+      python_sqlite(path, "CREATE TABLE accounts (id INTEGER, owner TEXT);"
+        .. "INSERT INTO accounts VALUES (1, 'ann');")
+      local before = read_file(path)
+      refused(before, "not a stepflow store (an SQLite database of another "
+        .. "application); left untouched")
+    end)
+
+    it("refuses a database of another application without tables", function()
+      python_sqlite(path, "PRAGMA user_version = 7;")
+      local before = read_file(path)
+      refused(before, "an SQLite database of another application")
+    end)
+
+    it("refuses a database with another application id", function()
+      make_store(path)
+      local d = read_file(path)
+      d = d:sub(1, 68) .. be32(0x12345678) .. d:sub(73)
+      write_file(path, d)
+      refused(d, "an SQLite database of another application")
+    end)
+
+    it("refuses a store of a newer version", function()
+      make_store(path)
+      local d = read_file(path)
+      d = d:sub(1, 60) .. be32(store.VERSION + 1) .. d:sub(65)
+      write_file(path, d)
+      refused(d, ("written by a newer stepflow (store version %d, this build "
+        .. "reads up to %d); left untouched"):format(store.VERSION + 1,
+        store.VERSION))
+    end)
+
+    it("refuses a store whose schema page is garbage", function()
+      make_store(path, 50)
+      local d = read_file(path)
+      d = d:sub(1, 100) .. ("\171"):rep(3996) .. d:sub(4097)
+      write_file(path, d)
+      refused(d, "corrupt (database disk image is malformed); left untouched")
+    end)
+
+    it("refuses a store with an invalid header", function()
+      make_store(path, 50)
+      local d = read_file(path)
+      d = d:sub(1, 16) .. ("\171"):rep(#d - 16)
+      write_file(path, d)
+      refused(d, "corrupt (invalid SQLite header); left untouched")
+    end)
+
+    it("refuses a truncated store", function()
+      make_store(path, 200)
+      local d = read_file(path):sub(1, 8192)
+      write_file(path, d)
+      refused(d, "corrupt (")
+    end)
+
+    it("finds a damaged data page with verify", function()
+      make_store(path, 200)
+      local d = read_file(path)
+      d = d:sub(1, 3 * 4096) .. ("\0"):rep(4096) .. d:sub(4 * 4096 + 1)
+      write_file(path, d)
+      local s, err = store.open(path, { verify = true })
+      assert.is_nil(s)
+      assert.matches("corrupt (", err, 1, true)
+      assert.equal(d, read_file(path))
+    end)
+  end)
+
+  describe("lock", function()
+    it("refuses a second open in the same process", function()
+      local s = assert(store.open(path))
+      local s2, err = store.open(path)
+      s:close()
+      assert.is_nil(s2)
+      assert.equal(("store: %s: already open in this process (pid %d)")
+        :format(path, my_pid()), err)
+    end)
+
+    it("refuses an open from another process, naming the holder", function()
+      local s = assert(store.open(path))
+      local out = child(path, "local s, err = store.open(P); "
+        .. "io.write(tostring(s), ' ', tostring(err))")
+      s:close()
+      assert.equal(("nil store: %s: locked by process %d (another engine "
+        .. "uses this store)"):format(path, my_pid()), out)
+    end)
+
+    it("is released by close", function()
+      assert(store.open(path)):close()
+      local s = assert(store.open(path))
+      s:close()
+      local out = child(path, "io.write(tostring(store.open(P) ~= nil))")
+      assert.equal("true", out)
+    end)
+
+    it("is released when the holder is killed", function()
+      local out = child(path, "local s = assert(store.open(P)); "
+        .. "io.write('held '); io.flush(); "
+        .. "local f = io.open('/proc/self/stat'); local pid = f:read('n'); "
+        .. "os.execute('kill -9 ' .. pid); io.write('alive')")
+      assert.equal("held ", out:sub(1, 5))
+      assert.is_nil(out:find("alive"))
+      local s, err = store.open(path)
+      assert.is_nil(err)
+      s:close()
+    end)
+
+    it("lets read-only openers in while an engine holds the lock", function()
+      make_store(path, 1)
+      local s = assert(store.open(path))
+      local r = assert(store.open(path, { read_only = true }))
+      local n = #r:history(E1)
+      r:close()
+      s:close()
+      assert.equal(1, n)
+    end)
+  end)
+
+  describe("durability", function()
+    it("keeps committed groups across close and reopen", function()
+      local s = assert(store.open(path))
+      s:put_state_machine({ arn = SM, name = "orders", definition = "{}",
+        type = "STANDARD", created = 1 })
+      s:create_execution({ arn = E1, sm_arn = SM, name = "e1", input = "{}",
+        started = 1 })
+      for id = 1, 1000 do s:append(E1, id, id - 1, id, "X", "{}") end
+      assert.is_true(s:commit())
+      s:finish_execution(E1, "SUCCEEDED", '{"ok":true}', nil, nil, 2)
+      assert.is_true(s:commit())
+      s:close()
+      s = assert(store.open(path))
+      local e, h = s:get_execution(E1), s:history(E1)
+      s:close()
+      assert.equal("SUCCEEDED", e.status)
+      assert.equal('{"ok":true}', e.output)
+      assert.equal(1000, #h)
+      assert.equal(1000, h[1000].id)
+    end)
+
+    it("keeps committed groups and drops the open one when the process dies", function()
+      local out = child(path, ([[
+        local s = assert(store.open(P))
+        assert(s:create_execution{arn = %q, sm_arn = %q, name = "e1",
+          input = "{}", started = 1})
+        assert(s:append(%q, 1, 0, 1, "ExecutionStarted", "{}"))
+        assert(s:append(%q, 2, 1, 2, "TaskScheduled", "{}"))
+        assert(s:commit())
+        assert(s:append(%q, 3, 2, 3, "TaskSucceeded", "{}"))
+        s:finish_execution(%q, "SUCCEEDED", "{}", nil, nil, 3)
+        io.write("committed "); io.flush()
+        local f = io.open("/proc/self/stat"); local pid = f:read("n")
+        os.execute("kill -9 " .. pid)
+        io.write("alive")
+      ]]):format(E1, SM, E1, E1, E1, E1))
+      assert.equal("committed ", out:sub(1, 10))
+      assert.is_nil(out:find("alive"))
+      local s = assert(store.open(path))
+      local e, h = s:get_execution(E1), s:history(E1)
+      local running = s:running()
+      s:close()
+      assert.equal("RUNNING", e.status)
+      assert.equal(2, #h)
+      assert.equal("TaskScheduled", h[2].type)
+      assert.equal(1, #running)
+    end)
+  end)
+end)
