@@ -26,6 +26,10 @@
 #define UV_ERR  3
 #define LOOP_NUV 3
 
+/* Longest delay: 2^52 ms (142,000 years) keeps clock + delay in range,
+   in microseconds too, and exact as a double. */
+#define MAX_DELAY 4503599627370496.0
+
 /* Upvalues of the Loop methods. */
 #define UP_LOOP_MT   lua_upvalueindex(1)
 #define UP_TIMER_MT  lua_upvalueindex(2)
@@ -50,6 +54,8 @@ typedef struct Loop {
 */
 typedef struct Timer {
   stepflow_hentry h;    /* first: the heap hands back &h */
+  int64_t due;          /* due time on the loop's clock (h.due may be
+                           on the monotonic clock) */
   Loop *loop;           /* non-NULL exactly while armed */
   int ref;
 } Timer;
@@ -213,13 +219,15 @@ static int loop_now (lua_State *L) {
 }
 
 
-/* Arms a new Timer for due with the callback at index 3.
-   [-0, +1, m] */
-static int arm (lua_State *L, Loop *lp, int64_t due) {
+/* Arms a new Timer, after delay ms or (at) at time due, with the callback
+   at index 3.  [-0, +1, m] */
+static int arm (lua_State *L, Loop *lp, int at, int64_t due) {
   Timer *t = (Timer *)lua_newuserdatauv(L, sizeof(Timer), 1);
-  t->h.due = due;
+  int r;
+  t->h.due = 0;
   t->h.seq = 0;
   t->h.index = STEPFLOW_HEAP_NONE;
+  t->due = due;
   t->loop = NULL;
   t->ref = LUA_NOREF;
   lua_pushvalue(L, UP_TIMER_MT);
@@ -228,7 +236,11 @@ static int arm (lua_State *L, Loop *lp, int64_t due) {
   lua_setiuservalue(L, -2, 1);  /* STACK: ..., timer */
   lua_pushvalue(L, -1);
   t->ref = luaL_ref(L, LUA_REGISTRYINDEX);  /* keeps the armed timer */
-  if (stepflow_loop_add_timer(&lp->core, &t->h, due) != 0) {
+  if (at)
+    r = stepflow_loop_add_timer_at(&lp->core, &t->h, due);
+  else
+    r = stepflow_loop_add_timer(&lp->core, &t->h, due, &t->due);
+  if (r != 0) {
     luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
     t->ref = LUA_NOREF;
     return luaL_error(L, "not enough memory");
@@ -241,31 +253,30 @@ static int arm (lua_State *L, Loop *lp, int64_t due) {
 /* loop:timer(ms, fn) -> timer  [-0, +1, m] */
 static int loop_timer (lua_State *L) {
   Loop *lp = checkloop(L);
-  int64_t now, delay;
+  int64_t delay;
   if (lua_isinteger(L, 2))
     delay = (int64_t)lua_tointeger(L, 2);
   else {
     lua_Number d = luaL_checknumber(L, 2);
     luaL_argcheck(L, d >= 0, 2, "delay must be >= 0");
-    luaL_argcheck(L, d < 9007199254740992.0, 2, "delay is too large");
+    luaL_argcheck(L, d < MAX_DELAY, 2, "delay is too large");
     delay = (int64_t)ceil(d);  /* fractions of a ms round up */
   }
   luaL_argcheck(L, delay >= 0, 2, "delay must be >= 0");
+  luaL_argcheck(L, delay < MAX_DELAY, 2, "delay is too large");
   luaL_checktype(L, 3, LUA_TFUNCTION);
-  now = stepflow_loop_now(&lp->core);
-  luaL_argcheck(L, delay <= INT64_MAX - now, 2, "delay is too large");
-  return arm(L, lp, now + delay);
+  return arm(L, lp, 0, delay);
 }
 
 
 /* loop:timer_at(due_ms, fn) -> timer: fires at an absolute time of the
-   loop's clock (at once, in due order, if that time is past)
+   loop's clock (on the next turn, in due order, if that time is past)
    [-0, +1, m] */
 static int loop_timer_at (lua_State *L) {
   Loop *lp = checkloop(L);
   int64_t due = (int64_t)luaL_checkinteger(L, 2);
   luaL_checktype(L, 3, LUA_TFUNCTION);
-  return arm(L, lp, due);
+  return arm(L, lp, 1, due);
 }
 
 
@@ -435,7 +446,7 @@ static int timer_cancel (lua_State *L) {
    [-0, +1, -] */
 static int timer_due (lua_State *L) {
   Timer *t = checktimer(L);
-  lua_pushinteger(L, (lua_Integer)t->h.due);
+  lua_pushinteger(L, (lua_Integer)t->due);
   return 1;
 }
 

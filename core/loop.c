@@ -11,6 +11,14 @@
 
 #include "stepflow_core.h"
 
+/* Longest single wait; a farther deadline just takes several waits. */
+#define MAX_WAIT_MS 86400000
+
+/* timer_at() clamps a due time to now +- this (2^52 ms, 142,000 years),
+   which keeps monotonic microseconds in range. */
+#define MAX_DELTA_MS ((int64_t)1 << 52)
+#define MAX_DUE_MS ((int64_t)1 << 60)
+
 
 static int64_t clock_us (clockid_t id) {
   struct timespec ts;
@@ -19,15 +27,23 @@ static int64_t clock_us (clockid_t id) {
 }
 
 
-/* Loop clock in microseconds (real time only). */
-static int64_t real_now_us (const stepflow_loop *lp) {
-  return clock_us(CLOCK_MONOTONIC) + lp->offset_us;
-}
-
-
 static int64_t floor_div (int64_t a, int64_t b) {
   int64_t q = a / b;
   return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+
+/* The scheduling clock: virtual ms, or monotonic microseconds in real
+   time (a timer fires only once its full delay has passed). */
+static int64_t sched_now (const stepflow_loop *lp) {
+  if (lp->virtual_time)
+    return lp->vnow;
+  return clock_us(CLOCK_MONOTONIC);
+}
+
+
+static int64_t sched_ms (const stepflow_loop *lp) {
+  return lp->virtual_time ? 1 : 1000;
 }
 
 
@@ -41,14 +57,12 @@ static void wakeup_cb (evutil_socket_t fd, short what, void *arg) {
 int stepflow_loop_init (stepflow_loop *lp, int virtual_time,
                         const stepflow_loop_hooks *hooks) {
   struct event_config *cfg;
-  int64_t wall = clock_us(CLOCK_REALTIME);
   lp->base = NULL;
   lp->wakeup = NULL;
   stepflow_heap_init(&lp->timers);
   lp->hooks = *hooks;
   lp->seq = 0;
-  lp->offset_us = wall - clock_us(CLOCK_MONOTONIC);
-  lp->vnow = floor_div(wall, 1000);
+  lp->vnow = floor_div(clock_us(CLOCK_REALTIME), 1000);
   lp->nready = 0;
   lp->virtual_time = virtual_time;
   lp->stopping = 0;
@@ -87,15 +101,43 @@ void stepflow_loop_close (stepflow_loop *lp) {
 int64_t stepflow_loop_now (const stepflow_loop *lp) {
   if (lp->virtual_time)
     return lp->vnow;
-  return floor_div(real_now_us(lp), 1000);
+  return floor_div(clock_us(CLOCK_REALTIME), 1000);
+}
+
+
+static int push_timer (stepflow_loop *lp, stepflow_hentry *e, int64_t due) {
+  e->due = due;
+  e->seq = lp->seq++;
+  return stepflow_heap_push(&lp->timers, e);
 }
 
 
 int stepflow_loop_add_timer (stepflow_loop *lp, stepflow_hentry *e,
-                             int64_t due) {
-  e->due = due;
-  e->seq = lp->seq++;
-  return stepflow_heap_push(&lp->timers, e);
+                             int64_t delay, int64_t *wall_due) {
+  *wall_due = stepflow_loop_now(lp) + delay;
+  return push_timer(lp, e, sched_now(lp) + delay * sched_ms(lp));
+}
+
+
+int stepflow_loop_add_timer_at (stepflow_loop *lp, stepflow_hentry *e,
+                                int64_t due) {
+  /* Far past/future due times are clamped (year +-36 million) so that the
+     clocks stay far from overflow. */
+  if (due > MAX_DUE_MS)
+    due = MAX_DUE_MS;
+  else if (due < -MAX_DUE_MS)
+    due = -MAX_DUE_MS;
+  if (!lp->virtual_time) {
+    /* Wall time to monotonic time, saturating far in the past/future. */
+    int64_t mono = clock_us(CLOCK_MONOTONIC);
+    int64_t delta_ms = due - floor_div(clock_us(CLOCK_REALTIME), 1000);
+    if (delta_ms > MAX_DELTA_MS)
+      delta_ms = MAX_DELTA_MS;
+    else if (delta_ms < -MAX_DELTA_MS)
+      delta_ms = -MAX_DELTA_MS;
+    due = mono + delta_ms * 1000;
+  }
+  return push_timer(lp, e, due);
 }
 
 
@@ -144,7 +186,7 @@ static void fire_due (stepflow_loop *lp) {
     now = lp->vnow;
   }
   else
-    now = floor_div(real_now_us(lp), 1000);
+    now = sched_now(lp);
   while ((e = stepflow_heap_top(&lp->timers)) != NULL &&
          e->due <= now && e->seq < limit) {
     stepflow_heap_pop(&lp->timers);
@@ -168,7 +210,9 @@ static void poll_io (stepflow_loop *lp, int nonblock) {
       event_base_loop(lp->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
   }
   else if (top != NULL) {
-    int64_t delta = top->due * 1000 - real_now_us(lp);
+    int64_t delta = top->due - clock_us(CLOCK_MONOTONIC);
+    if (delta > (int64_t)MAX_WAIT_MS * 1000)
+      delta = (int64_t)MAX_WAIT_MS * 1000;  /* wakes and waits again */
     if (delta > 0) {
       struct timeval tv;
       tv.tv_sec = (time_t)(delta / 1000000);

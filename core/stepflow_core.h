@@ -118,11 +118,10 @@ typedef struct stepflow_loop_hooks {
 struct stepflow_loop {
   struct event_base *base;   /* NULL once closed */
   struct event *wakeup;      /* evtimer armed for the earliest deadline */
-  stepflow_heap timers;
+  stepflow_heap timers;      /* keyed by the scheduling clock (below) */
   stepflow_loop_hooks hooks;
   uint64_t seq;              /* next timer sequence number */
   int64_t vnow;              /* virtual clock, ms since the epoch */
-  int64_t offset_us;         /* real time: wall clock - monotonic clock */
   size_t nready;             /* ready callbacks queued (binding-maintained) */
   int virtual_time;
   int stopping;              /* stop() or an error: end the run */
@@ -147,18 +146,30 @@ void stepflow_loop_close (stepflow_loop *lp);
 
 /*
   The loop's clock in milliseconds since the epoch: the virtual clock, or
-  the monotonic clock offset so that it started at the wall clock.
+  the wall clock (CLOCK_REALTIME) in real time.
  */
 int64_t stepflow_loop_now (const stepflow_loop *lp);
 
 /*
-  Arms entry e to fire at absolute time due (ms, loop clock); ties fire in
-  insertion order.
+  Arms entry e to fire after delay ms (>= 0); ties fire in insertion order.
+  Timers are scheduled on the virtual clock or, in real time, on the
+  monotonic clock (e->due then holds a monotonic time, not a wall time), so
+  that wall clock steps do not move them.
 
+  @param wall_due set to the due time on the loop's clock (now + delay)
   @return 0 on success, -1 when out of memory
  */
 int stepflow_loop_add_timer (stepflow_loop *lp, stepflow_hentry *e,
-                             int64_t due);
+                             int64_t delay, int64_t *wall_due);
+
+/*
+  Arms entry e to fire at time due of the loop's clock (ms since the
+  epoch); a time already past fires on the next turn, in due order.
+
+  @return 0 on success, -1 when out of memory
+ */
+int stepflow_loop_add_timer_at (stepflow_loop *lp, stepflow_hentry *e,
+                                int64_t due);
 
 /*
   Disarms entry e. @return 1 if it was armed, 0 otherwise

@@ -336,6 +336,42 @@ describe("stepflow.core.engine", function()
       second:close()
     end)
 
+    it("accepts extreme due times on a virtual clock", function()
+      local loop = vloop()
+      local log = {}
+      local far = loop:timer_at(math.maxinteger, function()
+        log[#log + 1] = "far"
+      end)
+      loop:timer(1, function() log[#log + 1] = "one" end)
+      loop:timer_at(math.mininteger, function() log[#log + 1] = "past" end)
+      assert.equal(math.maxinteger, far:due())
+      loop:run()
+      assert.same({ "past", "one", "far" }, log)
+      loop:close()
+    end)
+
+    it("accepts extreme due times on the real clock", function()
+      local loop = core.loop()
+      local fired = false
+      local far = loop:timer_at(math.maxinteger, function() end)
+      loop:timer_at(math.mininteger, function() fired = true end)
+      assert.is_true(loop:step())
+      assert.is_true(fired)
+      assert.is_true(far:cancel())
+      loop:close()
+    end)
+
+    it("waits for an absolute real time #slow", function()
+      local loop = core.loop()
+      local due = loop:now() + 15
+      local fired_at
+      loop:timer_at(due, function() fired_at = loop:now() end)
+      loop:run()
+      assert.is_true(fired_at >= due)
+      assert.is_true(fired_at < due + 80)
+      loop:close()
+    end)
+
     it("requires an integer due time", function()
       local loop = vloop()
       assert.has_error(function() loop:timer_at(1.5, function() end) end,
