@@ -1,0 +1,127 @@
+--- JSONPath-mode input and output processing: InputPath, OutputPath and
+-- ResultPath, compiled once per state into closures.
+local json = require("stepflow.json")
+local errors = require("stepflow.errors")
+local paths = require("stepflow.asl.paths")
+local jsonpath = require("stepflow.jsonpath")
+
+local M = {}
+
+local null = json.null
+
+--- Jayway's normalised form of a path, as AWS prints it in causes:
+-- `$.a.b[0]` -> `$['a']['b'][0]`.
+local function normalised(text)
+  local p = jsonpath.compile(text)
+  local keys = p and p:keys()
+  if not keys then return text end
+  local out = { "$" }
+  for i = 1, #keys do
+    local k = keys[i]
+    if type(k) == "number" then out[#out + 1] = "[" .. k .. "]"
+    else out[#out + 1] = "['" .. k .. "']" end
+  end
+  return table.concat(out)
+end
+M.normalised = normalised
+
+--- Runtime error with the state prefix added by the interpreter.
+local function runtime(cause)
+  local e = errors.new(errors.Runtime, cause)
+  e.state_prefix = true
+  return e
+end
+M.runtime = runtime
+
+local function identity(_, v) return v end
+local function empty_object() return {} end
+
+--- InputPath / OutputPath: absent keeps the value, null gives `{}`, a path
+-- selects (a path that matches nothing fails with States.Runtime).
+-- Returns `fn(env, value) -> value` where env.input is set to value.
+function M.compile_select(text, present)
+  if not present or text == "$" then return identity end
+  if text == null then return empty_object end
+  local acc, err = paths.accessor(text)
+  if not acc then return nil, err end
+  return function(env, value)
+    env.input = value
+    local v = acc(env)
+    if v == nil then
+      error(runtime("Invalid path '" .. text .. "' : No results for path: " ..
+        normalised(text)), 0)
+    end
+    return v
+  end
+end
+
+local array_mt = json.array_mt
+
+local function shallow_copy(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return setmetatable(c, getmetatable(t))
+end
+
+--- Copy-on-write set: returns a new root where `keys` leads to `value`,
+-- copying only the tables along the way (values are never mutated in
+-- place, so they can be shared between states, branches and iterations).
+-- Missing object keys are created; stepping into a scalar, or naming a key
+-- of an array, fails (nil).
+function M.set_copy(root, keys, value)
+  local n = #keys
+  if n == 0 then return value end
+  if type(root) ~= "table" then return nil end
+  local top = shallow_copy(root)
+  local cur = top
+  for i = 1, n do
+    local k = keys[i]
+    local is_array = getmetatable(cur) == array_mt
+    if type(k) == "number" then
+      if not is_array or k < 0 or k >= #cur then return nil end
+      k = k + 1
+    elseif is_array then
+      return nil
+    end
+    if i == n then
+      cur[k] = value
+    else
+      local child = cur[k]
+      if child == nil then
+        child = {}
+      elseif type(child) == "table" then
+        child = shallow_copy(child)
+      else
+        return nil
+      end
+      cur[k] = child
+      cur = child
+    end
+  end
+  return top
+end
+
+--- ResultPath: absent replaces the input with the result, null discards the
+-- result, a reference path merges it into a copy of the input.
+-- Returns `fn(raw_input, result) -> output`.
+function M.compile_result_path(text, present)
+  if not present or text == "$" then
+    return function(_, result) return result end
+  end
+  if text == null then
+    return function(raw) return raw end
+  end
+  local keys, err = paths.reference_keys(text)
+  if not keys then return nil, err end
+  return function(raw, result)
+    local out = M.set_copy(raw, keys, result)
+    if out == nil then
+      errors.raise(errors.ResultPathMatchFailure,
+        "Unable to apply ResultPath '" .. text .. "' to input '" ..
+        json.encode(raw) .. "'")
+    end
+    return out
+  end
+end
+
+return M

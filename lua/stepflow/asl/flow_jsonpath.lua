@@ -1,0 +1,110 @@
+--- The JSONPath query language's data flow for one state:
+-- InputPath -> Parameters -> (work) -> ResultSelector -> ResultPath -> OutputPath.
+-- Sets st.prepare(frame, raw) -> effective input and
+-- st.finish(frame, raw, result) -> state output on the state object.
+local json = require("stepflow.json")
+local errors = require("stepflow.errors")
+local dataflow = require("stepflow.asl.dataflow")
+local template = require("stepflow.asl.template")
+local paths = require("stepflow.asl.paths")
+local intrinsics = require("stepflow.asl.intrinsics")
+
+local M = {}
+
+local null = json.null
+
+local function has(def, key) return def[key] ~= nil end
+
+local function compiled(c, v, err, where)
+  return c:check(v, where, err)
+end
+
+--- Compiles a payload template field (or returns nil when absent).
+function M.template(c, def, field, where)
+  if def[field] == nil then return nil end
+  local fn, err = template.compile(def[field], field)
+  return compiled(c, fn, err, where .. "/" .. field)
+end
+
+--- Compiles a value that is a path or an intrinsic call (ErrorPath,
+-- CausePath, ...): returns get(env) -> value or nil.
+function M.path_or_intrinsic(c, text, where)
+  if intrinsics.is_call(text) then
+    local fn, err = intrinsics.compile(text, paths.accessor)
+    return compiled(c, fn, err, where)
+  end
+  local acc, err = paths.accessor(text)
+  return compiled(c, acc, err, where)
+end
+
+-- Which stages each state type has.
+local HAS_PARAMETERS = { Pass = true, Task = true, Parallel = true }
+local HAS_RESULT = { Pass = true, Task = true, Parallel = true, Map = true }
+local HAS_SELECTOR = { Task = true, Parallel = true, Map = true }
+
+function M.compile_common(c, st, def, where)
+  local t = def.Type
+  if t == "Fail" then return end
+  local select_input = compiled(c, dataflow.compile_select(def.InputPath, has(def, "InputPath")))
+  local select_output = compiled(c, dataflow.compile_select(def.OutputPath, has(def, "OutputPath")))
+  local parameters = HAS_PARAMETERS[t] and M.template(c, def, "Parameters", where)
+  local selector = HAS_SELECTOR[t] and M.template(c, def, "ResultSelector", where)
+  local result_path
+  if HAS_RESULT[t] then
+    result_path = compiled(c, dataflow.compile_result_path(def.ResultPath, has(def, "ResultPath")),
+      nil, where .. "/ResultPath")
+  end
+  local assign = require("stepflow.asl.variables").compile_jsonpath(c, st, def, where)
+
+  if parameters then
+    st.prepare = function(frame, raw)
+      local v = select_input(frame, raw)
+      frame.input = v
+      return parameters(frame)
+    end
+  else
+    st.prepare = select_input
+  end
+
+  if result_path then
+    st.finish = function(frame, raw, result)
+      if selector then
+        frame.input = result
+        result = selector(frame)
+      end
+      if assign then
+        frame.input = result
+        assign(frame)
+      end
+      return select_output(frame, result_path(raw, result))
+    end
+  else
+    st.finish = function(frame, raw, effective)
+      if assign then
+        frame.input = effective
+        assign(frame)
+      end
+      return select_output(frame, effective)
+    end
+  end
+end
+
+--- A catcher's output: the error output put at its ResultPath in the
+-- state's raw input.
+function M.compile_catcher(c, st, catcher, def, where)
+  local result_path = compiled(c, dataflow.compile_result_path(def.ResultPath, has(def, "ResultPath")),
+    nil, where .. "/ResultPath")
+  local assign = require("stepflow.asl.variables").compile_jsonpath(c, st, def, where)
+  catcher.apply = function(frame, raw, err)
+    local out = errors.output(err)
+    if assign then
+      frame.input = out
+      assign(frame)
+    end
+    return result_path(raw, out)
+  end
+end
+
+M.null = null
+
+return M

@@ -1,0 +1,124 @@
+--- JSONPath payload templates: Parameters, ResultSelector, ItemSelector,
+-- Credentials and JSONPath-mode Assign. A key ending in `.$` takes a path,
+-- a context path, a variable or an intrinsic call; other keys are literal.
+-- Templates are compiled once into closures.
+local json = require("stepflow.json")
+local errors = require("stepflow.errors")
+local paths = require("stepflow.asl.paths")
+local intrinsics = require("stepflow.asl.intrinsics")
+
+local M = {}
+
+local array_mt = json.array_mt
+local null = json.null
+local type, pairs, setmetatable, getmetatable = type, pairs, setmetatable, getmetatable
+
+local function short_json(v)
+  local ok, text = pcall(json.encode, v)
+  if not ok then return tostring(v) end
+  return text
+end
+M.short_json = short_json
+
+-- A literal never changes after compilation and the interpreter never
+-- mutates values in place, so a literal subtree is shared, not copied.
+local compile_value
+
+local function compile_object(tmpl, field, where)
+  local fixed, dynamic = {}, {}
+  local nfixed, ndyn = 0, 0
+  for k, v in pairs(tmpl) do
+    if type(k) == "string" and k:sub(-2) == ".$" and type(v) == "string" then
+      local name = k:sub(1, -3)
+      local get, err
+      if intrinsics.is_call(v) then
+        get, err = intrinsics.compile(v, paths.accessor)
+        if not get then return nil, where .. "/" .. k .. ": " .. err end
+        local call = get
+        get = function(env) return call(env), true end
+      else
+        local acc
+        acc, err = paths.accessor(v)
+        if not acc then return nil, where .. "/" .. k .. ": " .. err end
+        local text = v
+        get = function(env)
+          local value = acc(env)
+          if value == nil then
+            local root = text:sub(1, 2) == "$$" and env.context or env.input
+            errors.raise(errors.ParameterPathFailure,
+              "The JSONPath '" .. text .. "' specified for the field '" .. k ..
+              "' could not be found in the input '" .. short_json(root) .. "'")
+          end
+          return value
+        end
+      end
+      ndyn = ndyn + 1
+      dynamic[ndyn] = { name, get }
+    else
+      local sub, err = compile_value(v, field, where .. "/" .. tostring(k))
+      if err then return nil, err end
+      if type(sub) == "function" then
+        ndyn = ndyn + 1
+        dynamic[ndyn] = { k, sub }
+      else
+        nfixed = nfixed + 1
+        fixed[k] = sub
+      end
+    end
+  end
+  if ndyn == 0 then return tmpl end
+  return function(env)
+    local out = {}
+    for k, v in pairs(fixed) do out[k] = v end
+    for i = 1, ndyn do
+      local d = dynamic[i]
+      out[d[1]] = d[2](env)
+    end
+    return out
+  end
+end
+
+local function compile_array(tmpl, field, where)
+  local parts, dyn = {}, false
+  for i = 1, #tmpl do
+    local sub, err = compile_value(tmpl[i], field, where .. "/" .. (i - 1))
+    if err then return nil, err end
+    parts[i] = sub
+    if type(sub) == "function" then dyn = true end
+  end
+  if not dyn then return tmpl end
+  local n = #parts
+  return function(env)
+    local out = setmetatable({}, array_mt)
+    for i = 1, n do
+      local p = parts[i]
+      if type(p) == "function" then out[i] = p(env) else out[i] = p end
+    end
+    return out
+  end
+end
+
+function compile_value(v, field, where)
+  if type(v) ~= "table" then return v end
+  if getmetatable(v) == array_mt then return compile_array(v, field, where) end
+  return compile_object(v, field, where)
+end
+
+--- Compiles a payload template. Returns `fn(env) -> value` (a function even
+-- for a template without dynamic parts), or nil, message.
+function M.compile(tmpl, field)
+  local c, err = compile_value(tmpl, field, field or "")
+  if err then return nil, err end
+  if type(c) == "function" then return c end
+  return function() return c end
+end
+
+--- Tells whether a template has dynamic parts (compiles to work at run time).
+function M.is_dynamic(tmpl)
+  local c = compile_value(tmpl, "", "")
+  return type(c) == "function"
+end
+
+M.null = null
+
+return M

@@ -1,0 +1,286 @@
+--- Executions and frames: the interpreter's driver.
+--
+-- A frame runs one program (the top level, a Parallel branch or a Map
+-- iteration) one state at a time. `drive` runs a frame's states back to
+-- back until a state blocks (a Task handler waiting, a Wait timer, a Map or
+-- Parallel waiting on its children) or the frame has used its budget, so
+-- that many executions interleave fairly on one loop. Each step is
+-- reported as AWS history events.
+local errors = require("stepflow.errors")
+local retry = require("stepflow.asl.retry")
+local timestamp = require("stepflow.asl.timestamp")
+
+local M = {}
+
+local xpcall, type, setmetatable = xpcall, type, setmetatable
+local traceback = debug.traceback
+
+--- Transitions a frame runs before it lets other frames run.
+M.BUDGET = 256
+
+---------------------------------------------------------------- scheduler
+
+local Scheduler = {}
+Scheduler.__index = Scheduler
+
+--- A FIFO of runnable frames drained from one loop callback at a time.
+function M.new_scheduler(loop)
+  local s = setmetatable({ loop = loop, q = {}, head = 1, tail = 0, posted = false }, Scheduler)
+  s.drain_fn = function() s:drain() end
+  return s
+end
+
+function Scheduler:push(frame)
+  local t = self.tail + 1
+  self.tail = t
+  self.q[t] = frame
+  if not self.posted then
+    self.posted = true
+    self.loop:call(self.drain_fn)
+  end
+end
+
+function Scheduler:drain()
+  self.posted = false
+  local q, stop = self.q, self.tail
+  while self.head <= stop do
+    local h = self.head
+    local f = q[h]
+    q[h] = nil
+    self.head = h + 1
+    M.drive(f)
+  end
+  if self.head > self.tail then
+    self.head, self.tail = 1, 0
+  elseif not self.posted then
+    self.posted = true
+    self.loop:call(self.drain_fn)
+  end
+end
+
+---------------------------------------------------------------- events
+
+--- Records one history event of `frame`'s execution and returns its id.
+-- Ids are counted even without a history sink, because AWS's causes name
+-- them ("entered at the event id #2").
+local function event(exec, frame, etype, details)
+  local id = exec.event_id + 1
+  exec.event_id = id
+  local sink = exec.sink
+  if sink then
+    local prev = frame and frame.last_event or (id - 1)
+    sink(exec, {
+      id = id, previousEventId = prev, timestamp = exec.engine.loop:now(),
+      type = etype, details = details, frame = frame and frame.key,
+    })
+  end
+  if frame then frame.last_event = id end
+  return id
+end
+M.event = event
+
+---------------------------------------------------------------- context
+
+local iso = timestamp.format
+
+--- The Context object (`$$`) of a frame, built when a path asks for it.
+local function build_context(f)
+  local exec = f.exec
+  local st = f.state
+  local ctx = {
+    Execution = {
+      Id = exec.arn, Input = exec.input, Name = exec.name,
+      RoleArn = exec.role_arn, StartTime = iso(exec.start_ms),
+      RedriveCount = exec.redrive_count or 0,
+    },
+    StateMachine = { Id = exec.machine.arn, Name = exec.machine.name },
+    State = {
+      Name = st and st.name, EnteredTime = iso(f.entered_ms or exec.start_ms),
+      RetryCount = f.retry_count or 0,
+    },
+  }
+  if f.task_token then ctx.Task = { Token = f.task_token } end
+  if f.map_item then ctx.Map = { Item = f.map_item } end
+  return ctx
+end
+
+local frame_mt = {
+  __name = "stepflow.Frame",
+  __index = function(f, k)
+    if k == "context" then return build_context(f) end
+    return nil
+  end,
+}
+
+--- Makes a frame that runs `program` on `input`. `done(frame, ok, value)`
+-- is called once when it ends. `vars` is the frame's variable scope.
+function M.new_frame(exec, program, input, vars, done, parent, key)
+  return setmetatable({
+    exec = exec, program = program, state = program.start, raw = input,
+    vars = vars, done = done, parent = parent, key = key or "",
+    retry_count = 0, last_event = nil,
+  }, frame_mt)
+end
+
+--- Tells whether a frame was stopped (its execution ended, or a parent
+-- stopped its children).
+local function is_dead(f)
+  while f do
+    if f.dead then return true end
+    f = f.parent
+  end
+  return false
+end
+M.is_dead = is_dead
+
+---------------------------------------------------------------- stepping
+
+local function on_error(e)
+  if errors.is(e) then return e end
+  return traceback(tostring(e), 2)
+end
+
+--- Runs the current state once (a first attempt or a retry).
+local function attempt(frame)
+  local st = frame.state
+  local ok, kind, a, b = xpcall(st.run, on_error, st, frame, frame.raw)
+  if ok then return kind, a, b end
+  if errors.is(kind) then return "error", kind end
+  error(kind, 0)
+end
+M.attempt = attempt
+
+local function enter(frame)
+  local st = frame.state
+  local exec = frame.exec
+  exec.transitions = exec.transitions + 1
+  frame.entered_ms = exec.engine.loop:now()
+  frame.retry_count = 0
+  frame.retries = nil
+  frame.entered_id = event(exec, frame, st.entered_type,
+    exec.sink and { name = st.name, input = frame.raw })
+  return attempt(frame)
+end
+
+local function state_prefix(frame)
+  return "An error occurred while executing the state '" .. frame.state.name ..
+    "' (entered at the event id #" .. frame.entered_id .. "). "
+end
+
+local function finish(frame, ok, value)
+  if frame.finished then return end
+  frame.finished = true
+  frame.done(frame, ok, value)
+end
+M.finish = finish
+
+--- Routes an ASL error through the state's Retry and Catch. Returns the
+-- next step (kind, a, b) or "block" while a retry waits.
+local function handle_error(frame, err)
+  local st = frame.state
+  local exec = frame.exec
+  frame.assigned = nil
+  if err.state_prefix then
+    err.Cause = state_prefix(frame) .. (err.Cause or "")
+    err.state_prefix = nil
+  end
+  local retriers = st.retriers
+  if retriers then
+    local i = retry.find(retriers, err.Error)
+    if i then
+      local counts = frame.retries
+      if not counts then counts = {}; frame.retries = counts end
+      local n = (counts[i] or 0) + 1
+      local delay = retry.delay_ms(retriers[i], n, exec.engine.random)
+      if delay then
+        counts[i] = n
+        frame.retry_count = frame.retry_count + 1
+        exec.engine:after(delay, frame, function() M.drive(frame, "attempt") end)
+        return "block"
+      end
+    end
+  end
+  local catchers = st.catchers
+  if catchers then
+    local c = retry.find_catcher(catchers, err.Error)
+    if c then
+      local ok, output = xpcall(c.apply, on_error, frame, frame.raw, err)
+      if not ok then
+        if errors.is(output) then return "fatal", output end
+        error(output, 0)
+      end
+      return "goto", c.next_state, output
+    end
+  end
+  return "fatal", err
+end
+
+--- Drives a frame from a step result (kind, a, b), or from entering its
+-- current state when kind is nil. Returns when the frame blocks, ends or
+-- has used its budget (then it is queued again).
+function M.drive(frame, kind, a, b)
+  local exec = frame.exec
+  local budget = M.BUDGET
+  while true do
+    if frame.finished or exec.finished or is_dead(frame) then return end
+    if kind == nil then
+      if budget <= 0 then
+        exec.engine.scheduler:push(frame)
+        return
+      end
+      budget = budget - 1
+      kind, a, b = enter(frame)
+    elseif kind == "attempt" then
+      kind, a, b = attempt(frame)
+    end
+    if kind == "next" or kind == "goto" then
+      local st = frame.state
+      local output, nxt
+      if kind == "next" then output, nxt = a, st.next_state else output, nxt = b, a end
+      if st.commit_vars then st.commit_vars(frame) end
+      event(exec, frame, st.exited_type, exec.sink and { name = st.name, output = output,
+        assignedVariables = frame.assigned })
+      frame.assigned = nil
+      if nxt then
+        frame.state = nxt
+        frame.raw = output
+        kind = nil
+      else
+        return finish(frame, true, output)
+      end
+    elseif kind == "error" then
+      kind, a, b = handle_error(frame, a)
+      if kind == "block" then return end
+    elseif kind == "block" then
+      return
+    elseif kind == "fatal" then
+      return finish(frame, false, a)
+    elseif kind == "succeed" then
+      local st = frame.state
+      if st.exited_type then
+        event(exec, frame, st.exited_type, exec.sink and { name = st.name, output = a })
+      end
+      return finish(frame, true, a)
+    else
+      error("stepflow: state '" .. tostring(frame.state.name) ..
+        "' returned unknown step '" .. tostring(kind) .. "'")
+    end
+  end
+end
+
+--- Resumes a blocked frame with a step result.
+function M.resume(frame, kind, a, b)
+  return M.drive(frame, kind, a, b)
+end
+
+--- Resumes a blocked frame with "next" and what `fn(...)` returns, or with
+-- the ASL error it raises.
+function M.continue(frame, fn, ...)
+  if frame.finished or frame.exec.finished or is_dead(frame) then return end
+  local ok, res = xpcall(fn, on_error, ...)
+  if ok then return M.drive(frame, "next", res) end
+  if errors.is(res) then return M.drive(frame, "error", res) end
+  error(res, 0)
+end
+
+return M

@@ -1,0 +1,47 @@
+--- Choice: the first rule that matches names the next state; else Default;
+-- else States.NoChoiceMatched.
+local errors = require("stepflow.errors")
+local choice = require("stepflow.asl.choice")
+local paths = require("stepflow.asl.paths")
+
+local M = {}
+
+function M.compile(c, st, def, where)
+  local rules = {}
+  for i, rdef in ipairs(def.Choices) do
+    local rwhere = where .. "/Choices/" .. (i - 1)
+    local rule = {}
+    if st.ql == "JSONata" then
+      rule.test = st.flow.condition(c, st, rdef, rwhere)
+    else
+      local test, err = choice.compile(rdef, paths.accessor)
+      rule.test = c:check(test, rwhere, err)
+    end
+    rule.assign = st.flow.compile_rule_assign and st.flow.compile_rule_assign(c, st, rdef, rwhere)
+    c:link(st, rule, "next_state", rdef.Next, rwhere .. "/Next")
+    rules[i] = rule
+  end
+  local default = {}
+  if def.Default ~= nil then
+    c:link(st, default, "next_state", def.Default, where .. "/Default")
+  end
+  local prepare, finish, n = st.prepare, st.finish, #rules
+  st.run = function(_, frame, raw)
+    local v = prepare(frame, raw)
+    for i = 1, n do
+      local rule = rules[i]
+      frame.input = v
+      if rule.test(frame, raw) then
+        frame.rule = rule
+        return "goto", rule.next_state, finish(frame, raw, v)
+      end
+    end
+    if default.next_state then
+      frame.rule = nil
+      return "goto", default.next_state, finish(frame, raw, v)
+    end
+    return "error", errors.new(errors.NoChoiceMatched, "No Matches!")
+  end
+end
+
+return M

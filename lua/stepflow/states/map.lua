@@ -1,0 +1,191 @@
+--- Map: runs its ItemProcessor for every item (INLINE, or DISTRIBUTED on
+-- local data), at most MaxConcurrency at once; the result is the array of
+-- iteration outputs in item order.
+local json = require("stepflow.json")
+local errors = require("stepflow.errors")
+local execution = require("stepflow.execution")
+local variables = require("stepflow.asl.variables")
+local dataflow = require("stepflow.asl.dataflow")
+local template = require("stepflow.asl.template")
+local paths = require("stepflow.asl.paths")
+local group = require("stepflow.states.group")
+
+local M = {}
+
+local event = execution.event
+local array_mt, null = json.array_mt, json.null
+local mtype, floor = math.type, math.floor
+local setmetatable = setmetatable
+
+local function runtime(msg) error(dataflow.runtime(msg), 0) end
+
+local function quoted(v)
+  if type(v) == "string" then return '"' .. v .. '"' end
+  return '"' .. json.encode(v) .. '"'
+end
+
+-- A number field from a literal or a *Path (JSONPath). kind "integer" or
+-- "float". Returns fn(frame, effective) -> number or nil.
+local function number_field(c, st, def, field, kind, where)
+  if st.ql == "JSONata" then
+    if def[field] == nil then return nil end
+    return st.flow.number_field(c, st, def[field], where .. "/" .. field, field)
+  end
+  if def[field] ~= nil then
+    local v = def[field]
+    return function() return v end
+  end
+  local text = def[field .. "Path"]
+  if text == nil then return nil end
+  local get = c:check(paths.accessor(text), where .. "/" .. field .. "Path")
+  return function(frame, effective)
+    frame.input = effective
+    local v = get(frame)
+    local okv = kind == "integer" and (mtype(v) == "integer" or (mtype(v) == "float" and v == floor(v)))
+      or (kind == "float" and type(v) == "number")
+    if not okv then
+      runtime("The " .. field .. "Path field refers to value " .. quoted(v == nil and null or v) ..
+        " which is not a valid " .. kind .. ": " .. text)
+    end
+    if kind == "integer" then v = floor(v) end
+    return v
+  end
+end
+
+local function items_fn(c, st, def, where)
+  if st.ql == "JSONata" then return st.flow.map_items(c, st, def, where) end
+  local text = def.ItemsPath or "$"
+  local get = c:check(paths.accessor(text), where .. "/ItemsPath")
+  return function(frame, effective)
+    frame.input = effective
+    local items = get(frame)
+    if items == nil then
+      runtime("Invalid path '" .. text .. "' : No results for path: " .. dataflow.normalised(text))
+    end
+    local mt = getmetatable(items)
+    if mt ~= array_mt and not (type(items) == "table" and mt == nil and items[1] ~= nil) then
+      runtime("Map state input must be an array but was: " ..
+        (items == null and "null" or json.encode(items)))
+    end
+    return items
+  end
+end
+
+local function selector_fn(c, st, def, where)
+  if st.ql == "JSONata" then return st.flow.map_selector(c, st, def, where) end
+  local field = def.ItemSelector ~= nil and "ItemSelector" or (def.Parameters ~= nil and "Parameters")
+  if not field then return nil end
+  local fn, err = template.compile(def[field], field)
+  return c:check(fn, where .. "/" .. field, err)
+end
+
+-- ItemBatcher: groups items into {Items = [...], BatchInput = ...}.
+local function batcher_fn(c, st, def, where)
+  local b = def.ItemBatcher
+  if b == nil then return nil end
+  local bwhere = where .. "/ItemBatcher"
+  local max_items = number_field(c, st, b, "MaxItemsPerBatch", "integer", bwhere)
+  local max_bytes = number_field(c, st, b, "MaxInputBytesPerBatch", "integer", bwhere)
+  local batch_input = b.BatchInput ~= nil and c:check(template.compile(b.BatchInput, "BatchInput"),
+    bwhere .. "/BatchInput")
+  return function(frame, effective, items)
+    local per = max_items and max_items(frame, effective) or math.huge
+    local bytes = max_bytes and max_bytes(frame, effective) or 262144
+    local extra
+    if batch_input then frame.input = effective; extra = batch_input(frame) end
+    local batches = setmetatable({}, array_mt)
+    local cur, size = nil, 0
+    for i = 1, #items do
+      local item_size = #json.encode(items[i]) + 1
+      if not cur or #cur >= per or size + item_size > bytes then
+        cur, size = setmetatable({}, array_mt), 0
+        batches[#batches + 1] = { Items = cur, BatchInput = extra }
+      end
+      cur[#cur + 1] = items[i]
+      size = size + item_size
+    end
+    return batches
+  end
+end
+
+function M.compile(c, st, def, where)
+  local proc = def.ItemProcessor or def.Iterator
+  local pfield = def.ItemProcessor and "ItemProcessor" or "Iterator"
+  local program = c:program(proc, where .. "/" .. pfield, st.ql)
+  local config = proc.ProcessorConfig or {}
+  local distributed = config.Mode == "DISTRIBUTED"
+  local get_items = items_fn(c, st, def, where)
+  local selector = selector_fn(c, st, def, where)
+  local batcher = batcher_fn(c, st, def, where)
+  local max_conc = number_field(c, st, def, "MaxConcurrency", "integer", where)
+  local tol_count = number_field(c, st, def, "ToleratedFailureCount", "integer", where)
+  local tol_pct = number_field(c, st, def, "ToleratedFailurePercentage", "float", where)
+  local prepare, finish = st.prepare, st.finish
+  local name = st.name
+
+  st.run = function(_, frame, raw)
+    local effective = prepare(frame, raw)
+    local exec = frame.exec
+    local items = get_items(frame, effective, raw)
+    local max = max_conc and max_conc(frame, effective) or 0
+    local tc = tol_count and tol_count(frame, effective)
+    local tp = tol_pct and tol_pct(frame, effective)
+    if tc and tc < 0 then runtime("ToleratedFailureCount cannot be negative.") end
+    if tp and (tp < 0 or tp > 100) then
+      runtime("ToleratedFailurePercentage must be between 0 and 100.")
+    end
+    if max < 0 then runtime("MaxConcurrency cannot be negative.") end
+    local inputs = items
+    if selector then
+      inputs = setmetatable({}, array_mt)
+      for i = 1, #items do
+        frame.input = effective
+        frame.map_item = { Index = i - 1, Value = items[i] }
+        inputs[i] = selector(frame, raw, items[i], i - 1)
+      end
+      frame.map_item = nil
+    end
+    if batcher then inputs = batcher(frame, effective, inputs) end
+    local n = #inputs
+    event(exec, frame, "MapStateStarted", exec.sink and { length = n })
+    local key = frame.key .. "/" .. name .. "@" .. frame.retry_count .. "#"
+    -- Distributed iterations are child workflows: they see no outer variables.
+    local outer = frame.vars
+    return group.start(frame, {
+      n = n, max = max,
+      tolerated_count = distributed and tc or nil,
+      tolerated_percentage = distributed and tp or nil,
+      child = function(i)
+        local vars = distributed and {} or variables.inner_scope(outer)
+        return program, inputs[i], vars, key .. i
+      end,
+      started = function(i, child)
+        child.last_event = event(exec, frame, "MapIterationStarted",
+          exec.sink and { name = name, index = i - 1 })
+      end,
+      ended = function(i, ok)
+        event(exec, frame, ok and "MapIterationSucceeded" or "MapIterationFailed",
+          exec.sink and { name = name, index = i - 1 })
+      end,
+      done = function(ok, value, failed)
+        if not ok then
+          event(exec, frame, "MapStateFailed", exec.sink and {})
+          if distributed and (tc or tp) then
+            error(errors.new(errors.ExceedToleratedFailureThreshold,
+              "The specified tolerated failure threshold was exceeded"), 0)
+          end
+          error(errors.from(value), 0)
+        end
+        if failed > 0 then
+          for i = 1, #value do
+            if errors.is(value[i]) then value[i] = errors.output(value[i]) end
+          end
+        end
+        event(exec, frame, "MapStateSucceeded", exec.sink and {})
+        return finish(frame, raw, value)
+      end,
+    })
+  end
+end
+
+return M

@@ -1,0 +1,11 @@
+--- Succeed: ends its program successfully with its (filtered) input.
+local M = {}
+
+function M.compile(_, st)
+  local prepare, finish = st.prepare, st.finish
+  st.run = function(_, frame, raw)
+    return "succeed", finish(frame, raw, prepare(frame, raw))
+  end
+end
+
+return M

@@ -1,0 +1,242 @@
+--- Task: calls a handler as a coroutine. A handler that returns at once
+-- keeps the frame running; one that waits (ctx.sleep, ctx.await, a task
+-- token) blocks only its frame. TimeoutSeconds and HeartbeatSeconds are
+-- enforced by timers.
+local json = require("stepflow.json")
+local errors = require("stepflow.errors")
+local handlers = require("stepflow.handlers")
+local execution = require("stepflow.execution")
+local dataflow = require("stepflow.asl.dataflow")
+local paths = require("stepflow.asl.paths")
+
+local M = {}
+
+local cocreate, coresume, costatus, coyield = coroutine.create, coroutine.resume,
+  coroutine.status, coroutine.yield
+local event = execution.event
+local mtype, floor = math.type, math.floor
+local null = json.null
+
+local function runner(fn, input, ctx)
+  return fn(input, ctx)
+end
+
+-- Event names per resource kind: Lambda function ARNs record LambdaFunction*.
+local LAMBDA_EVENTS = {
+  scheduled = "LambdaFunctionScheduled", started = "LambdaFunctionStarted",
+  succeeded = "LambdaFunctionSucceeded", failed = "LambdaFunctionFailed",
+  timed_out = "LambdaFunctionTimedOut",
+}
+local TASK_EVENTS = {
+  scheduled = "TaskScheduled", started = "TaskStarted", succeeded = "TaskSucceeded",
+  failed = "TaskFailed", timed_out = "TaskTimedOut",
+}
+
+local function task_error(name, cause, call)
+  local e = errors.new(name, cause)
+  if call then e.task_failed_event = true end
+  return e
+end
+
+-- Seconds from a literal, a path (JSONPath) or an expression (JSONata).
+local function seconds_fn(c, st, def, field, where)
+  if st.ql == "JSONata" and def[field] ~= nil then
+    return st.flow.number_field(c, st, def[field], where .. "/" .. field, field)
+  end
+  if def[field] ~= nil then
+    local v = def[field]
+    return function() return v end
+  end
+  local text = def[field .. "Path"]
+  if text == nil then return nil end
+  local get = c:check(paths.accessor(text), where .. "/" .. field .. "Path")
+  return function(frame, v)
+    frame.input = v
+    local s = get(frame)
+    if mtype(s) ~= "integer" and not (mtype(s) == "float" and s == floor(s)) or s <= 0 then
+      error(dataflow.runtime("The " .. field .. "Path field refers to value " ..
+        (s == nil and "null" or json.encode(s)) .. " which is not a valid positive integer: " .. text), 0)
+    end
+    return floor(s)
+  end
+end
+
+function M.compile(c, st, def, where)
+  local resource = def.Resource
+  local info = handlers.describe(resource)
+  local ev = info.kind == "lambda" and LAMBDA_EVENTS or TASK_EVENTS
+  local timeout_of = seconds_fn(c, st, def, "TimeoutSeconds", where)
+  local heartbeat_of = seconds_fn(c, st, def, "HeartbeatSeconds", where)
+  local wait_token = info.pattern == ".waitForTaskToken"
+  local prepare, finish = st.prepare, st.finish
+  local is_lambda = info.kind == "lambda" or info.kind == "lambda_invoke"
+
+  local function event_details(call, extra)
+    local d = { resource = info.resource or resource, resourceType = info.resource_type }
+    if extra then for k, v in pairs(extra) do d[k] = v end end
+    return d
+  end
+
+  -- Ends a call: the step result for the frame (never raises).
+  local function settle(call, ok, value)
+    if call.settled then return nil end
+    call.settled = true
+    local engine = call.engine
+    if call.timer then engine:cancel(call.timer); call.timer = nil end
+    if call.hb_timer then engine:cancel(call.hb_timer); call.hb_timer = nil end
+    if call.token then engine.tokens[call.token] = nil end
+    local frame, exec = call.frame, call.frame.exec
+    if not ok then
+      local e = value
+      if e.Error == "States.Timeout" or e.Error == "States.HeartbeatTimeout" then
+        event(exec, frame, ev.timed_out, exec.sink and event_details(call,
+          { error = e.Error, cause = e.Cause }))
+      else
+        event(exec, frame, ev.failed, exec.sink and event_details(call,
+          { error = e.Error, cause = e.Cause }))
+      end
+      return "error", e
+    end
+    local result = value
+    if result == nil then result = null end
+    local limit = engine.payload_limit
+    if limit and type(result) == "table" and #json.encode(result) > limit then
+      local e = errors.new(errors.DataLimitExceeded,
+        "The state/task '" .. st.name .. "' returned a result with a size exceeding " ..
+        "the maximum number of bytes service limit.")
+      event(exec, frame, ev.failed, exec.sink and event_details(call,
+        { error = e.Error, cause = e.Cause }))
+      return "error", e
+    end
+    event(exec, frame, ev.succeeded, exec.sink and event_details(call, { output = result }))
+    if info.kind == "lambda_invoke" then
+      result = handlers.wrap_invoke(engine, result, call.effective)
+    end
+    local fine, out = pcall(finish, frame, call.raw, result)
+    if fine then return "next", out end
+    if errors.is(out) then return "error", out end
+    error(out, 0)
+  end
+
+  -- Feeds a handler coroutine until it returns or waits.
+  local function step(call, ...)
+    local co = call.co
+    local ok, a, b = coresume(co, ...)
+    if costatus(co) == "dead" then
+      call.co = nil
+      if not ok then return false, errors.from(a) end
+      if a == nil and b ~= nil then return false, errors.from(b) end
+      if wait_token then call.returned = true; return nil end
+      return true, a
+    end
+    -- Suspended: the handler yielded a function that arranges its resume.
+    if type(a) ~= "function" then
+      call.co = nil
+      return false, errors.new(errors.TaskFailed,
+        "handler yielded outside ctx.sleep/ctx.await (got " .. type(a) .. ")")
+    end
+    a(function(...)
+      if call.settled or call.co ~= co then return end
+      local done, value = step(call, ...)
+      if done ~= nil then
+        local kind, x = settle(call, done, value)
+        if kind then execution.resume(call.frame, kind, x) end
+      end
+    end)
+    return nil
+  end
+
+  local function arm_heartbeat(call)
+    local engine = call.engine
+    if call.hb_timer then engine:cancel(call.hb_timer) end
+    call.hb_timer = engine:after(call.heartbeat * 1000, call.frame, function()
+      call.hb_timer = nil
+      local kind, x = settle(call, false, errors.new(errors.HeartbeatTimeout))
+      if kind then execution.resume(call.frame, kind, x) end
+    end)
+  end
+
+  local function make_ctx(call)
+    local frame, exec, engine = call.frame, call.frame.exec, call.engine
+    local ctx = {
+      execution_id = exec.arn, execution_name = exec.name, state_name = st.name,
+      state_machine_id = exec.machine.arn, resource = resource, task_token = call.token,
+      function_name = call.function_name, engine = engine,
+    }
+    function ctx.heartbeat()
+      if call.heartbeat and not call.settled then arm_heartbeat(call) end
+      return true
+    end
+    function ctx.await(fn) return coyield(fn) end
+    function ctx.sleep(s)
+      return coyield(function(resume) engine:after(s * 1000, frame, resume) end)
+    end
+    ctx.context = frame.context
+    return ctx
+  end
+
+  local function invoke(call)
+    local engine = call.engine
+    local frame = call.frame
+    local exec = frame.exec
+    event(exec, frame, ev.started, exec.sink and event_details(call))
+    local fn, fname_or_err = handlers.find(engine.handlers, resource, info, call.effective)
+    if not fn then return false, fname_or_err end
+    call.function_name = fname_or_err
+    local input = handlers.handler_input(info, call.effective)
+    call.co = cocreate(runner)
+    return step(call, fn, input, make_ctx(call))
+  end
+
+  local function start(call)
+    local done, value = invoke(call)
+    if done ~= nil then return settle(call, done, value) end
+    -- The handler waits: arm the timeout and heartbeat timers.
+    local engine, frame = call.engine, call.frame
+    if call.timeout then
+      call.timer = engine:after(call.timeout * 1000, frame, function()
+        call.timer = nil
+        local kind, x = settle(call, false, errors.new(errors.Timeout,
+          wait_token and nil or ("Task timed out after " .. call.timeout .. " seconds")))
+        if kind then execution.resume(frame, kind, x) end
+      end)
+    end
+    if call.heartbeat then arm_heartbeat(call) end
+    return "block"
+  end
+
+  st.resource_info = info
+  st.run = function(_, frame, raw)
+    local effective = prepare(frame, raw)
+    local exec = frame.exec
+    local engine = exec.engine
+    local call = { frame = frame, engine = engine, raw = raw, effective = effective }
+    if timeout_of then call.timeout = timeout_of(frame, effective, raw) end
+    if heartbeat_of then call.heartbeat = heartbeat_of(frame, effective, raw) end
+    if wait_token then
+      call.token = engine:new_token(call)
+      frame.task_token = call.token
+      call.complete = function(ok, value)
+        local kind, x = settle(call, ok, value)
+        if kind then execution.resume(frame, kind, x) end
+      end
+      call.on_heartbeat = function() if call.heartbeat then arm_heartbeat(call) end end
+    end
+    event(exec, frame, ev.scheduled, exec.sink and event_details(call, {
+      region = engine.region, parameters = effective,
+      timeoutInSeconds = call.timeout, heartbeatInSeconds = call.heartbeat,
+      input = is_lambda and effective or nil,
+    }))
+    if exec.durable then
+      -- A handler runs only once its scheduled event is committed.
+      engine:when_durable(exec, function()
+        local kind, x = start(call)
+        if kind ~= "block" and kind then execution.resume(frame, kind, x) end
+      end)
+      return "block"
+    end
+    return start(call)
+  end
+end
+
+return M
