@@ -318,6 +318,7 @@ static int bracket (Parser *P) {
   if (c == '-' || c == ':' || (c >= '0' && c <= '9')) {
     lua_Integer v[3] = { 0, 0, 1 };
     int has[3] = { 0, 0, 0 }, k = 0;
+    size_t at = P->pos;
     has[0] = integer(P, &v[0]);
     skipws(P);
     if (peek(P) == ':') {      /* slice [from:to:step] */
@@ -325,11 +326,12 @@ static int bracket (Parser *P) {
         k++;
         P->pos++;
         skipws(P);
+        at = P->pos;
         has[k] = integer(P, &v[k]);
         skipws(P);
       }
       if (P->err) return -1;
-      if (has[2] && v[2] == 0) return fail(P, P->pos, "slice step is 0");
+      if (has[2] && v[2] == 0) return fail(P, at, "slice step is 0");
       if (expect(P, ']', "expected ']'") < 0) return -1;
       if ((st = newstep(P, ST_SLICE)) < 0) return -1;
       P->steps[st].a = v[0];

@@ -37,6 +37,8 @@ build = {
     -- Lua modules
     ["stepflow"] = "lua/stepflow/init.lua",
     ["stepflow.json"] = "lua/stepflow/json.lua",
+    ["stepflow.jsonpath"] = "lua/stepflow/jsonpath.lua",
+    ["stepflow.asl.paths"] = "lua/stepflow/asl/paths.lua",
     ["stepflow.errors"] = "lua/stepflow/errors.lua",
     ["stepflow.execution"] = "lua/stepflow/execution.lua",
     ["stepflow.handlers"] = "lua/stepflow/handlers.lua",

@@ -1,0 +1,183 @@
+--- ASL paths: `$` (state input), `$$` (context object) and `$name`
+-- (variables) accessors, reference paths for ResultPath, and the ResultPath
+-- merge. See docs/INTERNALS.md.
+local jsonpath = require("stepflow.jsonpath")
+
+local compile = jsonpath.compile
+local type, next, rawlen = type, next, rawlen
+local getmetatable, setmetatable = getmetatable, setmetatable
+local tostring = tostring
+
+local M = {}
+
+-- Compiled accessors by path text. Paths come from state machine
+-- definitions, so the cache is bounded by the definitions loaded.
+local cache = {}
+
+-- The C JSON module registers the array metatable as "stepflow.array".
+local registry = debug.getregistry()
+
+local function is_array(t)
+  local mt = getmetatable(t)
+  if mt ~= nil and mt == registry["stepflow.array"] then return true end
+  return rawlen(t) > 0
+end
+
+-- Compiles "$" .. rest, reporting errors against the text as written.
+local function compile_as(text, rest, shift)
+  local p, err = compile("$" .. rest)
+  if p then return p end
+  local what, at = err:match("^invalid JSONPath '.*': (.*) at character (%d+)$")
+  if what then
+    return nil, ("invalid JSONPath '%s': %s at character %d"):format(
+      text, what, tonumber(at) + shift)
+  end
+  return nil, (err:gsub("^invalid JSONPath '.*':", "invalid JSONPath '"
+    .. text:gsub("%%", "%%%%") .. "':", 1))
+end
+
+local function build(text)
+  if text == "$" then
+    return function(env) return env.input end
+  end
+  if text == "$$" then
+    return function(env) return env.context end
+  end
+  local p, err, get
+  local rest = text:match("^%$%$(.*)$")
+  if rest then                                  -- $$.x: context object
+    p, err = compile_as(text, rest, 1)
+    if not p then return nil, err end
+    get = p.get
+    return function(env) return get(p, env.context) end
+  end
+  local name
+  name, rest = text:match("^%$([%a_][%w_]*)(.*)$")
+  if name then                                  -- $name.x: a variable
+    p, err = compile_as(text, rest, #name)
+    if not p then return nil, err end
+    get = p.get
+    return function(env)
+      local vars = env.vars
+      local v = vars and vars[name]
+      if v == nil then return nil end
+      return get(p, v)
+    end
+  end
+  p, err = compile(text)                        -- $.x: state input
+  if not p then return nil, err end
+  get = p.get
+  return function(env) return get(p, env.input) end
+end
+
+--- Compiles a path to an accessor, cached by text.
+-- `$`/`$.x` read `env.input`, `$$`/`$$.x` read `env.context`, and
+-- `$name`/`$name.x`/`$name[0]` read the variable `env.vars[name]`
+-- (names: letters, digits and underscores, not starting with a digit).
+-- @tparam string text the path
+-- @return get(env) -> the value for a definite path, an array for an
+--   indefinite one, nil when nothing is there; or nil and a message
+function M.accessor(text)
+  if type(text) ~= "string" then
+    error("stepflow.asl.paths.accessor: path must be a string", 2)
+  end
+  local get = cache[text]
+  if get then return get end
+  local err
+  get, err = build(text)
+  if not get then return nil, err end
+  cache[text] = get
+  return get
+end
+
+--- The steps of a reference path rooted at `$` (for ResultPath).
+-- @tparam string text the path
+-- @return an array of names (strings) and 0-based indexes (integers),
+--   empty for `$`; or nil and a message
+function M.reference_keys(text)
+  if type(text) ~= "string" then
+    error("stepflow.asl.paths.reference_keys: path must be a string", 2)
+  end
+  local p, err = compile(text)
+  if not p then return nil, err end
+  local keys = p:keys()
+  if not keys then
+    return nil, ("invalid ReferencePath '%s': only .name, ['name'] and "
+      .. "[index] steps are allowed"):format(text)
+  end
+  return keys
+end
+
+local function shallow_copy(t)
+  local c = {}
+  for k, v in next, t do c[k] = v end
+  return setmetatable(c, getmetatable(t))
+end
+
+local encode
+local function describe(v)
+  if encode == nil then
+    local ok, json = pcall(require, "stepflow.json")
+    encode = ok and type(json) == "table" and json.encode or false
+  end
+  if encode then
+    local ok, text = pcall(encode, v)
+    if ok then return text end
+  end
+  return tostring(v)
+end
+
+local function mismatch(root, key)
+  return ("Unable to apply step \"%s\" to input %s"):format(
+    tostring(key), describe(root))
+end
+
+--- Applies ResultPath semantics: puts `value` into `root` at `keys`.
+-- An empty `keys` (ResultPath `$`) gives `value` itself. Missing object
+-- keys on the way are created as objects; stepping by name into anything
+-- but an object, or by index outside an array, fails (AWS raises
+-- States.ResultPathMatchFailure with the message as its cause).
+-- Nothing is mutated: the root and each table on the path are copied
+-- (shallowly), so results that share tables with the input, or are the
+-- input itself, never create cycles or change earlier values.
+-- @param root the state input
+-- @tparam table keys steps from `reference_keys`
+-- @param value the result
+-- @return the new root, or nil and a message
+function M.set(root, keys, value)
+  local n = #keys
+  if n == 0 then return value end
+  if value == nil then
+    error("stepflow.asl.paths.set: value must not be nil (use json.null)", 2)
+  end
+  local new_root
+  local parent, parent_key
+  local cur = root
+  for i = 1, n do
+    local k = keys[i]
+    local copy, slot
+    if type(cur) ~= "table" then return nil, mismatch(root, k) end
+    if type(k) == "string" then
+      if is_array(cur) then return nil, mismatch(root, k) end
+      slot = k
+    else
+      if not is_array(cur) then return nil, mismatch(root, k) end
+      local len = rawlen(cur)
+      local idx = k < 0 and len + k or k
+      if idx < 0 or idx >= len then return nil, mismatch(root, k) end
+      slot = idx + 1
+    end
+    copy = shallow_copy(cur)
+    if parent then parent[parent_key] = copy else new_root = copy end
+    if i == n then
+      copy[slot] = value
+    else
+      local child = copy[slot]
+      if child == nil then child = {} end       -- missing: a new object
+      parent, parent_key, cur = copy, slot, child
+    end
+  end
+  return new_root
+end
+
+return M
