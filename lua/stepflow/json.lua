@@ -1,0 +1,50 @@
+--- stepflow.json: the faithful JSON codec (value model in docs/INTERNALS.md).
+-- A thin wrapper over the C module stepflow.core.json: every function here
+-- is the C function itself, so the hot path pays no extra Lua call.
+--
+-- Numbers: text without fraction or exponent decodes to a Lua integer when
+-- it fits in 64 bits (a float otherwise); encode writes floats as
+-- JSON.stringify does (shortest text that reads back exactly; integral
+-- values without ".0", so 3.0 encodes as "3"; 1e21 as "1e+21"). NaN and
+-- infinities are refused.
+-- Strings: a lone surrogate escape ("\ud800") decodes to its WTF-8 bytes
+-- (ED A0 80), as JavaScript keeps it, and encodes back to "\ud800"; raw
+-- bytes that are not UTF-8 are refused both ways.
+local core = require("stepflow.core.json")
+
+local M = {}
+
+--- JSON null: lightuserdata NULL, the same value as cjson.null.
+M.null = core.null
+
+--- The metatable shared by all arrays (registry name "stepflow.array").
+M.array_mt = core.array_mt
+
+--- Decodes JSON text.
+-- @tparam string text
+-- @return the value; raises "json: expected <what> at byte N" on bad text
+M.decode = core.decode
+
+--- Decodes JSON text without raising on bad text.
+-- @tparam string text
+-- @return the value, or nil and the message decode would raise
+M.try_decode = core.try_decode
+
+--- Encodes a value as JSON text, object keys sorted bytewise.
+-- @param value
+-- @tparam[opt] table opts `pretty = true` indents by 2 spaces;
+--   `sort = false` keeps table order (faster)
+-- @treturn string; raises "json: cannot encode <what> at <path>"
+M.encode = core.encode
+
+--- Marks a table as a JSON array (sets the array metatable).
+-- @tparam table t
+-- @treturn table t
+M.array = core.array
+
+--- Tells whether a value encodes as a JSON array: a table with the array
+-- metatable, or a non-empty table with keys exactly 1..n.
+-- @return boolean
+M.is_array = core.is_array
+
+return M

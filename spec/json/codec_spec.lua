@@ -1,0 +1,228 @@
+-- Specs of stepflow.json: the value model (arrays, objects, null, numbers)
+-- and the round trips it promises. Debian's lua-cjson serves as an oracle.
+local json = require("stepflow.json")
+local cjson = require("cjson")
+
+-- Deep equality that ignores metatables and compares numbers by value.
+local function same_json(a, b)
+  if type(a) ~= type(b) then return false end
+  if type(a) ~= "table" then return a == b end
+  for k, v in pairs(a) do
+    if not same_json(v, b[k]) then return false end
+  end
+  for k in pairs(b) do
+    if a[k] == nil then return false end
+  end
+  return true
+end
+
+describe("stepflow.json", function()
+  describe("null", function()
+    it("is lightuserdata NULL, the same value as cjson.null", function()
+      assert.equal("userdata", type(json.null))
+      assert.equal(cjson.null, json.null)
+      assert.equal(json.null, json.decode("null"))
+    end)
+
+    it("encodes cjson.null as null", function()
+      assert.equal("[null,1]", json.encode({ cjson.null, 1 }))
+    end)
+
+    it("decodes null inside arrays and objects", function()
+      local t = json.decode('{"a":null,"b":[null]}')
+      assert.equal(json.null, t.a)
+      assert.equal(json.null, t.b[1])
+    end)
+  end)
+
+  describe("arrays", function()
+    it("decodes [] to a table with the array metatable", function()
+      local t = json.decode("[]")
+      assert.equal(json.array_mt, getmetatable(t))
+      assert.is_nil(next(t))
+    end)
+
+    it("names the array metatable stepflow.array in the registry", function()
+      assert.equal(json.array_mt, debug.getregistry()["stepflow.array"])
+      assert.equal("stepflow.array", json.array_mt.__name)
+    end)
+
+    it("round-trips [], {} and nested empties", function()
+      for _, text in ipairs({ "[]", "{}", "[[]]", "[{}]", '{"a":[]}',
+                              '{"a":{}}', '[[],{},[[]],{"b":[{}]}]' }) do
+        assert.equal(text, json.encode(json.decode(text)))
+      end
+    end)
+
+    it("gives every decoded array the same metatable", function()
+      local t = json.decode("[[1],[2,[3]]]")
+      assert.equal(json.array_mt, getmetatable(t[1]))
+      assert.equal(json.array_mt, getmetatable(t[2][2]))
+    end)
+
+    it("leaves decoded objects without a metatable", function()
+      assert.is_nil(getmetatable(json.decode('{"a":1}')))
+      assert.is_nil(getmetatable(json.decode("{}")))
+    end)
+
+    it("encodes an empty plain table as {}", function()
+      assert.equal("{}", json.encode({}))
+    end)
+
+    it("encodes a non-empty sequence without metatable as an array", function()
+      assert.equal('[1,"a",true]', json.encode({ 1, "a", true }))
+    end)
+
+    it("encodes elements 1..#t of a table marked as an array", function()
+      assert.equal("[1,2]", json.encode(json.array({ 1, 2 })))
+    end)
+
+    it("refuses an array-marked table with holes, naming the index", function()
+      local t = json.array({ 1, 2, 3 })
+      t[2] = nil
+      assert.equal(3, rawlen(t))  -- the constructor sized the array part
+      assert.has_error(function() json.encode(t) end,
+        "json: cannot encode nil (an array with holes) at $[1]")
+    end)
+  end)
+
+  describe("array", function()
+    it("sets the array metatable and returns the table", function()
+      local t = {}
+      assert.equal(t, json.array(t))
+      assert.equal(json.array_mt, getmetatable(t))
+      assert.equal("[]", json.encode(t))
+    end)
+
+    it("accepts a table that already is an array", function()
+      local t = json.decode("[1]")
+      assert.equal(t, json.array(t))
+    end)
+
+    it("raises on a table with another metatable", function()
+      assert.has_error(function() json.array(setmetatable({}, {})) end)
+    end)
+
+    it("raises on a non-table", function()
+      assert.has_error(function() json.array("x") end)
+    end)
+  end)
+
+  describe("is_array", function()
+    it("is true for tables with the array metatable, empty ones too", function()
+      assert.is_true(json.is_array(json.decode("[]")))
+      assert.is_true(json.is_array(json.array({ 1 })))
+    end)
+
+    it("is true for non-empty sequences, as encode sees them", function()
+      assert.is_true(json.is_array({ 1, 2 }))
+    end)
+
+    it("is false for objects, empty plain tables and non-tables", function()
+      assert.is_false(json.is_array({}))
+      assert.is_false(json.is_array(json.decode('{"a":1}')))
+      assert.is_false(json.is_array({ [2] = 1 }))
+      assert.is_false(json.is_array({ 1, x = 2 }))
+      assert.is_false(json.is_array("[]"))
+      assert.is_false(json.is_array(json.null))
+    end)
+  end)
+
+  describe("objects", function()
+    it("decodes keys to string keys, the last duplicate winning", function()
+      local t = json.decode('{"a":1,"1":2,"a":3}')
+      assert.equal(3, t.a)
+      assert.equal(2, t["1"])
+      assert.is_nil(t[1])
+    end)
+
+    it("encodes keys sorted bytewise", function()
+      local t = { b = 1, a = 2, B = 3, ["é"] = 4, aa = 5, [""] = 6 }
+      assert.equal('{"":6,"B":3,"a":2,"aa":5,"b":1,"é":4}', json.encode(t))
+    end)
+
+    it("sorts objects of many keys", function()
+      local t, keys = {}, {}
+      for i = 1, 300 do
+        local k = string.format("k%03d", (i * 7919) % 300)
+        t[k] = i
+        keys[#keys + 1] = k
+      end
+      table.sort(keys)
+      local text = json.encode(t)
+      local last = 0
+      for _, k in ipairs(keys) do
+        local at = text:find('"' .. k .. '"', 1, true)
+        assert.is_true(at > last)
+        last = at
+      end
+    end)
+
+    it("keeps table order with sort = false, with the same members", function()
+      local t = { b = 1, a = 2, c = { z = 1, y = 2 } }
+      local text = json.encode(t, { sort = false })
+      assert.is_true(same_json(t, json.decode(text)))
+    end)
+  end)
+
+  describe("pretty", function()
+    it("indents by 2 spaces, with empties inline", function()
+      local text = json.encode(json.decode('{"b":[1,{"c":null}],"a":{},"d":[]}'),
+                               { pretty = true })
+      assert.equal(table.concat({
+        "{",
+        '  "a": {},',
+        '  "b": [',
+        "    1,",
+        "    {",
+        '      "c": null',
+        "    }",
+        "  ],",
+        '  "d": []',
+        "}" }, "\n"), text)
+    end)
+
+    it("prints scalars as in compact mode", function()
+      assert.equal('"x"', json.encode("x", { pretty = true }))
+    end)
+
+    it("rejects unknown options", function()
+      assert.has_error(function() json.encode({}, { prety = true }) end,
+        "bad argument #2 to 'encode' (unknown option 'prety')")
+    end)
+  end)
+
+  describe("with lua-cjson as an oracle", function()
+    local docs = {
+      '{"a":[1,2,3],"b":{"c":"d","e":[true,false,null]},"f":-1.5e-3}',
+      '[1.5,-0.25,"\\u00e9\\n\\t\\"",{"x":{"y":{"z":[0]}}}]',
+      '{"unicode":"\\u4e2d\\u6587 \\ud83d\\ude00","esc":"\\/\\\\\\b\\f\\r"}',
+      '"plain"', "12345", "true", "null",
+    }
+    for i, text in ipairs(docs) do
+      it("decodes document " .. i .. " to the values cjson gives", function()
+        assert.is_true(same_json(cjson.decode(text), json.decode(text)))
+      end)
+
+      it("encodes document " .. i .. " to text cjson reads back", function()
+        local v = json.decode(text)
+        assert.is_true(same_json(cjson.decode(json.encode(v)), v))
+      end)
+    end
+  end)
+
+  describe("booleans", function()
+    it("round-trip", function()
+      assert.is_true(json.decode("true"))
+      assert.is_false(json.decode("false"))
+      assert.equal("[true,false]", json.encode({ true, false }))
+    end)
+  end)
+
+  describe("blanks", function()
+    it("accepts space, tab, CR and LF around every token", function()
+      local t = json.decode(' \t\r\n{ "a" : [ 1 , 2 ] , "b" : { } } \n')
+      assert.equal('{"a":[1,2],"b":{}}', json.encode(t))
+    end)
+  end)
+end)
