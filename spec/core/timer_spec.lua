@@ -407,6 +407,50 @@ describe("stepflow.core.engine", function()
       loop:close()
     end)
 
+    it("keeps (due, insertion) order through random cancels", function()
+      local loop = vloop()
+      local t0 = loop:now()
+      local timers, expected, log = {}, {}, {}
+      local seed = 12345
+      local function rand(n)  -- small LCG: the same sequence everywhere
+        seed = (seed * 1103515245 + 12345) % 2147483648
+        return seed % n
+      end
+      for i = 1, 5000 do
+        local ms = rand(200)
+        timers[i] = { ms = ms, i = i,
+          t = loop:timer(ms, function() log[#log + 1] = i end) }
+      end
+      for _ = 1, 2500 do
+        local k = rand(5000) + 1
+        if timers[k].t:pending() then
+          assert.is_true(timers[k].t:cancel())
+          timers[k].canceled = true
+        end
+      end
+      -- cancels from inside callbacks too
+      loop:timer(100, function()
+        for k = 1, 5000, 7 do
+          local e = timers[k]
+          if e.ms > 100 and not e.canceled then
+            assert.is_true(e.t:cancel())
+            e.canceled = true
+          end
+        end
+      end)
+      loop:run()
+      for _, e in ipairs(timers) do
+        if not e.canceled then expected[#expected + 1] = e end
+      end
+      table.sort(expected, function(a, b)
+        return a.ms < b.ms or (a.ms == b.ms and a.i < b.i)
+      end)
+      for k, e in ipairs(expected) do expected[k] = e.i end
+      assert.same(expected, log)
+      assert.equal(t0 + 199, loop:now())
+      loop:close()
+    end)
+
     it("cancels 100,000 timers", function()
       local loop = vloop()
       local timers, fired = {}, 0
