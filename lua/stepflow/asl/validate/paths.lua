@@ -236,8 +236,11 @@ function M.intrinsic_error(s)
     return nil, why
   end
   local verdict, why = util.intrinsic_compile(s, factory)
-  if verdict ~= nil then return verdict, why end
   local k, err = parse_call(s, 1, 1)
+  if verdict == false and not k and err:find("did you mean", 1, true) then
+    return false, err  -- the same verdict, with a suggestion
+  end
+  if verdict ~= nil then return verdict, why end
   if not k then return false, err end
   if s:match("^%s*$", k) == nil then return false, "unexpected text after the call" end
   return true

@@ -175,9 +175,16 @@ function M.check(ctx, path, scope, kind)
 
   -- A state machine needs a way to end.
   if kind == "machine" then
-    local any = false
-    for _, name in ipairs(names) do any = any or is_terminal(st[name]) end
-    if not any and #names > 0 then
+    -- Only when every state is well formed and transitions somewhere: a
+    -- state without Next/End is reported on its own already.
+    local any, broken = false, false
+    for _, name in ipairs(names) do
+      local s = st[name]
+      any = any or is_terminal(s)
+      broken = broken or type(s) ~= "table" or not fields.allows(s.Type, "Type")
+        or (fields.allows(s.Type, "Next") and type(s.Next) ~= "string")
+    end
+    if not any and not broken and #names > 0 then
       ctx:add(states_path, "the state machine has no terminal state: give some state "
         .. "\"End\": true, or add a Succeed or Fail state")
     end

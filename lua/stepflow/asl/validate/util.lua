@@ -146,21 +146,24 @@ end
 -- Suggestions
 ---------------------------------------------------------------------------
 
+-- Edit distance with adjacent transpositions (optimal string alignment).
 local function distance(a, b)
   local la, lb = #a, #b
   if math.abs(la - lb) > 3 then return 99 end
-  local prev, cur = {}, {}
-  for j = 0, lb do prev[j] = j end
+  local d = {}
+  for i = 0, la do d[i] = { [0] = i } end
+  for j = 0, lb do d[0][j] = j end
   for i = 1, la do
-    cur[0] = i
-    local ca = a:sub(i, i)
     for j = 1, lb do
-      local cost = (ca == b:sub(j, j)) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+      local cost = (a:byte(i) == b:byte(j)) and 0 or 1
+      local v = math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+      if i > 1 and j > 1 and a:byte(i) == b:byte(j - 1) and a:byte(i - 1) == b:byte(j) then
+        v = math.min(v, d[i - 2][j - 2] + 1)
+      end
+      d[i][j] = v
     end
-    prev, cur = cur, prev
   end
-  return prev[lb]
+  return d[la][lb]
 end
 
 --- The candidate closest to word (a small case-insensitive edit distance), or nil.
