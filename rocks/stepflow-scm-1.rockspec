@@ -71,6 +71,9 @@ build = {
     ["stepflow.asl.validate.map_parallel"] = "lua/stepflow/asl/validate/map_parallel.lua",
     ["stepflow.asl.validate.scope"] = "lua/stepflow/asl/validate/scope.lua",
     ["stepflow.asl.timestamp"] = "lua/stepflow/asl/timestamp.lua",
+    ["stepflow.asl.intrinsics"] = "lua/stepflow/asl/intrinsics.lua",
+    ["stepflow.asl.intrinsics.functions"] = "lua/stepflow/asl/intrinsics/functions.lua",
+    ["stepflow.asl.intrinsics.hash"] = "lua/stepflow/asl/intrinsics/hash.lua",
     ["stepflow.jsonata.numfmt"] = "lua/stepflow/jsonata/numfmt.lua",
   },
   install = {
