@@ -71,7 +71,7 @@ typedef struct Timer {
    with the upvalue instead of looking its name up in the registry. */
 static Loop *checkloop (lua_State *L) {
   Loop *lp = (Loop *)lua_touserdata(L, 1);
-  if (lp != NULL && lua_getmetatable(L, 1)) {
+  if (lua_type(L, 1) == LUA_TUSERDATA && lua_getmetatable(L, 1)) {
     int same = lua_rawequal(L, -1, UP_LOOP_MT);
     lua_pop(L, 1);
     if (!same)

@@ -162,7 +162,7 @@ describe("stepflow.core.engine", function()
       loop:close()
     end)
 
-    it("fires a timer(0) armed by a ready callback before the next batch", function()
+    it("fires a ready callback's timer(0) before the next batch", function()
       local loop = core.loop()
       local log = {}
       loop:call(function()
