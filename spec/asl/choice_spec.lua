@@ -1,44 +1,8 @@
-local json = require("asl.json_shim").install()
+local json = require("stepflow.json")
 local choice = require("stepflow.asl.choice")
 local errors = require("stepflow.errors")
 
--- A small accessor factory for `$`, `$.a.b[0]`, `$$.a` and `$var.a`
--- reference paths, standing in for stepflow.asl.paths.accessor.
-local function accessor(path)
-  if type(path) ~= "string" or path:sub(1, 1) ~= "$" then
-    return nil, "path must start with '$': " .. tostring(path)
-  end
-  local root, rest
-  if path:sub(1, 2) == "$$" then
-    root, rest = function(env) return env.context end, path:sub(3)
-  elseif path:match("^%$[%a_]") then
-    local name = path:match("^%$([%w_]+)")
-    root, rest = function(env) return env.vars and env.vars[name] end, path:sub(#name + 2)
-  else
-    root, rest = function(env) return env.input end, path:sub(2)
-  end
-  local steps = {}
-  while rest ~= "" do
-    local name, r = rest:match("^%.([^.%[]+)(.*)$")
-    if name then
-      steps[#steps + 1] = name
-    else
-      local idx
-      idx, r = rest:match("^%[(%d+)%](.*)$")
-      if not idx then return nil, "bad path: " .. path end
-      steps[#steps + 1] = tonumber(idx) + 1
-    end
-    rest = r
-  end
-  return function(env)
-    local v = root(env)
-    for i = 1, #steps do
-      if type(v) ~= "table" then return nil end
-      v = v[steps[i]]
-    end
-    return v
-  end
-end
+local accessor = require("stepflow.asl.paths").accessor
 
 local function test(rule, input, extra)
   local t = assert(choice.compile(rule, accessor))
@@ -86,9 +50,9 @@ describe("stepflow.asl.choice", function()
 
     it("reports a bad path with the accessor's message", function()
       local _, err = choice.compile({ Variable = "x", IsNull = true }, accessor)
-      assert.equal("rule.Variable: path must start with '$': x", err)
+      assert.equal("rule.Variable: invalid JSONPath 'x': expected '$' at character 1", err)
       _, err = choice.compile({ Variable = "$.x", StringEqualsPath = "y" }, accessor)
-      assert.equal("rule.StringEqualsPath: path must start with '$': y", err)
+      assert.equal("rule.StringEqualsPath: invalid JSONPath 'y': expected '$' at character 1", err)
     end)
 
     it("rejects a missing Variable", function()

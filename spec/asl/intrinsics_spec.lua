@@ -1,42 +1,9 @@
-local json = require("asl.json_shim").install()
+local json = require("stepflow.json")
 local intrinsics = require("stepflow.asl.intrinsics")
 local functions = require("stepflow.asl.intrinsics.functions")
 local errors = require("stepflow.errors")
 
--- A small accessor factory for `$`, `$.a.b[0]`, `$$.a` and `$var.a`
--- reference paths, standing in for stepflow.asl.paths.accessor.
-local function accessor(path)
-  local root, rest
-  if path:sub(1, 2) == "$$" then
-    root, rest = function(env) return env.context end, path:sub(3)
-  elseif path:match("^%$[%a_]") then
-    local name = path:match("^%$([%w_]+)")
-    root, rest = function(env) return env.vars and env.vars[name] end, path:sub(#name + 2)
-  else
-    root, rest = function(env) return env.input end, path:sub(2)
-  end
-  local steps = {}
-  while rest ~= "" do
-    local name, r = rest:match("^%.([^.%[]+)(.*)$")
-    if name then
-      steps[#steps + 1] = name
-    else
-      local idx
-      idx, r = rest:match("^%[(%d+)%](.*)$")
-      if not idx then return nil, "unsupported path" end
-      steps[#steps + 1] = tonumber(idx) + 1
-    end
-    rest = r
-  end
-  return function(env)
-    local v = root(env)
-    for i = 1, #steps do
-      if type(v) ~= "table" then return nil end
-      v = v[steps[i]]
-    end
-    return v
-  end
-end
+local accessor = require("stepflow.asl.paths").accessor
 
 local function eval(text, input, extra)
   local fn, err = intrinsics.compile(text, accessor)
@@ -122,7 +89,8 @@ describe("stepflow.asl.intrinsics", function()
 
     it("reports a path the accessor rejects", function()
       local _, err = intrinsics.compile("States.Array($.a[x])", accessor)
-      assert.equal("invalid path '$.a[x]' in States.Array($.a[x]): unsupported path", err)
+      assert.equal("invalid path '$.a[x]' in States.Array($.a[x]): invalid JSONPath '$.a[x]': "
+        .. "expected a quoted name, index, slice, '*' or '?' at character 5", err)
     end)
 
     it("raises on caller bugs", function()
