@@ -118,7 +118,7 @@ typedef struct stepflow_loop_hooks {
 struct stepflow_loop {
   struct event_base *base;   /* NULL once closed */
   struct event *wakeup;      /* evtimer armed for the earliest deadline */
-  stepflow_heap timers;      /* keyed by the scheduling clock (below) */
+  stepflow_heap timers;      /* keys: virtual ms, or monotonic us */
   stepflow_loop_hooks hooks;
   uint64_t seq;              /* next timer sequence number */
   int64_t vnow;              /* virtual clock, ms since the epoch */
@@ -152,9 +152,9 @@ int64_t stepflow_loop_now (const stepflow_loop *lp);
 
 /*
   Arms entry e to fire after delay ms (>= 0); ties fire in insertion order.
-  Timers are scheduled on the virtual clock or, in real time, on the
-  monotonic clock (e->due then holds a monotonic time, not a wall time), so
-  that wall clock steps do not move them.
+  Timers are scheduled on the virtual clock (ms) or, in real time, on the
+  monotonic clock in microseconds (e->due is then not a wall time), so that
+  wall clock steps do not move them and none fires before its full delay.
 
   @param wall_due set to the due time on the loop's clock (now + delay)
   @return 0 on success, -1 when out of memory
