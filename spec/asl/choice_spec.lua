@@ -82,6 +82,7 @@ describe("stepflow.asl.choice", function()
       local err = runtime_error({ Variable = "$.x", NumericEquals = 1 }, {})
       assert.equal("States.Runtime", err.Error)
       assert.equal("Invalid path '$.x': The choice state's condition path references an invalid value.", err.Cause)
+      assert.is_true(err.state_prefix)
     end)
 
     it("raise States.Runtime for the operand path of a Path twin", function()

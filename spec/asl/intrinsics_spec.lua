@@ -145,6 +145,7 @@ describe("stepflow.asl.intrinsics", function()
       assert.equal("States.Runtime", err.Error)
       assert.equal("Invalid path '$.missing.x' : No results for path: $['missing']['x']", err.Cause)
       assert.equal("$.missing.x", err.path)
+      assert.is_true(err.state_prefix)
     end)
   end)
 

@@ -18,9 +18,13 @@ local parse_ts = timestamp.parse_parts
 local RUNTIME = errors.Runtime
 local new_error = errors.new
 
+-- state_prefix asks the interpreter to prepend "An error occurred while
+-- executing the state '...' (entered at the event id #n). " as AWS does.
 local function invalid_path(path)
-  error(new_error(RUNTIME, "Invalid path '" .. path
-    .. "': The choice state's condition path references an invalid value."), 0)
+  local e = new_error(RUNTIME, "Invalid path '" .. path
+    .. "': The choice state's condition path references an invalid value.")
+  e.state_prefix = true
+  error(e, 0)
 end
 
 -- Java String.compareTo orders UTF-16 code units. UTF-8 byte order is

@@ -48,6 +48,7 @@ local function missing_path(path)
   local e = errors.new(errors.Runtime, "Invalid path '" .. path
     .. "' : No results for path: " .. normalized(path))
   e.path = path
+  e.state_prefix = true
   error(e, 0)
 end
 
