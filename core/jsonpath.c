@@ -1118,7 +1118,11 @@ static int path_compile (lua_State *L) {
   char *mem;
   int first = -1, k;
   lua_settop(L, 1);
-  luaL_argcheck(L, len < 65536, 1, "JSONPath text too long");
+  if (len >= 65536) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "invalid JSONPath: text longer than 65535 bytes");
+    return 2;
+  }
   cap = len + 2;
   memset(&P, 0, sizeof(P));
   P.L = L; P.s = s; P.len = len;
