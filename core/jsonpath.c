@@ -599,7 +599,17 @@ typedef struct Eval {
   int amt;            /* stack index: the array metatable */
   int out;            /* stack index: the results table */
   lua_Integer nout;
+  int depth;          /* nesting of '..' and structural comparison */
 } Eval;
+
+/* Deeper than any decoded JSON (STEPFLOW_JSON_MAXDEPTH): a cycle. */
+#define MAXDEPTH 2000
+
+static void deeper (Eval *E) {
+  if (++E->depth > MAXDEPTH)
+    luaL_error(E->L, "JSONPath: value nested deeper than %d (a cycle?)",
+               MAXDEPTH);
+}
 
 /*
 ** Follows a reference chain (names and indexes) from the value on the
@@ -801,6 +811,7 @@ static void scan (Eval *E, int st, int idx, int scanning) {
   lua_Integer i, n;
   (void)scanning;
   if (lua_type(L, idx) != LUA_TTABLE) return;
+  deeper(E);
   apply(E, &E->jp->steps[st], idx, 1);
   n = (lua_Integer)lua_rawlen(L, idx);
   if (n > 0)
@@ -811,6 +822,7 @@ static void scan (Eval *E, int st, int idx, int scanning) {
     }
   else
     eachvalue(E, idx, st, 1, scan);
+  E->depth--;
 }
 
 /* Evaluates the chain from step st on the value at cur into E->out. */
@@ -879,15 +891,17 @@ static int tableequal (Eval *E, int a, int b) {
   lua_Integer n = (lua_Integer)lua_rawlen(L, a), i;
   int arr = isarray(E, a), eq = 1;
   if (arr != isarray(E, b)) return 0;
+  if (arr && (lua_Integer)lua_rawlen(L, b) != n) return 0;
   luaL_checkstack(L, 6, "JSONPath comparison too deep");
+  deeper(E);
   if (arr) {
-    if ((lua_Integer)lua_rawlen(L, b) != n) return 0;
     for (i = 1; i <= n && eq; i++) {
       lua_rawgeti(L, a, i);
       lua_rawgeti(L, b, i);
       eq = equal(E, lua_gettop(L) - 1, lua_gettop(L));
       lua_pop(L, 2);
     }
+    E->depth--;
     return eq;
   }
   n = 0;
@@ -898,10 +912,11 @@ static int tableequal (Eval *E, int a, int b) {
     lua_rawget(L, b);
     eq = !lua_isnil(L, -1) && equal(E, lua_gettop(L) - 1, lua_gettop(L));
     lua_pop(L, 2);
-    if (!eq) { lua_pop(L, 1); return 0; }
+    if (!eq) { lua_pop(L, 1); E->depth--; return 0; }
   }
   lua_pushnil(L);
   while (lua_next(L, b)) { n--; lua_pop(L, 1); }
+  E->depth--;
   return n == 0;
 }
 
@@ -1026,7 +1041,7 @@ static int path_get (lua_State *L) {
   pusharraymt(L);
   lua_newtable(L);                      /* STACK: p, root, strings, mt, out */
   E.L = L; E.jp = jp; E.strs = 3; E.root = 2; E.amt = 4; E.out = 5;
-  E.nout = 0;
+  E.nout = 0; E.depth = 0;
   ev(&E, jp->first, 2);
   if (jp->definite) {
     lua_rawgeti(L, 5, 1);

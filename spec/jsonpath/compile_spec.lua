@@ -64,6 +64,11 @@ describe("stepflow.jsonpath", function()
       end)
     end
 
+    it("refuses a text longer than 65535 bytes", function()
+      assert.same({ nil, "invalid JSONPath: text longer than 65535 bytes" },
+        { jsonpath.compile("$" .. (".a"):rep(40000)) })
+    end)
+
     it("rejects a regex POSIX cannot compile", function()
       local p, err = jsonpath.compile("$[?(@.x =~ /a(/)]")
       assert.is_nil(p)

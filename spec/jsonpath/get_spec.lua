@@ -208,6 +208,13 @@ describe("stepflow.jsonpath", function()
         assert.equal(3, #get("$..[?(@.price > 10)]", doc))
       end)
 
+      it("raises on a cyclic table instead of recursing forever", function()
+        local t = { x = 1 }
+        t.self = t
+        assert.error_matches(function() get("$..x", t) end,
+          "JSONPath: value nested deeper than 2000 %(a cycle%?%)")
+      end)
+
       it("lists every value below the root with ..*", function()
         assert.same({ 1, arr({ 2 }), 2 }, get("$..*", { a = 1, b = arr({ 2 }) }))
       end)
