@@ -46,6 +46,7 @@ build = {
     ["stepflow.asl.compile"] = "lua/stepflow/asl/compile.lua",
     ["stepflow.asl.dataflow"] = "lua/stepflow/asl/dataflow.lua",
     ["stepflow.asl.flow_jsonpath"] = "lua/stepflow/asl/flow_jsonpath.lua",
+    ["stepflow.asl.flow_jsonata"] = "lua/stepflow/asl/flow_jsonata.lua",
     ["stepflow.asl.retry"] = "lua/stepflow/asl/retry.lua",
     ["stepflow.asl.template"] = "lua/stepflow/asl/template.lua",
     ["stepflow.asl.variables"] = "lua/stepflow/asl/variables.lua",

@@ -82,6 +82,7 @@ M.event = event
 ---------------------------------------------------------------- context
 
 local iso = timestamp.format
+local RETRYING = { Task = true, Parallel = true, Map = true }
 
 --- The Context object (`$$`) of a frame, built when a path asks for it.
 local function build_context(f)
@@ -94,11 +95,10 @@ local function build_context(f)
       RedriveCount = exec.redrive_count or 0,
     },
     StateMachine = { Id = exec.machine.arn, Name = exec.machine.name },
-    State = {
-      Name = st and st.name, EnteredTime = iso(f.entered_ms or exec.start_ms),
-      RetryCount = f.retry_count or 0,
-    },
+    State = { Name = st and st.name, EnteredTime = iso(f.entered_ms or exec.start_ms) },
   }
+  -- AWS gives RetryCount only for states that can retry.
+  if st and RETRYING[st.type] then ctx.State.RetryCount = f.retry_count or 0 end
   if f.task_token then ctx.Task = { Token = f.task_token } end
   if f.map_item then ctx.Map = { Item = f.map_item } end
   return ctx

@@ -96,6 +96,11 @@ function M.handler_input(info, effective)
   local input = effective
   if info.kind == "lambda_invoke" then
     input = type(effective) == "table" and effective.Payload or nil
+    -- A string Payload is the request body itself: JSON text.
+    if type(input) == "string" then
+      local ok, v = pcall(json.decode, input)
+      if ok then input = v end
+    end
   end
   if (info.kind == "lambda" or info.kind == "lambda_invoke") and (input == nil or input == null) then
     return {}

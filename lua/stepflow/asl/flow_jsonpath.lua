@@ -80,9 +80,16 @@ function M.compile_common(c, st, def, where)
     end
   else
     st.finish = function(frame, raw, effective)
-      if assign then
+      local a = assign
+      local rule = frame.rule
+      if rule then
+        -- A matched Choice rule's Assign replaces the state's.
+        frame.rule = nil
+        if rule.assign then a = rule.assign end
+      end
+      if a then
         frame.input = effective
-        assign(frame)
+        a(frame)
       end
       return select_output(frame, effective)
     end

@@ -44,10 +44,13 @@ local function compile_object(tmpl, field, where)
         get = function(env)
           local value = acc(env)
           if value == nil then
+            -- AWS reports this as States.Runtime, not ParameterPathFailure.
             local root = text:sub(1, 2) == "$$" and env.context or env.input
-            errors.raise(errors.ParameterPathFailure,
+            local e = errors.new(errors.Runtime,
               "The JSONPath '" .. text .. "' specified for the field '" .. k ..
               "' could not be found in the input '" .. short_json(root) .. "'")
+            e.state_prefix = true
+            error(e, 0)
           end
           return value
         end

@@ -17,7 +17,12 @@ function M.compile(c, st, def, where)
       local test, err = choice.compile(rdef, paths.accessor)
       rule.test = c:check(test, rwhere, err)
     end
-    rule.assign = st.flow.compile_rule_assign and st.flow.compile_rule_assign(c, st, rdef, rwhere)
+    if st.ql == "JSONata" then
+      rule.assign = st.flow.compile_rule_assign(c, st, rdef, rwhere)
+      rule.output = st.flow.rule_output(c, rdef, rwhere)
+    else
+      rule.assign = require("stepflow.asl.variables").compile_jsonpath(c, st, rdef, rwhere)
+    end
     c:link(st, rule, "next_state", rdef.Next, rwhere .. "/Next")
     rules[i] = rule
   end

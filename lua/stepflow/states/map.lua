@@ -127,9 +127,9 @@ function M.compile(c, st, def, where)
     local effective = prepare(frame, raw)
     local exec = frame.exec
     local items = get_items(frame, effective, raw)
-    local max = max_conc and max_conc(frame, effective) or 0
-    local tc = tol_count and tol_count(frame, effective)
-    local tp = tol_pct and tol_pct(frame, effective)
+    local max = max_conc and max_conc(frame, effective, raw) or 0
+    local tc = tol_count and tol_count(frame, effective, raw)
+    local tp = tol_pct and tol_pct(frame, effective, raw)
     if tc and tc < 0 then runtime("ToleratedFailureCount cannot be negative.") end
     if tp and (tp < 0 or tp > 100) then
       runtime("ToleratedFailurePercentage must be between 0 and 100.")
