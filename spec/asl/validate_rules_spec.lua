@@ -85,6 +85,12 @@ describe("stepflow.asl.validate", function()
         "/States/T/Resource", "Express state machine does not support '.waitForTaskToken' service integration",
         { type = "EXPRESS" })
     end)
+
+    it("rejects an activity in an EXPRESS machine", function()
+      rejects(task({ Resource = "arn:aws:states:us-east-1:123456789012:activity:approve" }),
+        "/States/T/Resource", "Express state machine does not support Activity ARN", { type = "EXPRESS" })
+      accepts(task({ Resource = "arn:aws:states:us-east-1:123456789012:activity:approve" }))
+    end)
   end)
 
   describe("Retry", function()

@@ -123,6 +123,10 @@ local function check_task(ctx, path, state, ok, is_jsonata)
     ctx:add(join(path, "Resource"), "Resource must be a non-empty string (a handler name or an "
       .. "ARN), got " .. show(r))
   elseif ctx.machine_type == "EXPRESS" then
+    if r:match("^arn:[^:]+:states:[^:]*:[^:]*:activity:") then
+      ctx:add(join(path, "Resource"), "Express state machine does not support Activity ARN: "
+        .. "use a STANDARD state machine, or call a handler directly")
+    end
     for _, suffix in ipairs({ ".waitForTaskToken", ".sync" }) do
       if r:sub(-#suffix) == suffix or r:find(suffix .. ":", 1, true) then
         ctx:add(join(path, "Resource"), "Express state machine does not support '" .. suffix
