@@ -1,0 +1,87 @@
+-- stepflow.jsonata: JSONata 2.0.6 (as in AWS Step Functions, without $eval)
+-- in pure Lua. compile() parses once; evaluate() runs the AST against an
+-- input with optional variable bindings.
+local values = require("stepflow.jsonata.values")
+local parser = require("stepflow.jsonata.parser")
+local eval = require("stepflow.jsonata.eval")
+local apply = require("stepflow.jsonata.apply")
+local lib_string = require("stepflow.jsonata.lib_string")
+local lib = require("stepflow.jsonata.lib")
+local messages = require("stepflow.jsonata.messages")
+
+eval.init(apply, lib_string.string)
+
+local M = {}
+
+local static_frame = lib.frame()
+
+local Compiled = {}
+Compiled.__index = Compiled
+
+local function now_millis()
+  local ok, core = pcall(require, "stepflow.core.engine")
+  if ok and type(core) == "table" and type(core.now) == "function" then
+    local ok2, ms = pcall(core.now)
+    if ok2 and type(ms) == "number" then return ms end
+  end
+  return os.time() * 1000
+end
+
+local function fail(err)
+  if type(err) == "table" and err.code then
+    messages.populate(err)
+    error(err, 0)
+  end
+  if type(err) == "string" and (err:find("stack overflow", 1, true) or err:find("C stack overflow", 1, true)) then
+    error(messages.populate({ code = "U1001" }), 0)
+  end
+  error(err, 0)
+end
+
+--- Parses expression text; returns a reusable compiled expression or raises
+-- {code=, message=, position=, token=} on a syntax error.
+function M.compile(expression)
+  if type(expression) ~= "string" then
+    error("jsonata.compile: expression must be a string", 2)
+  end
+  local ok, ast = pcall(parser.parse, expression)
+  if not ok then fail(ast) end
+  return setmetatable({ ast = ast, source = expression }, Compiled)
+end
+
+--- Evaluates against input (nil = undefined) with bindings (name -> value);
+-- returns the result (nil = undefined) or raises a JSONata error table.
+function Compiled:evaluate(input, bindings)
+  local env = eval.new_frame(static_frame)
+  if bindings then
+    for k, v in pairs(bindings) do env[k] = v end
+  end
+  env["$"] = input
+  if values.is_array(input) and not values.is_seq(input) then
+    local wrapped = values.new_seq()
+    wrapped[1] = input
+    values.OUTER[wrapped] = true
+    input = wrapped
+  end
+  local saved_clock = lib.clock.millis
+  lib.clock.millis = now_millis()
+  local saved_depth = eval.reset_depth(0)
+  local ok, result = pcall(eval.evaluate, self.ast, input, env)
+  eval.reset_depth(saved_depth)
+  lib.clock.millis = saved_clock
+  if not ok then fail(result) end
+  return result
+end
+
+--- Evaluates an expression (text or compiled) against input with bindings.
+function M.evaluate(expression, input, bindings)
+  local compiled = expression
+  if type(expression) == "string" then
+    compiled = M.compile(expression)
+  elseif getmetatable(expression) ~= Compiled then
+    error("jsonata.evaluate: expression must be a string or a compiled expression", 2)
+  end
+  return compiled:evaluate(input, bindings)
+end
+
+return M

@@ -1,0 +1,423 @@
+-- stepflow.jsonata.values: the JSONata value model on Lua values.
+-- Sequences, ordered object keys, function values, type tests, deep
+-- equality, JSON text and JavaScript number formatting.
+local json = require("stepflow.json")
+
+local M = {}
+
+local null = json.null
+local array_mt = json.array_mt
+M.null = null
+M.array_mt = array_mt
+
+-- Sequences (JSONata's internal result arrays) are JSON arrays listed in
+-- this weak set; their flags live in weak side tables too, so a result
+-- needs no conversion at the API boundary.
+local weak = { __mode = "k" }
+local SEQ = setmetatable({}, weak)
+M.KEEP = setmetatable({}, weak)     -- keepSingleton
+M.TUPLE = setmetatable({}, weak)    -- tupleStream
+M.OUTER = setmetatable({}, weak)    -- outerWrapper
+M.CONS = setmetatable({}, weak)     -- array built by a constructor
+--- Metatable of function values (lambdas, built-ins, partials, regexes).
+local fn_mt = { __name = "jsonata.function" }
+M.fn_mt = fn_mt
+
+-- Insertion order of the keys of objects built here.
+local key_order = setmetatable({}, { __mode = "k" })
+
+local type, getmetatable, setmetatable, rawequal = type, getmetatable, setmetatable, rawequal
+local math_type, floor, huge = math.type, math.floor, math.huge
+
+--- Raises a JSONata error table.
+function M.throw(code, fields)
+  local e = fields or {}
+  e.code = code
+  error(e, 0)
+end
+
+--- A new sequence holding the given values (first count values).
+function M.seq(...)
+  local s = setmetatable({ ... }, array_mt)
+  SEQ[s] = true
+  return s
+end
+
+function M.new_seq()
+  local s = setmetatable({}, array_mt)
+  SEQ[s] = true
+  return s
+end
+
+--- Marks an array as a sequence and returns it.
+function M.as_seq(t)
+  SEQ[t] = true
+  return t
+end
+
+function M.new_array() return setmetatable({}, array_mt) end
+
+--- True for arrays and sequences.
+function M.is_array(v)
+  return type(v) == "table" and getmetatable(v) == array_mt
+end
+
+function M.is_seq(v)
+  return SEQ[v] == true
+end
+
+function M.is_function(v)
+  local t = type(v)
+  return t == "function" or (t == "table" and getmetatable(v) == fn_mt)
+end
+
+--- True for JSON objects (tables that are not arrays, sequences or functions).
+function M.is_object(v)
+  if type(v) ~= "table" then return false end
+  local mt = getmetatable(v)
+  return mt ~= array_mt and mt ~= fn_mt
+end
+
+function M.is_number(v)
+  if type(v) ~= "number" then return false end
+  if v ~= v then return false end
+  if v == huge or v == -huge then
+    M.throw("D1001", { value = v })
+  end
+  return true
+end
+
+--- A new empty object that remembers key insertion order.
+function M.new_object()
+  local o = {}
+  key_order[o] = {}
+  return o
+end
+
+--- Sets key k of object o, recording insertion order.
+function M.set(o, k, v)
+  local ord = key_order[o]
+  if o[k] == nil then
+    if ord == nil then
+      -- an object from outside: capture its current order first
+      ord = M.keys(o)
+      key_order[o] = ord
+    end
+    if v ~= nil then ord[#ord + 1] = k end
+  end
+  o[k] = v
+  if v == nil and ord then
+    for i = 1, #ord do
+      if ord[i] == k then table.remove(ord, i) break end
+    end
+  end
+end
+
+local function is_index_key(k)
+  return #k < 11 and k:match("^[1-9]%d*$") ~= nil or k == "0"
+end
+
+--- Keys of object o in JavaScript enumeration order (array-index keys first,
+-- ascending, then insertion order; sorted for objects of unknown order).
+function M.keys(o)
+  local ord = key_order[o]
+  local out, nums = {}, nil
+  if ord then
+    for i = 1, #ord do
+      local k = ord[i]
+      if o[k] ~= nil then
+        if is_index_key(k) then
+          nums = nums or {}
+          nums[#nums + 1] = k
+        else
+          out[#out + 1] = k
+        end
+      end
+    end
+  else
+    for k in pairs(o) do
+      if type(k) == "string" then
+        if is_index_key(k) then
+          nums = nums or {}
+          nums[#nums + 1] = k
+        else
+          out[#out + 1] = k
+        end
+      end
+    end
+    table.sort(out)
+  end
+  if nums then
+    table.sort(nums, function(a, b) return tonumber(a) < tonumber(b) end)
+    table.move(out, 1, #out, #nums + 1, nums)
+    return nums
+  end
+  return out
+end
+
+--- Copies the key order of src onto dst (used by clone).
+function M.copy_order(dst, keys)
+  local ord = {}
+  for i = 1, #keys do ord[i] = keys[i] end
+  key_order[dst] = ord
+end
+
+---------------------------------------------------------------- numbers
+
+--- JavaScript Number.prototype.toString for finite numbers.
+local function js_number(n)
+  if math_type(n) == "integer" then
+    if n >= -2^53 and n <= 2^53 then return string.format("%d", n) end
+    n = n + 0.0
+  end
+  if n ~= n then return "NaN" end
+  if n == huge then return "Infinity" end
+  if n == -huge then return "-Infinity" end
+  if n == 0 then return "0" end
+  if n == floor(n) and n > -1e21 and n < 1e21 then
+    return string.format("%.0f", n)
+  end
+  local s
+  for p = 1, 17 do
+    s = string.format("%." .. p .. "e", n)
+    if tonumber(s) == n then break end
+  end
+  -- s is d.ddde[+-]xx
+  local sign, int, frac, exp = s:match("^(-?)(%d)%.?(%d*)e([-+]%d+)$")
+  if not sign then
+    sign, int, exp = s:match("^(-?)(%d)e([-+]%d+)$")
+    frac = ""
+  end
+  frac = frac:gsub("0+$", "")
+  local digits = int .. frac
+  local e = tonumber(exp)
+  if e >= 21 or e <= -7 then
+    local m = int
+    if #frac > 0 then m = m .. "." .. frac end
+    return sign .. m .. "e" .. (e >= 0 and "+" or "-") .. math.abs(e)
+  end
+  if e >= 0 then
+    if #digits <= e + 1 then
+      return sign .. digits .. string.rep("0", e + 1 - #digits)
+    end
+    return sign .. digits:sub(1, e + 1) .. "." .. digits:sub(e + 2)
+  end
+  return sign .. "0." .. string.rep("0", -e - 1) .. digits
+end
+M.js_number = js_number
+
+--- The number rounded to 15 significant digits, as $string does.
+function M.precision15(n)
+  if math_type(n) == "integer" and n > -1e15 and n < 1e15 then return n end
+  return tonumber(string.format("%.15g", n))
+end
+
+---------------------------------------------------------------- strings
+
+--- JSON.stringify of a string.
+local escapes = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f",
+  ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+local function quote(s)
+  s = s:gsub('[%c"\\]', function(c)
+    return escapes[c] or string.format("\\u%04x", c:byte())
+  end)
+  -- lone surrogates (encoded as 3-byte sequences ED A0..BF xx)
+  s = s:gsub("\237([\160-\191])([\128-\191])", function(b2, b3)
+    local cp = 0xD000 + (b2:byte() - 0x80) * 64 + (b3:byte() - 0x80)
+    return string.format("\\u%04x", cp)
+  end)
+  return '"' .. s .. '"'
+end
+M.quote = quote
+
+--- JSON.stringify of a JSONata value; numbers via numfn; pretty indents by 2.
+local function stringify(v, pretty, numfn, indent, out)
+  local t = type(v)
+  if v == nil then
+    out[#out + 1] = "null"
+  elseif rawequal(v, null) then
+    out[#out + 1] = "null"
+  elseif t == "string" then
+    out[#out + 1] = quote(v)
+  elseif t == "number" then
+    if v ~= v or v == huge or v == -huge then out[#out + 1] = "null"
+    else out[#out + 1] = js_number(numfn and numfn(v) or v) end
+  elseif t == "boolean" then
+    out[#out + 1] = v and "true" or "false"
+  elseif t == "function" or (t == "table" and getmetatable(v) == fn_mt) then
+    out[#out + 1] = '""'
+  elseif t == "table" then
+    local inner = pretty and (indent .. "  ") or ""
+    local nl = pretty and "\n" or ""
+    if M.is_array(v) then
+      if #v == 0 then out[#out + 1] = "[]" return end
+      out[#out + 1] = "[" .. nl
+      for i = 1, #v do
+        out[#out + 1] = inner
+        local x = v[i]
+        stringify(x, pretty, numfn, inner, out)
+        if i < #v then out[#out + 1] = "," end
+        out[#out + 1] = nl
+      end
+      out[#out + 1] = (pretty and indent or "") .. "]"
+    else
+      local keys = M.keys(v)
+      local first = true
+      out[#out + 1] = "{"
+      for i = 1, #keys do
+        local k = keys[i]
+        local x = v[k]
+        if x ~= nil and not (type(x) == "function") then
+          out[#out + 1] = (first and "" or ",") .. nl .. inner .. quote(k) .. (pretty and ": " or ":")
+          first = false
+          stringify(x, pretty, numfn, inner, out)
+        end
+      end
+      if first then out[#out] = "{}" return end
+      out[#out + 1] = nl .. (pretty and indent or "") .. "}"
+    end
+  else
+    out[#out + 1] = "null"
+  end
+end
+
+function M.stringify(v, pretty, numfn)
+  local out = {}
+  stringify(v, pretty, numfn, "", out)
+  return table.concat(out)
+end
+
+---------------------------------------------------------------- equality
+
+local function deep_equal(a, b)
+  if rawequal(a, b) then return true end
+  local ta, tb = type(a), type(b)
+  if ta == "number" and tb == "number" then return a == b end
+  if ta ~= "table" or tb ~= "table" then return false end
+  local fa, fb = getmetatable(a) == fn_mt, getmetatable(b) == fn_mt
+  if fa or fb then return false end
+  local aa, ab = M.is_array(a), M.is_array(b)
+  if aa ~= ab then return false end
+  if aa then
+    if #a ~= #b then return false end
+    for i = 1, #a do
+      if not deep_equal(a[i], b[i]) then return false end
+    end
+    return true
+  end
+  local n = 0
+  for k, v in pairs(a) do
+    n = n + 1
+    if not deep_equal(v, b[k]) then return false end
+  end
+  for _ in pairs(b) do n = n - 1 end
+  return n == 0
+end
+M.deep_equal = deep_equal
+
+---------------------------------------------------------------- boolean
+
+local function boolean(v)
+  if v == nil then return nil end
+  local t = type(v)
+  if t == "boolean" then return v end
+  if t == "string" then return #v > 0 end
+  if t == "number" then return v ~= 0 and v == v end
+  if rawequal(v, null) then return false end
+  if t == "table" then
+    local mt = getmetatable(v)
+    if mt == array_mt then
+      if #v == 1 then return boolean(v[1]) == true end
+      for i = 1, #v do
+        if boolean(v[i]) then return true end
+      end
+      return false
+    end
+    if mt == fn_mt then return v.kind == "lambda" end
+    return next(v) ~= nil
+  end
+  return false
+end
+M.boolean = boolean
+
+---------------------------------------------------------------- misc
+
+--- Flattens nested arrays into out (a plain Lua list).
+function M.flatten(v, out)
+  out = out or {}
+  if M.is_array(v) then
+    for i = 1, #v do M.flatten(v[i], out) end
+  else
+    out[#out + 1] = v
+  end
+  return out
+end
+
+--- fn.append: concatenation of two values as arrays (plain array result).
+function M.append(a, b)
+  if a == nil then return b end
+  if b == nil then return a end
+  local r = setmetatable({}, array_mt)
+  local n = 0
+  if M.is_array(a) then
+    for i = 1, #a do r[i] = a[i] end
+    n = #a
+  else
+    r[1] = a
+    n = 1
+  end
+  if M.is_array(b) then
+    for i = 1, #b do r[n + i] = b[i] end
+  else
+    r[n + 1] = b
+  end
+  return r
+end
+
+function M.is_array_of_strings(v)
+  if not M.is_array(v) then return false end
+  for i = 1, #v do
+    if type(v[i]) ~= "string" then return false end
+  end
+  return true
+end
+
+function M.is_array_of_numbers(v)
+  if not M.is_array(v) then return false end
+  for i = 1, #v do
+    if not M.is_number(v[i]) then return false end
+  end
+  return true
+end
+
+--- Deep copy with arrays made plain JSON arrays (JSON.parse(JSON.stringify)).
+local function clone(v)
+  if type(v) ~= "table" then return v end
+  local mt = getmetatable(v)
+  if mt == fn_mt then return nil end
+  if mt == array_mt then
+    local r = setmetatable({}, array_mt)
+    local n = 0
+    for i = 1, #v do
+      local c = clone(v[i])
+      n = n + 1
+      r[n] = c == nil and null or c
+    end
+    return r
+  end
+  local keys = M.keys(v)
+  local r = {}
+  local ks = {}
+  for i = 1, #keys do
+    local c = clone(v[keys[i]])
+    if c ~= nil then
+      r[keys[i]] = c
+      ks[#ks + 1] = keys[i]
+    end
+  end
+  M.copy_order(r, ks)
+  return r
+end
+M.clone = clone
+
+return M
