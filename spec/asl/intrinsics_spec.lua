@@ -326,6 +326,8 @@ describe("stepflow.asl.intrinsics", function()
 
     it("States.MathRandom repeats with a seed like java.util.Random", function()
       assert.equal(eval("States.MathRandom(0, 1000, 42)"), eval("States.MathRandom(0, 1000, 42)"))
+      assert.equal(10 + 30, eval("States.MathRandom(10, 110, 42)"))
+      intrinsic_failure("States.MathRandom(0, 10, 1e300)")
       -- new java.util.Random(42).nextInt() is -1170105035 (0xBA5A1A35), so
       -- next(31) is 0xBA5A1A35 >> 1 = 1562431130: nextInt(10) is 0,
       -- nextInt(100) is 30 and nextInt(2^30) is 1562431130 >> 1.

@@ -443,8 +443,9 @@ F.MathRandom = { 2, 3, function(a, n)
   local hi = want_int32("MathRandom", a[2], "the end")
   if hi <= lo then fail("MathRandom", "the end must be greater than the start") end
   if n == 3 then
-    local seed = java_round(want_number("MathRandom", a[3], "the seed"))
-    return lo + java_next_int(math.tointeger(seed), hi - lo)
+    local seed = math.tointeger(java_round(want_number("MathRandom", a[3], "the seed")))
+    if not seed then fail("MathRandom", "the seed must be a 64-bit integer") end
+    return lo + java_next_int(seed, hi - lo)
   end
   return math.random(lo, hi - 1)
 end }
