@@ -503,8 +503,11 @@ static int compareop (Parser *P) {
   if (c == '=' && d == '=') { P->pos += 2; return OP_EQ; }
   if (c == '!' && d == '=') { P->pos += 2; return OP_NE; }
   if (c == '=' && d == '~') { P->pos += 2; return OP_RE; }
-  if (c == '<') { P->pos += (d == '=') ? 2 : 1; return d == '=' ? OP_LE : OP_LT; }
-  if (c == '>') { P->pos += (d == '=') ? 2 : 1; return d == '=' ? OP_GE : OP_GT; }
+  if (c == '<' || c == '>') {
+    P->pos += (d == '=') ? 2 : 1;
+    if (c == '<') return d == '=' ? OP_LE : OP_LT;
+    return d == '=' ? OP_GE : OP_GT;
+  }
   return -1;
 }
 

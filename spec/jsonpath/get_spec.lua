@@ -12,6 +12,14 @@ local function get(text, root)
 end
 
 describe("stepflow.jsonpath", function()
+  describe("get", function()
+    it("raises when called without a Path", function()
+      local p = jsonpath.compile("$.a")
+      assert.has_error(function() p.get(nil, {}) end,
+        "bad argument #1 to 'get' (stepflow.JSONPath expected, got nil)")
+    end)
+  end)
+
   describe("get with a definite path", function()
     local doc
     before_each(function()
@@ -172,6 +180,15 @@ describe("stepflow.jsonpath", function()
           assert.same(case[2], get(case[1], doc))
         end)
       end
+    end)
+
+    it("maps a wildcard over the root array", function()
+      assert.same({ 1, 2 }, get("$[*]", arr({ 1, 2 })))
+      assert.same({ 1, 2 }, get("$.*", arr({ 1, 2 })))
+    end)
+
+    it("merges a root-level name union", function()
+      assert.same({ nums = doc.nums }, get("$['nums','nope']", doc))
     end)
 
     it("takes index unions in the order written, skipping misses", function()
