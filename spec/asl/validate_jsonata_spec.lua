@@ -239,11 +239,67 @@ describe("stepflow.asl.validate", function()
     end)
   end)
 
+  describe("JSONata references", function()
+    local has_parser = pcall(require, "stepflow.jsonata.parser")
+    local check = has_parser and it or pending
+
+    local function output(expr)
+      return jsonata_machine("A", { A = { Type = "Pass", End = true, Output = { v = expr } } })
+    end
+
+    check("rejects a path that starts at the top level", function()
+      rejects(output("{% input.x %}"), "/States/A/Output/v",
+        "Reference to 'input' at the top level is not supported: an expression has no context item; "
+        .. "read the state input as $states.input.input")
+    end)
+
+    check("finds top-level names in calls, objects, arrays, conditions and lambda bodies", function()
+      for _, expr in ipairs({ "{% $count(items) %}", "{% {'a': b} %}", "{% [1, c] %}",
+          "{% $states.input.ok ? d : 1 %}", "{% $map([1], function($x){ e }) %}", "{% -f %}" }) do
+        local problems = validate.check(output(expr))
+        assert.are.equal(1, #problems, expr)
+        assert.is_truthy(problems[1].message:find("at the top level is not supported", 1, true), expr)
+      end
+    end)
+
+    check("accepts names in later steps, predicates and variables", function()
+      accepts(output("{% $states.input.items[price > 1].name %}"))
+      accepts(output("{% ($v := $states.input; $v.a.b) %}"))
+      accepts(output("{% $states.input.{ 'k': value } %}"))
+    end)
+
+    check("rejects $$", function()
+      rejects(output("{% $$.x %}"), "/States/A/Output/v", "Reference to '$$' is not supported")
+    end)
+
+    check("rejects $states.errorOutput outside a Catch", function()
+      rejects(output("{% $states.errorOutput %}"), "/States/A/Output/v",
+        "Field '$states.errorOutput' does not exist here")
+    end)
+
+    check("accepts $states.errorOutput in a catcher's Output and Assign", function()
+      accepts(jsonata_machine("T", { T = { Type = "Task", Resource = "r", End = true,
+        Catch = { { ErrorEquals = { "States.ALL" }, Next = "H", Output = "{% $states.errorOutput %}",
+          Assign = { e = "{% $states.errorOutput.Cause %}" } } } }, H = { Type = "Succeed" } }))
+    end)
+
+    check("reports the parser's syntax error when stepflow.jsonata is missing", function()
+      util.set_optional("stepflow.jsonata", false)
+      local ok, problems = pcall(validate.check, output("{% (1 %}"))
+      util.set_optional("stepflow.jsonata", nil)
+      assert.is_true(ok)
+      assert.are.equal(1, #problems)
+      assert.are.equal("/States/A/Output/v", problems[1].path)
+      assert.is_truthy(problems[1].message:find("invalid JSONata expression {% (1 %}: S0203", 1, true))
+    end)
+  end)
+
   describe("hooks", function()
     after_each(function()
       util.set_optional("stepflow.jsonata", nil)
       util.set_optional("stepflow.jsonpath", nil)
       util.set_optional("stepflow.asl.intrinsics", nil)
+      util.set_optional("stepflow.jsonata.parser", nil)
     end)
 
     it("reports the error stepflow.jsonata.compile raises", function()
@@ -257,8 +313,9 @@ describe("stepflow.asl.validate", function()
       assert.are.equal(" f(1 ", seen)
     end)
 
-    it("skips the syntax check when stepflow.jsonata is missing", function()
+    it("skips the syntax check when stepflow.jsonata and its parser are missing", function()
       util.set_optional("stepflow.jsonata", false)
+      util.set_optional("stepflow.jsonata.parser", false)
       accepts(jsonata_machine("A", { A = { Type = "Pass", End = true, Output = "{% f(1 %}" } }))
     end)
 

@@ -21,7 +21,103 @@ function M.is_expression(s)
   return M.expression(s) ~= nil
 end
 
---- Checks one "{% %}" string: not empty, and compiles.
+---------------------------------------------------------------------------
+-- What AWS refuses in an expression that parses: a Step Functions
+-- expression has no context item, so a path that starts with a plain name
+-- ("input.x" instead of "$states.input.x") or reads $$ is refused, and
+-- $states.errorOutput exists only in a catcher's Output and Assign. The
+-- walk reads the jsonata-js shaped AST of stepflow.jsonata.parser; only
+-- the first step of a path runs against the top level (later steps,
+-- predicates and stages run against the step before), and a lambda body
+-- keeps the context of the expression that defines it.
+---------------------------------------------------------------------------
+
+local walk
+
+local function walk_list(list, out)
+  if type(list) ~= "table" then return end
+  for _, n in ipairs(list) do walk(n, out) end
+end
+
+walk = function(node, out)
+  if type(node) ~= "table" then return end
+  local t = node.type
+  if t == "path" then
+    local steps = node.steps
+    if type(steps) ~= "table" then return end
+    local first = steps[1]
+    if type(first) ~= "table" then return end
+    if first.type == "name" then
+      out[#out + 1] = { kind = "name", name = tostring(first.value) }
+    elseif first.type == "variable" and first.value == "states" and type(steps[2]) == "table"
+        and steps[2].type == "name" and steps[2].value == "errorOutput" then
+      out[#out + 1] = { kind = "errorOutput" }
+    else
+      walk(first, out)
+    end
+  elseif t == "variable" then
+    if node.value == "$" then out[#out + 1] = { kind = "root" } end
+  elseif t == "binary" or t == "apply" or t == "bind" then
+    walk(node.lhs, out)
+    walk(node.rhs, out)
+  elseif t == "unary" then
+    if node.value == "-" then
+      walk(node.expression, out)
+    elseif node.value == "[" then
+      walk_list(node.expressions, out)
+    elseif node.value == "{" and type(node.lhs) == "table" then
+      for _, pair in ipairs(node.lhs) do
+        if type(pair) == "table" then walk(pair[1], out); walk(pair[2], out) end
+      end
+    end
+  elseif t == "condition" then
+    walk(node.condition, out)
+    walk(node["then"], out)
+    walk(node["else"], out)
+  elseif t == "block" then
+    walk_list(node.expressions, out)
+  elseif t == "function" or t == "partial" then
+    walk(node.procedure, out)
+    walk_list(node.arguments, out)
+  elseif t == "lambda" then
+    walk(node.body, out)
+  end
+end
+
+-- The parse tree of an expression, or nil (no parser, or it fails).
+local function parse(body)
+  local parser = util.optional("stepflow.jsonata.parser")
+  if not parser or type(parser.parse) ~= "function" then return nil end
+  local ok, tree = pcall(parser.parse, body)
+  if ok and type(tree) == "table" and type(tree.type) == "string" then return tree end
+  if not ok and type(tree) == "table" and tree.code then return nil, tree end
+  return nil
+end
+
+local function check_references(ctx, path, tree)
+  local refs = {}
+  walk(tree, refs)
+  local seen = {}
+  for _, r in ipairs(refs) do
+    local key = r.kind .. ":" .. (r.name or "")
+    if not seen[key] then
+      seen[key] = true
+      if r.kind == "name" then
+        ctx:add(path, "Reference to '" .. r.name .. "' at the top level is not supported: "
+          .. "an expression has no context item; read the state input as $states.input."
+          .. r.name .. " (or a variable as $" .. r.name .. ")")
+      elseif r.kind == "root" then
+        ctx:add(path, "Reference to '$$' is not supported: read the state input as $states.input")
+      elseif r.kind == "errorOutput" and not ctx.in_catch then
+        ctx:add(path, "Field '$states.errorOutput' does not exist here: it is set only in the "
+          .. "Output and Assign of a Catch")
+      end
+    end
+  end
+end
+
+--- Checks one "{% %}" string: not empty, compiles, and reads nothing
+-- that AWS refuses (a top-level name, $$, $states.errorOutput outside a Catch).
 function M.check_expression(ctx, path, s)
   local body = M.expression(s)
   if not body then return end
@@ -32,6 +128,16 @@ function M.check_expression(ctx, path, s)
   local ok, err = util.jsonata_compile(body)
   if ok == false then
     ctx:add(path, "invalid JSONata expression " .. s .. ": " .. err)
+    return
+  end
+  local tree, perr = parse(body)
+  if tree then
+    check_references(ctx, path, tree)
+  elseif perr and ok == nil then
+    -- No compiler to ask: the parser's syntax error stands in for it.
+    ctx:add(path, "invalid JSONata expression " .. s .. ": " .. tostring(perr.code)
+      .. (perr.token and (" at '" .. tostring(perr.token) .. "'") or "")
+      .. (perr.position and (" (at position " .. tostring(perr.position) .. ")") or ""))
   end
 end
 

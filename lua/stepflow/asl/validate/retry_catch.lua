@@ -154,6 +154,7 @@ function M.check_catch(ctx, path, list, is_jsonata)
           { reference = true, no_context = true, no_variable = true })
       end
     end
+    ctx.in_catch = true  -- $states.errorOutput exists in a catcher's Output and Assign
     if c.Output ~= nil then
       if not is_jsonata then
         ctx:add(join(p, "Output"), "The QueryLanguage is set to 'JSONPath', but field "
@@ -165,6 +166,7 @@ function M.check_catch(ctx, path, list, is_jsonata)
     if c.Assign ~= nil then
       jsonata.check_assign(ctx, join(p, "Assign"), c.Assign, is_jsonata)
     end
+    ctx.in_catch = false
     if c.Comment ~= nil and type(c.Comment) ~= "string" then
       ctx:add(join(p, "Comment"), "Comment must be a string")
     end
