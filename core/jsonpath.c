@@ -1092,6 +1092,7 @@ static int path_tostring (lua_State *L) {
 }
 
 /* __gc: frees the compiled regexes; idempotent  [-0, +0, -] */
+/* (no __close: a Path stays usable for as long as it is reachable) */
 static int path_gc (lua_State *L) {
   JPath *jp = checkpath(L);
   while (jp->ncompiled > 0) regfree(&jp->regex[--jp->ncompiled]);
@@ -1211,7 +1212,6 @@ static const luaL_Reg path_methods[] = {
 
 static const luaL_Reg path_meta[] = {
   { "__gc", path_gc },
-  { "__close", path_gc },
   { "__tostring", path_tostring },
   { NULL, NULL }
 };

@@ -46,6 +46,8 @@ describe("stepflow.jsonpath", function()
       assert.equal(2, get("$['it\\'s']", doc))
       assert.equal(3, get('$["q\\"d"]', doc))
       assert.equal(4, get("$['\\u00e9']", doc))
+      assert.equal(5, get("$['\\ud83d\\ude00']", { ["\u{1F600}"] = 5 }))
+      assert.equal(6, get("$['a\\/b']", { ["a/b"] = 6 }))
       assert.equal(42, get("$.a.['b'].c", doc))
     end)
 
@@ -313,6 +315,20 @@ describe("stepflow.jsonpath", function()
         assert.same({ 1 }, get("$.a[?(@.b.c[0] == 'x')].i", { a = arr({
           { b = { c = arr({ "x" }) }, i = 1 }, { b = { c = arr({}) }, i = 2 },
         }) }))
+      end)
+
+      it("tests that an indefinite path finds something", function()
+        assert.same({ "A" }, titles("$.store.book[?(@.tags[*])].title"))
+      end)
+
+      it("treats a function operand as missing", function()
+        assert.same({}, titles("$.store.book[?(@.tags.length() > 0)].title"))
+      end)
+
+      it("compares a definite operand that is not a reference path", function()
+        assert.same({ "B" },
+          get("$.store.book[?(@['isbn','title'] == $.want)].title",
+            { want = { isbn = "1", title = "B" }, store = doc.store }))
       end)
 
       it("compares with values from the root", function()
