@@ -182,7 +182,7 @@ function M.check(ctx, path, scope, kind)
       local s = st[name]
       any = any or is_terminal(s)
       broken = broken or type(s) ~= "table" or not fields.allows(s.Type, "Type")
-        or (fields.allows(s.Type, "Next") and type(s.Next) ~= "string")
+        or (fields.allows(s.Type, "Next") and type(s.Next) ~= "string" and s.End ~= true)
     end
     if not any and not broken and #names > 0 then
       ctx:add(states_path, "the state machine has no terminal state: give some state "

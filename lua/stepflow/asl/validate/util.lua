@@ -103,7 +103,11 @@ function M.type_name(v)
   if t == "string" or t == "boolean" then return t end
   if t == "number" then return M.is_integer(v) and "integer" or "number" end
   if t == "userdata" then return "null" end
-  if t == "table" then return M.is_array(v) and next(v) ~= nil and "array" or "object" end
+  if t == "table" then
+    local mt = getmetatable(v)
+    if (mt ~= nil and mt == array_mt) or (next(v) ~= nil and M.is_array(v)) then return "array" end
+    return "object"
+  end
   return t
 end
 
