@@ -156,6 +156,17 @@ describe("stepflow.jsonpath", function()
       assert.same({ "red", 19 }, get("$.store.bike[*]", doc))
     end)
 
+    it("visits object members in bytewise key order, whatever the hash order",
+      function()
+        local obj, want = {}, {}
+        for c = ("z"):byte(), ("a"):byte(), -1 do
+          obj[string.char(c) .. "k"] = c
+        end
+        for c = ("a"):byte(), ("z"):byte() do want[#want + 1] = c end
+        assert.same(want, get("$.*", obj))
+        assert.same(want, get("$..*", obj))
+      end)
+
     it("skips elements that lack the next step", function()
       assert.same({ "1", "2" }, get("$.store.book[*].isbn", doc))
     end)
