@@ -1,6 +1,7 @@
 /*
 ** jsonpath.c: JSONPath (Jayway dialect, as AWS Step Functions uses it),
 ** compiled once into a compact step array and evaluated on Lua tables.
+** A reference path ($.a[0].b) evaluates as a loop of raw gets, no allocation.
 */
 #define _POSIX_C_SOURCE 200809L
 
@@ -43,17 +44,18 @@ typedef struct Step {
 /* Filter expression nodes. */
 enum {
   EX_OR, EX_AND, EX_NOT, EX_CMP, EX_EXISTS,
-  EX_REL, EX_ABS,                /* @... / $...: l = first step (-1: none) */
+  EX_REL, EX_ABS,                /* @... / $...: l = first step (-1: none),
+                                    r = 1 reference, 0 definite, -1 not */
   EX_INT, EX_FLT, EX_STR, EX_TRUE, EX_FALSE, EX_NULL,
-  EX_REGEX                       /* i = regex slot */
+  EX_REGEX                       /* i = id of "flags/pattern", l = slot */
 };
 
 enum { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_RE };
 
 typedef struct Node {
-  lua_Integer i;     /* EX_INT value, EX_STR string id, EX_REGEX slot */
+  lua_Integer i;     /* EX_INT value; EX_STR, EX_REGEX string id */
   lua_Number d;      /* EX_FLT value */
-  int l, r;          /* children; EX_REL/EX_ABS: l = first step, r = ref */
+  int l, r;          /* operands / children (see the kinds above) */
   unsigned char kind, op;
 } Node;
 
