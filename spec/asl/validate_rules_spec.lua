@@ -272,7 +272,13 @@ describe("stepflow.asl.validate", function()
 
     it("rejects a *Path operand that is not a path", function()
       rejects(choice({ { Variable = "$.x", StringEqualsPath = "x", Next = "A" } }, { Default = "B" }),
-        "/States/C/Choices/0/StringEqualsPath", "StringEqualsPath must be a path")
+        "/States/C/Choices/0/StringEqualsPath", "StringEqualsPath must be a reference path")
+    end)
+
+    it("rejects a *Path operand that is not a reference path", function()
+      rejects(choice({ { Variable = "$.x", NumericLessThanPath = "$.list[*].n", Next = "A" } },
+        { Default = "B" }), "/States/C/Choices/0/NumericLessThanPath",
+        "NumericLessThanPath must be a reference path, got '$.list[*].n'")
     end)
 
     it("rejects an Is* operand that is not a boolean", function()

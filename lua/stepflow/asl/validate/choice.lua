@@ -21,22 +21,24 @@ local function add(name, test, what)
   OPERATOR_NAMES[#OPERATOR_NAMES + 1] = name
 end
 
+-- "The values of Variable and Path fields in a comparison must be valid
+-- Reference Paths" (ASL specification, Choice Rules).
 local function path_operand(v)
-  return paths.path_error(v)
+  return paths.path_error(v, { reference = true })
 end
 
 for _, cmp in ipairs({ "Equals", "LessThan", "GreaterThan", "LessThanEquals", "GreaterThanEquals" }) do
   add("String" .. cmp, is_string, "a string")
-  add("String" .. cmp .. "Path", path_operand, "a path")
+  add("String" .. cmp .. "Path", path_operand, "a reference path")
   add("Numeric" .. cmp, util.is_number, "a number")
-  add("Numeric" .. cmp .. "Path", path_operand, "a path")
+  add("Numeric" .. cmp .. "Path", path_operand, "a reference path")
   add("Timestamp" .. cmp, util.is_timestamp, "an RFC 3339 timestamp string such as "
     .. "'2016-03-14T01:59:00Z'")
-  add("Timestamp" .. cmp .. "Path", path_operand, "a path")
+  add("Timestamp" .. cmp .. "Path", path_operand, "a reference path")
 end
 add("StringMatches", is_string, "a string pattern ('*' is a wildcard, '\\*' a literal star)")
 add("BooleanEquals", is_boolean, "true or false")
-add("BooleanEqualsPath", path_operand, "a path")
+add("BooleanEqualsPath", path_operand, "a reference path")
 for _, t in ipairs({ "IsNull", "IsPresent", "IsNumeric", "IsString", "IsBoolean", "IsTimestamp" }) do
   add(t, is_boolean, "true or false")
 end
