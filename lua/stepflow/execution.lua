@@ -157,6 +157,7 @@ local function enter(frame)
   frame.entered_ms = exec.engine.loop:now()
   frame.retry_count = 0
   frame.retries = nil
+  frame.task_token = nil
   frame.entered_id = event(exec, frame, st.entered_type,
     exec.sink and { name = st.name, input = frame.raw })
   return attempt(frame)

@@ -145,13 +145,6 @@ function Engine:when_durable(_, fn)
   return fn()
 end
 
---- A new task token for a call that waits for SendTaskSuccess/Failure.
-function Engine:new_token(call)
-  local token = self:uuid()
-  self.tokens[token] = call
-  return token
-end
-
 --- Completes a task that waits for its token. Returns true or nil, message.
 function Engine:send_task_success(token, output)
   local call = self.tokens[token]

@@ -207,15 +207,18 @@ function M.compile(c, st, def, where)
 
   st.resource_info = info
   st.run = function(_, frame, raw)
-    local effective = prepare(frame, raw)
     local exec = frame.exec
     local engine = exec.engine
+    -- The token exists before Parameters, which pass it on as $$.Task.Token.
+    local token = wait_token and engine:uuid() or nil
+    frame.task_token = token
+    local effective = prepare(frame, raw)
     local call = { frame = frame, engine = engine, raw = raw, effective = effective }
     if timeout_of then call.timeout = timeout_of(frame, effective, raw) end
     if heartbeat_of then call.heartbeat = heartbeat_of(frame, effective, raw) end
     if wait_token then
-      call.token = engine:new_token(call)
-      frame.task_token = call.token
+      call.token = token
+      engine.tokens[token] = call
       call.complete = function(ok, value)
         local kind, x = settle(call, ok, value)
         if kind then execution.resume(frame, kind, x) end
