@@ -238,9 +238,10 @@ function M.jsonata_compile(expr)
   if not ja or type(ja.compile) ~= "function" then return nil end
   local ok, err = pcall(ja.compile, expr)
   if ok then return true end
-  if type(err) == "table" and err.message then
-    local msg = tostring(err.message)
-    if err.code then msg = tostring(err.code) .. ": " .. msg end
+  if type(err) == "table" and (err.message or err.code) then
+    local msg = tostring(err.message or err.code)
+    if err.code and err.message then msg = tostring(err.code) .. ": " .. msg end
+    if err.token ~= nil and not err.message then msg = msg .. " at '" .. tostring(err.token) .. "'" end
     if err.position then msg = msg .. " (at position " .. tostring(err.position) .. ")" end
     return false, msg
   end
