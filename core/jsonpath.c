@@ -1086,6 +1086,7 @@ static int path_text (lua_State *L) {
   return 1;
 }
 
+/* __tostring: "stepflow.JSONPath: <text>"  [-0, +1, m] */
 static int path_tostring (lua_State *L) {
   checkpath(L);
   lua_getiuservalue(L, 1, 2);
