@@ -70,6 +70,21 @@ describe("stepflow.asl.validate", function()
       accepts(task({ Credentials = { ["RoleArn.$"] = "$.role" } }))
     end)
 
+    it("rejects Credentials without RoleArn", function()
+      local problems = validate.check(task({ Credentials = { Role = "arn:aws:iam::1:role/x" } }))
+      assert.are.same({
+        { path = "/States/T/Credentials/Role",
+          message = "Field 'Role' is not supported in Credentials; give RoleArn or RoleArn.$" },
+        { path = "/States/T/Credentials",
+          message = "These fields are required: [RoleArn]; Credentials names the IAM role to assume" },
+      }, problems)
+    end)
+
+    it("rejects a RoleArn that is not a string", function()
+      rejects(task({ Credentials = { RoleArn = 5 } }), "/States/T/Credentials/RoleArn",
+        "RoleArn must be a string (an IAM role ARN), got integer")
+    end)
+
     it("rejects Credentials that are not an object", function()
       rejects(task({ Credentials = "arn:aws:iam::1:role/x" }), "/States/T/Credentials",
         "Credentials must be an object")
@@ -483,6 +498,10 @@ describe("stepflow.asl.validate", function()
     it("rejects a Label longer than 40 characters", function()
       rejects(map({ Label = string.rep("l", 41) }), "/States/M/Label",
         "Label must be a non-empty string of at most 40 characters")
+    end)
+
+    it("rejects a Label with a character a Map Run name cannot have", function()
+      rejects(map({ Label = "fan out" }), "/States/M/Label", "Label 'fan out' holds a character")
     end)
 
     it("rejects an unknown ItemBatcher field", function()

@@ -149,10 +149,31 @@ local function check_task(ctx, path, state, ok, is_jsonata)
     if not util.is_object(c) then
       ctx:add(p, "Credentials must be an object such as {\"RoleArn\": \"arn:aws:iam::...\"}, got "
         .. util.type_name(c))
-    elseif is_jsonata then
-      jsonata.check_payload(ctx, p, c)
     else
-      paths.check_template(ctx, p, c)
+      local role_fields = is_jsonata and { "RoleArn" } or { "RoleArn", "RoleArn.$" }
+      local given = {}
+      for _, k in ipairs(util.sorted_keys(c)) do
+        if k == "RoleArn" or (k == "RoleArn.$" and not is_jsonata) then
+          given[#given + 1] = k
+        else
+          ctx:add(join(p, k), "Field '" .. k .. "' is not supported in Credentials"
+            .. util.did_you_mean(k, role_fields) .. "; give " .. table.concat(role_fields, " or "))
+        end
+      end
+      if #given == 0 then
+        ctx:add(p, "These fields are required: [RoleArn]; Credentials names the IAM role to assume")
+      elseif #given > 1 then
+        ctx:add(join(p, "RoleArn.$"), "Credentials takes one of RoleArn and RoleArn.$, not both")
+      end
+      if c.RoleArn ~= nil and type(c.RoleArn) ~= "string" then
+        ctx:add(join(p, "RoleArn"), "RoleArn must be a string (an IAM role ARN), got "
+          .. util.type_name(c.RoleArn))
+      end
+      if is_jsonata then
+        jsonata.check_payload(ctx, p, c)
+      else
+        paths.check_template(ctx, p, c)
+      end
     end
   end
 end
