@@ -86,14 +86,15 @@ static const char schema_v1[] =
   ");"
   "CREATE INDEX executions_by_status ON executions (status, started);"
   "CREATE TABLE events ("
+  " seq INTEGER PRIMARY KEY,"
   " exec INTEGER NOT NULL,"
   " id INTEGER NOT NULL,"
   " prev INTEGER NOT NULL,"
   " ts INTEGER NOT NULL,"
   " type TEXT NOT NULL,"
-  " details TEXT NOT NULL,"
-  " PRIMARY KEY (exec, id)"
-  ") WITHOUT ROWID;";
+  " details TEXT NOT NULL"
+  ");"
+  "CREATE UNIQUE INDEX events_by_exec ON events (exec, id);";
 
 struct stepflow_store {
   sqlite3 *db;
@@ -409,7 +410,8 @@ static int configure (stepflow_store *st, const char *path, int memory,
   if (sqlite3_exec(st->db, "PRAGMA synchronous = FULL;"
                    "PRAGMA cache_size = -32768;"
                    "PRAGMA temp_store = MEMORY;"
-                   "PRAGMA journal_size_limit = 67108864;",
+                   "PRAGMA journal_size_limit = 67108864;"
+                   "PRAGMA wal_autocheckpoint = 16384;",
                    NULL, NULL, &emsg) != SQLITE_OK) {
     setmsg(err, n, "store: %s: %s", path, emsg ? emsg : "cannot configure");
     sqlite3_free(emsg);
