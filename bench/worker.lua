@@ -68,8 +68,10 @@ local function run_workload(name, mode)
   local input = w.input
   local statuses, outputs, counted = {}, {}, 0
   collectgarbage("collect")
+  local prof = rawget(_G, "BENCH_PROFILER")    -- set by bench/profile.lua
   local c0 = os.clock()
   local t0 = common.wall_start()
+  if prof then prof.start() end
   if mode == "burst" then
     local execs = {}
     for k = 1, n do
@@ -89,6 +91,7 @@ local function run_workload(name, mode)
       counted = counted + e.transitions
     end
   end
+  if prof then prof.stop() end
   local wall_ms = common.wall_stop() - t0
   local cpu_s = os.clock() - c0
 
