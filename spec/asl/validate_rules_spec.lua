@@ -90,6 +90,24 @@ describe("stepflow.asl.validate", function()
         "Credentials must be an object")
     end)
 
+    it("rejects a malformed ARN", function()
+      rejects(task({ Resource = "arn:aws:lambda:us-east-1:123456789012:function:charge:" }),
+        "/States/T/Resource", "The resource provided arn:aws:lambda:us-east-1:123456789012:function:charge: "
+        .. "is not recognized. The value is not a valid resource ARN")
+      rejects(task({ Resource = "arn:aws:lambda:us-east-1:1:function:f:$*#$7485" }), "/States/T/Resource",
+        "is not recognized")
+      rejects(task({ Resource = "arn:aws:states" }), "/States/T/Resource", "is not recognized")
+    end)
+
+    it("accepts handler names and well-formed ARNs", function()
+      for _, r in ipairs({ "charge", "my handler", "arn:aws:lambda:us-east-1:1:function:f",
+          "arn:aws:lambda:us-east-1:1:function:f:prod", "arn:aws:lambda:us-east-1:1:function:f:$LATEST",
+          "arn:aws:states:::lambda:invoke", "arn:aws:states:::aws-sdk:s3:listBuckets",
+          "arn:aws:states:us-east-1:1:activity:approve" }) do
+        accepts(task({ Resource = r }))
+      end
+    end)
+
     it("accepts .sync and .waitForTaskToken resources in a STANDARD machine", function()
       accepts(task({ Resource = "arn:aws:states:::lambda:invoke.waitForTaskToken" }))
       accepts(task({ Resource = "arn:aws:states:::states:startExecution.sync:2" }))

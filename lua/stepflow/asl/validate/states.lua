@@ -115,6 +115,22 @@ local function check_transition(ctx, path, state, state_type)
   end
 end
 
+--- True when an "arn:..." Resource is well formed: six or more ':' fields
+-- with a partition and a service, and for a Lambda function a name and an
+-- optional non-empty version or alias.
+function M.arn_ok(r)
+  local fields = {}
+  for f in (r .. ":"):gmatch("([^:]*):") do fields[#fields + 1] = f end
+  if #fields < 6 or fields[2] == "" or fields[3] == "" then return false end
+  if fields[3] == "lambda" and fields[6] == "function" then
+    if #fields > 8 or not (fields[7] or ""):match("^[%w%-_]+$") then return false end
+    if #fields == 8 and not fields[8]:match("^[%w%-_]+$") and fields[8] ~= "$LATEST" then
+      return false
+    end
+  end
+  return true
+end
+
 local function check_task(ctx, path, state, ok, is_jsonata)
   local r = state.Resource
   if r == nil then
@@ -122,6 +138,10 @@ local function check_task(ctx, path, state, ok, is_jsonata)
   elseif not is_string(r) or r == "" then
     ctx:add(join(path, "Resource"), "Resource must be a non-empty string (a handler name or an "
       .. "ARN), got " .. show(r))
+  elseif r:sub(1, 4) == "arn:" and not M.arn_ok(r) then
+    ctx:add(join(path, "Resource"), "The resource provided " .. r .. " is not recognized. The "
+      .. "value is not a valid resource ARN: write arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE "
+      .. "(such as arn:aws:lambda:us-east-1:123456789012:function:NAME), or a plain handler name")
   elseif ctx.machine_type == "EXPRESS" then
     if r:match("^arn:[^:]+:states:[^:]*:[^:]*:activity:") then
       ctx:add(join(path, "Resource"), "Express state machine does not support Activity ARN: "
