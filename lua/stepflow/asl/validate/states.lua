@@ -27,7 +27,6 @@ local function int_in(lo, hi)
     return true
   end
 end
-M.int_in = int_in
 
 --- Checks "Field" (an integer, or an expression in JSONata) and
 -- "FieldPath" (JSONPath), which exclude each other.
@@ -77,7 +76,6 @@ local function check_object_template(ctx, path, state, field, ok, is_jsonata)
     paths.check_template(ctx, p, v)
   end
 end
-M.check_object_template = check_object_template
 
 -- Fields common to the states that take them: Output, Assign, Comment,
 -- Parameters, ResultSelector, Arguments, Retry, Catch.
@@ -256,20 +254,19 @@ local function check_fail(ctx, path, state, ok, is_jsonata)
   end
 end
 
-local function check_pass(ctx, path, state, ok, is_jsonata)
-  -- Result is any JSON; Parameters, ResultPath and Output are checked in check_common.
-  return ctx, path, state, ok, is_jsonata
-end
+-- Pass: Result is any JSON; Parameters, ResultPath and Output are checked
+-- in check_common. Succeed has nothing of its own either.
+local function nothing_more() end
 
 local BY_TYPE = {
   Task = check_task,
   Wait = check_wait,
   Fail = check_fail,
-  Pass = check_pass,
+  Pass = nothing_more,
   Choice = function(ctx, path, state, _, is_jsonata) choice.check_state(ctx, path, state, is_jsonata) end,
   Parallel = map_parallel.check_parallel,
   Map = map_parallel.check_map,
-  Succeed = function() end,
+  Succeed = nothing_more,
 }
 
 --- The query language of a state: its own QueryLanguage, else the machine's.
