@@ -22,7 +22,7 @@ end
 local function expression_of(v)
   if type(v) ~= "string" then return nil end
   local inner = v:match("^{%%(.*)%%}$")
-  return inner
+  return inner and inner:match("^%s*(.-)%s*$")
 end
 M.expression_of = expression_of
 
@@ -45,16 +45,25 @@ end
 M.type_name = type_name
 
 -- The `$states` binding and the variables, for one evaluation.
+local visible = require("stepflow.asl.variables").visible
+
+local function is_function(v)
+  return type(v) == "table" and require("stepflow.jsonata.values").is_function(v)
+end
+
 local function bindings(frame, raw, extra, needs_context)
   local states = { input = raw }
   if extra then for k, v in pairs(extra) do states[k] = v end end
   if needs_context then states.context = frame.context end
-  return setmetatable({ states = states }, { __index = frame.vars })
+  local b = visible(frame.vars, {})
+  b.states = states
+  return b
 end
 
 --- Compiles one expression. Returns fn(frame, raw, extra) -> value (never
 -- nil: undefined fails with States.QueryEvaluationError naming `field`).
 function M.expression(c, text, where, field, allow_undefined)
+  text = text:match("^%s*(.-)%s*$")
   local ok, compiled = pcall(jsonata().compile, text)
   if not ok then
     local e = compiled
@@ -84,7 +93,7 @@ function M.expression(c, text, where, field, allow_undefined)
       error(query_error("The JSONata expression '" .. text .. "' specified for the field '" ..
         field .. "' returned nothing (undefined)."), 0)
     end
-    if type(v) == "function" or (type(v) == "table" and v.jsonata_function) then
+    if type(v) == "function" or is_function(v) then
       error(query_error("The JSONata expression '" .. text .. "' specified for the field '" ..
         field .. "' returned an unsupported result type."), 0)
     end

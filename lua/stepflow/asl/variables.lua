@@ -35,7 +35,16 @@ end
 
 --- A new scope that reads the outer scope and writes only its own names.
 function M.inner_scope(outer)
-  return setmetatable({}, { __index = outer })
+  return setmetatable({}, { __index = outer, outer = outer })
+end
+
+--- Every variable visible from a scope, inner names over outer ones, in
+-- one plain table `into` (for evaluators that iterate their bindings).
+function M.visible(vars, into)
+  local mt = getmetatable(vars)
+  if mt and mt.outer then M.visible(mt.outer, into) end
+  for k, v in pairs(vars) do into[k] = v end
+  return into
 end
 
 return M

@@ -41,6 +41,11 @@ local function number_field(c, st, def, field, kind, where)
   return function(frame, effective)
     frame.input = effective
     local v = get(frame)
+    -- AWS parses numeric strings too ("1" is a valid integer here).
+    if type(v) == "string" then
+      local n = tonumber(v)
+      if n and (kind == "float" or mtype(n) == "integer") then v = n end
+    end
     local okv = kind == "integer" and (mtype(v) == "integer" or (mtype(v) == "float" and v == floor(v)))
       or (kind == "float" and type(v) == "number")
     if not okv then
