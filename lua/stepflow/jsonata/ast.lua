@@ -223,6 +223,7 @@ function M.process(root)
       result = { type = "apply", value = op, position = expr.position }
       result.lhs = process(expr.lhs)
       result.rhs = process(expr.rhs)
+      result.keepArray = result.lhs.keepArray or result.rhs.keepArray
     else
       result = { type = expr.type, value = op, position = expr.position }
       result.lhs = process(expr.lhs)

@@ -421,11 +421,16 @@ local function numeric(lhs, rhs, op, expr)
   end
   if lhs == nil or rhs == nil then return nil end
   lhs = lhs + 0.0
-  if op == "+" then return lhs + rhs
-  elseif op == "-" then return lhs - rhs
-  elseif op == "*" then return lhs * rhs
-  elseif op == "/" then return lhs / rhs
-  else return math.fmod(lhs, rhs + 0.0) end
+  local r
+  if op == "+" then r = lhs + rhs
+  elseif op == "-" then r = lhs - rhs
+  elseif op == "*" then r = lhs * rhs
+  elseif op == "/" then r = lhs / rhs
+  else r = math.fmod(lhs, rhs + 0.0) end
+  if r == floor(r) and r > -9007199254740992 and r < 9007199254740992 then
+    return math.tointeger(r)
+  end
+  return r
 end
 
 local function comparable(v)

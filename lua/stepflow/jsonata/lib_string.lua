@@ -153,14 +153,22 @@ local function match_range(str, m)
   return s, e
 end
 
+local function check_match(m)
+  if m ~= nil and not (values.is_object(m) and (type(m.start) == "number"
+    or type(m["end"]) == "number" or values.is_array(m.groups) or is_function(m.next))) then
+    throw("T1010", {})
+  end
+  return m
+end
+
 local function first_match(matcher, str, input, env)
-  return apply.apply(matcher, { str, n = 1 }, input, env)
+  return check_match(apply.apply(matcher, { str, n = 1 }, input, env))
 end
 
 local function next_match(m, input, env)
   local nx = m and m.next
   if nx == nil then return nil end
-  return apply.apply(nx, { n = 0 }, input, env)
+  return check_match(apply.apply(nx, { n = 0 }, input, env))
 end
 
 function M.contains(str, token, input, env)

@@ -240,7 +240,9 @@ local function stringify(v, pretty, numfn, indent, out)
   elseif t == "string" then
     out[#out + 1] = quote(v)
   elseif t == "number" then
-    if v ~= v or v == huge or v == -huge then out[#out + 1] = "null"
+    if v ~= v or v == huge or v == -huge then
+      if numfn then M.throw("D1001", { value = v }) end
+      out[#out + 1] = "null"
     else out[#out + 1] = js_number(numfn and numfn(v) or v) end
   elseif t == "boolean" then
     out[#out + 1] = v and "true" or "false"
@@ -333,7 +335,7 @@ local function boolean(v)
       end
       return false
     end
-    if mt == fn_mt then return v.kind == "lambda" end
+    if mt == fn_mt then return false end
     return next(v) ~= nil
   end
   return false
@@ -344,7 +346,7 @@ M.boolean = boolean
 
 --- Flattens nested arrays into out (a plain Lua list).
 function M.flatten(v, out)
-  out = out or {}
+  out = out or setmetatable({}, array_mt)
   if M.is_array(v) then
     for i = 1, #v do M.flatten(v[i], out) end
   else
