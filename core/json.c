@@ -369,7 +369,7 @@ static const char *dec_value (Dec *D, const char *p, int depth) {
     case '{': case '[':
       if (depth >= MAXDEPTH)
         dec_fail(D, p, DEEPER "%s", "");
-      if ((depth & 7) == 0) luaL_checkstack(D->L, 24, "json: nesting");
+      luaL_checkstack(D->L, 8, "json: nesting");
       return (*p == '{') ? dec_object(D, p, depth + 1)
                          : dec_array(D, p, depth + 1);
     case 't':
@@ -812,9 +812,10 @@ static void enc_object (Enc *E, int t, const Path *path, int depth) {
                ? "cannot encode table with mixed keys"
                : "cannot encode table with non-string keys");
     }
+    /* each pair keeps 2 slots: make room for the next 16 pairs */
+    if ((n++ & 15) == 0) luaL_checkstack(L, 40, "json: object too large");
     s = lua_tolstring(L, -2, &len);
     push_key(E, s, len, lua_gettop(L) - 1);
-    if ((++n & 15) == 0) luaL_checkstack(L, 40, "json: object too large");
     lua_pushvalue(L, -2);  /* STACK: ..., k, v, k */
   } while (lua_next(L, t));
   if (!(E->flags & STEPFLOW_JSON_UNSORTED))
@@ -841,7 +842,7 @@ static void enc_table (Enc *E, int t, const Path *path, int depth) {
   lua_Integer count = 0, max = 0;
   if (depth > MAXDEPTH)
     enc_fail(E, path, DEEPER);
-  if ((depth & 7) == 0) luaL_checkstack(L, 24, "json: nesting");
+  luaL_checkstack(L, 8, "json: nesting");
   if (lua_getmetatable(L, t)) {
     int isarr = lua_rawequal(L, -1, E->arraymt);
     lua_pop(L, 1);

@@ -158,6 +158,22 @@ describe("stepflow.json", function()
       end
     end)
 
+    it("encodes deep nests of wide objects and one object of 100000 keys", function()
+      -- each object holds its pairs on the Lua stack while it is written;
+      -- run under valgrind, this caught a stack overrun
+      local t = { leaf = true }
+      for d = 1, 60 do
+        local o = { child = t }
+        for k = 1, 20 do o["k" .. k] = d end
+        t = o
+      end
+      local text = json.encode(t)
+      assert.equal(text, json.encode(json.decode(text)))
+      local wide = {}
+      for i = 1, 100000 do wide["key" .. i] = i end
+      assert.equal(100000, select(2, json.encode(wide):gsub(":", "")))
+    end)
+
     it("keeps table order with sort = false, with the same members", function()
       local t = { b = 1, a = 2, c = { z = 1, y = 2 } }
       local text = json.encode(t, { sort = false })
