@@ -101,6 +101,17 @@ local function cli_run(example, input_file, extra)
   return cli(args)
 end
 
+--- Runs a Lua program of the examples against the tree's modules; returns
+-- its stdout and stderr together, and its exit code.
+local function lua_script(path)
+  local cpath = os.getenv("STEPFLOW_CPATH") or "./build/?.so"
+  local p = assert(io.popen("LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH="
+    .. shell_quote(cpath .. ";;") .. " lua5.4 " .. shell_quote(path) .. " 2>&1"))
+  local out = p:read("a")
+  local _, _, code = p:close()
+  return out, code
+end
+
 local function elapsed(exec) return exec.stop_ms - exec.start_ms end
 
 -- The checks every example gets: valid definition, expected output through
@@ -165,11 +176,7 @@ describe("examples", function()
     common("hello")
 
     it("runs hello.lua, the README's Lua API example", function()
-      local cpath = os.getenv("STEPFLOW_CPATH") or "./build/?.so"
-      local p = assert(io.popen("LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH="
-        .. shell_quote(cpath .. ";;") .. " lua5.4 examples/hello/hello.lua 2>&1"))
-      local out = p:read("a")
-      local _, _, code = p:close()
+      local out, code = lua_script("examples/hello/hello.lua")
       assert.equal(0, code, out)
       assert.equal('SUCCEEDED\t{"message":"Hello, Ada! You are visitor number 42."}\n', out)
     end)
@@ -270,6 +277,18 @@ describe("examples", function()
       assert.equal(6, stats.calls.checkDecision)
       assert.equal(1, stats.calls.sendReminder)
       assert.is_true(elapsed(exec) >= 6 * 3600 * 1000)
+    end)
+
+    it("runs callback.lua: task tokens answered through the Lua API", function()
+      local out, code = lua_script("examples/approval/callback.lua")
+      assert.equal(0, code, out)
+      local lines = {}
+      for line in out:gmatch("[^\n]+") do lines[#lines + 1] = line end
+      assert.equal(4, #lines, out)
+      assert.equal("RUNNING\tRUNNING\t2", lines[1])
+      assert.equal('SUCCEEDED\t{"approvedBy":"ada","requestId":"req-1"}', lines[2])
+      assert.equal("FAILED\tApproval.Rejected\tover budget", lines[3])
+      assert.matches("^nil\tTaskDoesNotExist: no task waits for token %x+%-", lines[4])
     end)
 
     it("times out at the machine's TimeoutSeconds (72 h) between two checks", function()
