@@ -15,7 +15,7 @@ local setmetatable, getmetatable, type, rawequal = setmetatable, getmetatable, t
 local floor = math.floor
 
 --- Deepest evaluation nesting before U1001.
-M.max_depth = 2500
+M.max_depth = 10000
 local depth = 0
 
 function M.reset_depth(d)
@@ -145,30 +145,39 @@ local function merge_sort(arr, swap)
 end
 M.merge_sort = merge_sort
 
+-- Order-by: the sort keys of each item are evaluated once, then compared
+-- (T2008 for non-string/number keys, T2007 for mixed types) in a stable sort.
 local function evaluate_sort(expr, input, env)
+  if input == nil then return nil end
+  if not is_array(input) then return input end
+  local n = #input
+  if n <= 1 then return input end
   local tuple_sort = TUPLE[input] == true
   local terms = expr.terms
-  local function comparator(a, b)
-    local comp = 0
-    for _, term in ipairs(terms) do
-      local context, fenv = a, env
-      if tuple_sort then
-        context = a["@"]
-        fenv = frame_from_tuple(env, a)
-      end
-      local aa = evaluate(term.expression, context, fenv)
-      context, fenv = b, env
-      if tuple_sort then
-        context = b["@"]
-        fenv = frame_from_tuple(env, b)
-      end
-      local bb = evaluate(term.expression, context, fenv)
-      local ta, tb = type(aa), type(bb)
+  local nterms = #terms
+  local keys = {}
+  for i = 1, n do
+    local item = input[i]
+    local context, fenv = item, env
+    if tuple_sort then
+      context = item["@"]
+      fenv = frame_from_tuple(env, item)
+    end
+    local k = {}
+    for t = 1, nterms do k[t] = evaluate(terms[t].expression, context, fenv) end
+    keys[i] = k
+  end
+  local function swap(ia, ib)
+    local ka, kb = keys[ia], keys[ib]
+    for t = 1, nterms do
+      local aa, bb = ka[t], kb[t]
+      local comp
       if aa == nil then
         comp = bb == nil and 0 or 1
       elseif bb == nil then
         comp = -1
       else
+        local ta, tb = type(aa), type(bb)
         if not (ta == "string" or ta == "number") or not (tb == "string" or tb == "number") then
           throw("T2008", { position = expr.position,
             value = (ta == "string" or ta == "number") and bb or aa })
@@ -179,16 +188,18 @@ local function evaluate_sort(expr, input, env)
         if aa == bb then comp = 0
         elseif aa < bb then comp = -1
         else comp = 1 end
-        if term.descending then comp = -comp end
+        if terms[t].descending then comp = -comp end
       end
-      if comp ~= 0 then break end
+      if comp ~= 0 then return comp == 1 end
     end
-    return comp == 1
+    return false
   end
-  if input == nil then return nil end
-  if not is_array(input) then return input end
-  local r = merge_sort(input, comparator)
-  if TUPLE[input] and r ~= input then TUPLE[r] = true end
+  local idx = {}
+  for i = 1, n do idx[i] = i end
+  local order = merge_sort(idx, swap)
+  local r = setmetatable({}, array_mt)
+  for i = 1, n do r[i] = input[order[i]] end
+  if TUPLE[input] then TUPLE[r] = true end
   return r
 end
 
@@ -291,19 +302,82 @@ end
 
 local evaluate_group
 
+-- A step that a plain field access can evaluate on an object.
+local function simple_step(step, first)
+  if step.type ~= "name" and not (first and step.type == "variable") then return false end
+  return not (step.stages or step.predicate or step.group or step.tuple or step.focus
+    or step.index or step.keepArray or step.ancestor or step.consarray)
+end
+
+-- Fast path for paths of plain field names over objects ($a.b.c): walks
+-- while the value is an object, then hands over to the general algorithm.
+local function is_simple_path(expr)
+  if expr.keepSingletonArray or expr.group or expr.tuple then return false end
+  for i, step in ipairs(expr.steps) do
+    if not simple_step(step, i == 1) then return false end
+  end
+  return true
+end
+
+local evaluate_steps
+
 local function evaluate_path(expr, input, env)
   local steps = expr.steps
+  local simple = expr.simple
+  if simple == nil then
+    simple = is_simple_path(expr)
+    expr.simple = simple
+  end
+  if simple then
+    local cur, i = input, 1
+    local first = steps[1]
+    if first.type == "variable" then
+      cur = evaluate(first, input, env)
+      i = 2
+    elseif is_array(input) then
+      return evaluate_steps(expr, input, #input, 1, env)
+    end
+    local nsteps = #steps
+    while i <= nsteps do
+      if cur == nil then return nil end
+      if type(cur) ~= "table" then return nil end
+      local mt = getmetatable(cur)
+      if mt == array_mt then
+        if CONS[cur] then break end
+        return evaluate_steps(expr, cur, #cur, i, env)
+      elseif mt == values.fn_mt then
+        return nil
+      end
+      cur = cur[steps[i].value]
+      i = i + 1
+    end
+    if i <= nsteps then
+      -- an array built by a constructor is one item of the next step's input
+      return evaluate_steps(expr, seq_of(cur), 1, i, env)
+    end
+    if type(cur) == "table" and is_seq(cur) then
+      local copy = SEQ_new()
+      for k = 1, #cur do copy[k] = cur[k] end
+      return copy
+    end
+    return cur
+  end
   local input_seq, n
   if is_array(input) and steps[1].type ~= "variable" then
     input_seq, n = input, #input
   else
     input_seq, n = seq_of(input), 1
   end
+  return evaluate_steps(expr, input_seq, n, 1, env)
+end
+
+function evaluate_steps(expr, input_seq, n, start, env)
+  local steps = expr.steps
   local result_seq
   local is_tuple = false
   local bindings
   local nsteps = #steps
-  for ii = 1, nsteps do
+  for ii = start, nsteps do
     local step = steps[ii]
     if step.tuple then is_tuple = true end
     if ii == 1 and step.consarray then

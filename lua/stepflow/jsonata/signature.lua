@@ -48,37 +48,35 @@ local function closing(sig, start, open, close)
   return pos
 end
 
--- Matches the supplied symbol string against params from index pi at
--- position pos; returns a list of matched substrings or nil.
-local function match(params, pi, str, pos, out)
-  if pi > #params then
-    if pos > #str then return out end
-    return nil
-  end
+-- Matches the argument symbols syms[pos..n] against params[pi..]; fills
+-- counts[i] with the number of arguments each parameter takes (regex
+-- semantics: greedy, backtracking). Returns true on a full match.
+local function match(params, pi, syms, pos, n, counts)
   local p = params[pi]
+  if p == nil then return pos > n end
   local set, mod = p.set, p.mod
   if mod == "+" then
-    local n = 0
-    while pos + n <= #str and set[str:sub(pos + n, pos + n)] do n = n + 1 end
-    for k = n, 1, -1 do
-      out[pi] = str:sub(pos, pos + k - 1)
-      if match(params, pi + 1, str, pos + k, out) then return out end
+    local k = 0
+    while pos + k <= n and set[syms[pos + k]] do k = k + 1 end
+    for c = k, 1, -1 do
+      counts[pi] = c
+      if match(params, pi + 1, syms, pos + c, n, counts) then return true end
     end
-    return nil
+    return false
   end
-  if pos <= #str and set[str:sub(pos, pos)] then
-    out[pi] = str:sub(pos, pos)
-    if match(params, pi + 1, str, pos + 1, out) then return out end
+  if pos <= n and set[syms[pos]] then
+    counts[pi] = 1
+    if match(params, pi + 1, syms, pos + 1, n, counts) then return true end
   end
   if mod == "?" then
-    out[pi] = ""
-    return match(params, pi + 1, str, pos, out)
+    counts[pi] = 0
+    return match(params, pi + 1, syms, pos, n, counts)
   end
-  return nil
+  return false
 end
 
--- Length of the longest prefix of str matched by params[1..k] (nil if none).
-local function prefix_len(params, k, str)
+-- Length of the longest prefix of syms matched by params[1..k] (nil if none).
+local function prefix_len(params, k, syms, n)
   local best
   local function try(pi, pos)
     if pi > k then
@@ -87,12 +85,12 @@ local function prefix_len(params, k, str)
     end
     local p = params[pi]
     if p.mod == "+" then
-      local n = 0
-      while pos + n <= #str and p.set[str:sub(pos + n, pos + n)] do n = n + 1 end
-      for j = n, 1, -1 do try(pi + 1, pos + j) end
+      local c = 0
+      while pos + c <= n and p.set[syms[pos + c]] do c = c + 1 end
+      for j = c, 1, -1 do try(pi + 1, pos + j) end
       return
     end
-    if pos <= #str and p.set[str:sub(pos, pos)] then try(pi + 1, pos + 1) end
+    if pos <= n and p.set[syms[pos]] then try(pi + 1, pos + 1) end
     if p.mod == "?" then try(pi + 1, pos) end
   end
   try(1, 1)
@@ -174,28 +172,27 @@ function M.validate(self, args, context)
   local n = args.n or #args
   local syms = {}
   for i = 1, n do syms[i] = symbol_of(args[i]) end
-  local supplied = table.concat(syms)
-  local matched = match(params, 1, supplied, 1, {})
-  if not matched then
+  local counts = {}
+  if not match(params, 1, syms, 1, n, counts) then
     for k = 1, #params do
-      local len = prefix_len(params, k, supplied)
+      local len = prefix_len(params, k, syms, n)
       if not len then
-        local good = k == 1 and 0 or prefix_len(params, k - 1, supplied) or 0
+        local good = k == 1 and 0 or prefix_len(params, k - 1, syms, n) or 0
         fail("T0410", { value = args[good + 1], index = good + 1 })
       end
     end
-    local good = prefix_len(params, #params, supplied) or 0
+    local good = prefix_len(params, #params, syms, n) or 0
     fail("T0410", { value = args[good + 1], index = good + 1 })
   end
   local out = {}
   local count = 0
   local arg_index = 1
-  for i, p in ipairs(params) do
-    local m = matched[i]
-    if m == "" then
+  for i = 1, #params do
+    local p = params[i]
+    local c = counts[i]
+    if c == 0 then
       if p.context and p.context_set then
-        local ctype = symbol_of(context)
-        if p.context_set[ctype] then
+        if p.context_set[symbol_of(context)] then
           count = count + 1
           out[count] = context
         else
@@ -207,29 +204,31 @@ function M.validate(self, args, context)
         arg_index = arg_index + 1
       end
     else
-      for single in m:gmatch(".") do
+      for _ = 1, c do
+        local single = syms[arg_index]
         local arg = args[arg_index]
         if p.type == "a" then
           if single == "m" then
             arg = nil
           else
             local ok = true
-            if p.subtype ~= nil then
-              if single ~= "a" and m ~= p.subtype then
+            local subtype = p.subtype
+            if subtype ~= nil then
+              if single ~= "a" and (c ~= 1 or single ~= subtype) then
                 ok = false
               elseif single == "a" and #arg > 0 then
                 local item = symbol_of(arg[1])
-                if item ~= p.subtype:sub(1, 1) then
+                if item ~= subtype:sub(1, 1) then
                   ok = false
                 else
-                  for j = 1, #arg do
+                  for j = 2, #arg do
                     if symbol_of(arg[j]) ~= item then ok = false break end
                   end
                 end
               end
             end
             if not ok then
-              fail("T0412", { value = arg, index = arg_index, type = array_names[p.subtype] })
+              fail("T0412", { value = arg, index = arg_index, type = array_names[subtype] })
             end
             if single ~= "a" then arg = setmetatable({ arg }, values.array_mt) end
           end
