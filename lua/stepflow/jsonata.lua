@@ -18,13 +18,16 @@ local static_frame = lib.frame()
 local Compiled = {}
 Compiled.__index = Compiled
 
-local function now_millis()
-  local ok, core = pcall(require, "stepflow.core.engine")
-  if ok and type(core) == "table" and type(core.now) == "function" then
-    local ok2, ms = pcall(core.now)
-    if ok2 and type(ms) == "number" then return ms end
+-- The clock behind $now() and $millis(): milliseconds since the epoch.
+local clock = function() return os.time() * 1000 end
+
+--- Sets the clock that $now() and $millis() read once per evaluation
+-- (fn() -> integer milliseconds since the epoch), e.g. the engine's loop:now.
+function M.set_clock(fn)
+  if type(fn) ~= "function" then
+    error("jsonata.set_clock: expected a function", 2)
   end
-  return os.time() * 1000
+  clock = fn
 end
 
 local function fail(err)
@@ -64,7 +67,7 @@ function Compiled:evaluate(input, bindings)
     input = wrapped
   end
   local saved_clock = lib.clock.millis
-  lib.clock.millis = now_millis()
+  lib.clock.millis = clock()
   local saved_depth = eval.reset_depth(0)
   local ok, result = pcall(eval.evaluate, self.ast, input, env)
   eval.reset_depth(saved_depth)

@@ -43,10 +43,10 @@ local function apply_procedure(proc, args)
   return evaluate(proc.body, proc.input, env)
 end
 
-local function apply_inner(proc, args, input, env)
+local function apply_inner(proc, args, input, env, token)
   if type(proc) == "table" and getmetatable(proc) == fn_mt then
     local validated = args
-    if proc.signature then validated = proc.signature:validate(args, input) end
+    if proc.signature then validated = proc.signature:validate(args, input, token or proc.name) end
     local kind = proc.kind
     if kind == "lambda" then
       return apply_procedure(proc, validated)
@@ -80,9 +80,9 @@ local function apply_inner(proc, args, input, env)
 end
 
 --- Applies a function value to args (a list with field n).
-function apply(proc, args, input, env)
+function apply(proc, args, input, env, token)
   if args.n == nil then args.n = #args end
-  local result = apply_inner(proc, args, input, env)
+  local result = apply_inner(proc, args, input, env, token)
   while type(result) == "table" and getmetatable(result) == fn_mt and result.thunk do
     local body = result.body
     local nxt = evaluate(body.procedure, result.input, result.env)
@@ -91,7 +91,8 @@ function apply(proc, args, input, env)
       eargs[i] = evaluate(a, result.input, result.env)
     end
     if nxt == nil then throw("T1006", { position = body.position }) end
-    result = apply_inner(nxt, eargs, input, env)
+    local token = body.procedure.type == "variable" and body.procedure.value or nil
+    result = apply_inner(nxt, eargs, input, env, token)
   end
   return result
 end
@@ -122,11 +123,11 @@ function M.evaluate_function(expr, input, env, applyto)
     args[n] = evaluate(a, input, env)
   end
   args.n = n
+  local name = procedure.type == "path" and procedure.steps[1].value or procedure.value
   if not is_function(proc) then
-    local name = procedure.type == "path" and procedure.steps[1].value or procedure.value
     throw("T1006", { position = expr.position, token = name })
   end
-  return apply(proc, args, input, env)
+  return apply(proc, args, input, env, name)
 end
 
 function M.evaluate_lambda(expr, input, env)

@@ -166,8 +166,9 @@ function M.parse(sig)
 end
 
 --- Validates args (a list with field n) against the signature; returns the
--- fixed-up argument list (with field n). context is the focus value.
-function M.validate(self, args, context)
+-- fixed-up argument list (with field n). context is the focus value;
+-- token (the function's name) goes into the errors.
+function M.validate(self, args, context, token)
   local params = self.params
   local n = args.n or #args
   local syms = {}
@@ -178,11 +179,11 @@ function M.validate(self, args, context)
       local len = prefix_len(params, k, syms, n)
       if not len then
         local good = k == 1 and 0 or prefix_len(params, k - 1, syms, n) or 0
-        fail("T0410", { value = args[good + 1], index = good + 1 })
+        fail("T0410", { value = args[good + 1], index = good + 1, token = token })
       end
     end
     local good = prefix_len(params, #params, syms, n) or 0
-    fail("T0410", { value = args[good + 1], index = good + 1 })
+    fail("T0410", { value = args[good + 1], index = good + 1, token = token })
   end
   local out = {}
   local count = 0
@@ -196,7 +197,7 @@ function M.validate(self, args, context)
           count = count + 1
           out[count] = context
         else
-          fail("T0411", { value = context, index = arg_index })
+          fail("T0411", { value = context, index = arg_index, token = token })
         end
       else
         count = count + 1
@@ -228,7 +229,7 @@ function M.validate(self, args, context)
               end
             end
             if not ok then
-              fail("T0412", { value = arg, index = arg_index, type = array_names[subtype] })
+              fail("T0412", { value = arg, index = arg_index, type = array_names[subtype], token = token })
             end
             if single ~= "a" then arg = setmetatable({ arg }, values.array_mt) end
           end
