@@ -15,6 +15,20 @@ commands:
       otherwise. --json prints one line: {"status":..., "output":...} or
       {"status":..., "error":..., "cause":...}. --virtual-time makes Wait
       states and retry intervals cost no real time.
+  run DEFINITION --store FILE [--name NAME] [--type STANDARD|EXPRESS] ...
+      A durable execution: its history is committed to FILE as it runs,
+      and every other open execution in FILE resumes too.
+  start DEFINITION --store FILE [--name NAME] [--input JSON|@FILE]
+      Records a new durable execution and exits without running it.
+  resume --store FILE [--handlers FILE]... [--virtual-time]
+      Continues every open execution in FILE; exits when none can go on.
+  executions --store FILE [--status STATUS] [--json]
+      Lists executions (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED).
+  history EXECUTION --store FILE [--json]
+      Prints an execution's history events as AWS returns them
+      (EXECUTION is an ARN or a name).
+  stop EXECUTION --store FILE [--error E] [--cause C]
+      Stops an execution: ABORTED with an optional error and cause.
   validate DEFINITION [--json]
       Checks a definition as AWS does; lists every problem with its
       location and exits 2 if there is any, 0 otherwise.
@@ -96,37 +110,32 @@ local function print_problems(problems)
   end
 end
 
-function M.run(argv)
-  local pos, opts = parse_args(argv, 2, {
-    input = "value", handlers = "list", json = "flag", ["virtual-time"] = "flag",
-    name = "value", type = "value",
-  })
-  if not pos then return fail_usage(opts) end
-  if #pos ~= 1 then return fail_usage("run needs exactly one DEFINITION file") end
+local function machine_name(path)
+  return ((path:match("([^/]+)$") or "StateMachine"):gsub("%.asl%.json$", ""):gsub("%.json$", ""))
+end
+
+-- Makes an engine, with a store when --store is given. Returns the engine
+-- or nil after printing why.
+local function open_engine(opts)
   local stepflow = require("stepflow")
-  local text, err = load_definition(pos[1])
-  if not text then return fail_usage(err) end
-  local input
-  input, err = decode_input(opts.input)
-  if input == nil then return fail_usage(err) end
-  local engine = stepflow.new({ virtual_time = opts["virtual-time"] })
+  local engine, err = stepflow.new({ virtual_time = opts["virtual-time"], store = opts.store })
+  if not engine then
+    io.stderr:write("stepflow: ", tostring(err), "\n")
+    return nil
+  end
   for _, h in ipairs(opts.handlers or {}) do
     local ok, herr = engine:load_handlers(h)
-    if not ok then return fail_usage(herr) end
+    if not ok then
+      io.stderr:write("stepflow: ", herr, "\n")
+      engine:close()
+      return nil, 2
+    end
   end
-  local sm, msg, problems = engine:create_state_machine(text, {
-    name = (pos[1]:match("([^/]+)$") or "StateMachine"):gsub("%.asl%.json$", ""):gsub("%.json$", ""),
-    type = opts.type,
-  })
-  if not sm then
-    io.stderr:write("stepflow: invalid definition " .. pos[1] .. ":\n")
-    print_problems(problems or { { path = "", message = msg } })
-    return 2
-  end
-  local exec = engine:start_execution(sm, input, { name = opts.name })
-  engine:run()
-  local result = exec:result()
-  if opts.json then
+  return engine
+end
+
+local function print_result(result, as_json)
+  if as_json then
     io.stdout:write(json.encode(result), "\n")
   elseif result.status == "SUCCEEDED" then
     io.stdout:write(json.encode(result.output, { pretty = true }), "\n")
@@ -136,6 +145,174 @@ function M.run(argv)
     if result.cause then io.stderr:write("cause: ", result.cause, "\n") end
   end
   return result.status == "SUCCEEDED" and 0 or 1
+end
+
+local RUN_OPTIONS = {
+  input = "value", handlers = "list", json = "flag", ["virtual-time"] = "flag",
+  name = "value", type = "value", store = "value",
+}
+
+-- run and start: one execution of a definition.
+local function run_or_start(argv, start_only)
+  local pos, opts = parse_args(argv, 2, RUN_OPTIONS)
+  if not pos then return fail_usage(opts) end
+  if #pos ~= 1 then return fail_usage(argv[1] .. " needs exactly one DEFINITION file") end
+  if start_only and not opts.store then return fail_usage("start needs --store FILE") end
+  if opts.type and opts.type ~= "STANDARD" and opts.type ~= "EXPRESS" then
+    return fail_usage("--type must be STANDARD or EXPRESS")
+  end
+  local text, err = load_definition(pos[1])
+  if not text then return fail_usage(err) end
+  local input
+  input, err = decode_input(opts.input)
+  if input == nil then return fail_usage(err) end
+  local engine, code = open_engine(opts)
+  if not engine then return code or 1 end
+  local sm, msg, problems = engine:create_state_machine(text, { name = machine_name(pos[1]), type = opts.type })
+  if not sm then
+    engine:close()
+    io.stderr:write("stepflow: invalid definition " .. pos[1] .. ":\n")
+    print_problems(problems or { { path = "", message = msg } })
+    return 2
+  end
+  if engine.store and not start_only then
+    local ok, rerr = engine:recover()
+    if not ok then
+      engine:close()
+      io.stderr:write("stepflow: ", rerr, "\n")
+      return 1
+    end
+  end
+  local exec, serr = engine:start_execution(sm, input, { name = opts.name, defer = start_only })
+  if not exec then
+    engine:close()
+    io.stderr:write("stepflow: ", serr, "\n")
+    return 1
+  end
+  if start_only then
+    engine:close()
+    io.stdout:write(exec.arn, "\n")
+    return 0
+  end
+  local ok, rerr = pcall(engine.run, engine)
+  engine:close()
+  if not ok then error(rerr, 0) end
+  return print_result(exec:result(), opts.json)
+end
+
+function M.run(argv) return run_or_start(argv, false) end
+function M.start(argv) return run_or_start(argv, true) end
+
+function M.resume(argv)
+  local pos, opts = parse_args(argv, 2, { store = "value", handlers = "list", ["virtual-time"] = "flag" })
+  if not pos then return fail_usage(opts) end
+  if #pos ~= 0 or not opts.store then return fail_usage("usage: stepflow resume --store FILE [--handlers FILE]...") end
+  local engine, code = open_engine(opts)
+  if not engine then return code or 1 end
+  local n, err = engine:recover()
+  if not n then
+    engine:close()
+    io.stderr:write("stepflow: ", err, "\n")
+    return 1
+  end
+  local ok, rerr = pcall(engine.run, engine)
+  local still = 0
+  for _, e in pairs(engine.executions) do
+    if e.status == "RUNNING" then still = still + 1 end
+  end
+  engine:close()
+  if not ok then error(rerr, 0) end
+  io.stderr:write("stepflow: resumed ", n, " execution(s)",
+    still > 0 and ("; " .. still .. " still waiting (task tokens)") or "", "\n")
+  return 0
+end
+
+-- Opens a store for reading (it may be in use by a running engine).
+local function read_store(path)
+  local s, err = require("stepflow.store").open(path, { read_only = true })
+  if not s then io.stderr:write("stepflow: ", tostring(err), "\n") end
+  return s
+end
+
+local function find_execution(s, which)
+  local rec = s:get_execution(which)
+  if rec then return rec end
+  for _, r in ipairs(s:list_executions({})) do
+    if r.name == which then return r end
+  end
+  return nil
+end
+
+local function iso(ms) return ms and require("stepflow.asl.timestamp").format(ms) or nil end
+
+function M.executions(argv)
+  local pos, opts = parse_args(argv, 2, { store = "value", status = "value", json = "flag" })
+  if not pos then return fail_usage(opts) end
+  if not opts.store then return fail_usage("executions needs --store FILE") end
+  local s = read_store(opts.store)
+  if not s then return 1 end
+  local list = s:list_executions({ status = opts.status })
+  for _, r in ipairs(list) do
+    if opts.json then
+      io.stdout:write(json.encode({ executionArn = r.arn, stateMachineArn = r.sm_arn, name = r.name,
+        status = r.status, startDate = iso(r.started), stopDate = iso(r.stopped),
+        output = r.output and json.decode(r.output), error = r.error, cause = r.cause }), "\n")
+    else
+      io.stdout:write(string.format("%-10s %s  %s\n", r.status, iso(r.started), r.arn))
+    end
+  end
+  s:close()
+  return 0
+end
+
+function M.history(argv)
+  local pos, opts = parse_args(argv, 2, { store = "value", json = "flag" })
+  if not pos then return fail_usage(opts) end
+  if #pos ~= 1 or not opts.store then return fail_usage("usage: stepflow history EXECUTION --store FILE [--json]") end
+  local s = read_store(opts.store)
+  if not s then return 1 end
+  local rec = find_execution(s, pos[1])
+  if not rec then
+    s:close()
+    io.stderr:write("stepflow: ExecutionDoesNotExist: ", pos[1], "\n")
+    return 1
+  end
+  local history = require("stepflow.history")
+  local durable = require("stepflow.durable")
+  for _, e in ipairs(s:history(rec.arn)) do
+    local d = durable.decode_event(e)
+    local ev = history.to_aws({ id = d.id, previousEventId = d.previousEventId,
+      timestamp = d.timestamp, type = d.type, details = d.d })
+    if opts.json then
+      io.stdout:write(json.encode(ev), "\n")
+    else
+      io.stdout:write(string.format("%4d %s %s\n", ev.id, ev.timestamp, ev.type))
+    end
+  end
+  s:close()
+  return 0
+end
+
+function M.stop(argv)
+  local pos, opts = parse_args(argv, 2, { store = "value", error = "value", cause = "value" })
+  if not pos then return fail_usage(opts) end
+  if #pos ~= 1 or not opts.store then return fail_usage("usage: stepflow stop EXECUTION --store FILE [--error E] [--cause C]") end
+  local engine = open_engine({ store = opts.store })
+  if not engine then return 1 end
+  local rec = find_execution(engine.store, pos[1])
+  if not rec then
+    engine:close()
+    io.stderr:write("stepflow: ExecutionDoesNotExist: ", pos[1], "\n")
+    return 1
+  end
+  local ok, err = engine:stop_execution(rec.arn, opts.error, opts.cause)
+  engine:close()
+  if not ok then
+    io.stderr:write("stepflow: ", err, "\n")
+    return 1
+  end
+  io.stdout:write("stopped ", rec.arn, "\n")
+  return 0
 end
 
 function M.validate(argv)

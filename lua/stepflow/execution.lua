@@ -9,6 +9,7 @@
 local errors = require("stepflow.errors")
 local retry = require("stepflow.asl.retry")
 local timestamp = require("stepflow.asl.timestamp")
+local replay = require("stepflow.replay")
 
 local M = {}
 
@@ -63,18 +64,32 @@ end
 --- Records one history event of `frame`'s execution and returns its id.
 -- Ids are counted even without a history sink, because AWS's causes name
 -- them ("entered at the event id #2").
-local function event(exec, frame, etype, details)
+-- `x` holds what recovery needs beyond AWS's details (the next state).
+local function event(exec, frame, etype, details, x)
+  local rp = exec.replay
+  if rp and frame then
+    local ev = replay.consume(rp, frame, etype, details)
+    if ev then
+      frame.last_event = ev.id
+      frame.last_ts = ev.timestamp
+      return ev.id
+    end
+  end
   local id = exec.event_id + 1
   exec.event_id = id
+  local now = exec.engine.loop:now()
   local sink = exec.sink
   if sink then
     local prev = frame and frame.last_event or (id - 1)
     sink(exec, {
-      id = id, previousEventId = prev, timestamp = exec.engine.loop:now(),
-      type = etype, details = details, frame = frame and frame.key,
+      id = id, previousEventId = prev, timestamp = now,
+      type = etype, details = details, frame = frame and frame.key, x = x,
     })
   end
-  if frame then frame.last_event = id end
+  if frame then
+    frame.last_event = id
+    frame.last_ts = now
+  end
   return id
 end
 M.event = event
@@ -150,14 +165,52 @@ local function attempt(frame)
 end
 M.attempt = attempt
 
+-- Skips a state whose visit is recorded: its output, next state and
+-- variables come from the record.
+local function replayed(frame, st, entered, exited)
+  frame.entered_id = entered.id
+  frame.entered_ms = entered.timestamp
+  frame.last_event = exited.id
+  frame.last_ts = exited.timestamp
+  local d = exited.d or {}
+  local assigned = d.assignedVariables
+  if assigned then
+    local vars = frame.vars
+    for k, v in pairs(assigned) do vars[k] = v end
+  end
+  local nxt = exited.x and exited.x.next
+  local output = d.output
+  if output == nil then output = require("stepflow.json").null end
+  if nxt then
+    local target = frame.program.states[nxt]
+    if not target then
+      error("stepflow: recorded history names state '" .. nxt .. "', which the definition lacks")
+    end
+    return "replayed", output, target
+  end
+  return "replayed", output, nil
+end
+
 local function enter(frame)
   local st = frame.state
   local exec = frame.exec
   exec.transitions = exec.transitions + 1
-  frame.entered_ms = exec.engine.loop:now()
   frame.retry_count = 0
   frame.retries = nil
   frame.task_token = nil
+  local rp = exec.replay
+  if rp then
+    local entered, exited = replay.visit(rp, frame, st.entered_type, st.exited_type)
+    if exited then return replayed(frame, st, entered, exited) end
+    if entered then
+      frame.entered_id = entered.id
+      frame.entered_ms = entered.timestamp
+      frame.last_event = entered.id
+      frame.last_ts = entered.timestamp
+      return attempt(frame)
+    end
+  end
+  frame.entered_ms = exec.engine.loop:now()
   frame.entered_id = event(exec, frame, st.entered_type,
     exec.sink and { name = st.name, input = frame.raw })
   return attempt(frame)
@@ -192,11 +245,15 @@ local function handle_error(frame, err)
       local counts = frame.retries
       if not counts then counts = {}; frame.retries = counts end
       local n = (counts[i] or 0) + 1
-      local delay = retry.delay_ms(retriers[i], n, exec.engine.random)
+      -- Jitter is derived from the attempt, so a replay waits until the
+      -- same due time, counted from the recorded failure.
+      local seed = exec.arn .. frame.key .. (frame.entered_id or 0) .. "#" .. n
+      local delay = retry.delay_ms(retriers[i], n, function() return replay.unit_random(seed) end)
       if delay then
         counts[i] = n
         frame.retry_count = frame.retry_count + 1
-        exec.engine:after(delay, frame, function() M.drive(frame, "attempt") end)
+        local due = (frame.last_ts or exec.engine.loop:now()) + delay
+        exec.engine:after(due - exec.engine.loop:now(), frame, function() M.drive(frame, "attempt") end)
         return "block"
       end
     end
@@ -234,13 +291,21 @@ function M.drive(frame, kind, a, b)
     elseif kind == "attempt" then
       kind, a, b = attempt(frame)
     end
-    if kind == "next" or kind == "goto" then
+    if kind == "replayed" then
+      if b then
+        frame.state = b
+        frame.raw = a
+        kind = nil
+      else
+        return finish(frame, true, a)
+      end
+    elseif kind == "next" or kind == "goto" then
       local st = frame.state
       local output, nxt
       if kind == "next" then output, nxt = a, st.next_state else output, nxt = b, a end
       if st.commit_vars then st.commit_vars(frame) end
       event(exec, frame, st.exited_type, exec.sink and { name = st.name, output = output,
-        assignedVariables = frame.assigned })
+        assignedVariables = frame.assigned }, exec.durable and { next = nxt and nxt.name })
       frame.assigned = nil
       if nxt then
         frame.state = nxt

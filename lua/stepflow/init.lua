@@ -13,6 +13,8 @@ local execution = require("stepflow.execution")
 local compile = require("stepflow.asl.compile")
 local validate = require("stepflow.asl.validate")
 local handlers = require("stepflow.handlers")
+local durable = require("stepflow.durable")
+local history = require("stepflow.history")
 
 local M = {}
 
@@ -37,9 +39,19 @@ Execution.__index = Execution
 --   region, account   for ARNs (defaults us-east-1, 123456789012)
 --   payload_limit bytes (default 262144; false disables the check)
 --   history       boolean: keep every execution's history events in memory
+--   store         a store file path (or an opened stepflow.store): STANDARD
+--                 executions become durable, and every open one resumes
+--                 when recover() is called
+-- Returns the engine, or nil, message when the store cannot be opened.
 function M.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("stepflow.new: opts must be a table", 2) end
+  local store = opts.store
+  if type(store) == "string" then
+    local err
+    store, err = require("stepflow.store").open(store)
+    if not store then return nil, err end
+  end
   local self = setmetatable({
     loop = core.loop({ virtual_time = opts.virtual_time and true or false }),
     handlers = {},
@@ -53,6 +65,7 @@ function M.new(opts)
     random = math.random,
   }, Engine)
   self.scheduler = execution.new_scheduler(self.loop)
+  if store then durable.attach(self, store) end
   if opts.handlers then
     for name, fn in pairs(opts.handlers) do self:register(name, fn) end
   end
@@ -91,7 +104,7 @@ function Engine:create_state_machine(definition, opts)
   if type(def) ~= "table" then
     return nil, "definition: must be a JSON object", { { path = "", message = "must be a JSON object" } }
   end
-  local problems = validate.check(def)
+  local problems = validate.check(def, { type = opts.type })
   if #problems > 0 then
     local lines = {}
     for i, p in ipairs(problems) do lines[i] = (p.path == "" and "/" or p.path) .. ": " .. p.message end
@@ -105,8 +118,14 @@ function Engine:create_state_machine(definition, opts)
   machine.arn = "arn:aws:states:" .. self.region .. ":" .. self.account .. ":stateMachine:" .. name
   machine.role_arn = opts.role_arn or ("arn:aws:iam::" .. self.account .. ":role/stepflow")
   machine.engine = self
+  machine.text = type(definition) == "string" and definition or json.encode(def)
   setmetatable(machine, StateMachine)
   self.machines[machine.arn] = machine
+  if self.store and machine.type == "STANDARD" and not opts.from_store then
+    local ok, perr = self.store:put_state_machine({ arn = machine.arn, name = name,
+      definition = machine.text, type = machine.type, created = self.loop:now() })
+    if not ok then return nil, "store: " .. tostring(perr) end
+  end
   return machine
 end
 
@@ -139,9 +158,10 @@ function Engine:cancel(t)
   t:cancel()
 end
 
---- Hook for durable executions: runs fn once the events so far are
--- committed. In-memory executions are durable at once.
-function Engine:when_durable(_, fn)
+--- Runs fn once the events so far are committed (at once for in-memory
+-- executions).
+function Engine:when_durable(exec, fn)
+  if exec.durable then return durable.when_durable(self, fn) end
   return fn()
 end
 
@@ -185,39 +205,32 @@ local function end_execution(exec, status, output, err)
       or status == "TIMED_OUT" and "ExecutionTimedOut" or "ExecutionAborted"
     execution.event(exec, nil, etype, exec.sink and { error = exec.error, cause = exec.cause })
   end
+  if exec.durable then
+    local store = exec.engine.store
+    local ok, err = store:finish_execution(exec.arn, status,
+      status == "SUCCEEDED" and json.encode(output) or nil, exec.error, exec.cause, exec.stop_ms)
+    if not ok and err ~= "ExecutionNotRunning" then
+      error("stepflow: store finish failed: " .. tostring(err), 0)
+    end
+  end
   if exec.on_done then exec.on_done(exec) end
 end
 
---- Starts an execution of a state machine with an input value (a decoded
--- JSON value). opts: name. Returns the execution.
-function Engine:start_execution(sm, input, opts)
-  if getmetatable(sm) ~= StateMachine then
-    error("start_execution: expected a state machine from create_state_machine", 2)
-  end
-  opts = opts or {}
-  if input == nil then input = {} end
-  local name = opts.name or self:uuid()
+local function new_execution(self, sm, name, input, start_ms, on_done)
   local kind = sm.type == "EXPRESS" and ":express:" or ":execution:"
-  local exec = setmetatable({
+  return setmetatable({
     engine = self, machine = sm, name = name, input = input,
     arn = "arn:aws:states:" .. self.region .. ":" .. self.account .. kind .. sm.name .. ":" .. name,
-    role_arn = sm.role_arn, status = "RUNNING", start_ms = self.loop:now(),
-    event_id = 0, transitions = 0, timers = {}, on_done = opts.on_done,
+    role_arn = sm.role_arn, status = "RUNNING", start_ms = start_ms,
+    event_id = 0, transitions = 0, timers = {}, on_done = on_done,
   }, Execution)
-  if opts.history or self.keep_history then
-    exec.history = {}
-    exec.sink = function(e, ev) e.history[#e.history + 1] = ev end
-  end
-  execution.event(exec, nil, "ExecutionStarted", exec.sink and {
-    input = input, roleArn = exec.role_arn, stateMachineArn = sm.arn,
-  })
+end
+
+-- Starts (or, after a recovery, resumes) the top-level frame.
+local function launch(self, exec)
+  local sm = exec.machine
   local limit = self.payload_limit
-  if limit and #json.encode(input) > limit then
-    end_execution(exec, "FAILED", nil, errors.new(errors.DataLimitExceeded,
-      "The execution input exceeds the maximum number of bytes service limit."))
-    return exec
-  end
-  local root = execution.new_frame(exec, sm.program, input, {}, function(_, ok, value)
+  local root = execution.new_frame(exec, sm.program, exec.input, {}, function(_, ok, value)
     if ok then
       if limit and #json.encode(value) > limit then
         return end_execution(exec, "FAILED", nil, errors.new(errors.DataLimitExceeded,
@@ -230,12 +243,138 @@ function Engine:start_execution(sm, input, opts)
   end)
   exec.root = root
   if sm.timeout_seconds then
-    self:after(sm.timeout_seconds * 1000, root, function()
+    local due = exec.start_ms + sm.timeout_seconds * 1000
+    self:after(due - self.loop:now(), root, function()
       end_execution(exec, "TIMED_OUT", nil, errors.new(errors.Timeout))
     end)
   end
+  self.executions[exec.arn] = exec
   self.scheduler:push(root)
   return exec
+end
+
+--- Starts an execution of a state machine with an input value (a decoded
+-- JSON value). opts: name, on_done(exec), history. With a store, a
+-- STANDARD execution is durable, and its name is unique: the same name
+-- with the same input returns the existing execution, another input
+-- returns nil, "ExecutionAlreadyExists".
+function Engine:start_execution(sm, input, opts)
+  if getmetatable(sm) ~= StateMachine then
+    error("start_execution: expected a state machine from create_state_machine", 2)
+  end
+  opts = opts or {}
+  if input == nil then input = {} end
+  local name = opts.name or self:uuid()
+  local exec = new_execution(self, sm, name, input, self.loop:now(), opts.on_done)
+  local store = self.store
+  local input_text = json.encode(input)
+  if store and sm.type == "STANDARD" then
+    local existing = self.executions[exec.arn]
+    local rec = store:find_execution(sm.arn, name)
+    if rec then
+      if rec.input == input_text then
+        return existing or self:get_execution(rec.arn)
+      end
+      return nil, "ExecutionAlreadyExists: an execution named '" .. name ..
+        "' exists with another input"
+    end
+    local ok, err = store:create_execution({ arn = exec.arn, sm_arn = sm.arn, name = name,
+      input = input_text, status = "RUNNING", started = exec.start_ms })
+    if not ok then return nil, err end
+    exec.durable = true
+    exec.sink = durable.sink
+  elseif opts.history or self.keep_history then
+    exec.history = {}
+    exec.sink = function(e, ev) e.history[#e.history + 1] = ev end
+  end
+  execution.event(exec, nil, "ExecutionStarted", exec.sink and {
+    input = input, roleArn = exec.role_arn, stateMachineArn = sm.arn,
+  })
+  local limit = self.payload_limit
+  if limit and #input_text > limit then
+    end_execution(exec, "FAILED", nil, errors.new(errors.DataLimitExceeded,
+      "The execution input exceeds the maximum number of bytes service limit."))
+    return exec
+  end
+  if opts.defer then
+    self.executions[exec.arn] = exec
+    return exec
+  end
+  return launch(self, exec)
+end
+
+--- A finished or running execution by ARN: from memory, or a record from
+-- the store ({arn, name, status, output, error, cause, ...}).
+function Engine:get_execution(arn)
+  local exec = self.executions[arn]
+  if exec then return exec end
+  local rec = self.store and self.store:get_execution(arn)
+  if not rec then return nil end
+  return setmetatable({ arn = rec.arn, name = rec.name, status = rec.status,
+    output = rec.output and json.decode(rec.output), error = rec.error, cause = rec.cause,
+    start_ms = rec.started, stop_ms = rec.stopped, finished = rec.status ~= "RUNNING",
+    engine = self }, Execution)
+end
+
+--- Resumes every RUNNING execution in the store: replays its recorded
+-- history (nothing recorded is run or recorded again), re-arms its timers
+-- at their recorded due times, and invokes again the tasks that were in
+-- flight. Returns the number of executions resumed, or nil, message.
+function Engine:recover()
+  local store = self.store
+  if not store then error("recover: this engine has no store", 2) end
+  local count = 0
+  for _, rec in ipairs(store:running({ events = true })) do
+    if not self.executions[rec.arn] then
+      local sm = self.machines[rec.sm_arn]
+      if not sm then
+        local smrec = store:get_state_machine(rec.sm_arn)
+        if not smrec then return nil, "store: execution " .. rec.arn .. " names an unknown state machine" end
+        local err
+        sm, err = self:create_state_machine(smrec.definition, { name = smrec.name, type = smrec.type,
+          from_store = true })
+        if not sm then return nil, "store: state machine " .. rec.sm_arn .. ": " .. err end
+      end
+      local exec = durable.resume_execution(self, sm, rec, rec.events, function(machine, r)
+        local e = new_execution(self, machine, r.name, json.decode(r.input), r.started)
+        e.arn = r.arn
+        e.durable = true
+        e.sink = durable.sink
+        return e
+      end)
+      launch(self, exec)
+      count = count + 1
+    end
+  end
+  return count
+end
+
+--- The AWS-shaped history of an execution (from the store or memory).
+function Engine:history(arn)
+  local out = {}
+  if self.store then
+    local events, err = self.store:history(arn)
+    if not events then return nil, err end
+    for i, e in ipairs(events) do
+      local d = durable.decode_event(e)
+      out[i] = history.to_aws({ id = d.id, previousEventId = d.previousEventId,
+        timestamp = d.timestamp, type = d.type, details = d.d })
+    end
+    return out
+  end
+  local exec = self.executions[arn]
+  if not exec or not exec.history then return nil, "ExecutionDoesNotExist" end
+  for i, e in ipairs(exec.history) do out[i] = history.to_aws(e) end
+  return out
+end
+
+--- Commits what is pending and closes the store (if any) and the loop.
+function Engine:close()
+  if self.store then
+    durable.commit(self)
+    self.store:close()
+    self.store = nil
+  end
 end
 
 --- Stops a running execution: ABORTED with an optional error and cause.
@@ -244,6 +383,26 @@ function Execution:stop(err, cause)
   local e = errors.new(err or "", cause)
   if err == nil then e.Error = nil end
   end_execution(self, "ABORTED", nil, e)
+  return true
+end
+
+--- Stops an execution by ARN: one running here, or (when no engine runs
+-- it) a RUNNING execution in the store. Returns true or nil, message.
+function Engine:stop_execution(arn, err, cause)
+  local exec = self.executions[arn]
+  if exec then return exec:stop(err, cause) end
+  local store = self.store
+  local rec = store and store:get_execution(arn)
+  if not rec then return nil, "ExecutionDoesNotExist: " .. tostring(arn) end
+  if rec.status ~= "RUNNING" then return nil, "execution is not running (" .. rec.status .. ")" end
+  local events = store:history(arn, { reverse = true, limit = 1 })
+  local last = events and events[1] and events[1].id or 0
+  local now = self.loop:now()
+  store:append(arn, last + 1, last, now, "ExecutionAborted",
+    json.encode({ d = { error = err, cause = cause } }))
+  store:finish_execution(arn, "ABORTED", nil, err, cause, now)
+  local ok, cerr = store:commit()
+  if not ok then return nil, cerr end
   return true
 end
 

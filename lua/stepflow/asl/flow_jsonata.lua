@@ -251,7 +251,7 @@ function M.wait_due(c, st, def, where)
       if s < 0 then
         error(query_error("The Seconds field must be a non-negative integer: " .. s), 0)
       end
-      return frame.exec.engine.loop:now() + s * 1000
+      return frame.entered_ms + s * 1000
     end
   end
   local ts = M.template(c, def.Timestamp, where .. "/Timestamp", "Timestamp")

@@ -153,7 +153,8 @@ function M.compile(c, st, def, where)
     if batcher then inputs = batcher(frame, effective, inputs) end
     local n = #inputs
     event(exec, frame, "MapStateStarted", exec.sink and { length = n })
-    local key = frame.key .. "/" .. name .. "@" .. frame.retry_count .. "#"
+    -- Unique per visit and attempt, and the same when a recovery replays it.
+    local key = frame.key .. "/" .. frame.entered_id .. "." .. frame.retry_count .. "#"
     -- Distributed iterations are child workflows: they see no outer variables.
     local outer = frame.vars
     return group.start(frame, {

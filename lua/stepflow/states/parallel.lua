@@ -20,7 +20,8 @@ function M.compile(c, st, def, where)
     local input = prepare(frame, raw)
     local exec = frame.exec
     event(exec, frame, "ParallelStateStarted", exec.sink and {})
-    local key = frame.key .. "/" .. st.name .. "@" .. frame.retry_count .. "#"
+    -- Unique per visit and attempt, and the same when a recovery replays it.
+    local key = frame.key .. "/" .. frame.entered_id .. "." .. frame.retry_count .. "#"
     return group.start(frame, {
       n = n,
       child = function(i)

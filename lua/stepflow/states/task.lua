@@ -8,6 +8,7 @@ local handlers = require("stepflow.handlers")
 local execution = require("stepflow.execution")
 local dataflow = require("stepflow.asl.dataflow")
 local paths = require("stepflow.asl.paths")
+local replay = require("stepflow.replay")
 
 local M = {}
 
@@ -86,9 +87,12 @@ function M.compile(c, st, def, where)
     if call.hb_timer then engine:cancel(call.hb_timer); call.hb_timer = nil end
     if call.token then engine.tokens[call.token] = nil end
     local frame, exec = call.frame, call.frame.exec
+    local record = not call.replayed
     if not ok then
       local e = value
-      if e.Error == "States.Timeout" or e.Error == "States.HeartbeatTimeout" then
+      if not record then
+        -- the outcome was consumed from the recorded history
+      elseif e.Error == "States.Timeout" or e.Error == "States.HeartbeatTimeout" then
         event(exec, frame, ev.timed_out, exec.sink and event_details(call,
           { error = e.Error, cause = e.Cause }))
       else
@@ -100,7 +104,7 @@ function M.compile(c, st, def, where)
     local result = value
     if result == nil then result = null end
     local limit = engine.payload_limit
-    if limit and type(result) == "table" and #json.encode(result) > limit then
+    if record and limit and type(result) == "table" and #json.encode(result) > limit then
       local e = errors.new(errors.DataLimitExceeded,
         "The state/task '" .. st.name .. "' returned a result with a size exceeding " ..
         "the maximum number of bytes service limit.")
@@ -108,7 +112,9 @@ function M.compile(c, st, def, where)
         { error = e.Error, cause = e.Cause }))
       return "error", e
     end
-    event(exec, frame, ev.succeeded, exec.sink and event_details(call, { output = result }))
+    if record then
+      event(exec, frame, ev.succeeded, exec.sink and event_details(call, { output = result }))
+    end
     if info.kind == "lambda_invoke" then
       result = handlers.wrap_invoke(engine, result, call.effective)
     end
@@ -175,11 +181,27 @@ function M.compile(c, st, def, where)
     return ctx
   end
 
+  local outcome_types = { [ev.succeeded] = true, [ev.failed] = true, [ev.timed_out] = true }
+
   local function invoke(call)
     local engine = call.engine
     local frame = call.frame
     local exec = frame.exec
     event(exec, frame, ev.started, exec.sink and event_details(call))
+    if exec.replay then
+      -- A recovery: the attempt's recorded outcome stands; only a task
+      -- without one is invoked again.
+      local rec = replay.outcome(exec.replay, frame, outcome_types)
+      if rec then
+        call.replayed = rec
+        local d = rec.d or {}
+        if rec.type == ev.succeeded then
+          call.result_override = d.output
+          return true, d.output
+        end
+        return false, errors.new(d.error or errors.TaskFailed, d.cause)
+      end
+    end
     local fn, fname_or_err = handlers.find(engine.handlers, resource, info, call.effective)
     if not fn then return false, fname_or_err end
     call.function_name = fname_or_err

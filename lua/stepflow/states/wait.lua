@@ -18,7 +18,8 @@ local function due_fn(c, st, def, where)
   if st.ql == "JSONata" then return st.flow.wait_due(c, st, def, where) end
   if def.Seconds ~= nil then
     local ms = def.Seconds * 1000
-    return function(frame) return frame.exec.engine.loop:now() + ms end
+    -- Counted from the recorded entry, so a recovered Wait keeps its due time.
+    return function(frame) return frame.entered_ms + ms end
   end
   if def.Timestamp ~= nil then
     local t = timestamp.parse(def.Timestamp)
@@ -45,7 +46,7 @@ local function due_fn(c, st, def, where)
       if s < 0 then
         runtime("The SecondsPath parameter references a negative value: " .. text .. " == " .. s)
       end
-      return frame.exec.engine.loop:now() + s * 1000
+      return frame.entered_ms + s * 1000
     end
   end
   local text = def.TimestampPath

@@ -1,0 +1,93 @@
+--- Durable STANDARD executions: the engine's side of the store.
+--
+-- Events are appended to the store as the interpreter makes them and
+-- committed in groups, one commit per loop turn: the first event of a turn
+-- queues a commit on the loop's ready queue, so it runs after everything
+-- that turn did. Work that must wait until its events are durable (a Task
+-- handler after its TaskScheduled) waits for that commit.
+local json = require("stepflow.json")
+local replay = require("stepflow.replay")
+local execution = require("stepflow.execution")
+
+local M = {}
+
+local encode = json.encode
+
+--- Attaches a store to an engine.
+function M.attach(engine, store)
+  engine.store = store
+  engine.after_commit = {}
+  engine.commit_posted = false
+  engine.commit_fn = function() M.commit(engine) end
+end
+
+local function post_commit(engine)
+  if not engine.commit_posted then
+    engine.commit_posted = true
+    engine.loop:call(engine.commit_fn)
+  end
+end
+
+--- Commits the open group and runs what waited for it. A failed commit
+-- stops the engine: in-memory state must never run ahead of the store.
+function M.commit(engine)
+  engine.commit_posted = false
+  local store = engine.store
+  if store:pending() > 0 then
+    local ok, err = store:commit()
+    if not ok then
+      error("stepflow: the store could not commit (" .. tostring(err) ..
+        "); stopping so that nothing runs ahead of it. Restart to recover.", 0)
+    end
+  end
+  local waiting = engine.after_commit
+  if #waiting > 0 then
+    engine.after_commit = {}
+    for i = 1, #waiting do waiting[i]() end
+  end
+end
+
+--- Runs fn once everything recorded so far is committed.
+function M.when_durable(engine, fn)
+  local w = engine.after_commit
+  w[#w + 1] = fn
+  post_commit(engine)
+end
+
+--- The sink of a durable execution: appends each event to the store.
+function M.sink(exec, ev)
+  local engine = exec.engine
+  local record = { d = ev.details, f = ev.frame, x = ev.x }
+  local ok, err = engine.store:append(exec.arn, ev.id, ev.previousEventId, ev.timestamp, ev.type,
+    encode(record))
+  if not ok then error("stepflow: store append failed: " .. tostring(err), 0) end
+  post_commit(engine)
+end
+
+--- Decodes a stored event into the form the replay index uses.
+function M.decode_event(e)
+  local rec = json.decode(e.details)
+  return {
+    id = e.id, previousEventId = e.previousEventId, timestamp = e.timestamp, type = e.type,
+    d = rec.d, f = rec.f, x = rec.x,
+  }
+end
+
+--- Rebuilds an execution from its record and events and starts replaying
+-- it. `machine` is its compiled state machine.
+function M.resume_execution(engine, machine, rec, events, make_exec)
+  local decoded = {}
+  local last = 0
+  for i, e in ipairs(events) do
+    decoded[i] = M.decode_event(e)
+    if e.id > last then last = e.id end
+  end
+  local exec = make_exec(machine, rec)
+  exec.event_id = last
+  exec.replay = replay.index(decoded)
+  return exec
+end
+
+M.execution = execution
+
+return M

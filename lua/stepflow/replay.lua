@@ -1,0 +1,125 @@
+--- Replay of a recorded history after a crash.
+--
+-- Every recorded event names the frame that produced it (the top level, a
+-- Parallel branch, a Map iteration). Recovery groups the events by frame;
+-- while a frame still has recorded events, the interpreter consumes them
+-- instead of recording new ones: a state whose exit is recorded is skipped
+-- with its recorded output and next state (so nothing is run or recorded
+-- twice), and the state that was in progress is run again from its
+-- recorded entry. Once a frame's recorded events are used up, it is live.
+local M = {}
+
+--- Builds the replay index from decoded events ({id, previousEventId,
+-- timestamp, type, d = details, f = frame key, x = extras}).
+function M.index(events)
+  local by_frame = {}
+  for _, ev in ipairs(events) do
+    if ev.f then
+      local r = by_frame[ev.f]
+      if not r then
+        r = { list = {}, pos = 1 }
+        by_frame[ev.f] = r
+      end
+      r.list[#r.list + 1] = ev
+    end
+  end
+  return by_frame
+end
+
+local function advance(r)
+  local list, pos = r.list, r.pos
+  while list[pos] and list[pos].used do pos = pos + 1 end
+  r.pos = pos
+  if pos > #list then r.live = true end
+end
+
+-- Events that a frame can emit out of their recorded order (iterations
+-- end in whatever order they finish): matched by type and index.
+local UNORDERED = {
+  MapIterationStarted = true, MapIterationSucceeded = true, MapIterationFailed = true,
+}
+
+--- Consumes the recorded event that matches an event the interpreter is
+-- about to record for `frame`. Returns the recorded event, or nil (then
+-- the frame is live and the event is recorded anew).
+function M.consume(replay, frame, etype, details)
+  local r = replay[frame.key]
+  if not r or r.live then return nil end
+  local list = r.list
+  local ev = list[r.pos]
+  if ev and ev.type == etype and not UNORDERED[etype] then
+    ev.used = true
+    advance(r)
+    return ev
+  end
+  if UNORDERED[etype] then
+    local index = details and details.index
+    for i = r.pos, #list do
+      local e = list[i]
+      if not e.used and e.type == etype and e.d and e.d.index == index then
+        e.used = true
+        advance(r)
+        return e
+      end
+    end
+  end
+  -- The frame has gone a different way than recorded: from here on it is live.
+  r.live = true
+  return nil
+end
+
+--- The recorded visit of a state that `frame` enters: consumes its entered
+-- event, and when the exit was recorded too, every event of the visit.
+-- Returns the entered event and, if the visit ended, the exited event.
+function M.visit(replay, frame, entered_type, exited_type)
+  local r = replay[frame.key]
+  if not r or r.live then return nil end
+  local list = r.list
+  local first = list[r.pos]
+  if not first or first.type ~= entered_type then
+    r.live = true
+    return nil
+  end
+  first.used = true
+  if exited_type then
+    for i = r.pos + 1, #list do
+      local ev = list[i]
+      if not ev.used then
+        if ev.type == exited_type then
+          for j = r.pos, i do list[j].used = true end
+          advance(r)
+          return first, ev
+        end
+        if ev.type:sub(-12) == "StateEntered" then break end
+      end
+    end
+  end
+  advance(r)
+  return first, nil
+end
+
+--- The recorded outcome of a task attempt, if it is the frame's next
+-- event: consumes and returns it (type is one of `types`).
+function M.outcome(replay, frame, types)
+  local r = replay[frame.key]
+  if not r or r.live then return nil end
+  local ev = r.list[r.pos]
+  if ev and types[ev.type] then
+    ev.used = true
+    advance(r)
+    return ev
+  end
+  return nil
+end
+
+--- A number in [0, 1) that is the same for the same text: jitter that a
+-- replay computes again exactly.
+function M.unit_random(text)
+  local h = 2166136261
+  for i = 1, #text do
+    h = ((h ~ text:byte(i)) * 16777619) & 0xffffffff
+  end
+  return h / 4294967296
+end
+
+return M
