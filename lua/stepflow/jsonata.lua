@@ -30,6 +30,17 @@ function M.set_clock(fn)
   clock = fn
 end
 
+-- Guards against runaway expressions (U1001 when exceeded).
+local limits = { time_limit = 10 }
+
+--- Sets evaluation limits: max_depth (nesting of evaluation steps, default
+-- 10000) and time_limit (CPU seconds per evaluation, default 10; false for
+-- none). Both raise U1001 when exceeded.
+function M.set_limits(opts)
+  if opts.max_depth ~= nil then eval.max_depth = opts.max_depth end
+  if opts.time_limit ~= nil then limits.time_limit = opts.time_limit or nil end
+end
+
 local function fail(err)
   if type(err) == "table" and err.code then
     messages.populate(err)
@@ -68,9 +79,9 @@ function Compiled:evaluate(input, bindings)
   end
   local saved_clock = lib.clock.millis
   lib.clock.millis = clock()
-  local saved_depth = eval.reset_depth(0)
+  local saved_depth, saved_deadline = eval.reset_depth(0, limits.time_limit and os.clock() + limits.time_limit)
   local ok, result = pcall(eval.evaluate, self.ast, input, env)
-  eval.reset_depth(saved_depth)
+  eval.reset_depth(saved_depth, saved_deadline)
   lib.clock.millis = saved_clock
   if not ok then fail(result) end
   return result

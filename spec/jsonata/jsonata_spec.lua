@@ -164,6 +164,13 @@ describe("stepflow.jsonata", function()
       assert.equal("U1001", err("($inf := function($n){ $n + $inf($n - 1) }; $inf(5))").code)
     end)
 
+    it("stops a runaway tail-call loop at the time limit with U1001", function()
+      jsonata.set_limits({ time_limit = 0.2 })
+      local e = err("($inf := function(){ $inf() }; $inf())")
+      jsonata.set_limits({ time_limit = 10 })
+      assert.equal("U1001", e.code)
+    end)
+
     it("applies partial application and chaining with ~>", function()
       assert.equal("hel", ev('($first3 := $substring(?, 0, 3); $first3("hello"))'))
       assert.equal("HELLO", ev('"hello" ~> $uppercase()'))

@@ -17,11 +17,17 @@ local floor = math.floor
 --- Deepest evaluation nesting before U1001.
 M.max_depth = 10000
 local depth = 0
+-- CPU-time deadline (os.clock seconds) of the running evaluation, checked
+-- every 4096 steps; nil for none.
+local deadline = nil
+local ticks = 0
 
-function M.reset_depth(d)
-  local old = depth
+--- Sets the evaluation depth and deadline; returns the previous ones.
+function M.reset_depth(d, new_deadline)
+  local old, old_deadline = depth, deadline
   depth = d or 0
-  return old
+  deadline = new_deadline
+  return old, old_deadline
 end
 
 local apply_mod  -- stepflow.jsonata.apply (set by M.init)
@@ -730,6 +736,13 @@ function evaluate(expr, input, env)
   depth = depth + 1
   if depth > M.max_depth then
     throw("U1001", { message = "Stack overflow error: Check for non-terminating recursive function.  Consider rewriting as tail-recursive.", position = expr.position })
+  end
+  ticks = ticks + 1
+  if ticks >= 4096 then
+    ticks = 0
+    if deadline and os.clock() > deadline then
+      throw("U1001", { message = "Expression evaluation timeout: Check for infinite loop", position = expr.position })
+    end
   end
   local h = handlers[expr.type]
   local result = h(expr, input, env)
