@@ -1,0 +1,85 @@
+local json = require("stepflow.json")
+
+local function sh(cmd)
+  local p = io.popen(cmd .. " 2>&1; echo \"rc=$?\"")
+  local out = p:read("a")
+  p:close()
+  local rc = tonumber(out:match("rc=(%d+)%s*$"))
+  return out:gsub("rc=%d+%s*$", ""), rc
+end
+
+local function write(path, text)
+  local fh = assert(io.open(path, "w"))
+  fh:write(text)
+  fh:close()
+end
+
+describe("stepflow command line with --store", function()
+  local dir, db, def, handlers
+  before_each(function()
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir))
+    db = dir .. "/s.db"
+    def = dir .. "/flow.json"
+    handlers = dir .. "/h.lua"
+    write(def, json.encode({ StartAt = "T", States = {
+      T = { Type = "Task", Resource = "double", Next = "W" },
+      W = { Type = "Wait", Seconds = 1, End = true } } }))
+    write(handlers, "return { double = function(x) return x * 2 end }")
+  end)
+  after_each(function() os.execute("rm -rf " .. dir) end)
+
+  it("starts without running, resumes, lists and shows the history", function()
+    local out, rc = sh("bin/stepflow start " .. def .. " --store " .. db .. " --name a --input 4")
+    assert.equal(0, rc)
+    assert.matches(":execution:flow:a", out)
+    out, rc = sh("bin/stepflow executions --store " .. db .. " --status RUNNING --json")
+    assert.equal(0, rc)
+    assert.equal("RUNNING", json.decode(out).status)
+    out, rc = sh("bin/stepflow resume --store " .. db .. " --handlers " .. handlers .. " --virtual-time")
+    assert.equal(0, rc, out)
+    out = sh("bin/stepflow executions --store " .. db .. " --json")
+    local rec = json.decode(out)
+    assert.equal("SUCCEEDED", rec.status)
+    assert.equal(8, rec.output)
+    out, rc = sh("bin/stepflow history a --store " .. db .. " --json")
+    assert.equal(0, rc)
+    local types = {}
+    for line in out:gmatch("[^\n]+") do types[#types + 1] = json.decode(line).type end
+    assert.same({ "ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSucceeded",
+      "TaskStateExited", "WaitStateEntered", "WaitStateExited", "ExecutionSucceeded" }, types)
+  end)
+
+  it("is idempotent on the name and refuses another input", function()
+    assert.equal(0, select(2, sh("bin/stepflow start " .. def .. " --store " .. db .. " --name a --input 1")))
+    assert.equal(0, select(2, sh("bin/stepflow start " .. def .. " --store " .. db .. " --name a --input 1")))
+    local out, rc = sh("bin/stepflow start " .. def .. " --store " .. db .. " --name a --input 2")
+    assert.equal(1, rc)
+    assert.matches("ExecutionAlreadyExists", out)
+  end)
+
+  it("runs a durable execution and prints its result", function()
+    local out, rc = sh("bin/stepflow run " .. def .. " --store " .. db .. " --name r --input 5 --handlers " ..
+      handlers .. " --virtual-time --json")
+    assert.equal(0, rc, out)
+    assert.same({ status = "SUCCEEDED", output = 10 }, json.decode(out))
+  end)
+
+  it("stops an execution", function()
+    sh("bin/stepflow start " .. def .. " --store " .. db .. " --name s --input 1")
+    local out, rc = sh("bin/stepflow stop s --store " .. db .. " --error Ops.Stop --cause maintenance")
+    assert.equal(0, rc, out)
+    local rec = json.decode((sh("bin/stepflow executions --store " .. db .. " --json")))
+    assert.equal("ABORTED", rec.status)
+    assert.equal("Ops.Stop", rec.error)
+    assert.equal("maintenance", rec.cause)
+  end)
+
+  it("says clearly when the store is not a store", function()
+    write(db, "garbage")
+    local out, rc = sh("bin/stepflow executions --store " .. db)
+    assert.equal(1, rc)
+    assert.matches("store", out)
+  end)
+end)

@@ -1,0 +1,273 @@
+local stepflow = require("stepflow")
+local json = require("stepflow.json")
+
+local function tmpdb()
+  local path = os.tmpname()
+  os.remove(path)
+  return path .. ".db"
+end
+
+local function cleanup(path)
+  for _, suffix in ipairs({ "", "-wal", "-shm", ".lock" }) do os.remove(path .. suffix) end
+end
+
+-- The engine that "crashes" runs in real time, so its timers stay pending;
+-- the one that recovers runs in virtual time.
+local function engine_on(path, handlers, real_time)
+  local engine = assert(stepflow.new({ store = path, virtual_time = not real_time, handlers = handlers }))
+  return engine
+end
+
+local function types(events)
+  local out = {}
+  for i, e in ipairs(events) do out[i] = e.type end
+  return out
+end
+
+-- A handler that never finishes in this engine: the task stays in flight.
+local function hang(_, ctx) return ctx.await(function() end) end
+
+describe("durable executions", function()
+  local path
+  before_each(function() path = tmpdb() end)
+  after_each(function() cleanup(path) end)
+
+  describe("history", function()
+    it("records AWS-shaped events with details and chained ids", function()
+      local engine = engine_on(path, { inc = function(x) return x + 1 end })
+      local sm = assert(engine:create_state_machine({ StartAt = "P", States = {
+        P = { Type = "Pass", Result = 1, Next = "T" },
+        T = { Type = "Task", Resource = "inc", End = true } } }, { name = "hist" }))
+      local exec = assert(engine:start_execution(sm, { a = 1 }, { name = "h1" }))
+      engine:run()
+      assert.equal("SUCCEEDED", exec.status)
+      local events = assert(engine:history(exec.arn))
+      assert.same({ "ExecutionStarted", "PassStateEntered", "PassStateExited", "TaskStateEntered",
+        "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded" }, types(events))
+      assert.same({ name = "P", input = '{"a":1}', inputDetails = { truncated = false } },
+        events[2].stateEnteredEventDetails)
+      assert.equal("1", events[3].stateExitedEventDetails.output)
+      assert.equal('{"a":1}', events[1].executionStartedEventDetails.input)
+      assert.equal("inc", events[5].taskScheduledEventDetails.resource)
+      assert.equal("2", events[7].taskSucceededEventDetails.output)
+      assert.equal("2", events[9].executionSucceededEventDetails.output)
+      for i, e in ipairs(events) do
+        assert.equal(i, e.id)
+        assert.equal(i - 1, e.previousEventId)
+        assert.matches("^%d%d%d%d%-%d%d%-%d%dT", e.timestamp)
+      end
+      engine:close()
+    end)
+    it("records assigned variables as JSON text on the exit event", function()
+      local engine = engine_on(path)
+      local sm = assert(engine:create_state_machine({ StartAt = "P", States = {
+        P = { Type = "Pass", Assign = { x = json.array({ 1 }) }, End = true } } }, { name = "vars" }))
+      local exec = engine:start_execution(sm, {})
+      engine:run()
+      local events = engine:history(exec.arn)
+      assert.same({ x = "[1]" }, events[3].stateExitedEventDetails.assignedVariables)
+      engine:close()
+    end)
+  end)
+
+  describe("names", function()
+    it("returns the existing execution for the same name and input", function()
+      local engine = engine_on(path)
+      local sm = assert(engine:create_state_machine({ StartAt = "P", States = { P = { Type = "Pass", End = true } } }, { name = "idem" }))
+      local a = assert(engine:start_execution(sm, { n = 1 }, { name = "same" }))
+      engine:run()
+      local b = assert(engine:start_execution(sm, { n = 1 }, { name = "same" }))
+      assert.equal(a.arn, b.arn)
+      engine:run()
+      assert.equal(1, #engine.store:list_executions({}))
+      engine:close()
+    end)
+    it("refuses the same name with another input: ExecutionAlreadyExists", function()
+      local engine = engine_on(path)
+      local sm = assert(engine:create_state_machine({ StartAt = "P", States = { P = { Type = "Pass", End = true } } }, { name = "idem" }))
+      assert(engine:start_execution(sm, { n = 1 }, { name = "same" }))
+      local none, err = engine:start_execution(sm, { n = 2 }, { name = "same" })
+      assert.is_nil(none)
+      assert.matches("^ExecutionAlreadyExists", err)
+      engine:close()
+    end)
+  end)
+
+  describe("stop", function()
+    it("aborts a running execution with error and cause, in memory and in the store", function()
+      local engine = engine_on(path, { hang = hang })
+      local sm = assert(engine:create_state_machine({ StartAt = "T", States = { T = { Type = "Task", Resource = "hang", End = true } } }, { name = "stop" }))
+      local exec = assert(engine:start_execution(sm, {}, { name = "s1" }))
+      engine:run()
+      assert.equal("RUNNING", exec.status)
+      assert.is_true(engine:stop_execution(exec.arn, "User.Stop", "enough"))
+      engine:run()
+      assert.equal("ABORTED", exec.status)
+      local rec = engine.store:get_execution(exec.arn)
+      assert.equal("ABORTED", rec.status)
+      assert.equal("User.Stop", rec.error)
+      local events = engine:history(exec.arn)
+      assert.equal("ExecutionAborted", events[#events].type)
+      assert.same({ error = "User.Stop", cause = "enough" }, events[#events].executionAbortedEventDetails)
+      assert.is_nil(engine:stop_execution(exec.arn))
+      engine:close()
+    end)
+  end)
+
+  describe("recovery", function()
+    it("resumes a Wait at its recorded due time without recording anything twice", function()
+      local engine = engine_on(path, nil, true)
+      local sm = assert(engine:create_state_machine({ StartAt = "A", States = {
+        A = { Type = "Pass", Result = "a", ResultPath = "$.a", Next = "W" },
+        W = { Type = "Wait", Seconds = 30, Next = "B" },
+        B = { Type = "Pass", Result = "b", ResultPath = "$.b", End = true } } }, { name = "wait" }))
+      local exec = assert(engine:start_execution(sm, {}, { name = "w1" }))
+      engine.loop:step()
+      engine.loop:step()
+      engine:close() -- the process dies here, the Wait still pending
+      local again = engine_on(path)
+      assert.equal(1, again:recover())
+      again:run()
+      local rec = again.store:get_execution(exec.arn)
+      assert.equal("SUCCEEDED", rec.status)
+      assert.same({ a = "a", b = "b" }, json.decode(rec.output))
+      local events = again:history(exec.arn)
+      assert.same({ "ExecutionStarted", "PassStateEntered", "PassStateExited", "WaitStateEntered",
+        "WaitStateExited", "PassStateEntered", "PassStateExited", "ExecutionSucceeded" }, types(events))
+      assert.is_true(rec.stopped - rec.started >= 30000)
+      again:close()
+    end)
+
+    it("invokes a task in flight at the crash again, and only that one", function()
+      local calls = {}
+      local function counting(name, fn)
+        return function(x, ctx) calls[name] = (calls[name] or 0) + 1; return fn(x, ctx) end
+      end
+      local def = { StartAt = "A", States = {
+        A = { Type = "Task", Resource = "a", Next = "B" },
+        B = { Type = "Task", Resource = "b", End = true } } }
+      local engine = engine_on(path, { a = counting("a", function(x) return x + 1 end), b = counting("b", hang) })
+      local sm = assert(engine:create_state_machine(def, { name = "inflight" }))
+      local exec = assert(engine:start_execution(sm, 1, { name = "t1" }))
+      engine:run()
+      assert.equal("RUNNING", exec.status)
+      engine:close()
+      local again = engine_on(path, { a = counting("a", function(x) return x + 1 end), b = counting("b", function(x) return x * 10 end) })
+      again:recover()
+      again:run()
+      assert.equal("20", again.store:get_execution(exec.arn).output)
+      assert.same({ a = 1, b = 2 }, calls)
+      local entered = 0
+      for _, e in ipairs(again:history(exec.arn)) do
+        if e.type == "TaskStateEntered" then entered = entered + 1 end
+      end
+      assert.equal(2, entered)
+      again:close()
+    end)
+
+    it("restores retry counters and keeps counting from them", function()
+      local seen = {}
+          local def = { StartAt = "T", States = { T = { Type = "Task", Resource = "f",
+        Parameters = { ["n.$"] = "$$.State.RetryCount" },
+        Retry = { { ErrorEquals = { "States.ALL" }, IntervalSeconds = 10, MaxAttempts = 5 } }, End = true } } }
+      local engine = engine_on(path, { f = function(input) seen[#seen + 1] = input.n; error("again") end }, true)
+      local sm = assert(engine:create_state_machine(def, { name = "retry" }))
+      local exec = assert(engine:start_execution(sm, {}, { name = "r1" }))
+      for _ = 1, 8 do engine.loop:step() end
+      engine:close()
+      assert.is_true(#seen >= 1)
+      local before = #seen
+      local again = engine_on(path, { f = function(input)
+        seen[#seen + 1] = input.n
+        if input.n < 3 then error("again") end
+        return input.n
+      end })
+      again:recover()
+      again:run()
+      assert.equal("3", again.store:get_execution(exec.arn).output)
+      -- each retry count was attempted once, across both processes
+      assert.equal(1, before)
+      assert.same({ 0, 1, 2, 3 }, seen)
+      again:close()
+    end)
+
+    it("keeps the Map iterations and Parallel branches already finished", function()
+      local calls = {}
+      local def = { StartAt = "P", States = { P = { Type = "Parallel", End = true, Branches = {
+        { StartAt = "M", States = { M = { Type = "Map", End = true, ItemProcessor = { StartAt = "T", States = {
+          T = { Type = "Task", Resource = "item", End = true } } } } } },
+        { StartAt = "B", States = { B = { Type = "Task", Resource = "branch", End = true } } },
+      } } } }
+      local first = {
+        item = function(x) calls[#calls + 1] = "item" .. x; if x == 2 then return hang(x, nil) end return x * 10 end,
+        branch = function() calls[#calls + 1] = "branch"; return "b" end,
+      }
+      first.item = function(x, ctx) calls[#calls + 1] = "item" .. x; if x == 2 then return hang(x, ctx) end return x * 10 end
+      local engine = engine_on(path, first)
+      local sm = assert(engine:create_state_machine(def, { name = "fan" }))
+      local exec = assert(engine:start_execution(sm, json.array({ 1, 2, 3 }), { name = "f1" }))
+      engine:run()
+      assert.equal("RUNNING", exec.status)
+      engine:close()
+      table.sort(calls)
+      assert.same({ "branch", "item1", "item2", "item3" }, calls)
+      calls = {}
+      local again = engine_on(path, {
+        item = function(x) calls[#calls + 1] = "item" .. x; return x * 10 end,
+        branch = function() calls[#calls + 1] = "branch"; return "b" end,
+      })
+      again:recover()
+      again:run()
+      assert.same({ { 10, 20, 30 }, "b" }, json.decode(again.store:get_execution(exec.arn).output))
+      assert.same({ "item2" }, calls)
+      again:close()
+    end)
+
+    it("re-arms the execution timeout from the recorded start", function()
+      local engine = engine_on(path, { hang = hang }, true)
+      local sm = assert(engine:create_state_machine({ TimeoutSeconds = 60, StartAt = "T", States = {
+        T = { Type = "Task", Resource = "hang", End = true } } }, { name = "timeout" }))
+      local exec = assert(engine:start_execution(sm, {}, { name = "to1" }))
+      engine.loop:step()
+      engine.loop:step()
+      engine:close()
+      local again = engine_on(path, { hang = hang })
+      again:recover()
+      again:run()
+      local rec = again.store:get_execution(exec.arn)
+      assert.equal("TIMED_OUT", rec.status)
+      assert.equal("States.Timeout", rec.error)
+      again:close()
+    end)
+  end)
+
+  describe("store", function()
+    it("refuses a second engine on a store in use", function()
+      local engine = engine_on(path)
+      local other, err = stepflow.new({ store = path })
+      assert.is_nil(other)
+      assert.matches("pid", err)
+      engine:close()
+    end)
+    it("refuses a file that is not a store and leaves it untouched", function()
+      local fh = assert(io.open(path, "wb"))
+      fh:write("not a database at all\n")
+      fh:close()
+      local engine, err = stepflow.new({ store = path })
+      assert.is_nil(engine)
+      assert.is_string(err)
+      fh = assert(io.open(path, "rb"))
+      assert.equal("not a database at all\n", fh:read("a"))
+      fh:close()
+    end)
+    it("keeps EXPRESS executions out of the store", function()
+      local engine = engine_on(path)
+      local sm = assert(engine:create_state_machine({ StartAt = "P", States = { P = { Type = "Pass", End = true } } }, { name = "fast", type = "EXPRESS" }))
+      local exec = engine:start_execution(sm, {})
+      engine:run()
+      assert.equal("SUCCEEDED", exec.status)
+      assert.equal(0, #engine.store:list_executions({}))
+      engine:close()
+    end)
+  end)
+end)
