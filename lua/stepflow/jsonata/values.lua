@@ -174,11 +174,11 @@ local function js_number(n)
   if n == huge then return "Infinity" end
   if n == -huge then return "-Infinity" end
   if n == 0 then return "0" end
-  if n == floor(n) and n > -1e21 and n < 1e21 then
+  if n == floor(n) and n > -9007199254740992 and n < 9007199254740992 then
     return string.format("%.0f", n)
   end
   local s
-  for p = 1, 17 do
+  for p = 0, 17 do
     s = string.format("%." .. p .. "e", n)
     if tonumber(s) == n then break end
   end
@@ -209,6 +209,12 @@ M.js_number = js_number
 --- The number rounded to 15 significant digits, as $string does.
 function M.precision15(n)
   if math_type(n) == "integer" and n > -1e15 and n < 1e15 then return n end
+  -- Number.prototype.toPrecision rounds exact ties away from zero; C's
+  -- printf rounds them to even: detect a tie and nudge the magnitude up.
+  local digits = string.format("%.30e", n):gsub("^-", ""):gsub("%.", ""):match("^(%d+)")
+  if digits:sub(16, 16) == "5" and digits:sub(17):match("^0*$") then
+    n = n + n * 2^-52
+  end
   return tonumber(string.format("%.15g", n))
 end
 
