@@ -277,43 +277,76 @@ static void push_float (Dec *D, const char *p, size_t n) {
   if (text != buf) lua_remove(L, -2);
 }
 
-/* Pushes the number that starts at p; returns the byte after it. */
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+#define EXACT_DOUBLE_OPS 1  /* no excess precision: one rounding per op */
+#else
+#define EXACT_DOUBLE_OPS 0
+#endif
+
+static const double pow10tab[] = {
+  1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
+  1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
+};
+
+/*
+** Pushes the number that starts at p; returns the byte after it. Digits
+** go into u (up to 19 of them). Integers that fit stay integers. A float
+** whose digits fit in 53 bits, with a power of ten up to 22 (exact in a
+** double), is one correctly rounded multiplication or division (Clinger's
+** fast path); other floats go to strtod.
+*/
 static const char *dec_number (Dec *D, const char *p) {
   const char *q = p;
-  const char *digits;
   uint64_t u = 0;
-  int neg = 0;
-  size_t nd;
+  int neg = 0, nd = 0, frac = 0, isfloat = 0;
+  long ex = 0;
   if (*q == '-') { neg = 1; q++; }
-  digits = q;
   if (*q == '0') q++;
   else if (*q >= '1' && *q <= '9') {
-    do { u = u * 10 + (uint64_t)(*q - '0'); q++; }
-    while (isdig(*q) && q - digits < 19);
-    while (isdig(*q)) q++;
+    do {
+      if (nd < 19) u = u * 10 + (uint64_t)(*q - '0');
+      nd++; q++;
+    } while (isdig(*q));
   }
   else dec_expected(D, q, "a digit");
-  nd = (size_t)(q - digits);
-  if (*q == '.' || *q == 'e' || *q == 'E') {
-    if (*q == '.') {
-      q++;
-      if (!isdig(*q)) dec_expected(D, q, "a digit after '.'");
-      while (isdig(*q)) q++;
-    }
-    if (*q == 'e' || *q == 'E') {
-      q++;
-      if (*q == '+' || *q == '-') q++;
-      if (!isdig(*q)) dec_expected(D, q, "a digit in the exponent");
-      while (isdig(*q)) q++;
-    }
-    push_float(D, p, (size_t)(q - p));
+  if (*q == '.') {
+    isfloat = 1;
+    q++;
+    if (!isdig(*q)) dec_expected(D, q, "a digit after '.'");
+    do {
+      if (nd < 19) { u = u * 10 + (uint64_t)(*q - '0'); frac++; }
+      nd++; q++;
+    } while (isdig(*q));
   }
-  else if (nd < 19 ||
-           (nd == 19 && u <= (uint64_t)INT64_MAX + (uint64_t)neg)) {
-    /* two's complement negation in unsigned arithmetic, as Lua does */
-    lua_pushinteger(D->L, (lua_Integer)(neg ? 0u - u : u));
+  if (*q == 'e' || *q == 'E') {
+    int eneg = 0;
+    isfloat = 1;
+    q++;
+    if (*q == '+' || *q == '-') { eneg = (*q == '-'); q++; }
+    if (!isdig(*q)) dec_expected(D, q, "a digit in the exponent");
+    do {
+      if (ex < 100000) ex = ex * 10 + (*q - '0');
+      q++;
+    } while (isdig(*q));
+    if (eneg) ex = -ex;
   }
-  else push_float(D, p, (size_t)(q - p));  /* too big for int64 */
+  if (!isfloat) {
+    if (nd < 19 || (nd == 19 && u <= (uint64_t)INT64_MAX + (uint64_t)neg)) {
+      /* two's complement negation in unsigned arithmetic, as Lua does */
+      lua_pushinteger(D->L, (lua_Integer)(neg ? 0u - u : u));
+      return q;
+    }
+  }
+  else if (EXACT_DOUBLE_OPS && nd <= 19 && u <= ((uint64_t)1 << 53)) {
+    long e10 = ex - frac;
+    if (e10 >= -22 && e10 <= 22) {
+      double d = (double)u;
+      d = (e10 < 0) ? d / pow10tab[-e10] : d * pow10tab[e10];
+      lua_pushnumber(D->L, neg ? -d : d);
+      return q;
+    }
+  }
+  push_float(D, p, (size_t)(q - p));  /* too long, too big or too small */
   return q;
 }
 
@@ -409,11 +442,6 @@ void stepflow_json_decode (lua_State *L, const char *s, size_t len,
 /* ---------------------------------------------------------------- */
 /* Number formatting                                                 */
 /* ---------------------------------------------------------------- */
-
-static const double pow10tab[] = {
-  1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
-  1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
-};
 
 /* Writes u in decimal at o; returns the end. */
 static char *put_uint (char *o, uint64_t u) {
