@@ -77,19 +77,17 @@ local function event(exec, frame, etype, details, x)
   end
   local id = exec.event_id + 1
   exec.event_id = id
-  local now = exec.engine.loop:now()
   local sink = exec.sink
   if sink then
+    local now = exec.engine.loop:now()
     local prev = frame and frame.last_event or (id - 1)
     sink(exec, {
       id = id, previousEventId = prev, timestamp = now,
       type = etype, details = details, frame = frame and frame.key, x = x,
     })
+    if frame then frame.last_ts = now end
   end
-  if frame then
-    frame.last_event = id
-    frame.last_ts = now
-  end
+  if frame then frame.last_event = id end
   return id
 end
 M.event = event
@@ -195,9 +193,11 @@ local function enter(frame)
   local st = frame.state
   local exec = frame.exec
   exec.transitions = exec.transitions + 1
-  frame.retry_count = 0
-  frame.retries = nil
-  frame.task_token = nil
+  if frame.retry_count ~= 0 then
+    frame.retry_count = 0
+    frame.retries = nil
+  end
+  if frame.task_token then frame.task_token = nil end
   local rp = exec.replay
   if rp then
     local entered, exited = replay.visit(rp, frame, st.entered_type, st.exited_type)
@@ -210,10 +210,20 @@ local function enter(frame)
       return attempt(frame)
     end
   end
-  frame.entered_ms = exec.engine.loop:now()
-  frame.entered_id = event(exec, frame, st.entered_type,
-    exec.sink and { name = st.name, input = frame.raw })
-  return attempt(frame)
+  local engine = exec.engine
+  frame.entered_ms = engine.now(engine.loop)
+  if exec.sink then
+    frame.entered_id = event(exec, frame, st.entered_type, { name = st.name, input = frame.raw })
+  else
+    local id = exec.event_id + 1
+    exec.event_id = id
+    frame.entered_id = id
+    frame.last_event = id
+  end
+  local ok, kind, a, b = xpcall(st.run, on_error, st, frame, frame.raw)
+  if ok then return kind, a, b end
+  if errors.is(kind) then return "error", kind end
+  error(kind, 0)
 end
 
 local function state_prefix(frame)
@@ -304,9 +314,16 @@ function M.drive(frame, kind, a, b)
       local output, nxt
       if kind == "next" then output, nxt = a, st.next_state else output, nxt = b, a end
       if st.commit_vars then st.commit_vars(frame) end
-      event(exec, frame, st.exited_type, exec.sink and { name = st.name, output = output,
-        assignedVariables = frame.assigned }, exec.durable and { next = nxt and nxt.name })
-      frame.assigned = nil
+      if exec.sink or exec.replay then
+        event(exec, frame, st.exited_type, exec.sink and { name = st.name, output = output,
+          assignedVariables = frame.assigned }, exec.durable and { next = nxt and nxt.name })
+        frame.assigned = nil
+      else
+        local id = exec.event_id + 1
+        exec.event_id = id
+        frame.last_event = id
+        if frame.assigned then frame.assigned = nil end
+      end
       if nxt then
         frame.state = nxt
         frame.raw = output

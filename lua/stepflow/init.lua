@@ -65,6 +65,8 @@ function M.new(opts)
     random = math.random,
   }, Engine)
   self.scheduler = execution.new_scheduler(self.loop)
+  -- The clock method itself, so the interpreter calls it without lookups.
+  self.now = self.loop.now
   if store then durable.attach(self, store) end
   if opts.handlers then
     for name, fn in pairs(opts.handlers) do self:register(name, fn) end

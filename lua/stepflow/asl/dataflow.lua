@@ -34,7 +34,9 @@ end
 M.runtime = runtime
 
 local function identity(_, v) return v end
+M.identity = identity
 local function empty_object() return {} end
+local function replace(_, result) return result end
 
 --- InputPath / OutputPath: absent keeps the value, null gives `{}`, a path
 -- selects (a path that matches nothing fails with States.Runtime).
@@ -105,9 +107,7 @@ end
 -- result, a reference path merges it into a copy of the input.
 -- Returns `fn(raw_input, result) -> output`.
 function M.compile_result_path(text, present)
-  if not present or text == "$" then
-    return function(_, result) return result end
-  end
+  if not present or text == "$" then return replace end
   if text == null then
     return function(raw) return raw end
   end

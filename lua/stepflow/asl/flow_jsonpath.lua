@@ -56,27 +56,45 @@ function M.compile_common(c, st, def, where)
   end
   local assign = require("stepflow.asl.variables").compile_jsonpath(c, st, def, where)
 
+  local input_identity = select_input == dataflow.identity
+  local output_identity = select_output == dataflow.identity
   if parameters then
-    st.prepare = function(frame, raw)
-      local v = select_input(frame, raw)
-      frame.input = v
-      return parameters(frame)
+    if input_identity then
+      st.prepare = function(frame, raw)
+        frame.input = raw
+        return parameters(frame)
+      end
+    else
+      st.prepare = function(frame, raw)
+        frame.input = select_input(frame, raw)
+        return parameters(frame)
+      end
     end
   else
     st.prepare = select_input
   end
 
+  -- The common shapes get a closure without the stages they lack.
   if result_path then
-    st.finish = function(frame, raw, result)
-      if selector then
-        frame.input = result
-        result = selector(frame)
+    if not selector and not assign and output_identity then
+      st.finish = function(_, raw, result) return result_path(raw, result) end
+    else
+      st.finish = function(frame, raw, result)
+        if selector then
+          frame.input = result
+          result = selector(frame)
+        end
+        if assign then
+          frame.input = result
+          assign(frame)
+        end
+        return select_output(frame, result_path(raw, result))
       end
-      if assign then
-        frame.input = result
-        assign(frame)
-      end
-      return select_output(frame, result_path(raw, result))
+    end
+  elseif not assign and output_identity then
+    st.finish = function(frame, _, effective)
+      if frame.rule then return M.finish_rule(frame, effective, select_output) end
+      return effective
     end
   else
     st.finish = function(frame, raw, effective)
@@ -94,6 +112,17 @@ function M.compile_common(c, st, def, where)
       return select_output(frame, effective)
     end
   end
+end
+
+-- A Choice state without Assign or OutputPath whose matched rule has an Assign.
+function M.finish_rule(frame, effective, select_output)
+  local rule = frame.rule
+  frame.rule = nil
+  if rule.assign then
+    frame.input = effective
+    rule.assign(frame)
+  end
+  return select_output(frame, effective)
 end
 
 --- A catcher's output: the error output put at its ResultPath in the
