@@ -92,6 +92,7 @@ build = {
     ["stepflow.jsonata.tokenizer"] = "lua/stepflow/jsonata/tokenizer.lua",
     ["stepflow.jsonata.values"] = "lua/stepflow/jsonata/values.lua",
     ["stepflow.jsonata.numfmt"] = "lua/stepflow/jsonata/numfmt.lua",
+    ["stepflow.jsonata.regex"] = "lua/stepflow/jsonata/regex.lua",
   },
   install = {
     bin = { stepflow = "bin/stepflow" },
