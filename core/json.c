@@ -530,6 +530,15 @@ found:
 #endif
 
 /*
+** Whether long double arithmetic really keeps 64 mantissa bits: some
+** emulators (valgrind) compute it with 53, which shortest_ld cannot use.
+*/
+static int ld_works (void) {
+  volatile long double one = 1.0L, tiny = 1.0L / 1152921504606846976.0L;
+  return one + tiny != one;  /* tiny = 2^-60 */
+}
+
+/*
 ** The shortest decimal digits (no leading or trailing zeros) that read
 ** back as ax > 0, and the exponent n with ax = 0.DIGITS x 10^n: the
 ** digits JavaScript prints. Floats with a few decimals take a quick path:
@@ -540,7 +549,7 @@ found:
 ** %.15e, %.16e, %.17e with strtod (subnormals from %.1e up), which find
 ** the nearest candidate of each length.
 */
-static int shortest_digits (double ax, char *digits, int *n10) {
+static int shortest_digits (double ax, char *digits, int *n10, int ld_ok) {
   int k;
   if (ax >= 1e-5 && ax < 1e15) {
     for (k = 1; k <= 6; k++) {
@@ -552,8 +561,9 @@ static int shortest_digits (double ax, char *digits, int *n10) {
     }
   }
 #if LDBL_MANT_DIG >= 64
-  k = shortest_ld(ax, digits, n10);
-  if (k > 0) return k;
+  if (ld_ok && (k = shortest_ld(ax, digits, n10)) > 0) return k;
+#else
+  (void)ld_ok;
 #endif
   {
     int prec, e2;
@@ -587,14 +597,14 @@ static int shortest_digits (double ax, char *digits, int *n10) {
 ** fraction below 1e21 ("3", "1e+21"), exponent form below 1e-6 ("1e-7").
 ** o must have room for 32 bytes; returns the end. x is finite.
 */
-static char *put_double (char *o, double x) {
+static char *put_double (char *o, double x, int ld_ok) {
   char digits[24];
   int nd, n, i;
   if (x == 0) { *o++ = '0'; return o; }  /* -0 too, as JS prints it */
   if (x < 0) { *o++ = '-'; x = -x; }
   if (x < 9007199254740992.0 && x == floor(x))  /* 2^53: exact integer */
     return put_uint(o, (uint64_t)x);
-  nd = shortest_digits(x, digits, &n);
+  nd = shortest_digits(x, digits, &n, ld_ok);
   if (nd <= n && n <= 21) {
     memcpy(o, digits, (size_t)nd); o += nd;
     for (i = nd; i < n; i++) *o++ = '0';
@@ -666,6 +676,7 @@ typedef struct Enc {
   Buf *B;
   int flags;
   int arraymt;
+  int ld_ok;      /* long double really has 64 mantissa bits */
 } Enc;
 
 static int buf_gc (lua_State *L) {
@@ -1006,7 +1017,8 @@ static void enc_value (Enc *E, int idx, const Path *path, int depth) {
         if (isnan(d)) enc_fail(E, path, "cannot encode NaN");
         if (isinf(d))
           enc_fail(E, path, d > 0 ? "cannot encode inf" : "cannot encode -inf");
-        E->B->n = (size_t)(put_double(E->B->b + E->B->n, d) - E->B->b);
+        E->B->n = (size_t)(put_double(E->B->b + E->B->n, d, E->ld_ok) -
+                           E->B->b);
       }
       break;
     case LUA_TBOOLEAN:
@@ -1051,6 +1063,7 @@ void stepflow_json_encode (lua_State *L, int idx, int flags, int arraymt,
   E.L = L;
   E.flags = flags;
   E.arraymt = arraymt;
+  E.ld_ok = ld_works();
   root.up = NULL; root.key = NULL; root.klen = 0; root.index = 0;
   if (lua_isnoneornil(L, idx)) enc_fail(&E, &root, "cannot encode nil");
   enc_value(&E, idx, &root, 0);
