@@ -43,7 +43,10 @@ local function apply_procedure(proc, args)
   return evaluate(proc.body, proc.input, env)
 end
 
+local tick = eval.tick
+
 local function apply_inner(proc, args, input, env, token)
+  tick()
   if type(proc) == "table" and getmetatable(proc) == fn_mt then
     local validated = args
     if proc.signature then validated = proc.signature:validate(args, input, token or proc.name) end

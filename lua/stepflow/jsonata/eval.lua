@@ -10,6 +10,7 @@ local null, array_mt = values.null, values.array_mt
 local SEQ_new, is_array, is_seq = values.new_seq, values.is_array, values.is_seq
 local KEEP, TUPLE, OUTER, CONS = values.KEEP, values.TUPLE, values.OUTER, values.CONS
 local boolean, is_number, append = values.boolean, values.is_number, values.append
+local SEQ = values.SEQ
 local throw = values.throw
 local setmetatable, getmetatable, type, rawequal = setmetatable, getmetatable, type, rawequal
 local floor = math.floor
@@ -466,7 +467,18 @@ function evaluate_group(expr, input, env)
           if g.index ~= pi then
             throw("D1009", { position = expr.position, value = key })
           end
-          g.data = append(g.data, item)
+          if g.owned then
+            -- g.data is an array built here: append in place
+            local data = g.data
+            if is_array(item) then
+              for j = 1, #item do data[#data + 1] = item[j] end
+            elseif item ~= nil then
+              data[#data + 1] = item
+            end
+          else
+            g.data = append(g.data, item)
+            g.owned = item ~= nil and is_array(g.data)
+          end
         else
           groups[key] = { data = item, index = pi }
           order[#order + 1] = key
@@ -733,27 +745,27 @@ handlers.variable = function(expr, input, env)
 end
 
 function evaluate(expr, input, env)
-  depth = depth + 1
-  if depth > M.max_depth then
+  local d = depth + 1
+  if d > M.max_depth then
     throw("U1001", { message = "Stack overflow error: Check for non-terminating recursive function.  Consider rewriting as tail-recursive.", position = expr.position })
   end
-  ticks = ticks + 1
-  if ticks >= 4096 then
-    ticks = 0
-    if deadline and os.clock() > deadline then
-      throw("U1001", { message = "Expression evaluation timeout: Check for infinite loop", position = expr.position })
+  depth = d
+  local result = handlers[expr.type](expr, input, env)
+  local post = expr.post
+  if post == nil then
+    post = expr.predicate ~= nil or (expr.group ~= nil and expr.type ~= "path")
+    expr.post = post
+  end
+  if post then
+    local predicate = expr.predicate
+    if predicate then
+      for _, p in ipairs(predicate) do result = evaluate_filter(p.expr, result, env) end
+    end
+    if expr.group and expr.type ~= "path" then
+      result = evaluate_group(expr.group, result, env)
     end
   end
-  local h = handlers[expr.type]
-  local result = h(expr, input, env)
-  local predicate = expr.predicate
-  if predicate then
-    for _, p in ipairs(predicate) do result = evaluate_filter(p.expr, result, env) end
-  end
-  if expr.group and expr.type ~= "path" then
-    result = evaluate_group(expr.group, result, env)
-  end
-  if type(result) == "table" and is_seq(result) and not TUPLE[result] then
+  if SEQ[result] and not TUPLE[result] then
     if expr.keepArray then KEEP[result] = true end
     local n = #result
     if n == 0 then
@@ -762,8 +774,20 @@ function evaluate(expr, input, env)
       result = result[1]
     end
   end
-  depth = depth - 1
+  depth = d - 1
   return result
+end
+
+--- Raises U1001 when the running evaluation is past its CPU-time deadline
+-- (called on every function application, so runaway loops stop).
+function M.tick()
+  ticks = ticks + 1
+  if ticks >= 256 then
+    ticks = 0
+    if deadline and os.clock() > deadline then
+      throw("U1001", { message = "Expression evaluation timeout: Check for infinite loop" })
+    end
+  end
 end
 M.evaluate = evaluate
 

@@ -15,6 +15,7 @@ M.array_mt = array_mt
 -- needs no conversion at the API boundary.
 local weak = { __mode = "k" }
 local SEQ = setmetatable({}, weak)
+M.SEQ = SEQ                          -- sequence set (read-only outside)
 M.KEEP = setmetatable({}, weak)     -- keepSingleton
 M.TUPLE = setmetatable({}, weak)    -- tupleStream
 M.OUTER = setmetatable({}, weak)    -- outerWrapper
