@@ -337,8 +337,25 @@ end
 
 local b64chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
+-- Node's Buffer 'binary' (latin1) view of a string: one byte per UTF-16
+-- code unit (its low 8 bits), as jsonata-js encodes for base64.
+local function latin1_bytes(s)
+  if not s:find("[\128-\255]") then return s end
+  local out = {}
+  for _, cp in utf8.codes(s, true) do
+    if cp >= 0x10000 then
+      local v = cp - 0x10000
+      out[#out + 1] = string.char((0xD800 + (v >> 10)) & 0xFF, (0xDC00 + (v & 0x3FF)) & 0xFF)
+    else
+      out[#out + 1] = string.char(cp & 0xFF)
+    end
+  end
+  return table.concat(out)
+end
+
 function M.base64encode(s)
   if s == nil then return nil end
+  s = latin1_bytes(s)
   local out = {}
   for i = 1, #s, 3 do
     local a, b, c = s:byte(i, i + 2)
@@ -365,7 +382,7 @@ function M.base64decode(s)
       nbits = nbits + 6
       if nbits >= 8 then
         nbits = nbits - 8
-        out[#out + 1] = string.char((bits >> nbits) & 255)
+        out[#out + 1] = utf8.char((bits >> nbits) & 255)
       end
     end
   end
