@@ -76,6 +76,38 @@ describe("stepflow.json", function()
     end)
   end)
 
+  describe("decode of damaged text", function()
+    it("returns a value or a json: message for every mutation", function()
+      local base = '{"a":[1,-2.5e3,"x\\u00e9\\ud83d\\ude00y",true,null],' ..
+                   '"b":{"c":"\xc3\xa9","d":[]},"e":false}'
+      assert.is_table(json.decode(base))
+      local seed = 99
+      local function rand(n)
+        seed = (seed * 1103515245 + 12345) % 2147483648
+        return seed % n + 1
+      end
+      for _ = 1, 5000 do
+        local bytes = { base:byte(1, -1) }
+        for _ = 1, rand(3) do
+          if #bytes == 0 then break end
+          local at, what = rand(#bytes), rand(4)
+          if what == 1 then table.remove(bytes, at)
+          elseif what == 2 then table.insert(bytes, at, rand(256) - 1)
+          elseif what == 3 then bytes[at] = rand(256) - 1
+          else for k = at, #bytes do bytes[k] = nil end
+          end
+        end
+        local text = string.char(table.unpack(bytes))
+        local v, err = json.try_decode(text)
+        if v == nil then
+          assert.matches("^json: .* at byte %d+$", err)
+        else
+          assert.equal(json.encode(v), json.encode(json.decode(json.encode(v))))
+        end
+      end
+    end)
+  end)
+
   describe("try_decode", function()
     it("returns the value on good text", function()
       local v, err = json.try_decode('{"a":[1]}')
@@ -161,6 +193,30 @@ describe("stepflow.json", function()
       local deep = {}
       for _ = 1, 100000 do deep = { deep } end
       assert.has_error(function() json.encode(deep) end)
+    end)
+
+    it("rejects options that are not a table", function()
+      assert.has_error(function() json.encode({}, "pretty") end)
+    end)
+
+    it("gives finalizers that encode during an encode their own buffer", function()
+      local inner = {}
+      local value = {}
+      for i = 1, 2000 do value[i] = { name = "item" .. i, n = i } end
+      local expected = json.encode(value)
+      for round = 1, 20 do
+        for _ = 1, 200 do
+          setmetatable({}, { __gc = function()
+            inner[#inner + 1] = json.encode({ round = round, s = string.rep("x", 100) })
+          end })
+        end
+        assert.equal(expected, json.encode(value))
+      end
+      collectgarbage()
+      assert.is_true(#inner > 0)
+      for _, text in ipairs(inner) do
+        assert.matches('^{"round":%d+,"s":"x+"}$', text)
+      end
     end)
 
     it("still works after an error left its buffer behind", function()
