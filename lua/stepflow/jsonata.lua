@@ -88,10 +88,19 @@ function Compiled:evaluate(input, bindings)
 end
 
 --- Evaluates an expression (text or compiled) against input with bindings.
+-- Compiled expressions by text, for evaluate() on strings (bounded).
+local cache, cache_size = {}, 0
+
 function M.evaluate(expression, input, bindings)
   local compiled = expression
   if type(expression) == "string" then
-    compiled = M.compile(expression)
+    compiled = cache[expression]
+    if not compiled then
+      compiled = M.compile(expression)
+      if cache_size >= 512 then cache, cache_size = {}, 0 end
+      cache[expression] = compiled
+      cache_size = cache_size + 1
+    end
   elseif getmetatable(expression) ~= Compiled then
     error("jsonata.evaluate: expression must be a string or a compiled expression", 2)
   end
