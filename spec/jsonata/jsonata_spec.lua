@@ -78,6 +78,22 @@ describe("stepflow.jsonata", function()
       assert.same(A { 1, 2, 3 }, ev("a.$", input))
     end)
 
+    it("gives the same results with and without the plain-field fast path", function()
+      local eval = require("stepflow.jsonata.eval")
+      local exprs = { "Account.Name", "Account.Order.OrderID", "Account.Order.Product.Price",
+        "$.Account.Order[0].Product", "Account.Missing.x", "Account.Order.Product.Name[]",
+        "$x.y", "[1, 2].a" }
+      local input = account
+      for _, e in ipairs(exprs) do
+        eval.fast_paths = true
+        local fast = json.encode(jsonata.compile(e):evaluate(input, { x = { y = { 1 } } }) or json.null)
+        eval.fast_paths = false
+        local slow = json.encode(jsonata.compile(e):evaluate(input, { x = { y = { 1 } } }) or json.null)
+        eval.fast_paths = true
+        assert.equal(slow, fast)
+      end
+    end)
+
     it("evaluates predicates, indexes and negative indexes", function()
       assert.equal("Bag", ev("Account.Order.Product[Price > 100].Name", account))
       assert.equal("o2", ev("Account.Order[-1].OrderID", account))

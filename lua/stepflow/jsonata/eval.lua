@@ -15,6 +15,9 @@ local throw = values.throw
 local setmetatable, getmetatable, type, rawequal = setmetatable, getmetatable, type, rawequal
 local floor = math.floor
 
+--- Whether plain field paths take the fast path (false only to test it).
+M.fast_paths = true
+
 --- Deepest evaluation nesting before U1001.
 M.max_depth = 10000
 local depth = 0
@@ -332,7 +335,7 @@ local function evaluate_path(expr, input, env)
   local steps = expr.steps
   local simple = expr.simple
   if simple == nil then
-    simple = is_simple_path(expr)
+    simple = M.fast_paths and is_simple_path(expr)
     expr.simple = simple
   end
   if simple then
