@@ -10,6 +10,7 @@ local errors = require("stepflow.errors")
 local retry = require("stepflow.asl.retry")
 local timestamp = require("stepflow.asl.timestamp")
 local replay = require("stepflow.replay")
+local variables = require("stepflow.asl.variables")
 
 local M = {}
 
@@ -234,6 +235,7 @@ end
 local function finish(frame, ok, value)
   if frame.finished then return end
   frame.finished = true
+  if frame.var_sizes then variables.release(frame) end
   frame.done(frame, ok, value)
 end
 M.finish = finish
@@ -313,7 +315,14 @@ function M.drive(frame, kind, a, b)
       local st = frame.state
       local output, nxt
       if kind == "next" then output, nxt = a, st.next_state else output, nxt = b, a end
-      if st.commit_vars then st.commit_vars(frame) end
+      if st.commit_vars and frame.assigned then
+        local ok, err = pcall(st.commit_vars, frame)
+        if not ok then
+          if not errors.is(err) then error(err, 0) end
+          frame.assigned = nil
+          return finish(frame, false, err)
+        end
+      end
       if exec.sink or exec.replay then
         event(exec, frame, st.exited_type, exec.sink and { name = st.name, output = output,
           assignedVariables = frame.assigned }, exec.durable and { next = nxt and nxt.name })

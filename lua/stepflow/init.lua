@@ -38,6 +38,8 @@ Execution.__index = Execution
 --   virtual_time  boolean: the clock jumps to the next timer when idle
 --   region, account   for ARNs (defaults us-east-1, 123456789012)
 --   payload_limit bytes (default 262144; false disables the check)
+--   variable_limit  bytes per variable and per Assign (default 262144; false disables)
+--   variables_limit bytes of variables per execution (default 10 MiB; false disables)
 --   history       boolean: keep every execution's history events in memory
 --   store         a store file path (or an opened stepflow.store): STANDARD
 --                 executions become durable, and every open one resumes
@@ -59,6 +61,8 @@ function M.new(opts)
     region = opts.region or "us-east-1",
     account = opts.account or "123456789012",
     payload_limit = opts.payload_limit == nil and 262144 or opts.payload_limit,
+    variable_limit = opts.variable_limit == nil and 262144 or opts.variable_limit,
+    variables_limit = opts.variables_limit == nil and 10485760 or opts.variables_limit,
     keep_history = opts.history and true or false,
     machines = {},
     executions = {},

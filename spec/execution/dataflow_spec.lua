@@ -107,3 +107,48 @@ describe("JSONPath data flow", function()
     end)
   end)
 end)
+
+describe("workflow variables", function()
+  local h2 = require("spec_helper")
+  it("are visible to the next states, in JSONPath paths and templates", function()
+    local status, out = h2.run({ StartAt = "A", States = {
+      A = { Type = "Pass", Assign = { x = 1, ["y.$"] = "$.in" }, Next = "B" },
+      B = { Type = "Pass", Parameters = { ["x.$"] = "$x", ["y.$"] = "$y" }, End = true } } }, { ["in"] = "v" })
+    assert.equal("SUCCEEDED", status)
+    assert.same({ x = 1, y = "v" }, out)
+  end)
+  it("are assigned all at once at state exit, so a swap works", function()
+    local _, out = h2.run({ StartAt = "A", States = {
+      A = { Type = "Pass", Assign = { a = 1, b = 2 }, Next = "B" },
+      B = { Type = "Pass", Assign = { ["a.$"] = "$b", ["b.$"] = "$a" }, Next = "C" },
+      C = { Type = "Pass", Parameters = { ["a.$"] = "$a", ["b.$"] = "$b" }, End = true } } }, {})
+    assert.same({ a = 2, b = 1 }, out)
+  end)
+  it("of the outer scope are read by Map iterations, whose own assignments stay inside", function()
+    local _, out = h2.run({ StartAt = "A", States = {
+      A = { Type = "Pass", Assign = { k = 10 }, Next = "M" },
+      M = { Type = "Map", Next = "C", ItemProcessor = { StartAt = "I", States = {
+        I = { Type = "Pass", Assign = { k = 99 }, Next = "J" },
+        J = { Type = "Pass", Parameters = { ["k.$"] = "$k" }, End = true } } } },
+      C = { Type = "Pass", Parameters = { ["inner.$"] = "$", ["outer.$"] = "$k" }, End = true } } },
+      json.array({ 1, 2 }))
+    assert.same({ inner = { { k = 99 }, { k = 99 } }, outer = 10 }, out)
+  end)
+  it("are hidden from DISTRIBUTED Map iterations", function()
+    local status, err = h2.run({ StartAt = "A", States = {
+      A = { Type = "Pass", Assign = { k = 10 }, Next = "M" },
+      M = { Type = "Map", End = true, ItemProcessor = { ProcessorConfig = { Mode = "DISTRIBUTED", ExecutionType = "STANDARD" },
+        StartAt = "J", States = { J = { Type = "Pass", Parameters = { ["k.$"] = "$k" }, End = true } } } } } },
+      json.array({ 1 }))
+    assert.equal("FAILED", status)
+    assert.equal("States.Runtime", err.Error)
+  end)
+  it("fail with States.DataLimitExceeded above 256 KiB", function()
+    local status, err = h2.run({ StartAt = "A", States = {
+      A = { Type = "Pass", Assign = { ["big.$"] = "$.s" }, End = true } } }, { s = string.rep("x", 262144) },
+      nil, { payload_limit = false })
+    assert.equal("FAILED", status)
+    assert.equal("States.DataLimitExceeded", err.Error)
+    assert.matches("variable 'big'", err.Cause)
+  end)
+end)

@@ -7,10 +7,62 @@ local M = {}
 
 local pairs, setmetatable = pairs, setmetatable
 
+local json = require("stepflow.json")
+local errors = require("stepflow.errors")
+
+local function too_big(cause)
+  error(errors.new(errors.DataLimitExceeded, cause), 0)
+end
+
+-- AWS's limits: 256 KiB per variable and per Assign, 10 MiB of variables
+-- per execution. Sizes are counted per frame, and released when the
+-- frame (a branch, an iteration) ends.
+local function check_limits(frame, pending)
+  local engine = frame.exec.engine
+  local per = engine.variable_limit
+  if not per then return end
+  local sizes = frame.var_sizes
+  if not sizes then sizes = {}; frame.var_sizes = sizes end
+  local exec = frame.exec
+  local total, delta = 0, 0
+  for k, v in pairs(pending) do
+    local n = #json.encode(v)
+    if n > per then
+      too_big("The value assigned to the variable '" .. k .. "' is " .. n ..
+        " bytes, more than the limit of " .. per .. " bytes.")
+    end
+    total = total + n
+    delta = delta + n - (sizes[k] or 0)
+  end
+  if total > per then
+    too_big("The variables assigned by the state '" .. frame.state.name .. "' are " .. total ..
+      " bytes together, more than the limit of " .. per .. " bytes.")
+  end
+  local limit = engine.variables_limit
+  local used = (exec.var_bytes or 0) + delta
+  if limit and used > limit then
+    too_big("The execution's variables would take " .. used .. " bytes, more than the limit of " ..
+      limit .. " bytes.")
+  end
+  exec.var_bytes = used
+  for k, v in pairs(pending) do sizes[k] = #json.encode(v) end
+end
+
+--- Releases a finished frame's share of the execution's variable bytes.
+function M.release(frame)
+  local sizes = frame.var_sizes
+  if sizes then
+    local n = 0
+    for _, size in pairs(sizes) do n = n + size end
+    frame.exec.var_bytes = (frame.exec.var_bytes or 0) - n
+  end
+end
+
 --- Commits a frame's pending assignments into its own scope.
 local function commit(frame)
   local pending = frame.assigned
   if pending then
+    check_limits(frame, pending)
     local vars = frame.vars
     for k, v in pairs(pending) do vars[k] = v end
   end
