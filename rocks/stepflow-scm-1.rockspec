@@ -82,6 +82,7 @@ build = {
     ["stepflow.jsonata.apply"] = "lua/stepflow/jsonata/apply.lua",
     ["stepflow.jsonata.ast"] = "lua/stepflow/jsonata/ast.lua",
     ["stepflow.jsonata.eval"] = "lua/stepflow/jsonata/eval.lua",
+    ["stepflow.jsonata.eval_path"] = "lua/stepflow/jsonata/eval_path.lua",
     ["stepflow.jsonata.hash"] = "lua/stepflow/jsonata/hash.lua",
     ["stepflow.jsonata.lib"] = "lua/stepflow/jsonata/lib.lua",
     ["stepflow.jsonata.lib_array"] = "lua/stepflow/jsonata/lib_array.lua",

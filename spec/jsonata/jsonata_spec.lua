@@ -79,7 +79,7 @@ describe("stepflow.jsonata", function()
     end)
 
     it("gives the same results with and without the plain-field fast path", function()
-      local eval = require("stepflow.jsonata.eval")
+      local eval = require("stepflow.jsonata.eval_path")
       local exprs = { "Account.Name", "Account.Order.OrderID", "Account.Order.Product.Price",
         "$.Account.Order[0].Product", "Account.Missing.x", "Account.Order.Product.Name[]",
         "$x.y", "[1, 2].a" }

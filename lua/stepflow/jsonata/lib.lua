@@ -17,7 +17,7 @@ local function lazy(name)
   return function()
     if mod == nil then
       local ok, m = pcall(require, name)
-      if not ok then
+      if not ok or type(m) ~= "table" then
         throw("D3001", { message = name .. " is not available: " .. tostring(m) })
       end
       mod = m
