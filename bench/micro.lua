@@ -131,6 +131,40 @@ bench("template", "pass_chain_100 Parameters {n.$: MathAdd, last}", 1e6, functio
 local tmpl2 = assert(template.compile({ ["id.$"] = "$.a", ["x.$"] = "$.s" }, "Parameters"))
 bench("template", "{id.$: $.a, x.$: $.s}", 1e6, function() tmpl2(ienv) end)
 
+---------------------------------------------------------------- engine parts
+
+-- Costs the profiles point at (docs/BENCH.md): context timestamps, the
+-- execution name, a coroutine per Task call, a frame's __index miss.
+local timestamp = require("stepflow.asl.timestamp")
+local stepflow = require("stepflow")
+local execution = require("stepflow.execution")
+bench("engine", "timestamp.format(ms) (context StartTime/EnteredTime)", 5e5,
+  function(i) timestamp.format(1700000000000 + i) end)
+local engine = stepflow.new({ virtual_time = true })
+bench("engine", "engine:uuid() (execution name per start)", 3e5, function() engine:uuid() end)
+local function handler(x) return x + 1 end
+bench("engine", "coroutine.create + resume (Task call)", 5e5, function(i)
+  local co = coroutine.create(handler)
+  coroutine.resume(co, i)
+end)
+bench("engine", "pcall(handler) (Task call without a coroutine)", 5e5, function(i) pcall(handler, i) end)
+local frame = execution.new_frame({}, { start = {} }, {}, {}, function() end)
+bench("engine", "frame.missing_field (__index function miss)", 2e6, function() return frame.dead end)
+local plain = { dead = false }
+bench("engine", "plain.present_field (field set to false)", 2e6, function() return plain.dead end)
+local loop = engine.loop
+local function empty() end
+bench("engine", "loop:call(fn) + loop:run() (one empty callback)", 2e5, function()
+  loop:call(empty)
+  loop:run()
+end)
+local sm = assert(engine:create_state_machine([[{"StartAt":"S","States":{"S":{"Type":"Succeed"}}}]],
+  { name = "tiny", type = "EXPRESS" }))
+bench("engine", "start_execution + run (1 Succeed state)", 5e4, function()
+  engine:start_execution(sm, {})
+  engine:run()
+end)
+
 ---------------------------------------------------------------- output
 
 if as_json then
