@@ -28,6 +28,14 @@ end
 local datetime = lazy("stepflow.jsonata.datetime")
 local numfmt = lazy("stepflow.jsonata.numfmt")
 
+-- An integer-picture function (format_integer, parse_integer): numfmt's,
+-- or datetime's (jsonata-js keeps them with the date/time pictures).
+local function integer_fn(name)
+  local ok, n = pcall(numfmt)
+  if ok and type(n[name]) == "function" then return n[name] end
+  return datetime()[name]
+end
+
 --- The evaluation clock: set by the API for each evaluation ($now, $millis).
 M.clock = { millis = 0 }
 
@@ -202,11 +210,11 @@ end)
 def("formatBase", "<n-n?:s>", 2, format_base)
 def("formatInteger", "<n-s:s>", 2, function(n, pic)
   if n == nil then return nil end
-  return numfmt().format_integer(n, pic)
+  return integer_fn("format_integer")(n, pic)
 end)
 def("parseInteger", "<s-s:n>", 2, function(s, pic)
   if s == nil then return nil end
-  return numfmt().parse_integer(s, pic)
+  return integer_fn("parse_integer")(s, pic)
 end)
 -- numbers
 def("number", "<(nsb)-:n>", 1, number)
