@@ -94,6 +94,7 @@ build = {
     ["stepflow.jsonata.values"] = "lua/stepflow/jsonata/values.lua",
     ["stepflow.jsonata.numfmt"] = "lua/stepflow/jsonata/numfmt.lua",
     ["stepflow.jsonata.regex"] = "lua/stepflow/jsonata/regex.lua",
+    ["stepflow.jsonata.datetime"] = "lua/stepflow/jsonata/datetime.lua",
   },
   install = {
     bin = { stepflow = "bin/stepflow" },
