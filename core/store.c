@@ -562,8 +562,10 @@ int stepflow_store_delete_sm (stepflow_store *st, const char *arn) {
   if (rc != STEPFLOW_STORE_OK) return rc;
   bind_text(s, 1, arn, strlen(arn));
   rc = run_write(st, s, "delete_state_machine");
-  if (rc == STEPFLOW_STORE_OK && sqlite3_changes(st->db) == 0)
+  if (rc == STEPFLOW_STORE_OK && sqlite3_changes(st->db) == 0) {
+    st->pending--;
     return STEPFLOW_STORE_NOTFOUND;
+  }
   return rc;
 }
 

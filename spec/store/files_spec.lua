@@ -69,8 +69,8 @@ local function child(p, code)
   local prog = ("package.path = %q; package.cpath = %q; P = %q; "
     .. "local store = require('stepflow.store'); %s")
     :format(package.path, package.cpath, p, code)
-  local f = assert(io.popen("lua5.4 -e " .. ("%q"):format(prog)
-    :gsub("%$", "\\$") .. " 2>&1"))
+  local quoted = "'" .. prog:gsub("'", "'\\''") .. "'"
+  local f = assert(io.popen("lua5.4 -e " .. quoted .. " 2>&1"))
   local out = f:read("a")
   f:close()
   return out
