@@ -732,11 +732,13 @@ function Regex:exec(str, init)
     if offs[mid] < init then lo = mid + 1 else hi = mid end
   end
   local prog, first, anchored = self.prog, self.first_cp, self.anchored
+  local first_test = self.first_test
   local nslots = prog.nslots
   local total = nslots + prog.nregs
   for start = lo, n + 1 do
     if anchored and start > 1 then return nil end
-    if first == nil or cps[start] == first then
+    if (first == nil or cps[start] == first) and
+        (first_test == nil or first_test(cps[start])) then
       local caps = {}
       for k = 1, total do caps[k] = false end
       caps[1] = start
@@ -777,9 +779,27 @@ function M.compile(pattern, flags)
     source = pattern, flags = flags }, Regex)
   -- cheap start filters: a leading literal, or ^ without the m flag
   local lead = tree
-  while lead.type == "seq" and lead.list[1] do lead = lead.list[1] end
-  if lead.type == "char" and not f.i then re.first_cp = lead.cp end
-  if lead.type == "bol" and not f.m then re.anchored = true end
+  while true do
+    if lead.type == "seq" and lead.list[1] then lead = lead.list[1]
+    elseif lead.type == "group" then lead = lead.body
+    elseif lead.type == "rep" and lead.min > 0 then lead = lead.body
+    else break end
+  end
+  if lead.type == "char" then
+    if f.i then
+      local want = canon(lead.cp)
+      re.first_test = function(c) return c ~= nil and canon(c) == want end
+    else
+      re.first_cp = lead.cp
+    end
+  elseif lead.type == "set" then
+    local ascii, wide = make_set(lead, f.i)
+    re.first_test = function(c)
+      return c ~= nil and ((c < 128 and ascii[c]) or (c >= 128 and wide(c)))
+    end
+  elseif lead.type == "bol" and not f.m then
+    re.anchored = true
+  end
   return re
 end
 
