@@ -40,8 +40,8 @@ local EXEC_FIELDS = { "executionArn", "name", "status", "startDate", "stateMachi
 
 --- `executions --json` records against the expected executions
 -- (`expected[name] = {output = ...}`): every name SUCCEEDED exactly once
--- with its expected output, no other execution.
-function M.executions(records, expected)
+-- with its expected output, no other execution (but names in `ignore`).
+function M.executions(records, expected, ignore)
   local problems, seen = {}, {}
   local function add(msg) problems[#problems + 1] = msg end
   for _, r in ipairs(records) do
@@ -52,7 +52,9 @@ function M.executions(records, expected)
     if name ~= nil then
       seen[name] = (seen[name] or 0) + 1
       local exp = expected[name]
-      if not exp then
+      if not exp and ignore and ignore[name] then
+        seen[name] = nil
+      elseif not exp then
         add("executions: unexpected execution " .. tostring(name) .. " (" .. tostring(r.status) .. ")")
       elseif r.status ~= "SUCCEEDED" then
         add("execution " .. name .. " is " .. tostring(r.status) ..
@@ -104,7 +106,9 @@ function M.history(name, events, exp)
   local function add(msg) problems[#problems + 1] = "history of " .. name .. ": " .. msg end
   if #events == 0 then add("no events"); return problems end
   local entered, exited, types = {}, {}, {}
-  local scheduled, wanted = {}, {}
+  local scheduled, wanted, iterations = {}, {}, {}
+  local attempt_of = {} -- TaskScheduled id -> attempt key
+  local scheduled_at = {} -- attempt key -> TaskScheduled event
   for i, ev in ipairs(events) do
     if ev.id ~= i then
       add("event #" .. i .. " has id " .. tostring(ev.id) .. " (ids must be 1..n without gaps or duplicates)")
@@ -134,9 +138,20 @@ function M.history(name, events, exp)
       else
         local key = oracle.key(p.st, p.tag, p.step, p.rc)
         scheduled[key] = (scheduled[key] or 0) + 1
+        attempt_of[i] = p
+        scheduled_at[key] = ev
       end
+    elseif t == "MapIterationStarted" or t == "MapIterationSucceeded" or t == "MapIterationFailed" then
+      -- Each Map state of the crash test's definitions runs once per execution.
+      local it = type(d) == "table" and (tostring(d.name) .. " index " .. tostring(d.index)) or "?"
+      local k = t .. " " .. it
+      if iterations[k] then
+        add(k .. " recorded twice (events " .. iterations[k] .. " and " .. i .. ")")
+      end
+      iterations[k] = i
     end
   end
+  for _, p in ipairs(M.timing(events, attempt_of, scheduled_at)) do add(p) end
   if events[1].type ~= "ExecutionStarted" then add("first event is " .. tostring(events[1].type)) end
   local last = events[#events]
   if (types.ExecutionSucceeded or 0) ~= 1 or last.type ~= "ExecutionSucceeded" then
@@ -173,6 +188,85 @@ function M.history(name, events, exp)
     if not wanted[key] then add("unexpected Task attempt " .. key .. " scheduled " .. n .. " time(s)") end
   end
   table.sort(problems)
+  return problems
+end
+
+-- The event types that must precede an event of a type in its frame
+-- (previousEventId), as an execution that is never interrupted records them.
+local PREDECESSORS = {
+  TaskScheduled = { TaskStateEntered = true, TaskFailed = true },
+  TaskStarted = { TaskScheduled = true },
+  TaskSucceeded = { TaskStarted = true },
+  TaskFailed = { TaskStarted = true },
+  TaskStateExited = { TaskSucceeded = true, TaskFailed = true },
+  WaitStateExited = { WaitStateEntered = true },
+}
+
+-- Milliseconds since the epoch of an event timestamp: an RFC 3339 text
+-- (UTC) or a number (seconds, or milliseconds when large).
+local function ms_of(ts)
+  if type(ts) == "number" then return ts > 1e11 and ts or ts * 1000 end
+  if type(ts) ~= "string" then return nil end
+  local y, mo, d, h, mi, s, frac = ts:match("^(%d+)%-(%d+)%-(%d+)T(%d+):(%d+):(%d+)%.?(%d*)Z$")
+  if not y then return nil end
+  local days = os.time({ year = tonumber(y), month = tonumber(mo), day = tonumber(d), hour = 12 }) // 86400
+  local ms = tonumber(((frac or "") .. "000"):sub(1, 3))
+  return ((days * 24 + tonumber(h)) * 60 + tonumber(mi)) * 60000 + tonumber(s) * 1000 + ms
+end
+M.ms_of = ms_of
+
+-- Timers after recovery must fire at their recorded due times, never
+-- early: a Wait lasts at least its Seconds, a retry starts at least
+-- IntervalSeconds (1 s in every crash test Retrier) after the failure.
+-- Also checks each TaskStarted/TaskFailed follows its TaskScheduled.
+function M.timing(events, attempt_of, scheduled_at)
+  local problems = {}
+  local SLACK = 2 -- ms: timestamps are truncated to milliseconds
+  for i, ev in ipairs(events) do
+    local t = ev.type
+    local allowed = PREDECESSORS[t]
+    local prev = events[ev.previousEventId]
+    if allowed and not (prev and allowed[prev.type]) then
+      local names = {}
+      for k in pairs(allowed) do names[#names + 1] = k end
+      table.sort(names)
+      problems[#problems + 1] = t .. " " .. i .. " has previousEventId " .. tostring(ev.previousEventId) ..
+        " (" .. tostring(prev and prev.type) .. "), expected a " .. table.concat(names, " or ")
+    end
+    if t == "WaitStateExited" then
+      local e = events[ev.previousEventId]
+      local d = e and details_of(e)
+      local input = type(d) == "table" and type(d.input) == "string" and decode(d.input)
+      local secs_of = d and oracle.WAIT_SECONDS[d.name]
+      if not (e and e.type == "WaitStateEntered" and input and secs_of) then
+        problems[#problems + 1] = "WaitStateExited " .. i .. " does not follow a WaitStateEntered with its input"
+      else
+        local a, b = ms_of(e.timestamp), ms_of(ev.timestamp)
+        local secs = secs_of(input)
+        if not (a and b) then
+          problems[#problems + 1] = "event " .. i .. ": unreadable timestamps " .. tostring(e.timestamp) ..
+            ", " .. tostring(ev.timestamp)
+        elseif b - a < secs * 1000 - SLACK then
+          problems[#problems + 1] = "Wait " .. d.name .. " (events " .. e.id .. "-" .. i .. ") lasted " ..
+            (b - a) .. " ms, less than its " .. secs .. " s"
+        end
+      end
+    elseif t == "TaskFailed" then
+      local started = events[ev.previousEventId]
+      local sched = started and events[started.previousEventId]
+      local p = sched and attempt_of[sched.id]
+      if not (started and started.type == "TaskStarted" and p) then
+        problems[#problems + 1] = "TaskFailed " .. i .. " does not follow a TaskStarted of a TaskScheduled"
+      else
+        local retry = scheduled_at[oracle.key(p.st, p.tag, p.step, p.rc + 1)]
+        local a, b = ms_of(ev.timestamp), retry and ms_of(retry.timestamp)
+        if retry and a and b and b - a < 1000 - SLACK then
+          problems[#problems + 1] = "retry of " .. oracle.key(p.st, p.tag, p.step, p.rc) .. " scheduled " ..
+            (b - a) .. " ms after its failure (event " .. i .. " -> " .. retry.id .. "), IntervalSeconds is 1"
+        end
+      end
+    end
+  end
   return problems
 end
 

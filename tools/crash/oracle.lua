@@ -170,6 +170,15 @@ function M.expect(kind, input)
   return { output = output, attempts = r.attempts, entered = r.entered, counts = r.counts }
 end
 
+--- The Seconds of each Wait state, from its input.
+M.WAIT_SECONDS = {
+  Pause = function(input) return input.w end,
+  Settle = function(input) return input.w end,
+  LeftWait = function(input) return input.w[1] end,
+  Idle = function(input) return input.w[2] end,
+  Warmup = function(input) return input.w end,
+}
+
 --- The key of one Task attempt, as the handlers log it.
 function M.key(st, tag, step, rc)
   return st .. "|" .. tostring(tag) .. "|" .. tostring(step) .. "|" .. tostring(rc)
