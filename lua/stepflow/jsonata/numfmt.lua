@@ -80,7 +80,17 @@ function M.jsonata_string(n)
       (n < 0 and -n or n) < 1e15 then
     return tostring(n)
   end
-  return number_to_string(tonumber(sformat("%.14e", n)))
+  local s = sformat("%.14e", n)
+  -- C rounds an exact tie to even; toPrecision rounds it away from zero
+  local exact = sformat("%.60e", n)
+  local head = exact:match("^(-?%d%.%d+)50*e")
+  local digits = head and head:gsub("[-.]", "")
+  if digits and #digits == 15 then
+    local sign = n < 0 and "-" or ""
+    local e10 = tonumber(exact:match("e([-+]%d+)$"))
+    s = sign .. tostring(tonumber(digits) + 1) .. "e" .. (e10 - 14)
+  end
+  return number_to_string(tonumber(s))
 end
 
 -- JavaScript's Math.round: nearest integer, halves towards +Infinity.
