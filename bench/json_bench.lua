@@ -98,6 +98,15 @@ bench("decode 100k small", decode_all(json.decode), decode_all(cjson.decode))
 bench("encode 100k small", encode_all(json.encode, ours_small),
       encode_all(cjson.encode, cj_small))
 
+-- Floats that need 16-17 digits (cjson prints 14, losing precision).
+local floats = json.array({})
+for i = 1, 200000 do floats[i] = i / 7 end
+local floats_text = json.encode(floats)
+bench("encode 200k floats", function() json.encode(floats) end,
+      function() cjson.encode(floats) end)
+bench("decode 200k floats", function() json.decode(floats_text) end,
+      function() cjson.decode(floats_text) end)
+
 print(string.format("document: %d bytes, %d records; small: %d documents of ~%d bytes; best of %d",
   #big_text, big.count, #small_texts, #small_texts[1], rounds))
 print(string.format("%-26s %12s %12s %8s", "case", "stepflow s", "cjson s", "ratio"))
