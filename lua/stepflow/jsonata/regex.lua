@@ -704,6 +704,37 @@ local function run(prog, cps, n, pc, pos, caps, target)
   end
 end
 
+-- Code points (as a set) that every match consumes: literals on every
+-- path, case-sensitive only.
+local function required_chars(node, icase)
+  local t = node.type
+  if t == "char" then
+    if icase then return {} end
+    return { [node.cp] = true }
+  elseif t == "group" then
+    return required_chars(node.body, icase)
+  elseif t == "rep" then
+    if node.min > 0 then return required_chars(node.body, icase) end
+    return {}
+  elseif t == "seq" then
+    local set = {}
+    for _, x in ipairs(node.list) do
+      for c in pairs(required_chars(x, icase)) do set[c] = true end
+    end
+    return set
+  elseif t == "alt" then
+    local set = required_chars(node.list[1], icase)
+    for k = 2, #node.list do
+      local other = required_chars(node.list[k], icase)
+      for c in pairs(set) do
+        if not other[c] then set[c] = nil end
+      end
+    end
+    return set
+  end
+  return {}
+end
+
 local Regex = {}
 Regex.__index = Regex
 Regex.__name = "stepflow.jsonata.Regex"
@@ -713,6 +744,19 @@ function Regex:subject(str)
   if self.last_str ~= str then
     self.last_str = str
     self.last_cps, self.last_offs, self.last_n = decode(str)
+    local required = self.required
+    if required then
+      -- last position of each code point every match must consume
+      local last, cps = {}, self.last_cps
+      for k = 1, #required do last[k] = 0 end
+      for i = self.last_n, 1, -1 do
+        local c = cps[i]
+        for k = 1, #required do
+          if last[k] == 0 and required[k] == c then last[k] = i end
+        end
+      end
+      self.last_required = last
+    end
   end
   return self.last_cps, self.last_offs, self.last_n
 end
@@ -730,6 +774,12 @@ function Regex:exec(str, init)
   while lo < hi do
     local mid = (lo + hi) // 2
     if offs[mid] < init then lo = mid + 1 else hi = mid end
+  end
+  local last_required = self.last_required
+  if last_required then
+    for k = 1, #last_required do
+      if last_required[k] < lo then return nil end
+    end
   end
   local prog, first, anchored = self.prog, self.first_cp, self.anchored
   local first_test = self.first_test
@@ -800,6 +850,9 @@ function M.compile(pattern, flags)
   elseif lead.type == "bol" and not f.m then
     re.anchored = true
   end
+  local required = {}
+  for c in pairs(required_chars(tree, f.i)) do required[#required + 1] = c end
+  if #required > 0 and #required <= 8 then re.required = required end
   return re
 end
 
