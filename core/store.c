@@ -117,8 +117,14 @@ static void setmsg (char *buf, size_t n, const char *fmt, ...) {
 }
 
 static int fail (stepflow_store *st, const char *what) {
-  setmsg(st->msg, sizeof(st->msg), "store: %s: %s", what,
-         sqlite3_errmsg(st->db));
+  int e = sqlite3_system_errno(st->db);
+  int code = sqlite3_errcode(st->db) & 0xff;
+  if ((code == SQLITE_IOERR || code == SQLITE_FULL) && e != 0)
+    setmsg(st->msg, sizeof(st->msg), "store: %s: %s (%s)", what,
+           sqlite3_errmsg(st->db), strerror(e));
+  else
+    setmsg(st->msg, sizeof(st->msg), "store: %s: %s", what,
+           sqlite3_errmsg(st->db));
   return STEPFLOW_STORE_ERROR;
 }
 

@@ -65,12 +65,13 @@ end
 
 -- Runs Lua code in a child lua5.4 that can require stepflow.store and
 -- knows the store path as P; returns its output.
-local function child(p, code)
+local function child(p, code, shell_prefix)
   local prog = ("package.path = %q; package.cpath = %q; P = %q; "
     .. "local store = require('stepflow.store'); %s")
     :format(package.path, package.cpath, p, code)
   local quoted = "'" .. prog:gsub("'", "'\\''") .. "'"
-  local f = assert(io.popen("lua5.4 -e " .. quoted .. " 2>&1"))
+  local f = assert(io.popen((shell_prefix or "") .. "lua5.4 -e " .. quoted
+    .. " 2>&1"))
   local out = f:read("a")
   f:close()
   return out
@@ -298,6 +299,37 @@ describe("stepflow.store", function()
       assert.equal('{"ok":true}', e.output)
       assert.equal(1000, #h)
       assert.equal(1000, h[1000].id)
+    end)
+
+    it("drops the whole group when the disk refuses the commit", function()
+      -- a 200 kB file size limit (SIGXFSZ ignored): the commit's WAL write
+      -- fails with EFBIG, as it would on a full disk
+      local out = child(path, ([[
+        local s = assert(store.open(P))
+        assert(s:create_execution{arn = %q, sm_arn = %q, name = "e1",
+          input = "{}", started = 1})
+        assert(s:append(%q, 1, 0, 1, "ExecutionStarted", "{}"))
+        assert(s:commit())
+        for id = 2, 2000 do
+          assert(s:append(%q, id, id - 1, id, "X", ("x"):rep(200)))
+        end
+        local ok, err = s:commit()
+        io.write(tostring(ok), "|", tostring(err), "|", #s:history(%q), "|")
+        assert(s:append(%q, 2, 1, 2, "Y", "{}"))
+        io.write(tostring(s:commit()), "|", #s:history(%q))
+        s:close()
+      ]]):format(E1, SM, E1, E1, E1, E1, E1), "trap '' XFSZ; ulimit -f 400; ")
+      local ok, err, n, ok2, n2 = out:match("^(.-)|(.-)|(.-)|(.-)|(.-)$")
+      assert.equal("nil", ok)
+      assert.matches("^store: commit: disk I/O error", err)
+      assert.equal("1", n)    -- the failed group is gone from this process
+      assert.equal("true", ok2)
+      assert.equal("2", n2)   -- and the next group commits normally
+      local s = assert(store.open(path))
+      local h = s:history(E1)
+      s:close()
+      assert.equal(2, #h)
+      assert.equal("Y", h[2].type)
     end)
 
     it("keeps committed groups and drops the open one when the process dies", function()
