@@ -106,7 +106,8 @@ static int l_open (lua_State *L) {
   return 1;
 }
 
-/* store:close() -> true | nil, msg (pending writes are committed)  [-0, +1|2, m] */
+/* store:close() -> true | nil, msg (pending writes are committed)
+** [-0, +1|2, m] */
 static int l_close (lua_State *L) {
   char err[600];
   lstore *p = (lstore *)luaL_checkudata(L, 1, STORE_MT);
@@ -153,7 +154,8 @@ static int l_put_sm (lua_State *L) {
   return 1;
 }
 
-/* store:delete_state_machine(arn) -> true | false | nil, msg, kind  [-0, +1|3, m] */
+/* store:delete_state_machine(arn) -> true | false | nil, msg, kind
+** [-0, +1|3, m] */
 static int l_del_sm (lua_State *L) {
   stepflow_store *st = checkstore(L);
   int rc = stepflow_store_delete_sm(st, luaL_checkstring(L, 2));
