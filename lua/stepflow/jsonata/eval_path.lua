@@ -194,7 +194,7 @@ local function evaluate_sort(expr, input, env)
   local order = merge_sort(idx, swap)
   local r = setmetatable({}, array_mt)
   for i = 1, n do r[i] = input[order[i]] end
-  if TUPLE[input] then TUPLE[r] = true end
+  -- like jsonata-js, the sorted copy does not carry the tuple-stream mark
   return r
 end
 
