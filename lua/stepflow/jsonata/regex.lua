@@ -184,7 +184,7 @@ function P:char_escape(in_class)
     end
     return v
   end
-  if c >= 49 and c <= 55 and in_class then  -- legacy octal in a class
+  if c >= 48 and c <= 55 then              -- legacy octal: \07, [\101]
     local v = c - 48
     for _ = 1, 2 do
       local d = self:peek()
