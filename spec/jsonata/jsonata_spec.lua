@@ -94,6 +94,11 @@ describe("stepflow.jsonata", function()
       end
     end)
 
+    it("selects by arrays of indexes and keeps the document order", function()
+      assert.same(A { "a", "c" }, ev('["a", "b", "c"][[0, 2]]'))
+      assert.same(A { "a", "c" }, ev('["a", "b", "c"][[2, 0]]'))
+    end)
+
     it("evaluates predicates, indexes and negative indexes", function()
       assert.equal("Bag", ev("Account.Order.Product[Price > 100].Name", account))
       assert.equal("o2", ev("Account.Order[-1].OrderID", account))
@@ -218,6 +223,33 @@ describe("stepflow.jsonata", function()
       local r = ev('$ ~> |a|{"b": 10}, ["c"]|', input)
       assert.same({ a = { b = 10 } }, r)
       assert.equal(2, input.a.c)
+    end)
+  end)
+
+  describe("errors", function()
+    it("refuses non-string and duplicate keys in object constructors", function()
+      assert.equal("T1003", err("{1: 2}").code)
+      assert.equal("D1009", err('{"a": 1, "a": 2}').code)
+    end)
+
+    it("checks transform clauses", function()
+      assert.equal("T2011", err('{"a": 1} ~> |$|5|').code)
+      assert.equal("T2012", err('{"a": 1} ~> |$|{}, 5|').code)
+    end)
+
+    it("names a forgotten $ with T1005 and a non-function with T1006", function()
+      assert.equal("T1005", err("sum([1])").code)
+      assert.equal("T1006", err("$nothing(1)").code)
+      assert.equal("T2006", err("1 ~> 2").code)
+    end)
+
+    it("refuses mixed sort keys with T2007 and non-scalar keys with T2008", function()
+      assert.equal("T2007", err('[{"a": 1}, {"a": "x"}]^(a)').code)
+      assert.equal("T2008", err('[{"a": [1]}, {"a": {}}]^(a)').code)
+    end)
+
+    it("refuses negating a non-number with D1002", function()
+      assert.equal("D1002", err('-"a"').code)
     end)
   end)
 
