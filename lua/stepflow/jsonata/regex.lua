@@ -422,6 +422,8 @@ end
 local CHAR, CHARI, ANY, ANYNL, SET, SPLIT, JMP, SAVE, MATCH, BOL, EOL,
   WORDB, BACKREF, LOOK, MARK, CHECK, RESET = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
   11, 12, 13, 14, 15, 16, 17
+-- the same, matching leftwards (inside lookbehind)
+local BCHAR, BCHARI, BANY, BANYNL, BSET, BBACKREF = 18, 19, 20, 21, 22, 23
 
 local MAX_PROGRAM = 200000
 
@@ -488,7 +490,7 @@ local function compile(tree, ngroups, names, flags, pattern)
     return pc
   end
   local gen
-  local function gen_rep(node)
+  local function gen_rep(node, back)
     local body, lo, hi = node.body, node.min, node.max
     local glo, ghi = group_span(body)
     local can_empty = nullable(body)
@@ -500,7 +502,7 @@ local function compile(tree, ngroups, names, flags, pattern)
         emit(MARK, reg)
       end
       if glo then emit(RESET, 2 * glo + 1, 2 * ghi + 2) end
-      gen(body)
+      gen(body, back)
       if check then emit(CHECK, reg) end
     end
     for _ = 1, lo do one(false) end
@@ -524,54 +526,64 @@ local function compile(tree, ngroups, names, flags, pattern)
       end
     end
   end
-  gen = function(node)
+  -- back: match right to left (ECMAScript lookbehind)
+  gen = function(node, back)
     local t = node.type
     if t == "char" then
-      if icase then emit(CHARI, canon(node.cp)) else emit(CHAR, node.cp) end
+      if icase then emit(back and BCHARI or CHARI, canon(node.cp))
+      else emit(back and BCHAR or CHAR, node.cp) end
     elseif t == "any" then
-      emit(flags.s and ANY or ANYNL)
+      if flags.s then emit(back and BANY or ANY)
+      else emit(back and BANYNL or ANYNL) end
     elseif t == "set" then
       local ascii, wide = make_set(node, icase)
-      emit(SET, ascii, wide)
+      emit(back and BSET or SET, ascii, wide)
     elseif t == "bol" then emit(BOL)
     elseif t == "eol" then emit(EOL)
     elseif t == "wordb" then emit(WORDB, node.neg or false)
     elseif t == "backref" then
       local idx = node.idx or names[node.name]
       if not idx then syntax_error(pattern, "Invalid named capture referenced") end
-      emit(BACKREF, idx)
+      emit(back and BBACKREF or BACKREF, idx)
     elseif t == "group" then
-      if node.idx then emit(SAVE, 2 * node.idx + 1) end
-      gen(node.body)
-      if node.idx then emit(SAVE, 2 * node.idx + 2) end
+      local first, last = 1, 2
+      if back then first, last = 2, 1 end
+      if node.idx then emit(SAVE, 2 * node.idx + first) end
+      gen(node.body, back)
+      if node.idx then emit(SAVE, 2 * node.idx + last) end
     elseif t == "look" then
       local at = emit(LOOK, nil, (node.neg and 1 or 0) + (node.behind and 2 or 0))
       local jump = emit(JMP)
       xa[at] = pc + 1
-      gen(node.body)
+      gen(node.body, node.behind)
       emit(MATCH)
       xa[jump] = pc + 1
     elseif t == "seq" then
-      for _, x in ipairs(node.list) do gen(x) end
+      local list = node.list
+      if back then
+        for k = #list, 1, -1 do gen(list[k], back) end
+      else
+        for k = 1, #list do gen(list[k], back) end
+      end
     elseif t == "alt" then
       local jumps = {}
       local list = node.list
       for k = 1, #list do
         if k < #list then
           local sp = emit(SPLIT, pc + 2)
-          gen(list[k])
+          gen(list[k], back)
           jumps[#jumps + 1] = emit(JMP)
           xb[sp] = pc + 1
         else
-          gen(list[k])
+          gen(list[k], back)
         end
       end
       for _, j in ipairs(jumps) do xa[j] = pc + 1 end
     elseif t == "rep" then
-      gen_rep(node)
+      gen_rep(node, back)
     end
   end
-  gen(tree)
+  gen(tree, false)
   emit(MATCH)
   return { op = op, xa = xa, xb = xb, nslots = nslots, nregs = nregs,
     multiline = multiline, icase = icase }
@@ -581,7 +593,7 @@ end
 -- The machine. Positions are code point indices 1..n+1. The stack holds
 -- pairs: (pc > 0, pos) to resume at, or (-slot, old value) to restore.
 
-local function run(prog, cps, n, pc, pos, caps, target)
+local function run(prog, cps, n, pc, pos, caps)
   local op, xa, xb = prog.op, prog.xa, prog.xb
   local multiline = prog.multiline
   local stack, sp = {}, 0
@@ -614,8 +626,7 @@ local function run(prog, cps, n, pc, pos, caps, target)
       caps[slot] = pos
       pc = pc + 1
     elseif o == MATCH then
-      if target == nil or pos == target then return pos end
-      ok = false
+      return pos
     elseif o == ANY then
       if pos <= n then pos = pos + 1; pc = pc + 1 else ok = false end
     elseif o == BOL then
@@ -662,19 +673,11 @@ local function run(prog, cps, n, pc, pos, caps, target)
       end
       if ok then pc = pc + 1 end
     elseif o == LOOK then
-      local mode = xb[pc]
-      local neg, behind = mode & 1 ~= 0, mode & 2 ~= 0
+      -- the body runs on its own stack: lookarounds are atomic
+      local neg = xb[pc] & 1 ~= 0
       local nslots = prog.nslots
       local snap = table.move(caps, 1, nslots, 1, {})
-      local r
-      if behind then
-        for start = 1, pos do
-          r = run(prog, cps, n, xa[pc], start, caps, pos)
-          if r then break end
-        end
-      else
-        r = run(prog, cps, n, xa[pc], pos, caps, nil)
-      end
+      local r = run(prog, cps, n, xa[pc], pos, caps)
       if neg then
         table.move(snap, 1, nslots, 1, caps)
         ok = not r
@@ -689,6 +692,38 @@ local function run(prog, cps, n, pc, pos, caps, target)
         ok = false
       end
       if ok then pc = pc + 1 end -- the JMP over the body
+    elseif o == BCHAR then
+      if cps[pos - 1] == xa[pc] then pos = pos - 1; pc = pc + 1 else ok = false end
+    elseif o == BSET then
+      local c = cps[pos - 1]
+      if c and ((c < 128 and xa[pc][c]) or (c >= 128 and xb[pc](c))) then
+        pos = pos - 1; pc = pc + 1
+      else ok = false end
+    elseif o == BANYNL then
+      local c = cps[pos - 1]
+      if c and not is_line_term(c) then pos = pos - 1; pc = pc + 1 else ok = false end
+    elseif o == BANY then
+      if pos > 1 then pos = pos - 1; pc = pc + 1 else ok = false end
+    elseif o == BCHARI then
+      local c = cps[pos - 1]
+      if c and canon(c) == xa[pc] then pos = pos - 1; pc = pc + 1 else ok = false end
+    elseif o == BBACKREF then
+      local g = xa[pc]
+      local s, e = caps[2 * g + 1], caps[2 * g + 2]
+      if s and e then
+        local len = e - s
+        local from = pos - len
+        if from < 1 then ok = false
+        else
+          local icase = prog.icase
+          for k = 0, len - 1 do
+            local a, b = cps[s + k], cps[from + k]
+            if a ~= b and not (icase and canon(a) == canon(b)) then ok = false; break end
+          end
+          if ok then pos = from end
+        end
+      end
+      if ok then pc = pc + 1 end
     else
       error("stepflow.jsonata.regex: bad instruction " .. tostring(o))
     end
@@ -792,7 +827,7 @@ function Regex:exec(str, init)
       local caps = {}
       for k = 1, total do caps[k] = false end
       caps[1] = start
-      local e = run(prog, cps, n, 1, start, caps, nil)
+      local e = run(prog, cps, n, 1, start, caps)
       if e then
         local m = { start = offs[start], finish = offs[e] - 1 }
         for g = 1, self.ngroups do
