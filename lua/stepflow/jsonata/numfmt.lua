@@ -117,6 +117,8 @@ end
 -- @return number; a Lua integer when the result is integral and fits
 function M.round(n, precision)
   if n ~= n or n == huge or n == -huge then return n end
+  -- an integral float precision (2.0) must print as "2" in the exponent
+  if precision ~= nil then precision = tointeger(floor(precision)) end
   if precision == 0 then precision = nil end
   local arg = n
   if precision then arg = shift10(arg, precision) end
