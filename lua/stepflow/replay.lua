@@ -39,6 +39,17 @@ local UNORDERED = {
   MapIterationStarted = true, MapIterationSucceeded = true, MapIterationFailed = true,
 }
 
+-- The index of the frame's first unused event that is not an iteration
+-- event, or nil.
+local function first_ordered(r)
+  local list = r.list
+  for i = r.pos, #list do
+    local e = list[i]
+    if not e.used and not UNORDERED[e.type] then return i end
+  end
+  return nil
+end
+
 --- Consumes the recorded event that matches an event the interpreter is
 -- about to record for `frame`. Returns the recorded event, or nil (then
 -- the frame is live and the event is recorded anew).
@@ -46,13 +57,9 @@ function M.consume(replay, frame, etype, details)
   local r = replay[frame.key]
   if not r or r.live then return nil end
   local list = r.list
-  local ev = list[r.pos]
-  if ev and ev.type == etype and not UNORDERED[etype] then
-    ev.used = true
-    advance(r)
-    return ev
-  end
   if UNORDERED[etype] then
+    -- Iterations end in whatever order they finish: match by index, and a
+    -- miss is an iteration that ends only now (the frame stays in replay).
     local index = details and details.index
     for i = r.pos, #list do
       local e = list[i]
@@ -61,6 +68,20 @@ function M.consume(replay, frame, etype, details)
         advance(r)
         return e
       end
+    end
+    return nil
+  end
+  -- Other events come in their recorded order; recorded iteration events
+  -- still waiting for their iteration are passed over.
+  for i = r.pos, #list do
+    local e = list[i]
+    if not e.used and not UNORDERED[e.type] then
+      if e.type == etype then
+        e.used = true
+        advance(r)
+        return e
+      end
+      break
     end
   end
   -- The frame has gone a different way than recorded: from here on it is live.
@@ -75,18 +96,20 @@ function M.visit(replay, frame, entered_type, exited_type)
   local r = replay[frame.key]
   if not r or r.live then return nil end
   local list = r.list
-  local first = list[r.pos]
+  local at = first_ordered(r)
+  local first = at and list[at]
   if not first or first.type ~= entered_type then
     r.live = true
     return nil
   end
   first.used = true
   if exited_type then
-    for i = r.pos + 1, #list do
+    for i = at + 1, #list do
       local ev = list[i]
       if not ev.used then
         if ev.type == exited_type then
-          for j = r.pos, i do list[j].used = true end
+          -- The whole visit is recorded, its iteration events included.
+          for j = at, i do list[j].used = true end
           advance(r)
           return first, ev
         end
@@ -103,7 +126,8 @@ end
 function M.outcome(replay, frame, types)
   local r = replay[frame.key]
   if not r or r.live then return nil end
-  local ev = r.list[r.pos]
+  local at = first_ordered(r)
+  local ev = at and r.list[at]
   if ev and types[ev.type] then
     ev.used = true
     advance(r)

@@ -271,3 +271,31 @@ describe("durable executions", function()
     end)
   end)
 end)
+
+describe("stepflow.replay", function()
+  local replay = require("stepflow.replay")
+  local function ev(id, etype, index)
+    return { id = id, type = etype, f = "", d = index and { index = index } or {} }
+  end
+  it("matches iteration events by index, whatever order they end in", function()
+    local idx = replay.index({ ev(1, "MapStateStarted"), ev(2, "MapIterationStarted", 0),
+      ev(3, "MapIterationStarted", 1), ev(4, "MapIterationSucceeded", 1) })
+    local frame = { key = "" }
+    assert.equal(1, replay.consume(idx, frame, "MapStateStarted", {}).id)
+    assert.equal(2, replay.consume(idx, frame, "MapIterationStarted", { index = 0 }).id)
+    assert.equal(3, replay.consume(idx, frame, "MapIterationStarted", { index = 1 }).id)
+    -- iteration 0 ends only now: new, and the frame still replays
+    assert.is_nil(replay.consume(idx, frame, "MapIterationSucceeded", { index = 0 }))
+    assert.equal(4, replay.consume(idx, frame, "MapIterationSucceeded", { index = 1 }).id)
+  end)
+  it("passes over recorded iteration events for events in order", function()
+    local idx = replay.index({ ev(1, "MapIterationSucceeded", 3), ev(2, "MapStateFailed") })
+    assert.equal(2, replay.consume(idx, { key = "" }, "MapStateFailed", {}).id)
+  end)
+  it("turns a frame live when it goes another way than recorded", function()
+    local idx = replay.index({ ev(1, "TaskScheduled"), ev(2, "TaskStarted") })
+    local frame = { key = "" }
+    assert.is_nil(replay.consume(idx, frame, "TaskFailed", {}))
+    assert.is_nil(replay.consume(idx, frame, "TaskScheduled", {}))
+  end)
+end)

@@ -194,6 +194,8 @@ function M.compile(c, st, def, where)
       local rec = replay.outcome(exec.replay, frame, outcome_types)
       if rec then
         call.replayed = rec
+        frame.last_event = rec.id
+        frame.last_ts = rec.timestamp
         local d = rec.d or {}
         if rec.type == ev.succeeded then
           call.result_override = d.output
