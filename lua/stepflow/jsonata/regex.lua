@@ -4,6 +4,8 @@
 -- so long subjects cannot overflow the C stack), and run on code points.
 -- Flags: i (case-insensitive), m (multiline), s (dotAll); g and u are
 -- accepted and change nothing else ("\u{...}" is always understood).
+-- A bad pattern raises {code = "S0303", message = ...}: jsonata-js has no
+-- code for it (JavaScript throws a SyntaxError).
 local M = {}
 
 local utf8_char = utf8.char
