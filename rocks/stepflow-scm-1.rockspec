@@ -81,6 +81,7 @@ build = {
     ["stepflow.jsonata"] = "lua/stepflow/jsonata.lua",
     ["stepflow.jsonata.apply"] = "lua/stepflow/jsonata/apply.lua",
     ["stepflow.jsonata.ast"] = "lua/stepflow/jsonata/ast.lua",
+    ["stepflow.jsonata.casemap"] = "lua/stepflow/jsonata/casemap.lua",
     ["stepflow.jsonata.eval"] = "lua/stepflow/jsonata/eval.lua",
     ["stepflow.jsonata.eval_path"] = "lua/stepflow/jsonata/eval_path.lua",
     ["stepflow.jsonata.hash"] = "lua/stepflow/jsonata/hash.lua",

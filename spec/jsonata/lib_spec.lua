@@ -37,6 +37,8 @@ describe("stepflow.jsonata.lib", function()
       assert.equal("xxxab", ev('$pad("ab", -5, "x")'))
       assert.equal("a b", ev('$trim("  a \n  b ")'))
       assert.equal("ÉCOLE", ev('$uppercase("école")'))
+      assert.equal("STRASSE Ω Ǆ", ev('$uppercase("straße ω ǆ")'))
+      assert.equal("σας", ev('$lowercase("ΣΑΣ")'))
     end)
 
     it("splits, joins and replaces with strings and regexes", function()

@@ -76,37 +76,34 @@ function M.substring(str, start, length)
   return slice(list, start)
 end
 
-local lower_map, upper_map = {}, {}
-do
-  local function range(lo, hi, delta)
-    for c = lo, hi do
-      lower_map[utf8.char(c)] = utf8.char(c + delta)
-      upper_map[utf8.char(c + delta)] = utf8.char(c)
+local casemap = require("stepflow.jsonata.casemap")
+
+-- A cased letter, roughly: ASCII letters and letters outside ASCII.
+local function is_letter(c)
+  return c ~= nil and (c:match("^%a$") ~= nil or c:byte() >= 0xC3)
+end
+
+-- Capital sigma at the end of a word lowers to final sigma (Final_Sigma).
+local function final_sigma(s)
+  local chars_ = chars(s)
+  for i, c in ipairs(chars_) do
+    if c == "\206\163" and is_letter(chars_[i - 1]) and not is_letter(chars_[i + 1]) then
+      chars_[i] = "\207\130"
     end
   end
-  range(0xC0, 0xD6, 32)
-  range(0xD8, 0xDE, 32)
-  range(0x391, 0x3A1, 32)
-  range(0x3A3, 0x3AB, 32)
-  range(0x410, 0x42F, 32)
-  range(0x400, 0x40F, 80)
-  for c = 0x100, 0x17F, 2 do
-    if c ~= 0x130 and c ~= 0x138 then
-      lower_map[utf8.char(c)] = utf8.char(c + 1)
-      upper_map[utf8.char(c + 1)] = utf8.char(c)
-    end
-  end
+  return table.concat(chars_)
 end
 
 function M.lowercase(s)
+  if s:find("\206\163", 1, true) then s = final_sigma(s) end
   s = s:lower()
-  if s:find("[\128-\255]") then s = s:gsub(utf8.charpattern, lower_map) end
+  if s:find("[\128-\255]") then s = s:gsub(utf8.charpattern, casemap.lower()) end
   return s
 end
 
 function M.uppercase(s)
   s = s:upper()
-  if s:find("[\128-\255]") then s = s:gsub(utf8.charpattern, upper_map) end
+  if s:find("[\128-\255]") then s = s:gsub(utf8.charpattern, casemap.upper()) end
   return s
 end
 
