@@ -159,31 +159,29 @@ static uint32_t be32 (const unsigned char *p) {
 
 /*
 ** Reads the file header without SQLite and refuses what is certainly not
-** ours: not SQLite, another application's id, a newer version, or page 1
-** holding schema rows without our id. This runs before the lock file is
-** created, so pointing stepflow at a wrong file leaves no trace beside it.
-** SQLite checks again under the lock (WAL content is not visible here).
+** ours: not SQLite, a damaged header, another application's id, a newer
+** version, or page 1 holding schema rows without our id. It runs before
+** the lock file is created, so pointing stepflow at a wrong file leaves no
+** trace beside it; SQLite checks everything again under the lock (WAL
+** content is not visible here).
+** Only called while "<path>.lock" does not exist, i.e. while no store of
+** this process can have the file open: closing any descriptor of a file
+** drops every POSIX lock the process holds on it, SQLite's included.
 */
-static int precheck (const char *path, int readonly, char *err, size_t n) {
+static int precheck (const char *path, char *err, size_t n) {
   unsigned char h[108];
-  struct stat sb;
   ssize_t got;
   unsigned psize;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ENOENT && !readonly) return 0;
+    if (errno == ENOENT) return 0;
     setmsg(err, n, "store: %s: %s", path, strerror(errno));
-    return -1;
-  }
-  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    close(fd);
-    setmsg(err, n, "store: %s: not a regular file", path);
     return -1;
   }
   memset(h, 0, sizeof(h));
   got = pread(fd, h, sizeof(h), 0);
   close(fd);
-  if (got == 0 && !readonly) return 0;  /* empty file: a new store */
+  if (got == 0) return 0;  /* empty file: a new store */
   if (got < 100 || memcmp(h, "SQLite format 3", 16) != 0) {
     setmsg(err, n, "store: %s: not a stepflow store (not an SQLite "
            "database); left untouched", path);
@@ -212,6 +210,30 @@ static int precheck (const char *path, int readonly, char *err, size_t n) {
     return -1;
   }
   return 0;
+}
+
+/* Checks with stat (no descriptor: see precheck) that path is a regular
+** file, or absent when a new store may be created. */
+static int check_path (const char *path, int readonly, char *err, size_t n) {
+  struct stat sb;
+  if (stat(path, &sb) != 0) {
+    if (errno == ENOENT && !readonly) return 0;
+    setmsg(err, n, "store: %s: %s", path, strerror(errno));
+    return -1;
+  }
+  if (!S_ISREG(sb.st_mode)) {
+    setmsg(err, n, "store: %s: not a regular file", path);
+    return -1;
+  }
+  return 0;
+}
+
+static int lock_file_exists (const char *path) {
+  char lpath[4096];
+  struct stat sb;
+  if (snprintf(lpath, sizeof(lpath), "%s.lock", path) >= (int)sizeof(lpath))
+    return 0;
+  return stat(lpath, &sb) == 0;
 }
 
 /*
@@ -452,8 +474,12 @@ stepflow_store *stepflow_store_open (const char *path, int flags,
     goto failed;
   }
   if (!memory) {
-    if (precheck(path, st->readonly, err, n) != 0) goto failed;
-    if (!st->readonly && take_lock(st, path, err, n) != 0) goto failed;
+    if (check_path(path, st->readonly, err, n) != 0) goto failed;
+    if (!st->readonly) {
+      if (!lock_file_exists(path) && precheck(path, err, n) != 0)
+        goto failed;
+      if (take_lock(st, path, err, n) != 0) goto failed;
+    }
   }
   oflags = SQLITE_OPEN_NOMUTEX | (st->readonly ? SQLITE_OPEN_READONLY :
            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);

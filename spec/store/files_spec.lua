@@ -63,15 +63,18 @@ local function make_store(p, n)
   assert(s:close())
 end
 
+local function shell_quote(text)
+  return "'" .. text:gsub("'", "'\\''") .. "'"
+end
+
 -- Runs Lua code in a child lua5.4 that can require stepflow.store and
 -- knows the store path as P; returns its output.
 local function child(p, code, shell_prefix)
   local prog = ("package.path = %q; package.cpath = %q; P = %q; "
     .. "local store = require('stepflow.store'); %s")
     :format(package.path, package.cpath, p, code)
-  local quoted = "'" .. prog:gsub("'", "'\\''") .. "'"
-  local f = assert(io.popen((shell_prefix or "") .. "lua5.4 -e " .. quoted
-    .. " 2>&1"))
+  local f = assert(io.popen((shell_prefix or "") .. "lua5.4 -e "
+    .. shell_quote(prog) .. " 2>&1"))
   local out = f:read("a")
   f:close()
   return out
@@ -142,20 +145,32 @@ describe("stepflow.store", function()
   end)
 
   describe("open of a file that is not a usable store", function()
-    local function refused(data_before, pattern)
-      local s, err = store.open(path)
-      assert.is_nil(s)
-      assert.matches(pattern, err, 1, true)
-      assert.truthy(err:find(path, 1, true))
-      assert.equal(data_before, read_file(path))
-      return err
+    -- Opens twice: without PATH.lock (the header is read before the lock
+    -- file is made) and with it (only SQLite reads the file, under the
+    -- lock); `pattern_locked` is the message of the second open when it
+    -- differs. Both leave the file as it was.
+    local function refused(data_before, pattern, pattern_locked)
+      os.remove(path .. ".lock")
+      for _, p in ipairs({ pattern, pattern_locked or pattern }) do
+        local s, err = store.open(path)
+        assert.is_nil(s)
+        assert.matches(p, err, 1, true)
+        assert.truthy(err:find(path, 1, true))
+        assert.equal(data_before, read_file(path))
+        write_file(path .. ".lock", "")
+      end
     end
 
     it("refuses a text file and leaves it and its directory alone", function()
       local text = ("not a database\n"):rep(200)
       write_file(path, text)
-      refused(text, "not a stepflow store (not an SQLite database); left untouched")
+      local s, err = store.open(path)
+      assert.is_nil(s)
+      assert.equal("store: " .. path .. ": not a stepflow store (not an "
+        .. "SQLite database); left untouched", err)
       assert.is_false(exists(path .. ".lock"))
+      refused(text, "not a stepflow store (not an SQLite database); left "
+        .. "untouched")
     end)
 
     it("refuses a file shorter than an SQLite header", function()
@@ -208,7 +223,8 @@ describe("stepflow.store", function()
       local d = read_file(path)
       d = d:sub(1, 16) .. ("\171"):rep(#d - 16)
       write_file(path, d)
-      refused(d, "corrupt (invalid SQLite header); left untouched")
+      refused(d, "corrupt (invalid SQLite header); left untouched",
+        "not a stepflow store (not an SQLite database); left untouched")
     end)
 
     it("refuses a truncated store", function()
@@ -267,6 +283,37 @@ describe("stepflow.store", function()
       local s, err = store.open(path)
       assert.is_nil(err)
       s:close()
+    end)
+
+    it("keeps SQLite's own locks when a second open is refused or a reader closes", function()
+      -- In WAL mode each connection holds a POSIX read lock on the file;
+      -- closing any descriptor of the file would drop it for the whole
+      -- process, and another process could then delete the WAL under us.
+      local probe = ("env -u LD_PRELOAD python3 -c %s %s"):format(
+        shell_quote("import fcntl, os, sys\n"
+        .. "fd = os.open(sys.argv[1], os.O_RDWR)\n"
+        .. "try:\n"
+        .. "  fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 510, 0x40000002)\n"
+        .. "  print('free')\n"
+        .. "except OSError:\n"
+        .. "  print('held')\n"), shell_quote(path))
+      local function sqlite_lock()
+        local f = assert(io.popen(probe))
+        local r = f:read("l")
+        f:close()
+        return r
+      end
+      make_store(path, 1)
+      local s = assert(store.open(path))
+      assert(s:get_execution(E1))
+      assert.equal("held", sqlite_lock())
+      assert.is_nil(store.open(path))
+      local r = assert(store.open(path, { read_only = true }))
+      assert(r:get_execution(E1))
+      r:close()
+      local held = sqlite_lock()
+      s:close()
+      assert.equal("held", held)
     end)
 
     it("lets read-only openers in while an engine holds the lock", function()
