@@ -287,7 +287,18 @@ function M.split(str, separator, limit, input, env)
   if limit ~= nil then limit = math.floor(limit) end
   if type(separator) == "string" then
     if separator == "" then
-      local list = chars(str)
+      -- JavaScript splits "" into UTF-16 code units: astral characters
+      -- become two lone surrogates
+      local list = {}
+      for _, cp in utf8.codes(str, true) do
+        if cp >= 0x10000 then
+          local v = cp - 0x10000
+          list[#list + 1] = utf8.char(0xD800 + (v >> 10))
+          list[#list + 1] = utf8.char(0xDC00 + (v & 0x3FF))
+        else
+          list[#list + 1] = utf8.char(cp)
+        end
+      end
       for i = 1, #list do
         if limit and i > limit then break end
         result[i] = list[i]
