@@ -228,12 +228,20 @@ static int check_path (const char *path, int readonly, char *err, size_t n) {
   return 0;
 }
 
+/* "<path>.lock" beside the file itself: a symbolic link to a store and
+** the store's own name must share one lock. 0, or -1 if too long. */
+static int lock_path (const char *path, char *buf, size_t size) {
+  char *real = realpath(path, NULL);  /* NULL while the file is absent */
+  int len = snprintf(buf, size, "%s.lock", real ? real : path);
+  free(real);
+  return len < 0 || (size_t)len >= size ? -1 : 0;
+}
+
 static int lock_file_exists (const char *path) {
   char lpath[4096];
   struct stat sb;
-  if (snprintf(lpath, sizeof(lpath), "%s.lock", path) >= (int)sizeof(lpath))
-    return 0;
-  return stat(lpath, &sb) == 0;
+  return lock_path(path, lpath, sizeof(lpath)) == 0 &&
+         stat(lpath, &sb) == 0;
 }
 
 /*
@@ -248,7 +256,7 @@ static int take_lock (stepflow_store *st, const char *path, char *err,
   ssize_t got;
   long pid;
   int fd;
-  if (snprintf(lpath, sizeof(lpath), "%s.lock", path) >= (int)sizeof(lpath)) {
+  if (lock_path(path, lpath, sizeof(lpath)) != 0) {
     setmsg(err, n, "store: %s: path too long", path);
     return -1;
   }
