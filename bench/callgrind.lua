@@ -87,6 +87,41 @@ end
 table.sort(rows, function(x, y) return x[2] > y[2] end)
 print(string.format("%s%s: %d extra executions, %d transitions; %.0f Ir per transition, %.0f Ir per execution",
   workload, mode and ("/" .. mode) or "", execs, transitions, diff / transitions, diff / execs))
+-- Categories by source file.
+local CATEGORIES = {
+  { "Lua VM and calls (lvm, ldo, ltm, lfunc)", { "^lvm%.c", "^ldo%.c", "^ltm%.c", "^lfunc%.c" } },
+  { "Lua tables (ltable)", { "^ltable%.c" } },
+  { "memory (malloc/free, lmem, l_alloc)", { "^malloc%.c", "^lmem%.c", ":l_alloc$", "^arena%.c" } },
+  { "garbage collector (lgc)", { "^lgc%.c" } },
+  { "strings and formatting (lstring, lstrlib, printf, mem*)", { "^lstring%.c", "^lstrlib%.c",
+    "printf", "^genops%.c", "^mem", "^str", "^vsnprintf", "^sprintf", "^_itoa", "^wcs", "^printf" } },
+  { "Lua C API and libraries (lapi, lauxlib, lbaselib, lcorolib)", { "^lapi%.c", "^lauxlib%.c",
+    "^lbaselib%.c", "^lcorolib%.c", "^ltablib%.c", "^lmathlib%.c", "^lobject%.c" } },
+  { "stepflow C modules (core/)", { "^json", "^jsonpath", "^lmod_", "^loop%.c", "^heap%.c", "^store%.c" } },
+}
+local cat_ir, other = {}, 0
+for _, r in ipairs(rows) do
+  local found = false
+  for ci, c in ipairs(CATEGORIES) do
+    for _, pat in ipairs(c[2]) do
+      if r[1]:find(pat) then
+        cat_ir[ci] = (cat_ir[ci] or 0) + r[2]
+        found = true
+        break
+      end
+    end
+    if found then break end
+  end
+  if not found then other = other + r[2] end
+end
+print("by category:")
+for ci, c in ipairs(CATEGORIES) do
+  local ir = cat_ir[ci] or 0
+  print(string.format("  %5.1f%%  %8.0f Ir/tr  %s", 100 * ir / diff, ir / transitions, c[1]))
+end
+print(string.format("  %5.1f%%  %8.0f Ir/tr  other (libc, libevent, below callgrind's threshold)",
+  100 * other / diff, other / transitions))
+print("by function:")
 for i = 1, math.min(top, #rows) do
   print(string.format("  %5.1f%%  %8.0f Ir/tr  %s", 100 * rows[i][2] / diff, rows[i][2] / transitions, rows[i][1]))
 end
