@@ -105,21 +105,25 @@ function Store:put_state_machine(sm)
   return true
 end
 
---- A state machine record, or nil when there is none.
+--- A state machine record, or nil when there is none (nil and a message
+-- on an error).
 function Store:get_state_machine(arn)
   check_string("get_state_machine", "arn", arn)
-  return self._core:get_state_machine(arn)
+  local rec, err = self._core:get_state_machine(arn)
+  return rec, err
 end
 
---- All state machine records, oldest first.
+--- All state machine records, oldest first (nil and a message on an error).
 function Store:list_state_machines()
-  return self._core:list_state_machines()
+  local list, err = self._core:list_state_machines()
+  return list, err
 end
 
 --- Deletes a state machine (its executions stay): true, false if absent.
 function Store:delete_state_machine(arn)
   check_string("delete_state_machine", "arn", arn)
-  return self._core:delete_state_machine(arn)
+  local ok, err = self._core:delete_state_machine(arn)
+  return ok, err
 end
 
 --- Records a new execution.
@@ -149,10 +153,12 @@ function Store:create_execution(e)
   return true
 end
 
---- The execution with this ARN, or nil.
+--- The execution with this ARN, or nil (nil and a message on an error).
 function Store:get_execution(arn)
   check_string("get_execution", "arn", arn)
-  return public(self, self._core:get_execution(arn))
+  local rec, err = self._core:get_execution(arn)
+  if rec == nil then return nil, err end
+  return public(self, rec)
 end
 
 --- The execution of this state machine with this name, or nil (for the
@@ -160,7 +166,9 @@ end
 function Store:find_execution(sm_arn, name)
   check_string("find_execution", "sm_arn", sm_arn)
   check_string("find_execution", "name", name)
-  return public(self, self._core:find_execution(sm_arn, name))
+  local rec, err = self._core:find_execution(sm_arn, name)
+  if rec == nil then return nil, err end
+  return public(self, rec)
 end
 
 --- Executions, newest first.
@@ -268,7 +276,9 @@ function Store:history(arn, opts)
   check_table("history", opts)
   local key, err = key_of(self, arn)
   if key == nil then return nil, err end
-  return self._core:history(key, opts.after, opts.limit, opts.reverse)
+  local events
+  events, err = self._core:history(key, opts.after, opts.limit, opts.reverse)
+  return events, err
 end
 
 --- RUNNING executions, oldest first, for recovery.
