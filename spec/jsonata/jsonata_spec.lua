@@ -82,7 +82,8 @@ describe("stepflow.jsonata", function()
       local eval = require("stepflow.jsonata.eval_path")
       local exprs = { "Account.Name", "Account.Order.OrderID", "Account.Order.Product.Price",
         "$.Account.Order[0].Product", "Account.Missing.x", "Account.Order.Product.Name[]",
-        "$x.y", "[1, 2].a" }
+        "$x.y", "[1, 2].a", "Account.Order[0].OrderID", "Account.Order#$i.OrderID",
+        "$x.y[0]", "Account.Order.Product{Name: Price}", "Account.Order.Product.%.OrderID" }
       local input = account
       for _, e in ipairs(exprs) do
         eval.fast_paths = true

@@ -304,26 +304,29 @@ local function simple_step(step, first)
     or step.index or step.keepArray or step.ancestor or step.consarray)
 end
 
--- Fast path for paths of plain field names over objects ($a.b.c): walks
--- while the value is an object, then hands over to the general algorithm.
-local function is_simple_path(expr)
-  if expr.keepSingletonArray or expr.group or expr.tuple then return false end
+-- Fast path for the leading plain field names of a path ($a.b.c[x > 1]):
+-- walks while the value is an object, then hands over to the general
+-- algorithm. Returns how many leading steps qualify (0: none).
+local function simple_prefix(expr)
+  if expr.keepSingletonArray or expr.group or expr.tuple then return 0 end
+  local k = 0
   for i, step in ipairs(expr.steps) do
-    if not simple_step(step, i == 1) then return false end
+    if not simple_step(step, i == 1) then break end
+    k = i
   end
-  return true
+  return k
 end
 
 local evaluate_steps
 
 local function evaluate_path(expr, input, env)
   local steps = expr.steps
-  local simple = expr.simple
-  if simple == nil then
-    simple = M.fast_paths and is_simple_path(expr)
-    expr.simple = simple
+  local k = expr.simple
+  if k == nil then
+    k = M.fast_paths and simple_prefix(expr) or 0
+    expr.simple = k
   end
-  if simple then
+  if k > 0 then
     local cur, i = input, 1
     local first = steps[1]
     if first.type == "variable" then
@@ -332,8 +335,7 @@ local function evaluate_path(expr, input, env)
     elseif is_array(input) then
       return evaluate_steps(expr, input, #input, 1, env)
     end
-    local nsteps = #steps
-    while i <= nsteps do
+    while i <= k do
       if cur == nil then return nil end
       if type(cur) ~= "table" then return nil end
       local mt = getmetatable(cur)
@@ -346,13 +348,18 @@ local function evaluate_path(expr, input, env)
       cur = cur[steps[i].value]
       i = i + 1
     end
-    if i <= nsteps then
-      -- an array built by a constructor is one item of the next step's input
+    if i <= #steps then
+      -- the value after step i - 1 is the input of step i: its items, or
+      -- itself (an array built by a constructor is one item)
+      if cur == nil then return nil end
+      if is_array(cur) and not CONS[cur] then
+        return evaluate_steps(expr, cur, #cur, i, env)
+      end
       return evaluate_steps(expr, seq_of(cur), 1, i, env)
     end
     if type(cur) == "table" and is_seq(cur) then
       local copy = SEQ_new()
-      for k = 1, #cur do copy[k] = cur[k] end
+      for j = 1, #cur do copy[j] = cur[j] end
       return copy
     end
     return cur
