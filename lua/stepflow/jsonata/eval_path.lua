@@ -450,9 +450,12 @@ function evaluate_group(expr, input, env)
   local pairs_ = expr.lhs
   for i = 1, n do
     local item = input[i]
-    local fenv = reduce and frame_from_tuple(env, item) or env
+    -- an empty tuple stream groups one undefined item, as a plain one does
+    -- (jsonata-js fails there with a TypeError)
+    local tuple = reduce and item ~= nil
+    local fenv = tuple and frame_from_tuple(env, item) or env
     for pi, pair in ipairs(pairs_) do
-      local key = evaluate(pair[1], reduce and item["@"] or item, fenv)
+      local key = evaluate(pair[1], tuple and item["@"] or item, fenv)
       if key ~= nil and type(key) ~= "string" then
         throw("T1003", { position = expr.position, value = key })
       end
@@ -484,7 +487,7 @@ function evaluate_group(expr, input, env)
   for _, key in ipairs(order) do
     local entry = groups[key]
     local context, fenv = entry.data, env
-    if reduce then
+    if reduce and entry.data ~= nil then
       local tuple = reduce_tuple_stream(entry.data)
       context = tuple["@"]
       tuple["@"] = nil

@@ -183,12 +183,14 @@ def("string", "<x-b?:s>", 2, function(x, p) return str.string(x, p == true) end)
 def("substring", "<s-nn?:s>", 3, str.substring)
 def("substringBefore", "<s-s:s>", 2, function(s, c)
   if s == nil then return nil end
+  if c == nil then c = "undefined" end  -- String.prototype.indexOf(undefined)
   local i = s:find(c, 1, true)
   if i then return s:sub(1, i - 1) end
   return s
 end)
 def("substringAfter", "<s-s:s>", 2, function(s, c)
   if s == nil then return nil end
+  if c == nil then c = "undefined" end
   local i = s:find(c, 1, true)
   if i then return s:sub(i + #c) end
   return s

@@ -65,6 +65,11 @@ end
 
 function M.substring(str, start, length)
   if str == nil then return nil end
+  if start == nil then
+    -- JavaScript: slice(undefined, NaN) is empty, slice(undefined) is all
+    if length ~= nil then return "" end
+    return str
+  end
   local list = chars(str)
   local len = #list
   if len + start < 0 then start = 0 end
