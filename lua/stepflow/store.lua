@@ -202,6 +202,7 @@ end
 function Store:append(arn, id, prev_id, ts, etype, details)
   local key = self._keys[arn]
   if key == nil then
+    check_string("append", "arn", arn)
     local err
     key, err = key_of(self, arn)
     if key == nil then

@@ -191,6 +191,11 @@ describe("stepflow.store", function()
         "stepflow.store.append: event 1 of " .. arn .. " already exists")
     end)
 
+    it("raises on an ARN that is not a string", function()
+      assert.has_error(function() s:append(nil, 1, 0, 1, "X", "{}") end,
+        "stepflow.store.append: arn must be a string")
+    end)
+
     it("raises on an unknown execution", function()
       assert.has_error(function() s:append("arn:nope", 1, 0, 1, "X", "{}") end,
         "stepflow.store.append: no execution arn:nope")
