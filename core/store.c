@@ -402,11 +402,31 @@ static void sync_dir (const char *path) {
   }
 }
 
+/* Creates the tables, the id and the version in one transaction, after
+** checking again, under SQLite's write lock, that the file is still empty
+** (another application could have written to it since identify()). */
 static int create_schema (stepflow_store *st, const char *path, int memory,
                           char *err, size_t n) {
   char sql[sizeof(schema_v1) + 128];
   char *emsg = NULL;
-  snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE;%sPRAGMA application_id = %d;"
+  sqlite3_int64 app = 0, nschema = 0;
+  int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+  if (rc == SQLITE_OK)
+    rc = query_int(st->db, "PRAGMA application_id", &app);
+  if (rc == SQLITE_OK)
+    rc = query_int(st->db, "SELECT count(*) FROM sqlite_master", &nschema);
+  if (rc != SQLITE_OK || app != 0 || nschema != 0) {
+    if (rc == SQLITE_OK)
+      setmsg(err, n, "store: %s: not a stepflow store (an SQLite database "
+             "of another application); left untouched", path);
+    else
+      setmsg(err, n, "store: %s: cannot create the schema: %s", path,
+             sqlite3_errmsg(st->db));
+    if (!sqlite3_get_autocommit(st->db))
+      sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+  }
+  snprintf(sql, sizeof(sql), "%sPRAGMA application_id = %d;"
            "PRAGMA user_version = %d;COMMIT;", schema_v1,
            STEPFLOW_STORE_APP_ID, STEPFLOW_STORE_VERSION);
   if (sqlite3_exec(st->db, sql, NULL, NULL, &emsg) != SQLITE_OK) {
@@ -499,11 +519,7 @@ stepflow_store *stepflow_store_open (const char *path, int flags,
   sqlite3_extended_result_codes(st->db, 1);
   sqlite3_busy_timeout(st->db, 5000);
   kind = identify(st, path, (flags & STEPFLOW_STORE_VERIFY) != 0, err, n);
-  if (kind < 0) {
-    /* closing must not checkpoint a WAL into a file that is not ours */
-    sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-    goto failed;
-  }
+  if (kind < 0) goto failed;
   if (configure(st, path, memory, err, n) != 0) goto failed;
   if (kind == 0 && create_schema(st, path, memory, err, n) != 0)
     goto failed;
@@ -516,6 +532,10 @@ stepflow_store *stepflow_store_open (const char *path, int flags,
   }
   return st;
 failed:
+  /* a refused file may not be ours: closing must not even checkpoint a
+  ** WAL into it (one of ours recovers its WAL at the next open) */
+  if (st->db != NULL)
+    sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
   destroy(st);
   return NULL;
 }
