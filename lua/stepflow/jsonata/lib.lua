@@ -45,18 +45,25 @@ local function js_round_half_up(x)
   return math.floor(x + 0.5)
 end
 
+-- +(mantissa + "e" + exponent) of jsonata-js: NaN when the text is not a
+-- number (a fractional or huge precision).
 local function shift(n, places)
   local s = values.js_number(n)
   local mant, exp = s:match("^(.-)e([-+]?%d+)$")
+  local text
   if mant then
-    return tonumber(mant .. "e" .. (tonumber(exp) + places))
+    text = mant .. "e" .. values.js_number(tonumber(exp) + places)
+  else
+    text = s .. "e" .. values.js_number(places)
   end
-  return tonumber(s .. "e" .. places)
+  if not text:match("^%-?[%d.]+e[-+]?%d+$") then return 0 / 0 end
+  return tonumber(text) or 0 / 0
 end
 
 function M.round(arg, precision)
   if arg == nil then return nil end
   if precision ~= nil and precision ~= 0 then arg = shift(arg, precision) end
+  if arg ~= arg then return arg end
   local result = js_round_half_up(arg)
   local diff = result - arg
   if math.abs(diff) == 0.5 and math.abs(math.fmod(result, 2)) == 1 then

@@ -385,11 +385,15 @@ end
 
 function M.base64decode(s)
   if s == nil then return nil end
-  local map = {}
+  -- Node's decoder: URL-safe '-' and '_' too, other bytes skipped, '='
+  -- ends the data
+  local map = { [45] = 62, [95] = 63 }
   for i = 1, 64 do map[b64chars:byte(i)] = i - 1 end
   local out, bits, nbits = {}, 0, 0
   for i = 1, #s do
-    local v = map[s:byte(i)]
+    local b = s:byte(i)
+    if b == 61 then break end
+    local v = map[b]
     if v then
       bits = (bits << 6) | v
       nbits = nbits + 6
