@@ -290,28 +290,45 @@ end
 -- has used its budget (then it is queued again).
 function M.drive(frame, kind, a, b)
   local exec = frame.exec
+  local engine = exec.engine
+  local loop, now = engine.loop, engine.now
   local budget = M.BUDGET
+  local nested = frame.parent ~= nil
   while true do
-    if frame.finished or exec.finished or is_dead(frame) then return end
+    if frame.finished or exec.finished or frame.dead or (nested and is_dead(frame)) then return end
     if kind == nil then
       if budget <= 0 then
-        exec.engine.scheduler:push(frame)
+        engine.scheduler:push(frame)
         return
       end
       budget = budget - 1
-      kind, a, b = enter(frame)
+      if exec.sink or exec.replay then
+        kind, a, b = enter(frame)
+      else
+        -- The in-memory fast path of enter(): no event table, no replay.
+        local st = frame.state
+        exec.transitions = exec.transitions + 1
+        if frame.retry_count ~= 0 then
+          frame.retry_count = 0
+          frame.retries = nil
+        end
+        if frame.task_token then frame.task_token = nil end
+        frame.entered_ms = now(loop)
+        local id = exec.event_id + 1
+        exec.event_id = id
+        frame.entered_id = id
+        frame.last_event = id
+        local ok
+        ok, kind, a, b = xpcall(st.run, on_error, st, frame, frame.raw)
+        if not ok then
+          if not errors.is(kind) then error(kind, 0) end
+          kind, a = "error", kind
+        end
+      end
     elseif kind == "attempt" then
       kind, a, b = attempt(frame)
     end
-    if kind == "replayed" then
-      if b then
-        frame.state = b
-        frame.raw = a
-        kind = nil
-      else
-        return finish(frame, true, a)
-      end
-    elseif kind == "next" or kind == "goto" then
+    if kind == "next" or kind == "goto" then
       local st = frame.state
       local output, nxt
       if kind == "next" then output, nxt = a, st.next_state else output, nxt = b, a end
@@ -339,6 +356,14 @@ function M.drive(frame, kind, a, b)
         kind = nil
       else
         return finish(frame, true, output)
+      end
+    elseif kind == "replayed" then
+      if b then
+        frame.state = b
+        frame.raw = a
+        kind = nil
+      else
+        return finish(frame, true, a)
       end
     elseif kind == "error" then
       kind, a, b = handle_error(frame, a)

@@ -34,8 +34,6 @@ local function compile_object(tmpl, field, where)
       if intrinsics.is_call(v) then
         get, err = intrinsics.compile(v, paths.accessor)
         if not get then return nil, where .. "/" .. k .. ": " .. err end
-        local call = get
-        get = function(env) return call(env), true end
       else
         local acc
         acc, err = paths.accessor(v)
@@ -70,15 +68,46 @@ local function compile_object(tmpl, field, where)
     end
   end
   if ndyn == 0 then return tmpl end
-  return function(env)
-    local out = {}
-    for k, v in pairs(fixed) do out[k] = v end
-    for i = 1, ndyn do
-      local d = dynamic[i]
-      out[d[1]] = d[2](env)
+  return M.constructor(fixed, dynamic)
+end
+
+-- Builds `fn(env) -> object` for a template as one generated table
+-- constructor: `{ k1 = c1, k2 = f2(env), ... }`, so that an evaluation is
+-- one allocation and no loop. Keys are quoted with %q; the constants and
+-- the functions are passed in as upvalues, never written into the source.
+function M.constructor(fixed, dynamic)
+  local count = #dynamic
+  for _ in pairs(fixed) do count = count + 1 end
+  if count > 150 then
+    -- Lua allows 200 locals in a function: big templates copy in a loop.
+    return function(env)
+      local out = {}
+      for k, v in pairs(fixed) do out[k] = v end
+      for i = 1, #dynamic do
+        local d = dynamic[i]
+        out[d[1]] = d[2](env)
+      end
+      return out
     end
-    return out
   end
+  local parts, values, n = {}, {}, 0
+  for k, v in pairs(fixed) do
+    n = n + 1
+    values[n] = v
+    parts[#parts + 1] = string.format("[%q] = v%d", k, n)
+  end
+  for i = 1, #dynamic do
+    local d = dynamic[i]
+    n = n + 1
+    values[n] = d[2]
+    parts[#parts + 1] = string.format("[%q] = v%d(env)", d[1], n)
+  end
+  local names = {}
+  for i = 1, n do names[i] = "v" .. i end
+  local src = "local " .. table.concat(names, ", ") .. " = ...\n" ..
+    "return function(env) return { " .. table.concat(parts, ", ") .. " } end"
+  local chunk = assert(load(src, "=(template)", "t", {}))
+  return chunk(table.unpack(values, 1, n))
 end
 
 local function compile_array(tmpl, field, where)

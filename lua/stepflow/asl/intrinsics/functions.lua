@@ -211,6 +211,8 @@ local function want_number(name, v, what)
 end
 
 local function want_int32(name, v, what)
+  -- the common case first: an integer in range needs no rounding
+  if mtype(v) == "integer" and v >= -2147483648 and v <= 2147483647 then return v end
   local r = java_round(want_number(name, v, what))
   if r < -2147483648 or r > 2147483647 then
     fail(name, what .. " must be between -2147483648 and 2147483647")
