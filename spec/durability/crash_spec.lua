@@ -164,7 +164,8 @@ describe("crash_test #crash", function()
       { st = "A", tag = "/", step = 1, rc = 0 }, { st = "B", tag = "/", step = 2, rc = 0 },
     } } }
     local function rec(pid, st, step, line)
-      return { pid = pid, token = pid .. "." .. line, ex = "e", st = st, tag = "/", step = step, rc = 0, line = line }
+      return { pid = pid, token = pid .. "." .. line, ex = "e", st = st, tag = "/", step = step, rc = 0, line = line,
+        committed = "C" }
     end
 
     it("accepts a Task invoked again after a kill that caught it in flight", function()

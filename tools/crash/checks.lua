@@ -271,18 +271,20 @@ function M.timing(events, attempt_of, scheduled_at)
 end
 
 --- Parses the handlers' log: one record per line
--- {pid, token, ex, st, tag, step, rc, line = n}. Returns records, problems.
+-- {pid, token, ex, st, tag, step, rc, committed = "C"|"N"|"-", line = n}.
+-- Returns records, problems.
 function M.parse_log(text)
   local out, problems = {}, {}
   local n = 0
   for line in text:gmatch("([^\n]*)\n") do
     n = n + 1
-    local pid, token, ex, st, tag, step, rc = line:match("^(%d+)\t(%S+)\t([^\t]+)\t([^\t]+)\t([^\t]+)\t(%-?%d+)\t(%d+)$")
+    local pid, token, ex, st, tag, step, rc, c =
+      line:match("^(%d+)\t(%S+)\t([^\t]+)\t([^\t]+)\t([^\t]+)\t(%-?%d+)\t(%d+)\t([CN%-])$")
     if not pid then
       problems[#problems + 1] = "invocation log line " .. n .. " is malformed: " .. line:sub(1, 120)
     else
       out[#out + 1] = { pid = pid, token = token, ex = ex, st = st, tag = tag,
-        step = tonumber(step), rc = tonumber(rc), line = n }
+        step = tonumber(step), rc = tonumber(rc), committed = c, line = n }
     end
   end
   return out, problems
@@ -333,7 +335,15 @@ function M.log(records, expected, killed)
     pl[#pl + 1] = r
     r.pos = #pl
   end
-  local stats = { invocations = #records, repeated_keys = 0, repeated_invocations = 0 }
+  local stats = { invocations = #records, repeated_keys = 0, repeated_invocations = 0, verified = 0 }
+  for _, r in ipairs(records) do
+    if r.committed == "C" then
+      stats.verified = stats.verified + 1
+    elseif r.committed == "N" then
+      add("attempt " .. r.key .. " was invoked (log line " .. r.line .. ", pid " .. r.pid ..
+        ") before its TaskScheduled event was committed")
+    end
+  end
   for key in pairs(wanted) do
     if not by_key[key] then add("attempt " .. key .. " was never invoked") end
   end

@@ -5,11 +5,16 @@
 -- and otherwise applies `op` to its `data` (the state input).
 --
 -- Log line (tab-separated): pid, attempt token, execution name, state
--- name, lineage tag, step, retry count. Lines are written with one
--- write(2) on a file opened in append mode, so lines from concurrent or
--- killed processes never interleave.
+-- name, lineage tag, step, retry count, and whether the attempt's
+-- TaskScheduled event was committed when the handler started: "C" (seen
+-- through a read-only connection to the store named by
+-- STEPFLOW_CRASH_STORE, which sees committed groups only), "N" (not
+-- there: the engine invoked the handler too early) or "-" (not checked).
+-- Lines are written with one write(2) on a file opened in append mode, so
+-- lines from concurrent or killed processes never interleave.
 
 local LOG = os.getenv("STEPFLOW_CRASH_LOG")
+local STORE = os.getenv("STEPFLOW_CRASH_STORE")
 
 -- The pid of this process: /proc/self is the process that opens it.
 local function own_pid()
@@ -23,12 +28,56 @@ end
 local PID = own_pid()
 local seq = 0
 
-local function log(input)
+-- The read-only store, opened once per process (false if unavailable).
+local reader
+local function store()
+  if reader == nil then
+    reader = false
+    local ok, mod = pcall(require, "stepflow.store")
+    if ok and STORE then
+      local s = mod.open(STORE, { read_only = true })
+      reader = s or false
+    end
+  end
+  return reader
+end
+
+local json_ok, json = pcall(require, "stepflow.json")
+
+-- "C" if the store holds a committed TaskScheduled event of this attempt,
+-- "N" if it does not, "-" if that cannot be checked.
+local function committed(input, ctx)
+  local s = store()
+  local arn = type(ctx) == "table" and ctx.execution_id
+  if not (s and json_ok and type(arn) == "string") then return "-" end
+  local events = s:history(arn)
+  if type(events) ~= "table" then return "-" end
+  for i = #events, 1, -1 do
+    local ev = events[i]
+    if ev.type == "TaskScheduled" then
+      local ok, d = pcall(json.decode, ev.details or "")
+      -- The store keeps the engine's own record: AWS's details under "d".
+      if ok and type(d) == "table" and type(d.d) == "table" then d = d.d end
+      local p = ok and type(d) == "table" and d.parameters
+      if type(p) == "string" then
+        ok, p = pcall(json.decode, p)
+        if not ok then p = nil end
+      end
+      if type(p) == "table" and p.st == input.st and p.tag == input.tag and p.step == input.step
+        and p.rc == input.rc then
+        return "C"
+      end
+    end
+  end
+  return "N"
+end
+
+local function log(input, ctx)
   if not LOG then return end
   seq = seq + 1
   local line = table.concat({
     PID, PID .. "." .. seq, tostring(input.ex), tostring(input.st), tostring(input.tag),
-    tostring(input.step), tostring(input.rc),
+    tostring(input.step), tostring(input.rc), committed(input, ctx),
   }, "\t") .. "\n"
   local fh = assert(io.open(LOG, "a"))
   fh:setvbuf("full", 4096)
@@ -71,7 +120,7 @@ function OPS.merge(data)
 end
 
 local function work(input, ctx)
-  log(input)
+  log(input, ctx)
   local d = input.d
   if type(d) == "number" and d > 0 then ctx.sleep(d) end
   if input.rc < input.fail then
