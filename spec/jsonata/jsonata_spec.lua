@@ -236,6 +236,7 @@ describe("stepflow.jsonata", function()
     it("checks transform clauses", function()
       assert.equal("T2011", err('{"a": 1} ~> |$|5|').code)
       assert.equal("T2012", err('{"a": 1} ~> |$|{}, 5|').code)
+      assert.equal("T2011", err('{"a": [1, 2]} ~> |a|{"b": 1}|').code)
     end)
 
     it("names a forgotten $ with T1005 and a non-function with T1006", function()

@@ -211,6 +211,11 @@ function M.evaluate_transform(expr, _, env)
           end
           if values.is_object(match) then
             for _, k in ipairs(values.keys(update)) do values.set(match, k, update[k]) end
+          elseif not values.is_array(match) and next(update) ~= nil then
+            -- jsonata-js (strict mode) fails to set a property on a scalar
+            throw("T2011", { position = expr.update.position, value = match,
+              message = "Cannot update a " .. (match == values.null and "null" or type(match))
+                .. " value in a transform expression" })
           end
         end
         if expr.delete ~= nil then
