@@ -94,6 +94,10 @@ describe("stepflow.jsonata.parser", function()
       assert.equal("x", e.token)
     end)
 
+    it("refuses an invalid regular expression when it compiles", function()
+      assert.equal("S0303", perr("$match(a, /^+x/)").code)
+    end)
+
     it("refuses unknown operators", function()
       assert.equal("S0204", perr("a ~ b").code)
       assert.equal("S0211", perr("a ?? b").code)

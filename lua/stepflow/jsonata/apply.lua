@@ -297,7 +297,7 @@ function M.evaluate_regex(expr)
       regex_ok, regex = pcall(require, "stepflow.jsonata.regex")
       if not regex_ok then throw("D1004", { message = "regex support is not available" }) end
     end
-    local re = regex.compile(expr.value.pattern, expr.value.flags)
+    local re = expr.re or regex.compile(expr.value.pattern, expr.value.flags)
     rx = setmetatable({ kind = "regex", re = re, source = expr.value.pattern,
       position = expr.position, arity = 2 }, fn_mt)
     expr.compiled = rx

@@ -318,8 +318,21 @@ function M.process(root)
       ancestor_label = ancestor_label + 1
       ancestor_index = ancestor_index + 1
       ancestry[#ancestry + 1] = result
+    elseif t == "regex" then
+      -- compiled now, so that a bad pattern is a syntax error (jsonata-js
+      -- builds the RegExp while it tokenizes)
+      local ok, regex = pcall(require, "stepflow.jsonata.regex")
+      if ok and type(regex) == "table" then
+        local fine, re = pcall(regex.compile, expr.value.pattern, expr.value.flags)
+        if not fine then
+          if type(re) == "table" then re.position = re.position or expr.position end
+          error(re, 0)
+        end
+        expr.re = re
+      end
+      result = expr
     elseif t == "string" or t == "number" or t == "value" or t == "wildcard"
-      or t == "descendant" or t == "variable" or t == "regex" then
+      or t == "descendant" or t == "variable" then
       result = expr
     elseif t == "operator" then
       if expr.value == "and" or expr.value == "or" or expr.value == "in" then
