@@ -135,6 +135,12 @@ describe("crash_test #crash", function()
       assert.is_true(has(problems, "lasted 10 ms, less than its 1 s"), table.concat(problems, "\n"))
     end)
 
+    it("reports an event timestamped before the one recorded ahead of it", function()
+      local name, events, exp = history_of("fanout", FANOUT)
+      events[4].timestamp = events[3].timestamp - 7
+      assert.is_true(has(checks.history(name, events, exp), "is timestamped 7 ms before event 3"))
+    end)
+
     it("reports a gap in event ids", function()
       local name, events, exp = history_of("fanout", FANOUT)
       events[5].id = 6
@@ -156,6 +162,31 @@ describe("crash_test #crash", function()
       local name, events, exp = history_of("fanout", FANOUT)
       events[#events].executionSucceededEventDetails.output = '{"count":2,"total":0}'
       assert.is_true(has(checks.history(name, events, exp), 'ExecutionSucceeded output {"count":2,"total":0}'))
+    end)
+  end)
+
+  describe("checks.executions", function()
+    local expected = { a = { output = { v = 1 } }, b = { output = { v = 2 } } }
+    local function rec(name, status, output)
+      return { executionArn = "arn:" .. name, name = name, status = status, output = output,
+        startDate = "2026-11-21T20:00:00.000Z", stopDate = "2026-11-21T20:00:01.000Z", stateMachineArn = "arn:sm" }
+    end
+
+    it("accepts each execution SUCCEEDED once with its output, as a value or JSON text", function()
+      assert.are.same({}, checks.executions({ rec("a", "SUCCEEDED", { v = 1 }), rec("b", "SUCCEEDED", '{"v":2}') },
+        expected))
+    end)
+
+    it("reports a missing, a repeated, a failed and a wrong execution", function()
+      assert.are.same({
+        "execution a: output {\"v\":3}, expected {\"v\":1}",
+        "execution b is FAILED error=E",
+        "executions: a listed 2 times (expected once)",
+      }, checks.executions({ rec("a", "SUCCEEDED", { v = 3 }), rec("a", "SUCCEEDED", { v = 1 }),
+        { executionArn = "x", name = "b", status = "FAILED", error = "E", startDate = 0, stateMachineArn = "s" } },
+        expected))
+      assert.are.same({ "executions: b listed 0 times (expected once)" },
+        checks.executions({ rec("a", "SUCCEEDED", { v = 1 }) }, expected))
     end)
   end)
 

@@ -61,6 +61,10 @@ function M.executions(records, expected, ignore)
           (r.error and (" error=" .. tostring(r.error)) or "") ..
           (r.cause and (" cause=" .. tostring(r.cause):sub(1, 200)) or ""))
       else
+        local a, b = M.ms_of(r.startDate), M.ms_of(r.stopDate)
+        if not (a and b and b >= a) then
+          add("execution " .. name .. ": startDate " .. tostring(r.startDate) .. ", stopDate " .. tostring(r.stopDate))
+        end
         local out = r.output
         if type(out) == "string" then out = decode(out) end
         if M.canon(out) ~= M.canon(exp.output) then
@@ -117,6 +121,14 @@ function M.history(name, events, exp)
     local prev = ev.previousEventId
     if math.type(prev) ~= "integer" or prev < 0 or prev >= i then
       add("event " .. i .. " (" .. tostring(ev.type) .. ") has previousEventId " .. tostring(prev))
+    end
+    -- Events are recorded in time order: ids and timestamps agree.
+    local ts, before = M.ms_of(ev.timestamp), i > 1 and M.ms_of(events[i - 1].timestamp)
+    if not ts then
+      add("event " .. i .. " has an unreadable timestamp " .. tostring(ev.timestamp))
+    elseif before and ts < before then
+      add("event " .. i .. " (" .. tostring(ev.type) .. ") is timestamped " .. (before - ts) ..
+        " ms before event " .. (i - 1))
     end
     local t = tostring(ev.type)
     types[t] = (types[t] or 0) + 1
