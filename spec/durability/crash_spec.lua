@@ -106,6 +106,25 @@ describe("crash_test #crash", function()
         first.mapIterationSucceededEventDetails.index .. " recorded twice"), table.concat(problems, "\n"))
     end)
 
+    it("reports a Map running more iterations at once than its MaxConcurrency", function()
+      local input = '{"items":[{"x":1,"fail":0,"w":0},{"x":2,"fail":0,"w":0},{"x":3,"fail":0,"w":0},' ..
+        '{"x":4,"fail":0,"w":0}],"f":0,"d":0}'
+      local name, events, exp = history_of("fanout", input)
+      assert.are.same({}, checks.history(name, events, exp))
+      -- Move the fourth iteration's start before the first iteration's end.
+      local function at(pred) for i, ev in ipairs(events) do if pred(ev) then return i end end end
+      local start4 = at(function(ev) return ev.type == "MapIterationStarted" and ev.mapIterationStartedEventDetails.index == 3 end)
+      local end1 = at(function(ev) return ev.type == "MapIterationSucceeded" end)
+      assert.is_true(start4 > end1)
+      events[start4].type, events[end1].type = events[end1].type, events[start4].type
+      events[start4].mapIterationSucceededEventDetails, events[end1].mapIterationStartedEventDetails =
+        events[end1].mapIterationSucceededEventDetails, events[start4].mapIterationStartedEventDetails
+      events[start4].mapIterationStartedEventDetails, events[end1].mapIterationSucceededEventDetails = nil, nil
+      local problems = checks.history(name, events, exp)
+      assert.is_true(has(problems, "Spread runs 4 iterations at event " .. end1 .. ", more than its MaxConcurrency 3"),
+        table.concat(problems, "\n"))
+    end)
+
     it("reports a retry scheduled before its interval has passed", function()
       local name, events, exp = history_of("fanout", FANOUT)
       local retry = scheduled(events, "Square", "/m0", 1)

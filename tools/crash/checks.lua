@@ -110,7 +110,7 @@ function M.history(name, events, exp)
   local function add(msg) problems[#problems + 1] = "history of " .. name .. ": " .. msg end
   if #events == 0 then add("no events"); return problems end
   local entered, exited, types = {}, {}, {}
-  local scheduled, wanted, iterations = {}, {}, {}
+  local scheduled, wanted, iterations, running = {}, {}, {}, {}
   local attempt_of = {} -- TaskScheduled id -> attempt key
   local scheduled_at = {} -- attempt key -> TaskScheduled event
   for i, ev in ipairs(events) do
@@ -155,7 +155,13 @@ function M.history(name, events, exp)
       end
     elseif t == "MapIterationStarted" or t == "MapIterationSucceeded" or t == "MapIterationFailed" then
       -- Each Map state of the crash test's definitions runs once per execution.
-      local it = type(d) == "table" and (tostring(d.name) .. " index " .. tostring(d.index)) or "?"
+      local map = type(d) == "table" and tostring(d.name) or "?"
+      local it = type(d) == "table" and (map .. " index " .. tostring(d.index)) or "?"
+      running[map] = (running[map] or 0) + (t == "MapIterationStarted" and 1 or -1)
+      local max = oracle.MAX_CONCURRENCY[map]
+      if max and max > 0 and running[map] > max then
+        add(map .. " runs " .. running[map] .. " iterations at event " .. i .. ", more than its MaxConcurrency " .. max)
+      end
       local k = t .. " " .. it
       if iterations[k] then
         add(k .. " recorded twice (events " .. iterations[k] .. " and " .. i .. ")")

@@ -179,6 +179,9 @@ M.WAIT_SECONDS = {
   Warmup = function(input) return input.w end,
 }
 
+--- The MaxConcurrency of each Map state (0: no limit).
+M.MAX_CONCURRENCY = { Spread = 3, Batch = 0 }
+
 --- The key of one Task attempt, as the handlers log it.
 function M.key(st, tag, step, rc)
   return st .. "|" .. tostring(tag) .. "|" .. tostring(step) .. "|" .. tostring(rc)
