@@ -160,6 +160,19 @@ describe("crash_test #crash", function()
       assert.is_true(has(checks.history(name, events, exp), "is timestamped 7 ms before event 3"))
     end)
 
+    it("reports a state entered twice with the same input", function()
+      local name, events, exp = history_of("fanout", FANOUT)
+      local function entered(idx)
+        return find(events, function(ev, d)
+          return ev.type == "WaitStateEntered" and json.decode(d.input).idx == idx
+        end)
+      end
+      local e0, e1 = entered(0), entered(1)
+      e1.stateEnteredEventDetails.input = e0.stateEnteredEventDetails.input
+      assert.is_true(has(checks.history(name, events, exp), "WaitStateEntered Settle recorded twice with the same input " ..
+        "(events " .. math.min(e0.id, e1.id) .. " and " .. math.max(e0.id, e1.id) .. ")"))
+    end)
+
     it("reports a gap in event ids", function()
       local name, events, exp = history_of("fanout", FANOUT)
       events[5].id = 6

@@ -110,7 +110,7 @@ function M.history(name, events, exp)
   local function add(msg) problems[#problems + 1] = "history of " .. name .. ": " .. msg end
   if #events == 0 then add("no events"); return problems end
   local entered, exited, types = {}, {}, {}
-  local scheduled, wanted, iterations, running = {}, {}, {}, {}
+  local scheduled, wanted, iterations, running, visits = {}, {}, {}, {}, {}
   local attempt_of = {} -- TaskScheduled id -> attempt key
   local scheduled_at = {} -- attempt key -> TaskScheduled event
   for i, ev in ipairs(events) do
@@ -139,6 +139,13 @@ function M.history(name, events, exp)
         add("event " .. i .. " (" .. t .. ") has no state name")
       elseif t:match("Entered$") then
         entered[st] = (entered[st] or 0) + 1
+        -- In the crash test's definitions a state never sees the same
+        -- input twice (loop counters and Map indexes differ).
+        local k = st .. " " .. tostring(d.input)
+        if visits[k] then
+          add(t .. " " .. st .. " recorded twice with the same input (events " .. visits[k] .. " and " .. i .. ")")
+        end
+        visits[k] = i
       else
         exited[st] = (exited[st] or 0) + 1
       end
