@@ -98,30 +98,55 @@ M.event = event
 local iso = timestamp.format
 local RETRYING = { Task = true, Parallel = true, Map = true }
 
---- The Context object (`$$`) of a frame, built when a path asks for it.
-local function build_context(f)
+-- One part of the Context object (`$$`): `$$.Map.Item.Index` needs only
+-- the Map part, so paths ask for parts; the Execution and StateMachine
+-- parts never change during an execution and are built once.
+local function context_part(f, k)
   local exec = f.exec
-  local st = f.state
-  local ctx = {
-    Execution = {
-      Id = exec.arn, Input = exec.input, Name = exec.name,
-      RoleArn = exec.role_arn, StartTime = iso(exec.start_ms),
-      RedriveCount = exec.redrive_count or 0,
-    },
-    StateMachine = { Id = exec.machine.arn, Name = exec.machine.name },
-    State = { Name = st and st.name, EnteredTime = iso(f.entered_ms or exec.start_ms) },
+  if k == "Execution" then
+    local part = exec.context_execution
+    if not part then
+      part = {
+        Id = exec.arn, Input = exec.input, Name = exec.name,
+        RoleArn = exec.role_arn, StartTime = iso(exec.start_ms),
+        RedriveCount = exec.redrive_count or 0,
+      }
+      exec.context_execution = part
+    end
+    return part
+  elseif k == "StateMachine" then
+    return { Id = exec.machine.arn, Name = exec.machine.name }
+  elseif k == "State" then
+    local st = f.state
+    local part = { Name = st and st.name, EnteredTime = iso(f.entered_ms or exec.start_ms) }
+    -- AWS gives RetryCount only for states that can retry.
+    if st and RETRYING[st.type] then part.RetryCount = f.retry_count or 0 end
+    return part
+  elseif k == "Task" then
+    return f.task_token and { Token = f.task_token } or nil
+  elseif k == "Map" then
+    return f.map_item and { Item = f.map_item } or nil
+  end
+  return nil
+end
+M.context_part = context_part
+
+--- The whole Context object of a frame, built when a path asks for `$$`.
+local function build_context(f)
+  return {
+    Execution = context_part(f, "Execution"),
+    StateMachine = context_part(f, "StateMachine"),
+    State = context_part(f, "State"),
+    Task = context_part(f, "Task"),
+    Map = context_part(f, "Map"),
   }
-  -- AWS gives RetryCount only for states that can retry.
-  if st and RETRYING[st.type] then ctx.State.RetryCount = f.retry_count or 0 end
-  if f.task_token then ctx.Task = { Token = f.task_token } end
-  if f.map_item then ctx.Map = { Item = f.map_item } end
-  return ctx
 end
 
 local frame_mt = {
   __name = "stepflow.Frame",
   __index = function(f, k)
     if k == "context" then return build_context(f) end
+    if k == "context_part" then return context_part end
     return nil
   end,
 }
@@ -129,10 +154,15 @@ local frame_mt = {
 --- Makes a frame that runs `program` on `input`. `done(frame, ok, value)`
 -- is called once when it ends. `vars` is the frame's variable scope.
 function M.new_frame(exec, program, input, vars, done, parent, key)
+  -- Every field a frame ever gets is in the constructor, so the table is
+  -- sized once and never rehashed as states set them.
   return setmetatable({
     exec = exec, program = program, state = program.start, raw = input,
     vars = vars, done = done, parent = parent, key = key or "",
-    retry_count = 0, last_event = nil,
+    retry_count = 0, retries = false, last_event = false, last_ts = false,
+    entered_ms = 0, entered_id = 0, input = false, assigned = false,
+    task_token = false, rule = false, map_item = false, var_sizes = false,
+    index = 0, finished = false, dead = false, shared_vars = false,
   }, frame_mt)
 end
 
@@ -174,7 +204,7 @@ local function replayed(frame, st, entered, exited)
   local d = exited.d or {}
   local assigned = d.assignedVariables
   if assigned then
-    local vars = frame.vars
+    local vars = variables.own_scope(frame)
     for k, v in pairs(assigned) do vars[k] = v end
   end
   local nxt = exited.x and exited.x.next
@@ -196,9 +226,9 @@ local function enter(frame)
   exec.transitions = exec.transitions + 1
   if frame.retry_count ~= 0 then
     frame.retry_count = 0
-    frame.retries = nil
+    frame.retries = false
   end
-  if frame.task_token then frame.task_token = nil end
+  if frame.task_token then frame.task_token = false end
   local rp = exec.replay
   if rp then
     local entered, exited = replay.visit(rp, frame, st.entered_type, st.exited_type)
@@ -245,7 +275,7 @@ M.finish = finish
 local function handle_error(frame, err)
   local st = frame.state
   local exec = frame.exec
-  frame.assigned = nil
+  frame.assigned = false
   if err.state_prefix then
     err.Cause = state_prefix(frame) .. (err.Cause or "")
     err.state_prefix = nil
@@ -293,9 +323,10 @@ function M.drive(frame, kind, a, b)
   local engine = exec.engine
   local loop, now = engine.loop, engine.now
   local budget = M.BUDGET
-  local nested = frame.parent ~= nil
+  -- Only a parent stops a frame from outside, and not while it runs here.
+  if frame.parent ~= nil and is_dead(frame) then return end
   while true do
-    if frame.finished or exec.finished or frame.dead or (nested and is_dead(frame)) then return end
+    if frame.finished or exec.finished or frame.dead then return end
     if kind == nil then
       if budget <= 0 then
         engine.scheduler:push(frame)
@@ -310,9 +341,9 @@ function M.drive(frame, kind, a, b)
         exec.transitions = exec.transitions + 1
         if frame.retry_count ~= 0 then
           frame.retry_count = 0
-          frame.retries = nil
+          frame.retries = false
         end
-        if frame.task_token then frame.task_token = nil end
+        if frame.task_token then frame.task_token = false end
         frame.entered_ms = now(loop)
         local id = exec.event_id + 1
         exec.event_id = id
@@ -336,19 +367,19 @@ function M.drive(frame, kind, a, b)
         local ok, err = pcall(st.commit_vars, frame)
         if not ok then
           if not errors.is(err) then error(err, 0) end
-          frame.assigned = nil
+          frame.assigned = false
           return finish(frame, false, err)
         end
       end
       if exec.sink or exec.replay then
         event(exec, frame, st.exited_type, exec.sink and { name = st.name, output = output,
-          assignedVariables = frame.assigned }, exec.durable and { next = nxt and nxt.name })
-        frame.assigned = nil
+          assignedVariables = frame.assigned or nil }, exec.durable and { next = nxt and nxt.name })
+        frame.assigned = false
       else
         local id = exec.event_id + 1
         exec.event_id = id
         frame.last_event = id
-        if frame.assigned then frame.assigned = nil end
+        if frame.assigned then frame.assigned = false end
       end
       if nxt then
         frame.state = nxt

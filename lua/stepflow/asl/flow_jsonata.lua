@@ -169,7 +169,7 @@ function M.compile_common(c, st, def, where)
   st.finish = function(frame, raw, result)
     local extra = result_is_output and { result = result } or nil
     local rule = frame.rule
-    frame.rule = nil
+    frame.rule = false
     local out_fn, assign_fn = output, assign
     if rule then
       -- A matched Choice rule's Output and Assign replace the state's.

@@ -102,7 +102,7 @@ function M.compile_common(c, st, def, where)
       local rule = frame.rule
       if rule then
         -- A matched Choice rule's Assign replaces the state's.
-        frame.rule = nil
+        frame.rule = false
         if rule.assign then a = rule.assign end
       end
       if a then
@@ -117,7 +117,7 @@ end
 -- A Choice state without Assign or OutputPath whose matched rule has an Assign.
 function M.finish_rule(frame, effective, select_output)
   local rule = frame.rule
-  frame.rule = nil
+  frame.rule = false
   if rule.assign then
     frame.input = effective
     rule.assign(frame)

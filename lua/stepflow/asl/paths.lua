@@ -91,6 +91,30 @@ end
 local function input_of(env) return env.input end
 local function context_of(env) return env.context end
 
+-- `$$.Part...`: frames give one part of the Context object at a time.
+local function context_walker(p)
+  local keys = p:keys()
+  if not keys or type(keys[1]) ~= "string" then return nil end
+  local first = keys[1]
+  local rest = {}
+  for i = 2, #keys do rest[i - 1] = keys[i] end
+  local tail = #rest > 0 and walker({ keys = function() return rest end }, function(env)
+    local part = env.context_part
+    if part then return part(env, first) end
+    local ctx = env.context
+    return type(ctx) == "table" and ctx[first] or nil
+  end)
+  if #rest == 0 then
+    return function(env)
+      local part = env.context_part
+      if part then return part(env, first) end
+      local ctx = env.context
+      return type(ctx) == "table" and ctx[first] or nil
+    end
+  end
+  return tail
+end
+
 local function build(text)
   if text == "$" then
     return function(env) return env.input end
@@ -103,7 +127,7 @@ local function build(text)
   if rest then                                  -- $$.x: context object
     p, err = compile_as(text, rest, 1)
     if not p then return nil, err end
-    local fast = walker(p, context_of)
+    local fast = context_walker(p) or walker(p, context_of)
     if fast then return fast end
     get = p.get
     return function(env) return get(p, env.context) end

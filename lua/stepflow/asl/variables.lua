@@ -58,12 +58,22 @@ function M.release(frame)
   end
 end
 
+--- The scope a frame writes to: an iteration that shares its outer scope
+-- gets its own on its first assignment.
+function M.own_scope(frame)
+  if frame.shared_vars then
+    frame.vars = M.inner_scope(frame.vars)
+    frame.shared_vars = false
+  end
+  return frame.vars
+end
+
 --- Commits a frame's pending assignments into its own scope.
 local function commit(frame)
   local pending = frame.assigned
   if pending then
     check_limits(frame, pending)
-    local vars = frame.vars
+    local vars = M.own_scope(frame)
     for k, v in pairs(pending) do vars[k] = v end
   end
 end

@@ -42,7 +42,7 @@ function M.compile(c, st, def, where)
       end
     end
     if default.next_state then
-      frame.rule = nil
+      frame.rule = false
       return "goto", default.next_state, finish(frame, raw, v)
     end
     return "error", errors.new(errors.NoChoiceMatched, "No Matches!")

@@ -12,9 +12,11 @@ local setmetatable = setmetatable
 --- Starts a group for `frame` (which then blocks). opts:
 --   n               number of children
 --   max             most children in flight (0 or nil: no limit)
---   child(i)        -> program, input, vars, key for child i
+--   child(i)        -> program, input, vars, key, shared for child i
+--                   (shared: vars is the outer scope, copied on write)
 --   started(i)      optional: called when child i starts
 --   ended(i, ok, v) optional: called when child i ends
+--   count_events    without started/ended: count one event id for each
 --   tolerated_count, tolerated_percentage: failures allowed (nil: none)
 --   done(ok, results_or_error, failed_count) -> the state's output, or
 --                   raises an ASL error; called once, for the frame
@@ -27,6 +29,7 @@ function M.start(frame, opts)
   local results = setmetatable({}, array_mt)
   local next_i, running, finished, failed = 1, 0, 0, 0
   local sched = exec.engine.scheduler
+  local started, ended, count_events = opts.started, opts.ended, opts.count_events
   local launch
 
   local function conclude(ok, value)
@@ -38,7 +41,8 @@ function M.start(frame, opts)
     running = running - 1
     if group.dead or exec.finished then return end
     local i = child.index
-    if opts.ended then opts.ended(i, ok, value) end
+    if ended then ended(i, ok, value)
+    elseif count_events then exec.event_id = exec.event_id + 1 end
     finished = finished + 1
     if ok then
       results[i] = value
@@ -63,10 +67,16 @@ function M.start(frame, opts)
       local i = next_i
       next_i = i + 1
       running = running + 1
-      local program, input, vars, key = opts.child(i)
+      local program, input, vars, key, shared = opts.child(i)
       local child = execution.new_frame(exec, program, input, vars, child_done, group, key)
       child.index = i
-      if opts.started then opts.started(i, child) end
+      child.shared_vars = shared or false
+      if started then started(i, child)
+      elseif count_events then
+        local id = exec.event_id + 1
+        exec.event_id = id
+        child.last_event = id
+      end
       sched:push(child)
     end
   end

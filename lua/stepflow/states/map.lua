@@ -4,7 +4,6 @@
 local json = require("stepflow.json")
 local errors = require("stepflow.errors")
 local execution = require("stepflow.execution")
-local variables = require("stepflow.asl.variables")
 local dataflow = require("stepflow.asl.dataflow")
 local template = require("stepflow.asl.template")
 local paths = require("stepflow.asl.paths")
@@ -148,28 +147,34 @@ function M.compile(c, st, def, where)
         frame.map_item = { Index = i - 1, Value = items[i] }
         inputs[i] = selector(frame, raw, items[i], i - 1)
       end
-      frame.map_item = nil
+      frame.map_item = false
     end
     if batcher then inputs = batcher(frame, effective, inputs) end
     local n = #inputs
     event(exec, frame, "MapStateStarted", exec.sink and { length = n })
-    -- Unique per visit and attempt, and the same when a recovery replays it.
-    local key = frame.key .. "/" .. frame.entered_id .. "." .. frame.retry_count .. "#"
-    -- Distributed iterations are child workflows: they see no outer variables.
+    -- Unique per visit and attempt, and the same when a recovery replays
+    -- it; only durable executions need keys.
+    local durable = exec.durable
+    local key = durable and (frame.key .. "/" .. frame.entered_id .. "." .. frame.retry_count .. "#") or ""
+    -- Distributed iterations are child workflows: they see no outer
+    -- variables. Inline ones share the outer scope until they assign.
     local outer = frame.vars
+    local recorded = exec.sink or exec.replay
     return group.start(frame, {
       n = n, max = max,
       tolerated_count = distributed and tc or nil,
       tolerated_percentage = distributed and tp or nil,
       child = function(i)
-        local vars = distributed and {} or variables.inner_scope(outer)
-        return program, inputs[i], vars, key .. i
+        if distributed then return program, inputs[i], {}, durable and key .. i or key, false end
+        return program, inputs[i], outer, durable and key .. i or key, true
       end,
-      started = function(i, child)
+      -- Without a history the iteration events are only counted (ids).
+      count_events = not recorded,
+      started = recorded and function(i, child)
         child.last_event = event(exec, frame, "MapIterationStarted",
           exec.sink and { name = name, index = i - 1 })
       end,
-      ended = function(i, ok)
+      ended = recorded and function(i, ok)
         event(exec, frame, ok and "MapIterationSucceeded" or "MapIterationFailed",
           exec.sink and { name = name, index = i - 1 })
       end,

@@ -2,7 +2,6 @@
 -- branch outputs in branch order. A failing branch fails the state with its
 -- error and stops the others.
 local execution = require("stepflow.execution")
-local variables = require("stepflow.asl.variables")
 local group = require("stepflow.states.group")
 local errors = require("stepflow.errors")
 
@@ -21,11 +20,11 @@ function M.compile(c, st, def, where)
     local exec = frame.exec
     event(exec, frame, "ParallelStateStarted", exec.sink and {})
     -- Unique per visit and attempt, and the same when a recovery replays it.
-    local key = frame.key .. "/" .. frame.entered_id .. "." .. frame.retry_count .. "#"
+    local key = exec.durable and (frame.key .. "/" .. frame.entered_id .. "." .. frame.retry_count .. "#")
     return group.start(frame, {
       n = n,
       child = function(i)
-        return branches[i], input, variables.inner_scope(frame.vars), key .. i
+        return branches[i], input, frame.vars, key and key .. i or "", true
       end,
       done = function(ok, value)
         if not ok then

@@ -12,14 +12,31 @@ local replay = require("stepflow.replay")
 
 local M = {}
 
-local cocreate, coresume, costatus, coyield = coroutine.create, coroutine.resume,
-  coroutine.status, coroutine.yield
+local cocreate, coresume, coyield = coroutine.create, coroutine.resume, coroutine.yield
 local event = execution.event
 local mtype, floor = math.type, math.floor
 local null = json.null
 
-local function runner(fn, input, ctx)
-  return fn(input, ctx)
+-- A worker coroutine runs one handler after another: it yields DONE with
+-- the handler's results, and is resumed with the next handler.
+local DONE = setmetatable({}, { __name = "stepflow.handler_done" })
+local CALL = setmetatable({}, { __name = "stepflow.ctx_call" })
+
+local function worker(fn, input, ctx)
+  while true do
+    fn, input, ctx = coyield(DONE, fn(input, ctx))
+  end
+end
+
+local function take_worker(engine)
+  local pool = engine.co_pool
+  local n = #pool
+  if n > 0 then
+    local co = pool[n]
+    pool[n] = nil
+    return co
+  end
+  return cocreate(worker)
 end
 
 -- Event names per resource kind: Lambda function ARNs record LambdaFunction*.
@@ -124,16 +141,22 @@ function M.compile(c, st, def, where)
     error(out, 0)
   end
 
-  -- Feeds a handler coroutine until it returns or waits.
+  -- Feeds a handler coroutine until it returns or waits. A worker that
+  -- finished its handler goes back to the engine's pool for the next task.
   local function step(call, ...)
     local co = call.co
-    local ok, a, b = coresume(co, ...)
-    if costatus(co) == "dead" then
+    local ok, a, b, c = coresume(co, ...)
+    if not ok then
       call.co = nil
-      if not ok then return false, errors.from(a) end
-      if a == nil and b ~= nil then return false, errors.from(b) end
+      return false, errors.from(a)
+    end
+    if a == DONE then
+      call.co = nil
+      local pool = call.engine.co_pool
+      pool[#pool + 1] = co
+      if b == nil and c ~= nil then return false, errors.from(c) end
       if wait_token then call.returned = true; return nil end
-      return true, a
+      return true, b
     end
     -- Suspended: the handler yielded a function that arranges its resume.
     if type(a) ~= "function" then
@@ -162,23 +185,41 @@ function M.compile(c, st, def, where)
     end)
   end
 
+  -- ctx's functions and context are made when a handler first uses them,
+  -- so a plain handler costs one table.
+  local ctx_mt = {
+    __index = function(ctx, k)
+      local call = rawget(ctx, CALL)
+      local v
+      if k == "heartbeat" then
+        v = function()
+          if call.heartbeat and not call.settled then arm_heartbeat(call) end
+          return true
+        end
+      elseif k == "await" then
+        v = function(fn) return coyield(fn) end
+      elseif k == "sleep" then
+        local engine, frame = call.engine, call.frame
+        v = function(sec)
+          return coyield(function(resume) engine:after(sec * 1000, frame, resume) end)
+        end
+      elseif k == "context" then
+        v = call.frame.context
+      else
+        return nil
+      end
+      rawset(ctx, k, v)
+      return v
+    end,
+  }
+
   local function make_ctx(call)
-    local frame, exec, engine = call.frame, call.frame.exec, call.engine
-    local ctx = {
+    local exec = call.frame.exec
+    return setmetatable({
       execution_id = exec.arn, execution_name = exec.name, state_name = st.name,
       state_machine_id = exec.machine.arn, resource = resource, task_token = call.token,
-      function_name = call.function_name, engine = engine,
-    }
-    function ctx.heartbeat()
-      if call.heartbeat and not call.settled then arm_heartbeat(call) end
-      return true
-    end
-    function ctx.await(fn) return coyield(fn) end
-    function ctx.sleep(s)
-      return coyield(function(resume) engine:after(s * 1000, frame, resume) end)
-    end
-    ctx.context = frame.context
-    return ctx
+      function_name = call.function_name, engine = call.engine, [CALL] = call,
+    }, ctx_mt)
   end
 
   local outcome_types = { [ev.succeeded] = true, [ev.failed] = true, [ev.timed_out] = true }
@@ -208,7 +249,7 @@ function M.compile(c, st, def, where)
     if not fn then return false, fname_or_err end
     call.function_name = fname_or_err
     local input = handlers.handler_input(info, call.effective)
-    call.co = cocreate(runner)
+    call.co = take_worker(engine)
     return step(call, fn, input, make_ctx(call))
   end
 
@@ -234,7 +275,7 @@ function M.compile(c, st, def, where)
     local exec = frame.exec
     local engine = exec.engine
     -- The token exists before Parameters, which pass it on as $$.Task.Token.
-    local token = wait_token and engine:uuid() or nil
+    local token = wait_token and engine:uuid() or false
     frame.task_token = token
     local effective = prepare(frame, raw)
     local call = { frame = frame, engine = engine, raw = raw, effective = effective }
