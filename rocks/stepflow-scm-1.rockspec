@@ -73,6 +73,7 @@ build = {
     ["stepflow.asl.validate.choice"] = "lua/stepflow/asl/validate/choice.lua",
     ["stepflow.asl.validate.states"] = "lua/stepflow/asl/validate/states.lua",
     ["stepflow.asl.validate.map_parallel"] = "lua/stepflow/asl/validate/map_parallel.lua",
+    ["stepflow.asl.validate.variables"] = "lua/stepflow/asl/validate/variables.lua",
     ["stepflow.asl.validate.scope"] = "lua/stepflow/asl/validate/scope.lua",
     ["stepflow.asl.timestamp"] = "lua/stepflow/asl/timestamp.lua",
     ["stepflow.asl.intrinsics"] = "lua/stepflow/asl/intrinsics.lua",

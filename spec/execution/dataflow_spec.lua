@@ -128,11 +128,27 @@ describe("workflow variables", function()
     local _, out = h2.run({ StartAt = "A", States = {
       A = { Type = "Pass", Assign = { k = 10 }, Next = "M" },
       M = { Type = "Map", Next = "C", ItemProcessor = { StartAt = "I", States = {
-        I = { Type = "Pass", Assign = { k = 99 }, Next = "J" },
-        J = { Type = "Pass", Parameters = { ["k.$"] = "$k" }, End = true } } } },
+        I = { Type = "Pass", Assign = { ["mine.$"] = "$" }, Next = "J" },
+        J = { Type = "Pass", Parameters = { ["k.$"] = "$k", ["mine.$"] = "$mine" }, End = true } } } },
       C = { Type = "Pass", Parameters = { ["inner.$"] = "$", ["outer.$"] = "$k" }, End = true } } },
       json.array({ 1, 2 }))
-    assert.same({ inner = { { k = 99 }, { k = 99 } }, outer = 10 }, out)
+    assert.same({ inner = { { k = 10, mine = 1 }, { k = 10, mine = 2 } }, outer = 10 }, out)
+  end)
+  it("of an outer scope cannot be assigned in a branch or iteration (validation)", function()
+    local status, _, problems = h2.run({ StartAt = "A", States = {
+      A = { Type = "Pass", Assign = { k = 10 }, Next = "P" },
+      P = { Type = "Parallel", End = true, Branches = { { StartAt = "B", States = {
+        B = { Type = "Pass", Assign = { ["k.$"] = "$" }, End = true } } } } } } }, {})
+    assert.equal("INVALID", status)
+    assert.equal("/States/P/Branches/0/States/B/Assign/k", problems[1].path)
+    assert.matches("assigned in an enclosing scope %(at /States/A/Assign/k%)", problems[1].message)
+  end)
+  it("may reuse an outer name in a DISTRIBUTED Map, which sees no outer variables", function()
+    local status = h2.run({ StartAt = "A", States = {
+      A = { Type = "Pass", Assign = { k = 10 }, Next = "M" },
+      M = { Type = "Map", End = true, ItemProcessor = { ProcessorConfig = { Mode = "DISTRIBUTED", ExecutionType = "STANDARD" },
+        StartAt = "J", States = { J = { Type = "Pass", Assign = { k = 1 }, End = true } } } } } }, json.array({ 1 }))
+    assert.equal("SUCCEEDED", status)
   end)
   it("are hidden from DISTRIBUTED Map iterations", function()
     local status, err = h2.run({ StartAt = "A", States = {

@@ -54,6 +54,7 @@ function M.check(definition, opts)
   scope.collect_names(definition, ctx.all_names, "")
   check_top(ctx, definition)
   scope.check(ctx, "", definition, "machine")
+  require("stepflow.asl.validate.variables").check(ctx, definition)
   return ctx.problems
 end
 
