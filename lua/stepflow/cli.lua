@@ -147,6 +147,29 @@ local function print_result(result, as_json)
   return result.status == "SUCCEEDED" and 0 or 1
 end
 
+-- Names the Task resources that no loaded handler serves, before running,
+-- so a missing --handlers file is obvious (the task would fail with
+-- States.TaskFailed or Lambda.ResourceNotFoundException).
+local function warn_missing_handlers(engine, sm)
+  local handlers = require("stepflow.handlers")
+  local seen = {}
+  local function walk(program)
+    for name, st in pairs(program.states) do
+      local info = st.resource_info
+      if info and info.kind ~= "lambda_invoke" and not seen[name] then
+        local fn = handlers.find(engine.handlers, st.resource, info, nil)
+        if not fn then
+          seen[name] = true
+          io.stderr:write("stepflow: warning: no handler for Resource '", st.resource,
+            "' (state ", name, "); load one with --handlers FILE\n")
+        end
+      end
+      for _, sub in ipairs(st.programs or {}) do walk(sub) end
+    end
+  end
+  walk(sm.program)
+end
+
 local RUN_OPTIONS = {
   input = "value", handlers = "list", json = "flag", ["virtual-time"] = "flag",
   name = "value", type = "value", store = "value",
@@ -175,6 +198,7 @@ local function run_or_start(argv, start_only)
     print_problems(problems or { { path = "", message = msg } })
     return 2
   end
+  warn_missing_handlers(engine, sm)
   if engine.store and not start_only then
     local ok, rerr = engine:recover()
     if not ok then

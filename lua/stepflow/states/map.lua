@@ -116,6 +116,7 @@ function M.compile(c, st, def, where)
   local proc = def.ItemProcessor or def.Iterator
   local pfield = def.ItemProcessor and "ItemProcessor" or "Iterator"
   local program = c:program(proc, where .. "/" .. pfield, st.ql)
+  st.programs = { program }
   local config = proc.ProcessorConfig or {}
   local distributed = config.Mode == "DISTRIBUTED"
   local get_items = items_fn(c, st, def, where)

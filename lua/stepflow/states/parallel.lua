@@ -14,6 +14,7 @@ function M.compile(c, st, def, where)
   for i, b in ipairs(def.Branches) do
     branches[i] = c:program(b, where .. "/Branches/" .. (i - 1), st.ql)
   end
+  st.programs = branches
   local prepare, finish, n = st.prepare, st.finish, #branches
   st.run = function(_, frame, raw)
     local input = prepare(frame, raw)

@@ -271,6 +271,7 @@ function M.compile(c, st, def, where)
   end
 
   st.resource_info = info
+  st.resource = resource
   st.run = function(_, frame, raw)
     local exec = frame.exec
     local engine = exec.engine
