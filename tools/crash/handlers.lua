@@ -52,9 +52,14 @@ local function committed(input, ctx)
   if not (s and json_ok and type(arn) == "string") then return "-" end
   local events = s:history(arn)
   if type(events) ~= "table" then return "-" end
+  -- "N" only from a history whose events this check understands: one
+  -- starting with ExecutionStarted (the store's record format could change).
+  if not (events[1] and events[1].type == "ExecutionStarted") then return "-" end
+  local tasks, understood = 0, false
   for i = #events, 1, -1 do
     local ev = events[i]
     if ev.type == "TaskScheduled" then
+      tasks = tasks + 1
       local ok, d = pcall(json.decode, ev.details or "")
       -- The store keeps the engine's own record: AWS's details under "d".
       if ok and type(d) == "table" and type(d.d) == "table" then d = d.d end
@@ -63,12 +68,16 @@ local function committed(input, ctx)
         ok, p = pcall(json.decode, p)
         if not ok then p = nil end
       end
-      if type(p) == "table" and p.st == input.st and p.tag == input.tag and p.step == input.step
-        and p.rc == input.rc then
-        return "C"
+      if type(p) == "table" and p.st ~= nil then
+        understood = true
+        if p.st == input.st and p.tag == input.tag and p.step == input.step and p.rc == input.rc then
+          return "C"
+        end
       end
     end
   end
+  -- Other TaskScheduled events whose parameters cannot be read: unknown.
+  if tasks > 0 and not understood then return "-" end
   return "N"
 end
 
