@@ -91,10 +91,78 @@ static int json_is_array (lua_State *L) {
   return 1;
 }
 
+/*
+** Copies the table at index `src` into a new table sized for all its
+** entries at once (a table grown key by key rehashes at every power of
+** two, which costs more than the copy itself). Keeps the metatable.
+*/
+static void copy_table (lua_State *L, int src) {
+  int nrec = 0;
+  lua_Integer narr = (lua_Integer)lua_rawlen(L, src);
+  lua_pushnil(L);
+  while (lua_next(L, src)) {
+    nrec++;
+    lua_pop(L, 1);
+  }
+  if (narr > nrec) narr = nrec;
+  lua_createtable(L, (int)narr, nrec - (int)narr);
+  lua_pushnil(L);
+  while (lua_next(L, src)) {  /* STACK: copy, key, value */
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, -4);
+  }
+  if (lua_getmetatable(L, src)) lua_setmetatable(L, -2);
+}
+
+/* copy(t[, key, value]) -> a shallow copy of t, with t[key] = value  [-0, +1, m] */
+static int json_copy (lua_State *L) {
+  int set = !lua_isnoneornil(L, 2);
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 3);
+  copy_table(L, 1);
+  if (set) {
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, 3);
+    lua_rawset(L, -3);
+  }
+  return 1;
+}
+
+#define DEEP_COPY_MAX_DEPTH 1000
+
+static void deep_copy (lua_State *L, int src, int depth) {
+  int dst;
+  if (depth > DEEP_COPY_MAX_DEPTH)
+    luaL_error(L, "json: nesting deeper than %d in copy", DEEP_COPY_MAX_DEPTH);
+  luaL_checkstack(L, 4, "json: copy");
+  copy_table(L, src);
+  dst = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, dst)) {  /* STACK: copy, key, value */
+    if (lua_type(L, -1) == LUA_TTABLE) {
+      deep_copy(L, lua_gettop(L), depth + 1);  /* STACK: copy, key, value, vcopy */
+      lua_remove(L, -2);
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_rawset(L, dst);
+    }
+    else lua_pop(L, 1);
+  }
+}
+
+/* deep_copy(v) -> a copy of v with every nested table copied  [-0, +1, m] */
+static int json_deep_copy (lua_State *L) {
+  luaL_checkany(L, 1);
+  lua_settop(L, 1);
+  if (lua_type(L, 1) == LUA_TTABLE) deep_copy(L, 1, 1);
+  return 1;
+}
+
 STEPFLOW_EXPORT int luaopen_stepflow_core_json (lua_State *L) {
   int mod;
   luaL_newmetatable(L, STEPFLOW_JSON_ARRAY_MT);
-  lua_createtable(L, 0, 12);
+  lua_createtable(L, 0, 16);
   mod = lua_gettop(L);  /* STACK: mt, M */
   lua_pushvalue(L, -2);
   lua_setfield(L, mod, "array_mt");
@@ -118,6 +186,10 @@ STEPFLOW_EXPORT int luaopen_stepflow_core_json (lua_State *L) {
   lua_pushvalue(L, mod - 1);
   lua_pushcclosure(L, json_is_array, 1);
   lua_setfield(L, mod, "is_array");
+  lua_pushcfunction(L, json_copy);
+  lua_setfield(L, mod, "copy");
+  lua_pushcfunction(L, json_deep_copy);
+  lua_setfield(L, mod, "deep_copy");
   stepflow_jsonpath_open(L);
   lua_settop(L, mod);
   return 1;

@@ -82,12 +82,7 @@ end
 
 --- A deep copy of a JSON value, so a handler that changes its input never
 -- changes the execution's data.
-local function copy(v)
-  if type(v) ~= "table" then return v end
-  local c = {}
-  for k, x in pairs(v) do c[k] = copy(x) end
-  return setmetatable(c, getmetatable(v))
-end
+local copy = json.deep_copy
 M.copy = copy
 
 --- The handler's input for a Task: lambda:invoke passes Payload; a null or

@@ -47,4 +47,12 @@ M.array = core.array
 -- @return boolean
 M.is_array = core.is_array
 
+--- copy(t[, key, value]) -> a shallow copy of a table (metatable kept),
+-- sized for its entries at once; with key, also sets copy[key] = value.
+M.copy = core.copy
+
+--- deep_copy(v) -> v with every nested table copied (tables are sized at
+-- once; nesting deeper than 1000 raises).
+M.deep_copy = core.deep_copy
+
 return M

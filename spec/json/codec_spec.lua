@@ -242,3 +242,33 @@ describe("stepflow.json", function()
     end)
   end)
 end)
+
+describe("stepflow.json copies", function()
+  local json = require("stepflow.json")
+  it("copy makes a shallow copy with the metatable, and sets a key", function()
+    local inner = { z = 1 }
+    local t = { a = 1, b = inner }
+    local c = json.copy(t, "k", "v")
+    assert.same({ a = 1, b = { z = 1 }, k = "v" }, c)
+    assert.equal(inner, c.b)
+    assert.is_nil(t.k)
+    local arr = json.copy(json.array({ 1, 2 }))
+    assert.is_true(json.is_array(arr))
+    assert.same({ 1, 2 }, arr)
+  end)
+  it("deep_copy copies every nested table", function()
+    local t = { a = { b = json.array({ { c = 1 } }) }, n = json.null }
+    local c = json.deep_copy(t)
+    assert.same(t, c)
+    assert.are_not.equal(t.a, c.a)
+    assert.are_not.equal(t.a.b[1], c.a.b[1])
+    assert.is_true(json.is_array(c.a.b))
+    assert.equal(json.null, c.n)
+    assert.equal(5, json.deep_copy(5))
+  end)
+  it("deep_copy refuses a cycle with an error, never a crash", function()
+    local t = {}
+    t.self = t
+    assert.has_error(function() json.deep_copy(t) end, "json: nesting deeper than 1000 in copy")
+  end)
+end)

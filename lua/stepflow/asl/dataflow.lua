@@ -59,11 +59,7 @@ end
 
 local array_mt = json.array_mt
 
-local function shallow_copy(t)
-  local c = {}
-  for k, v in pairs(t) do c[k] = v end
-  return setmetatable(c, getmetatable(t))
-end
+local shallow_copy = json.copy
 
 --- Copy-on-write set: returns a new root where `keys` leads to `value`,
 -- copying only the tables along the way (values are never mutated in
@@ -74,6 +70,13 @@ function M.set_copy(root, keys, value)
   local n = #keys
   if n == 0 then return value end
   if type(root) ~= "table" then return nil end
+  if n == 1 then
+    -- ResultPath "$.name", the common case: one sized copy in C.
+    local k = keys[1]
+    if type(k) == "string" and getmetatable(root) ~= array_mt then
+      return shallow_copy(root, k, value)
+    end
+  end
   local top = shallow_copy(root)
   local cur = top
   for i = 1, n do
