@@ -67,6 +67,7 @@ function M.new(opts)
     machines = {},
     executions = {},
     random = math.random,
+    co_pool = {},
   }, Engine)
   self.scheduler = execution.new_scheduler(self.loop)
   -- The clock method itself, so the interpreter calls it without lookups.
@@ -228,7 +229,10 @@ local function new_execution(self, sm, name, input, start_ms, on_done)
     engine = self, machine = sm, name = name, input = input,
     arn = "arn:aws:states:" .. self.region .. ":" .. self.account .. kind .. sm.name .. ":" .. name,
     role_arn = sm.role_arn, status = "RUNNING", start_ms = start_ms,
-    event_id = 0, transitions = 0, timers = {}, on_done = on_done,
+    event_id = 0, transitions = 0, timers = {}, on_done = on_done or false,
+    -- the fields set later, sized at once (output, error, cause stay nil)
+    durable = false, sink = false, history = false, root = false, replay = false,
+    context_execution = false, finished = false, stop_ms = false, var_bytes = 0,
   }, Execution)
 end
 

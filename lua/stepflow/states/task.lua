@@ -217,8 +217,8 @@ function M.compile(c, st, def, where)
     local exec = call.frame.exec
     return setmetatable({
       execution_id = exec.arn, execution_name = exec.name, state_name = st.name,
-      state_machine_id = exec.machine.arn, resource = resource, task_token = call.token,
-      function_name = call.function_name, engine = call.engine, [CALL] = call,
+      state_machine_id = exec.machine.arn, resource = resource, task_token = call.token or nil,
+      function_name = call.function_name or nil, engine = call.engine, [CALL] = call,
     }, ctx_mt)
   end
 
@@ -239,8 +239,7 @@ function M.compile(c, st, def, where)
         frame.last_ts = rec.timestamp
         local d = rec.d or {}
         if rec.type == ev.succeeded then
-          call.result_override = d.output
-          return true, d.output
+                    return true, d.output
         end
         return false, errors.new(d.error or errors.TaskFailed, d.cause)
       end
@@ -279,7 +278,11 @@ function M.compile(c, st, def, where)
     local token = wait_token and engine:uuid() or false
     frame.task_token = token
     local effective = prepare(frame, raw)
-    local call = { frame = frame, engine = engine, raw = raw, effective = effective }
+    -- Every field a call gets, sized at once.
+    local call = { frame = frame, engine = engine, raw = raw, effective = effective,
+      timeout = false, heartbeat = false, token = false, complete = false, on_heartbeat = false,
+      co = false, settled = false, timer = false, hb_timer = false, function_name = false,
+      replayed = false, returned = false }
     if timeout_of then call.timeout = timeout_of(frame, effective, raw) end
     if heartbeat_of then call.heartbeat = heartbeat_of(frame, effective, raw) end
     if wait_token then
@@ -293,7 +296,7 @@ function M.compile(c, st, def, where)
     end
     event(exec, frame, ev.scheduled, exec.sink and event_details(call, {
       region = engine.region, parameters = effective,
-      timeoutInSeconds = call.timeout, heartbeatInSeconds = call.heartbeat,
+      timeoutInSeconds = call.timeout or nil, heartbeatInSeconds = call.heartbeat or nil,
       input = is_lambda and effective or nil,
     }))
     if exec.durable then
