@@ -149,7 +149,8 @@ bench("engine", "coroutine.create + resume (Task call)", 5e5, function(i)
 end)
 bench("engine", "pcall(handler) (Task call without a coroutine)", 5e5, function(i) pcall(handler, i) end)
 local frame = execution.new_frame({}, { start = {} }, {}, {}, function() end)
-bench("engine", "frame.missing_field (__index function miss)", 2e6, function() return frame.dead end)
+bench("engine", "frame.absent_field (through the frame metatable's __index)", 2e6,
+  function() return frame.no_such_field end)
 local plain = { dead = false }
 bench("engine", "plain.present_field (field set to false)", 2e6, function() return plain.dead end)
 local loop = engine.loop
