@@ -248,10 +248,16 @@ def("random", "<j?:n>", 1, function(seed)
   return math.random()
 end)
 -- booleans
-def("boolean", "<x-:b>", 1, values.boolean)
+-- A function argument reaches jsonata-js natives wrapped in a JavaScript
+-- closure, which is falsy (a function value elsewhere is truthy).
+local function arg_boolean(x)
+  if values.is_function(x) then return false end
+  return values.boolean(x)
+end
+def("boolean", "<x-:b>", 1, arg_boolean)
 def("not", "<x-:b>", 1, function(x)
   if x == nil then return nil end
-  return not values.boolean(x)
+  return not arg_boolean(x)
 end)
 -- higher order
 def("map", "<af>", 2, arr.map)

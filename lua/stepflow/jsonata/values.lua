@@ -330,6 +330,7 @@ local function boolean(v)
   if v == nil then return nil end
   local t = type(v)
   if t == "boolean" then return v end
+  if t == "function" then return false end
   if t == "string" then return #v > 0 end
   if t == "number" then return v ~= 0 and v == v end
   if rawequal(v, null) then return false end
@@ -342,7 +343,10 @@ local function boolean(v)
       end
       return false
     end
-    if mt == fn_mt then return false end
+    -- jsonata-js function values are objects (truthy); only a function
+    -- passed as an argument is wrapped in a JavaScript closure (falsy), see
+    -- $boolean and $not
+    if mt == fn_mt then return true end
     return next(v) ~= nil
   end
   return false
