@@ -28,7 +28,7 @@ M.symbol_of = symbol_of
 
 local function set_of(chars)
   local s = {}
-  for c in chars:gmatch(".") do s[c] = true end
+  for c in (chars or ""):gmatch(".") do s[c] = true end
   return s
 end
 
