@@ -2,6 +2,7 @@
 -- JSON line. Started by bench/run, one fresh process per trial.
 -- Usage (from the project root):
 --   lua5.4 bench/worker.lua WORKLOAD [MODE] [--quick] [--count N]
+--                           [--gc generational|incremental]
 -- WORKLOAD is a folder of ../shared/bench/workloads, or "parked".
 -- MODE: "sequential" (default), "burst" (many_executions), "single", or
 -- "load" (the measured loop is the definition load, for profiling).
@@ -16,12 +17,15 @@ do
     local a = arg[i]
     if a == "--quick" then args.quick = true
     elseif a == "--count" then i = i + 1; args.count = tonumber(arg[i])
+    elseif a == "--gc" then i = i + 1; args.gc = arg[i]
     elseif not args.workload then args.workload = a
     elseif not args.mode then args.mode = a
     else error("worker: unexpected argument " .. a) end
     i = i + 1
   end
 end
+-- --gc generational|incremental: the collector mode, for experiments.
+if args.gc then collectgarbage(args.gc) end
 if not args.workload then
   io.stderr:write("usage: lua5.4 bench/worker.lua WORKLOAD [MODE] [--quick] [--count N]\n")
   os.exit(2)
