@@ -26,7 +26,7 @@ do
       local x, y = arg[i]:match("^(%d+),(%d+)$")
       counts = { tonumber(x), tonumber(y) }
     elseif a == "--top" then i = i + 1; top = tonumber(arg[i])
-    elseif a == "--quick" then counts = counts or nil    -- the default counts are small already
+    elseif a == "--quick" then            -- accepted: the default counts are small already
     elseif not workload then workload = a
     elseif not mode then mode = a end
     i = i + 1
