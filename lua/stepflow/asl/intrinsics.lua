@@ -264,6 +264,11 @@ end
 --   arguments, States.Runtime with field `path` for a path that matches
 --   nothing), or nil, message for a syntax error, an unknown function or
 --   a wrong number of arguments
+-- Compiled calls (or their errors) by factory and text: definitions repeat
+-- the same calls, and the validator and the compiler compile each one. A
+-- compiled call holds no per-use state, so it can be shared.
+local compiled_cache = setmetatable({}, { __mode = "k" })
+
 function M.compile(text, accessor_factory)
   if type(text) ~= "string" then
     error("stepflow.asl.intrinsics.compile: text must be a string", 2)
@@ -271,6 +276,20 @@ function M.compile(text, accessor_factory)
   if type(accessor_factory) ~= "function" then
     error("stepflow.asl.intrinsics.compile: accessor_factory must be a function", 2)
   end
+  local by_text = compiled_cache[accessor_factory]
+  if not by_text then
+    by_text = {}
+    compiled_cache[accessor_factory] = by_text
+  end
+  local hit = by_text[text]
+  if hit then return hit[1], hit[2] end
+  local fn, err = M.compile_uncached(text, accessor_factory)
+  by_text[text] = { fn, err }
+  return fn, err
+end
+
+--- Compiles without the cache (see compile).
+function M.compile_uncached(text, accessor_factory)
   local ok, node = pcall(function()
     local p = skip_ws(text, 1)
     local call, e = parse_call(text, p, 1)
