@@ -31,7 +31,17 @@ local StateMachine = { __name = "stepflow.StateMachine" }
 StateMachine.__index = StateMachine
 
 local Execution = { __name = "stepflow.Execution" }
-Execution.__index = Execution
+-- An execution started without a name gets its UUID name (and ARN) when
+-- something first reads them: most in-memory executions never do.
+Execution.__index = function(e, k)
+  if k == "name" or k == "arn" then
+    local name = e.engine:uuid()
+    rawset(e, "name", name)
+    rawset(e, "arn", rawget(e, "arn_prefix") .. name)
+    return rawget(e, k)
+  end
+  return Execution[k]
+end
 
 --- Makes an engine. opts (all optional):
 --   handlers      table name -> function(input, ctx)
@@ -136,13 +146,13 @@ function Engine:create_state_machine(definition, opts)
   return machine
 end
 
-local function hex(n) return string.format("%0" .. n .. "x", math.random(0, 16 ^ n - 1)) end
+local random, format = math.random, string.format
 
---- A random version 4 UUID.
+--- A random version 4 UUID (one format call: execution names are made
+-- for every start).
 function Engine:uuid()
-  local r = math.random
-  return string.format("%s-%s-4%s-%x%s-%s%s", hex(8), hex(4), hex(3), 8 + r(0, 3), hex(3),
-    hex(6), hex(6))
+  return format("%08x-%04x-4%03x-%04x-%06x%06x", random(0, 0xffffffff), random(0, 0xffff),
+    random(0, 0xfff), 0x8000 | random(0, 0x3fff), random(0, 0xffffff), random(0, 0xffffff))
 end
 
 --- Runs fn after ms milliseconds for an execution's frame; the timer is
@@ -150,6 +160,10 @@ end
 function Engine:after(ms, frame, fn)
   local exec = frame.exec
   local timers = exec.timers
+  if not timers then
+    timers = {}
+    exec.timers = timers
+  end
   local t
   t = self.loop:timer(ms < 0 and 0 or ms, function()
     timers[t] = nil
@@ -201,8 +215,11 @@ local function end_execution(exec, status, output, err)
   exec.finished = true
   exec.status = status
   exec.stop_ms = exec.engine.loop:now()
-  for t in pairs(exec.timers) do t:cancel() end
-  exec.timers = {}
+  local timers = exec.timers
+  if timers then
+    for t in pairs(timers) do t:cancel() end
+    exec.timers = false
+  end
   if status == "SUCCEEDED" then
     exec.output = output
     execution.event(exec, nil, "ExecutionSucceeded", exec.sink and { output = output })
@@ -224,12 +241,17 @@ local function end_execution(exec, status, output, err)
 end
 
 local function new_execution(self, sm, name, input, start_ms, on_done)
-  local kind = sm.type == "EXPRESS" and ":express:" or ":execution:"
+  local prefix = sm.exec_arn_prefix
+  if not prefix then
+    local kind = sm.type == "EXPRESS" and ":express:" or ":execution:"
+    prefix = "arn:aws:states:" .. self.region .. ":" .. self.account .. kind .. sm.name .. ":"
+    sm.exec_arn_prefix = prefix
+  end
   return setmetatable({
     engine = self, machine = sm, name = name, input = input,
-    arn = "arn:aws:states:" .. self.region .. ":" .. self.account .. kind .. sm.name .. ":" .. name,
+    arn = name and (prefix .. name), arn_prefix = prefix,
     role_arn = sm.role_arn, status = "RUNNING", start_ms = start_ms,
-    event_id = 0, transitions = 0, timers = {}, on_done = on_done or false,
+    event_id = 0, transitions = 0, timers = false, on_done = on_done or false,
     -- the fields set later, sized at once (output, error, cause stay nil)
     durable = false, sink = false, history = false, root = false, replay = false,
     context_execution = false, finished = false, stop_ms = false, var_bytes = 0,
@@ -252,13 +274,15 @@ local function launch(self, exec)
     end
   end)
   exec.root = root
+  -- Only executions that can be looked up later by ARN are kept (durable
+  -- ones, and those keeping their history); the rest are the caller's.
+  if exec.durable or exec.history then self.executions[exec.arn] = exec end
   if sm.timeout_seconds then
     local due = exec.start_ms + sm.timeout_seconds * 1000
     self:after(due - self.loop:now(), root, function()
       end_execution(exec, "TIMED_OUT", nil, errors.new(errors.Timeout))
     end)
   end
-  self.executions[exec.arn] = exec
   self.scheduler:push(root)
   return exec
 end
@@ -274,9 +298,10 @@ function Engine:start_execution(sm, input, opts)
   end
   opts = opts or {}
   if input == nil then input = {} end
-  local name = opts.name or self:uuid()
-  local exec = new_execution(self, sm, name, input, self.loop:now(), opts.on_done)
   local store = self.store
+  local name = opts.name
+  if not name and (store and sm.type == "STANDARD") then name = self:uuid() end
+  local exec = new_execution(self, sm, name, input, self.loop:now(), opts.on_done)
   local input_text = json.encode(input)
   if store and sm.type == "STANDARD" then
     local existing = self.executions[exec.arn]
