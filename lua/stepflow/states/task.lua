@@ -205,6 +205,10 @@ function M.compile(c, st, def, where)
         end
       elseif k == "context" then
         v = call.frame.context
+      elseif k == "execution_id" then
+        v = call.frame.exec.arn
+      elseif k == "execution_name" then
+        v = call.frame.exec.name
       else
         return nil
       end
@@ -216,8 +220,7 @@ function M.compile(c, st, def, where)
   local function make_ctx(call)
     local exec = call.frame.exec
     return setmetatable({
-      execution_id = exec.arn, execution_name = exec.name, state_name = st.name,
-      state_machine_id = exec.machine.arn, resource = resource, task_token = call.token or nil,
+      state_name = st.name, state_machine_id = exec.machine.arn, resource = resource, task_token = call.token or nil,
       function_name = call.function_name or nil, engine = call.engine, [CALL] = call,
     }, ctx_mt)
   end
