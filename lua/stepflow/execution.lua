@@ -321,7 +321,9 @@ end
 function M.drive(frame, kind, a, b)
   local exec = frame.exec
   local engine = exec.engine
-  local loop, now = engine.loop, engine.now
+  -- One clock read per drive: the transitions a drive runs back to back
+  -- take microseconds, and entry times are milliseconds.
+  local now_ms = engine.now(engine.loop)
   local budget = M.BUDGET
   -- Only a parent stops a frame from outside, and not while it runs here.
   if frame.parent ~= nil and is_dead(frame) then return end
@@ -344,7 +346,7 @@ function M.drive(frame, kind, a, b)
           frame.retries = false
         end
         if frame.task_token then frame.task_token = false end
-        frame.entered_ms = now(loop)
+        frame.entered_ms = now_ms
         local id = exec.event_id + 1
         exec.event_id = id
         frame.entered_id = id
@@ -355,6 +357,8 @@ function M.drive(frame, kind, a, b)
           if not errors.is(kind) then error(kind, 0) end
           kind, a = "error", kind
         end
+        -- A handler that ran here may have taken real time.
+        if st.type == "Task" then now_ms = engine.now(engine.loop) end
       end
     elseif kind == "attempt" then
       kind, a, b = attempt(frame)
