@@ -77,12 +77,16 @@ function Compiled:evaluate(input, bindings)
     values.OUTER[wrapped] = true
     input = wrapped
   end
+  local saved_undef = values.undef_used
+  values.undef_used = false
   local saved_clock = lib.clock.millis
   lib.clock.millis = clock()
   local saved_depth, saved_deadline = eval.reset_depth(0, limits.time_limit and os.clock() + limits.time_limit)
   local ok, result = pcall(eval.evaluate, self.ast, input, env)
   eval.reset_depth(saved_depth, saved_deadline)
   lib.clock.millis = saved_clock
+  if ok then result = values.export(result) end
+  values.undef_used = saved_undef
   if not ok then fail(result) end
   return result
 end

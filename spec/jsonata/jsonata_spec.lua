@@ -95,6 +95,15 @@ describe("stepflow.jsonata", function()
       end
     end)
 
+    it("keeps undefined items that a filter lets through, as jsonata-js does", function()
+      local input = json.decode('{"a": [{"x": 1}, {"x": 2}]}')
+      assert.same(A { json.null, json.null }, ev("a.y[true]", input))
+      assert.equal(2, ev("$count(a.y[true])", input))
+      assert.is_nil(ev("a[0].y[true]", input))
+      assert.equal("[null,null]", ev("$string(a.y[true])", input))
+      assert.equal("T0412", err("$sum(a.y[true])", input).code)
+    end)
+
     it("selects by arrays of indexes and keeps the document order", function()
       assert.same(A { "a", "c" }, ev('["a", "b", "c"][[0, 2]]'))
       assert.same(A { "a", "c" }, ev('["a", "b", "c"][[2, 0]]'))

@@ -54,6 +54,11 @@ local function apply_inner(proc, args, input, env, token)
     if kind == "lambda" then
       return apply_procedure(proc, validated)
     elseif kind == "native" then
+      if values.undef_used then
+        for i = 1, validated.n or #validated do
+          if rawequal(validated[i], values.UNDEF) then validated[i] = nil end
+        end
+      end
       return proc.impl(validated, input, env)
     elseif kind == "partial" then
       local full, j = {}, 1

@@ -12,6 +12,7 @@ local SEQ_new, is_array = values.new_seq, values.is_array
 local KEEP, TUPLE, OUTER, CONS = values.KEEP, values.TUPLE, values.OUTER, values.CONS
 local boolean, is_number, append = values.boolean, values.is_number, values.append
 local SEQ = values.SEQ
+local UNDEF = values.UNDEF
 local throw = values.throw
 local setmetatable, getmetatable, type, rawequal = setmetatable, getmetatable, type, rawequal
 local floor = math.floor
@@ -255,7 +256,11 @@ handlers.number = function(expr) return expr.value end
 handlers.value = function(expr) return expr.value end
 handlers.wildcard = function(_, input) return evaluate_wildcard(input) end
 handlers.descendant = function(_, input) return evaluate_descendants(input) end
-handlers.parent = function(expr, _, env) return env[expr.slot.label] end
+handlers.parent = function(expr, _, env)
+  local v = env[expr.slot.label]
+  if rawequal(v, UNDEF) then return nil end
+  return v
+end
 handlers.condition = function(expr, input, env)
   local c = evaluate(expr.condition, input, env)
   if boolean(c) then
@@ -281,10 +286,13 @@ handlers.variable = function(expr, input, env)
     if is_array(input) and OUTER[input] then return input[1] end
     return input
   end
-  return env[expr.value]
+  local v = env[expr.value]
+  if rawequal(v, UNDEF) then return nil end
+  return v
 end
 
 function evaluate(expr, input, env)
+  if rawequal(input, UNDEF) then input = nil end
   local d = depth + 1
   if d > M.max_depth then
     throw("U1001", { message = "Stack overflow error: Check for non-terminating recursive function.  Consider rewriting as tail-recursive.", position = expr.position })
@@ -312,6 +320,7 @@ function evaluate(expr, input, env)
       result = nil
     elseif n == 1 and not KEEP[result] then
       result = result[1]
+      if rawequal(result, UNDEF) then result = nil end
     end
   end
   depth = d - 1

@@ -87,11 +87,20 @@ local function evaluate_filter(predicate, input, env)
         if ii < 0 then ii = n + ii end
         if ii == index - 1 then
           count = count + 1
+          if item == nil then
+            item = values.UNDEF
+            values.undef_used = true
+          end
           results[count] = item
         end
       end
     elseif boolean(res) then
       count = count + 1
+      if item == nil then
+        -- jsonata-js keeps the undefined item of an undefined input
+        item = values.UNDEF
+        values.undef_used = true
+      end
       results[count] = item
     end
   end

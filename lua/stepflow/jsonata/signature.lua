@@ -13,8 +13,10 @@ local function fail(code, fields)
 end
 
 --- Type symbol of a value: s n b l a o f m.
+local UNDEF = values.UNDEF
+
 local function symbol_of(v)
-  if v == nil then return "m" end
+  if v == nil or rawequal(v, UNDEF) then return "m" end
   if values.is_function(v) then return "f" end
   local t = type(v)
   if t == "string" then return "s" end

@@ -24,6 +24,15 @@ M.CONS = setmetatable({}, weak)     -- array built by a constructor
 local fn_mt = { __name = "jsonata.function" }
 M.fn_mt = fn_mt
 
+--- An undefined item inside a sequence. jsonata-js lets a filter keep an
+-- undefined context (x.missing[true] over two items gives [undefined,
+-- undefined]); such items read as undefined everywhere and leave the API
+-- as null. `undef_used` tells that one was made in this evaluation.
+local undef_mt = { __name = "jsonata.undefined" }
+local UNDEF = setmetatable({}, undef_mt)
+M.UNDEF = UNDEF
+M.undef_used = false
+
 -- Insertion order of the keys of objects built here.
 local key_order = setmetatable({}, { __mode = "k" })
 
@@ -76,7 +85,7 @@ end
 function M.is_object(v)
   if type(v) ~= "table" then return false end
   local mt = getmetatable(v)
-  return mt ~= array_mt and mt ~= fn_mt
+  return mt ~= array_mt and mt ~= fn_mt and mt ~= undef_mt
 end
 
 function M.is_number(v)
@@ -240,7 +249,7 @@ M.quote = quote
 --- JSON.stringify of a JSONata value; numbers via numfn; pretty indents by 2.
 local function stringify(v, pretty, numfn, indent, out)
   local t = type(v)
-  if v == nil then
+  if v == nil or rawequal(v, UNDEF) then
     out[#out + 1] = "null"
   elseif rawequal(v, null) then
     out[#out + 1] = "null"
@@ -303,6 +312,7 @@ local function deep_equal(a, b)
   local ta, tb = type(a), type(b)
   if ta == "number" and tb == "number" then return a == b end
   if ta ~= "table" or tb ~= "table" then return false end
+  if rawequal(a, UNDEF) or rawequal(b, UNDEF) then return false end
   local fa, fb = getmetatable(a) == fn_mt, getmetatable(b) == fn_mt
   if fa or fb then return false end
   local aa, ab = M.is_array(a), M.is_array(b)
@@ -334,6 +344,7 @@ local function boolean(v)
   if t == "string" then return #v > 0 end
   if t == "number" then return v ~= 0 and v == v end
   if rawequal(v, null) then return false end
+  if rawequal(v, UNDEF) then return nil end
   if t == "table" then
     local mt = getmetatable(v)
     if mt == array_mt then
@@ -408,6 +419,7 @@ local function clone(v)
   if type(v) ~= "table" then return v end
   local mt = getmetatable(v)
   if mt == fn_mt then return nil end
+  if mt == undef_mt then return null end
   if mt == array_mt then
     local r = setmetatable({}, array_mt)
     local n = 0
@@ -432,5 +444,25 @@ local function clone(v)
   return r
 end
 M.clone = clone
+
+--- Replaces undefined items (UNDEF) by null in a result, in place.
+local function export_undef(v, seen)
+  if type(v) ~= "table" or seen[v] then return end
+  seen[v] = true
+  for k, x in pairs(v) do
+    if rawequal(x, UNDEF) then
+      v[k] = null
+    elseif type(x) == "table" then
+      export_undef(x, seen)
+    end
+  end
+end
+
+--- The API form of a result: undefined items become null.
+function M.export(v)
+  if rawequal(v, UNDEF) then return nil end
+  if M.undef_used and type(v) == "table" then export_undef(v, {}) end
+  return v
+end
 
 return M
