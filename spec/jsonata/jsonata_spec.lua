@@ -273,6 +273,13 @@ describe("stepflow.jsonata", function()
       assert.equal('["o1","o2"]', json.encode(s))
     end)
 
+    it("drops nested functions as JSON.stringify does", function()
+      local r = ev('{"f": $sum, "g": 1, "a": [$sum, 2]}')
+      assert.is_nil(r.f)
+      assert.same(A { json.null, 2 }, r.a)
+      assert.equal('{"a":[null,2],"g":1}', json.encode(r))
+    end)
+
     it("keeps the insertion order of constructed object keys", function()
       assert.same(A { "z", "a", "m" }, ev('$keys({"z": 1, "a": 2, "m": 3})'))
       assert.equal('{"z":1,"a":[1,2]}', ev('$string({"z": 1, "a": [1, 2]})'))

@@ -32,7 +32,7 @@ function M.arity(f)
   if kind == "native" then return f.arity end
   if kind == "partial" then return f.holes end
   if kind == "chain" then return 1 end
-  return 1
+  return f.arity or 1
 end
 
 local apply
@@ -79,7 +79,12 @@ local function apply_inner(proc, args, input, env, token)
       local r = apply(proc.f, validated, input, env)
       return apply(proc.g, { r, n = 1 }, input, env)
     elseif kind == "regex" then
-      return M.regex_exec(proc, validated[1], 0)
+      -- the JavaScript closure (str, fromIndex) of jsonata-js
+      local str, from = validated[1], validated[2]
+      if type(str) ~= "string" then str = M.js_string(str) end
+      local start = 0
+      if type(from) == "number" and from > 0 then start = M.byte_offset(str, math.floor(from)) end
+      return M.regex_exec(proc, str, start)
     end
   elseif type(proc) == "function" then
     return proc(table.unpack(args, 1, args.n or #args))
@@ -265,8 +270,41 @@ M.js_index = js_index
 
 --- Runs the regex function value on str from byte offset from (0-based);
 -- returns the JSONata match object or nil.
+-- JavaScript String(v), as RegExp.prototype.exec converts its argument.
+local function js_string(v)
+  local t = type(v)
+  if t == "string" then return v end
+  if v == nil then return "undefined" end
+  if v == values.null then return "null" end
+  if t == "boolean" then return tostring(v) end
+  if t == "number" then return values.js_number(v) end
+  if values.is_array(v) then
+    local parts = {}
+    for i = 1, #v do
+      local x = v[i]
+      parts[i] = (x == nil or x == values.null) and "" or js_string(x)
+    end
+    return table.concat(parts, ",")
+  end
+  if values.is_function(v) then return "function" end
+  return "[object Object]"
+end
+
+M.js_string = js_string
+
+--- Byte offset of JavaScript string index idx in s.
+function M.byte_offset(s, idx)
+  if not s:find("[\128-\255]") then return math.min(idx, #s) end
+  local n = 0
+  for p, c in utf8.codes(s, true) do
+    if n >= idx then return p - 1 end
+    n = n + (c >= 0x10000 and 2 or 1)
+  end
+  return #s
+end
+
 function M.regex_exec(rx, str, from)
-  if type(str) ~= "string" then return nil end
+  if type(str) ~= "string" then str = js_string(str) end
   local m = rx.re:exec(str, from + 1)
   if not m then return nil end
   local bstart, bend = m.start - 1, m.finish

@@ -121,6 +121,7 @@ end
 
 function M.pad(str, width, char)
   if str == nil then return nil end
+  if width == nil then return str end  -- NaN padding length in JavaScript
   if char == nil or char == "" then char = " " end
   width = trunc(width)
   local pad_len = math.abs(width) - ulen(str)

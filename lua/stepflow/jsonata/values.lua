@@ -445,23 +445,54 @@ local function clone(v)
 end
 M.clone = clone
 
---- Replaces undefined items (UNDEF) by null in a result, in place.
-local function export_undef(v, seen)
-  if type(v) ~= "table" or seen[v] then return end
+-- Makes a result JSON-like in place, as JSON.stringify would see it:
+-- undefined items and functions inside arrays become null, functions in
+-- objects are dropped.
+local function export_walk(v, seen)
+  if seen[v] then return end
   seen[v] = true
-  for k, x in pairs(v) do
-    if rawequal(x, UNDEF) then
-      v[k] = null
-    elseif type(x) == "table" then
-      export_undef(x, seen)
+  local mt = getmetatable(v)
+  if mt == array_mt then
+    for i = 1, #v do
+      local x = v[i]
+      if type(x) == "table" then
+        local xm = getmetatable(x)
+        if xm == fn_mt or xm == undef_mt then
+          v[i] = null
+        else
+          export_walk(x, seen)
+        end
+      elseif type(x) == "function" then
+        v[i] = null
+      end
+    end
+  elseif mt ~= fn_mt then
+    local drop
+    for k, x in pairs(v) do
+      if type(x) == "table" then
+        local xm = getmetatable(x)
+        if xm == fn_mt or xm == undef_mt then
+          drop = drop or {}
+          drop[#drop + 1] = k
+        else
+          export_walk(x, seen)
+        end
+      elseif type(x) == "function" then
+        drop = drop or {}
+        drop[#drop + 1] = k
+      end
+    end
+    if drop then
+      for _, k in ipairs(drop) do M.set(v, k, nil) end
     end
   end
 end
 
---- The API form of a result: undefined items become null.
+--- The API form of a result: undefined items and nested functions as
+-- JSON.stringify treats them (a function result itself is kept).
 function M.export(v)
   if rawequal(v, UNDEF) then return nil end
-  if M.undef_used and type(v) == "table" then export_undef(v, {}) end
+  if type(v) == "table" and getmetatable(v) ~= fn_mt then export_walk(v, {}) end
   return v
 end
 
