@@ -108,7 +108,7 @@ local function context_part(f, k)
     if not part then
       part = {
         Id = exec.arn, Input = exec.input, Name = exec.name,
-        RoleArn = exec.role_arn, StartTime = iso(exec.start_ms),
+        RoleArn = exec.machine.role_arn, StartTime = iso(exec.start_ms),
         RedriveCount = exec.redrive_count or 0,
       }
       exec.context_execution = part
@@ -142,27 +142,26 @@ local function build_context(f)
   }
 end
 
-local frame_mt = {
-  __name = "stepflow.Frame",
-  __index = function(f, k)
-    if k == "context" then return build_context(f) end
-    if k == "context_part" then return context_part end
-    return nil
-  end,
+-- A frame's rarely set fields read their defaults from the metatable, so
+-- a frame holds only what it uses (100,000 parked executions must fit in
+-- little memory) and a read never calls a metamethod function.
+local FRAME_DEFAULTS = {
+  retries = false, last_ts = false, input = false, assigned = false,
+  task_token = false, rule = false, map_item = false, var_sizes = false,
+  index = 0, dead = false, shared_vars = false, parent = false,
+  context_part = context_part, context_of = build_context,
 }
+
+local frame_mt = { __name = "stepflow.Frame", __index = FRAME_DEFAULTS }
 
 --- Makes a frame that runs `program` on `input`. `done(frame, ok, value)`
 -- is called once when it ends. `vars` is the frame's variable scope.
 function M.new_frame(exec, program, input, vars, done, parent, key)
-  -- Every field a frame ever gets is in the constructor, so the table is
-  -- sized once and never rehashed as states set them.
   return setmetatable({
     exec = exec, program = program, state = program.start, raw = input,
-    vars = vars, done = done, parent = parent, key = key or "",
-    retry_count = 0, retries = false, last_event = false, last_ts = false,
-    entered_ms = 0, entered_id = 0, input = false, assigned = false,
-    task_token = false, rule = false, map_item = false, var_sizes = false,
-    index = 0, finished = false, dead = false, shared_vars = false,
+    vars = vars, done = done, parent = parent or false, key = key or "",
+    retry_count = 0, last_event = false, entered_ms = 0, entered_id = 0,
+    finished = false,
   }, frame_mt)
 end
 
@@ -326,7 +325,7 @@ function M.drive(frame, kind, a, b)
   local now_ms = engine.now(engine.loop)
   local budget = M.BUDGET
   -- Only a parent stops a frame from outside, and not while it runs here.
-  if frame.parent ~= nil and is_dead(frame) then return end
+  if frame.parent and is_dead(frame) then return end
   while true do
     if frame.finished or exec.finished or frame.dead then return end
     if kind == nil then

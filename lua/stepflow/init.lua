@@ -14,6 +14,7 @@ local compile = require("stepflow.asl.compile")
 local validate = require("stepflow.asl.validate")
 local handlers = require("stepflow.handlers")
 local durable = require("stepflow.durable")
+local variables = require("stepflow.asl.variables")
 local history = require("stepflow.history")
 
 local M = {}
@@ -159,18 +160,24 @@ end
 -- cancelled if the execution ends first. Returns the timer.
 function Engine:after(ms, frame, fn)
   local exec = frame.exec
-  local timers = exec.timers
-  if not timers then
-    timers = {}
-    exec.timers = timers
-  end
   local t
   t = self.loop:timer(ms < 0 and 0 or ms, function()
-    timers[t] = nil
+    -- Forget the fired timer: exec.timers is false, one timer, or a set.
+    local timers = exec.timers
+    if timers == t then exec.timers = false
+    elseif timers then timers[t] = nil end
     if exec.finished then return end
     fn()
   end)
-  timers[t] = true
+  -- Most executions have at most one timer pending: hold it directly.
+  local timers = exec.timers
+  if not timers then
+    exec.timers = t
+  elseif type(timers) == "table" then
+    timers[t] = true
+  else
+    exec.timers = { [timers] = true, [t] = true }
+  end
   return t
 end
 
@@ -216,10 +223,12 @@ local function end_execution(exec, status, output, err)
   exec.status = status
   exec.stop_ms = exec.engine.loop:now()
   local timers = exec.timers
-  if timers then
+  if type(timers) == "table" then
     for t in pairs(timers) do t:cancel() end
-    exec.timers = false
+  elseif timers then
+    timers:cancel()
   end
+  exec.timers = false
   if status == "SUCCEEDED" then
     exec.output = output
     execution.event(exec, nil, "ExecutionSucceeded", exec.sink and { output = output })
@@ -247,22 +256,26 @@ local function new_execution(self, sm, name, input, start_ms, on_done)
     prefix = "arn:aws:states:" .. self.region .. ":" .. self.account .. kind .. sm.name .. ":"
     sm.exec_arn_prefix = prefix
   end
-  return setmetatable({
+  -- The fields the interpreter reads on every transition are set here, so
+  -- the table is sized once; rarer ones (history, on_done, stop_ms, the
+  -- context's Execution part) are absent until set: a parked execution
+  -- stays small.
+  local exec = setmetatable({
     engine = self, machine = sm, name = name, input = input,
     arn = name and (prefix .. name), arn_prefix = prefix,
-    role_arn = sm.role_arn, status = "RUNNING", start_ms = start_ms,
-    event_id = 0, transitions = 0, timers = false, on_done = on_done or false,
-    -- the fields set later, sized at once (output, error, cause stay nil)
-    durable = false, sink = false, history = false, root = false, replay = false,
-    context_execution = false, finished = false, stop_ms = false, var_bytes = 0,
+    status = "RUNNING", start_ms = start_ms, event_id = 0, transitions = 0,
+    timers = false, durable = false, sink = false, root = false, replay = false,
+    finished = false,
   }, Execution)
+  if on_done then exec.on_done = on_done end
+  return exec
 end
 
 -- Starts (or, after a recovery, resumes) the top-level frame.
 local function launch(self, exec)
   local sm = exec.machine
   local limit = self.payload_limit
-  local root = execution.new_frame(exec, sm.program, exec.input, {}, function(_, ok, value)
+  local root = execution.new_frame(exec, sm.program, exec.input, variables.NONE, function(_, ok, value)
     if ok then
       if limit and #json.encode(value) > limit then
         return end_execution(exec, "FAILED", nil, errors.new(errors.DataLimitExceeded,
@@ -323,7 +336,7 @@ function Engine:start_execution(sm, input, opts)
     exec.sink = function(e, ev) e.history[#e.history + 1] = ev end
   end
   execution.event(exec, nil, "ExecutionStarted", exec.sink and {
-    input = input, roleArn = exec.role_arn, stateMachineArn = sm.arn,
+    input = input, roleArn = sm.role_arn, stateMachineArn = sm.arn,
   })
   local limit = self.payload_limit
   if limit and #input_text > limit then

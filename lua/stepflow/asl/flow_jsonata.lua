@@ -54,7 +54,7 @@ end
 local function bindings(frame, raw, extra, needs_context)
   local states = { input = raw }
   if extra then for k, v in pairs(extra) do states[k] = v end end
-  if needs_context then states.context = frame.context end
+  if needs_context then states.context = frame:context_of() end
   local b = visible(frame.vars, {})
   b.states = states
   return b

@@ -89,7 +89,14 @@ local function walker(p, root)
 end
 
 local function input_of(env) return env.input end
-local function context_of(env) return env.context end
+-- The whole Context object: frames build it on demand (context_of), plain
+-- environments (specs, tools) carry it as env.context.
+local function context_of(env)
+  local build = env.context_of
+  if build then return build(env) end
+  return env.context
+end
+M.context_of = context_of
 
 -- `$$.Part...`: frames give one part of the Context object at a time.
 local function context_walker(p)
@@ -101,14 +108,14 @@ local function context_walker(p)
   local tail = #rest > 0 and walker({ keys = function() return rest end }, function(env)
     local part = env.context_part
     if part then return part(env, first) end
-    local ctx = env.context
+    local ctx = context_of(env)
     return type(ctx) == "table" and ctx[first] or nil
   end)
   if #rest == 0 then
     return function(env)
       local part = env.context_part
       if part then return part(env, first) end
-      local ctx = env.context
+      local ctx = context_of(env)
       return type(ctx) == "table" and ctx[first] or nil
     end
   end
@@ -120,7 +127,7 @@ local function build(text)
     return function(env) return env.input end
   end
   if text == "$$" then
-    return function(env) return env.context end
+    return context_of
   end
   local p, err, get
   local rest = text:match("^%$%$(.*)$")
@@ -130,7 +137,7 @@ local function build(text)
     local fast = context_walker(p) or walker(p, context_of)
     if fast then return fast end
     get = p.get
-    return function(env) return get(p, env.context) end
+    return function(env) return get(p, context_of(env)) end
   end
   local name
   name, rest = text:match("^%$([%a_][%w_]*)(.*)$")

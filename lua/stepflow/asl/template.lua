@@ -43,7 +43,7 @@ local function compile_object(tmpl, field, where)
           local value = acc(env)
           if value == nil then
             -- AWS reports this as States.Runtime, not ParameterPathFailure.
-            local root = text:sub(1, 2) == "$$" and env.context or env.input
+            local root = text:sub(1, 2) == "$$" and paths.context_of(env) or env.input
             local e = errors.new(errors.Runtime,
               "The JSONPath '" .. text .. "' specified for the field '" .. k ..
               "' could not be found in the input '" .. short_json(root) .. "'")

@@ -58,14 +58,25 @@ function M.release(frame)
   end
 end
 
+--- The empty scope every execution starts with, shared and never written:
+-- an execution gets a table of its own on its first assignment.
+M.NONE = setmetatable({}, { __newindex = function()
+  error("stepflow: the shared empty variable scope is read-only", 2)
+end })
+
 --- The scope a frame writes to: an iteration that shares its outer scope
--- gets its own on its first assignment.
+-- gets its own on its first assignment, and so does a top-level frame.
 function M.own_scope(frame)
-  if frame.shared_vars then
-    frame.vars = M.inner_scope(frame.vars)
+  local vars = frame.vars
+  if vars == M.NONE then
+    vars = {}
+    frame.vars = vars
+  elseif frame.shared_vars then
+    vars = M.inner_scope(vars)
+    frame.vars = vars
     frame.shared_vars = false
   end
-  return frame.vars
+  return vars
 end
 
 --- Commits a frame's pending assignments into its own scope.
@@ -105,6 +116,7 @@ end
 function M.visible(vars, into)
   local mt = getmetatable(vars)
   if mt and mt.outer then M.visible(mt.outer, into) end
+  if vars == M.NONE then return into end
   for k, v in pairs(vars) do into[k] = v end
   return into
 end

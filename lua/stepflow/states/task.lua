@@ -204,7 +204,7 @@ function M.compile(c, st, def, where)
           return coyield(function(resume) engine:after(sec * 1000, frame, resume) end)
         end
       elseif k == "context" then
-        v = call.frame.context
+        v = call.frame:context_of()
       elseif k == "execution_id" then
         v = call.frame.exec.arn
       elseif k == "execution_name" then
