@@ -79,6 +79,7 @@ function M.new(opts)
     executions = {},
     random = math.random,
     co_pool = {},
+    handlers_version = 0,
   }, Engine)
   self.scheduler = execution.new_scheduler(self.loop)
   -- The clock method itself, so the interpreter calls it without lookups.
@@ -96,6 +97,7 @@ function Engine:register(name, fn)
   if type(name) ~= "string" then error("register: name must be a string", 2) end
   if type(fn) ~= "function" then error("register: handler must be a function", 2) end
   self.handlers[name] = fn
+  self.handlers_version = self.handlers_version + 1
   return self
 end
 
@@ -105,6 +107,7 @@ function Engine:load_handlers(path)
   local t, err = handlers.load_file(path)
   if not t then return nil, err end
   for name, fn in pairs(t) do self.handlers[name] = fn end
+  self.handlers_version = self.handlers_version + 1
   return true
 end
 

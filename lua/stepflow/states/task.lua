@@ -50,6 +50,15 @@ local TASK_EVENTS = {
   failed = "TaskFailed", timed_out = "TaskTimedOut",
 }
 
+-- Without a history only the event ids are counted (AWS's causes name them).
+local function recorded(exec) return exec.sink or exec.replay end
+
+local function bump(exec, frame)
+  local id = exec.event_id + 1
+  exec.event_id = id
+  frame.last_event = id
+end
+
 local function task_error(name, cause, call)
   local e = errors.new(name, cause)
   if call then e.task_failed_event = true end
@@ -129,7 +138,9 @@ function M.compile(c, st, def, where)
         { error = e.Error, cause = e.Cause }))
       return "error", e
     end
-    if record then
+    if not recorded(exec) then
+      bump(exec, frame)
+    elseif record then
       event(exec, frame, ev.succeeded, exec.sink and event_details(call, { output = result }))
     end
     if info.kind == "lambda_invoke" then
@@ -226,12 +237,18 @@ function M.compile(c, st, def, where)
   end
 
   local outcome_types = { [ev.succeeded] = true, [ev.failed] = true, [ev.timed_out] = true }
+  -- The handler found last, for the engine and handlers it was found in.
+  local cached_engine, cached_version, cached_fn, cached_name
 
   local function invoke(call)
     local engine = call.engine
     local frame = call.frame
     local exec = frame.exec
-    event(exec, frame, ev.started, exec.sink and event_details(call))
+    if recorded(exec) then
+      event(exec, frame, ev.started, exec.sink and event_details(call))
+    else
+      bump(exec, frame)
+    end
     if exec.replay then
       -- A recovery: the attempt's recorded outcome stands; only a task
       -- without one is invoked again.
@@ -247,7 +264,17 @@ function M.compile(c, st, def, where)
         return false, errors.new(d.error or errors.TaskFailed, d.cause)
       end
     end
-    local fn, fname_or_err = handlers.find(engine.handlers, resource, info, call.effective)
+    local fn, fname_or_err
+    if engine == cached_engine and engine.handlers_version == cached_version then
+      fn, fname_or_err = cached_fn, cached_name
+    else
+      fn, fname_or_err = handlers.find(engine.handlers, resource, info, call.effective)
+      -- lambda:invoke names its function per call; the others are fixed.
+      if fn and info.kind ~= "lambda_invoke" then
+        cached_engine, cached_version, cached_fn, cached_name = engine, engine.handlers_version,
+          fn, fname_or_err
+      end
+    end
     if not fn then return false, fname_or_err end
     call.function_name = fname_or_err
     local input = handlers.handler_input(info, call.effective)
@@ -281,11 +308,9 @@ function M.compile(c, st, def, where)
     local token = wait_token and engine:uuid() or false
     frame.task_token = token
     local effective = prepare(frame, raw)
-    -- Every field a call gets, sized at once.
+    -- The fields every call uses; the rest (token, timers, ...) only when needed.
     local call = { frame = frame, engine = engine, raw = raw, effective = effective,
-      timeout = false, heartbeat = false, token = false, complete = false, on_heartbeat = false,
-      co = false, settled = false, timer = false, hb_timer = false, function_name = false,
-      replayed = false, returned = false }
+      co = false, settled = false, timeout = false, heartbeat = false }
     if timeout_of then call.timeout = timeout_of(frame, effective, raw) end
     if heartbeat_of then call.heartbeat = heartbeat_of(frame, effective, raw) end
     if wait_token then
@@ -297,11 +322,15 @@ function M.compile(c, st, def, where)
       end
       call.on_heartbeat = function() if call.heartbeat then arm_heartbeat(call) end end
     end
-    event(exec, frame, ev.scheduled, exec.sink and event_details(call, {
-      region = engine.region, parameters = effective,
-      timeoutInSeconds = call.timeout or nil, heartbeatInSeconds = call.heartbeat or nil,
-      input = is_lambda and effective or nil,
-    }))
+    if recorded(exec) then
+      event(exec, frame, ev.scheduled, exec.sink and event_details(call, {
+        region = engine.region, parameters = effective,
+        timeoutInSeconds = call.timeout or nil, heartbeatInSeconds = call.heartbeat or nil,
+        input = is_lambda and effective or nil,
+      }))
+    else
+      bump(exec, frame)
+    end
     if exec.durable then
       -- A handler runs only once its scheduled event is committed.
       engine:when_durable(exec, function()
