@@ -71,6 +71,7 @@ function Compiled:evaluate(input, bindings)
     for k, v in pairs(bindings) do env[k] = v end
   end
   env["$"] = input
+  local input_root = input
   if values.is_array(input) and not values.is_seq(input) then
     local wrapped = values.new_seq()
     wrapped[1] = input
@@ -85,7 +86,27 @@ function Compiled:evaluate(input, bindings)
   local ok, result = pcall(eval.evaluate, self.ast, input, env)
   eval.reset_depth(saved_depth, saved_deadline)
   lib.clock.millis = saved_clock
-  if ok then result = values.export(result) end
+  if ok and type(result) == "table" then
+    -- the input and the bindings are plain JSON: no need to walk them
+    local skip = {}
+    if type(input_root) == "table" then skip[input_root] = true end
+    if bindings then
+      for _, b in pairs(bindings) do
+        if type(b) == "table" and not values.is_function(b) then
+          skip[b] = true
+          -- and one level down: $states.input, $states.context, ...
+          if values.is_object(b) then
+            for _, c in pairs(b) do
+              if type(c) == "table" and not values.is_function(c) then skip[c] = true end
+            end
+          end
+        end
+      end
+    end
+    result = values.export(result, skip)
+  elseif ok then
+    result = values.export(result)
+  end
   values.undef_used = saved_undef
   if not ok then fail(result) end
   return result

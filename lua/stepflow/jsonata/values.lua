@@ -489,10 +489,14 @@ local function export_walk(v, seen)
 end
 
 --- The API form of a result: undefined items and nested functions as
--- JSON.stringify treats them (a function result itself is kept).
-function M.export(v)
+-- JSON.stringify treats them (a function result itself is kept). skip
+-- lists tables known to hold plain JSON (the input and bindings), which
+-- are not walked.
+function M.export(v, skip)
   if rawequal(v, UNDEF) then return nil end
-  if type(v) == "table" and getmetatable(v) ~= fn_mt then export_walk(v, {}) end
+  if type(v) == "table" and getmetatable(v) ~= fn_mt and not (skip and skip[v]) then
+    export_walk(v, skip or {})
+  end
   return v
 end
 
