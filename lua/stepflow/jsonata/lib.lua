@@ -28,6 +28,16 @@ end
 local datetime = lazy("stepflow.jsonata.datetime")
 local numfmt = lazy("stepflow.jsonata.numfmt")
 
+-- Calls a picture-string support function; a Lua error from it (an
+-- argument it cannot take) becomes a JSONata T0410 error.
+local function support(fn, name, ...)
+  local ok, r = pcall(fn, ...)
+  if ok then return r end
+  if type(r) == "table" then error(r, 0) end
+  throw("T0410", { token = name, message = "Argument of function " .. name
+    .. " cannot be handled: " .. tostring(r) })
+end
+
 -- An integer-picture function (format_integer, parse_integer): numfmt's,
 -- or datetime's (jsonata-js keeps them with the date/time pictures).
 local function integer_fn(name)
@@ -214,16 +224,16 @@ def("split", "<s-(sf)n?:a<s>>", 3, str.split)
 def("join", "<a<s>s?:s>", 2, str.join)
 def("formatNumber", "<n-so?:s>", 3, function(n, pic, opts)
   if n == nil then return nil end
-  return numfmt().format_number(n, pic, opts)
+  return support(numfmt().format_number, "formatNumber", n, pic, opts)
 end)
 def("formatBase", "<n-n?:s>", 2, format_base)
 def("formatInteger", "<n-s:s>", 2, function(n, pic)
   if n == nil then return nil end
-  return integer_fn("format_integer")(n, pic)
+  return support(integer_fn("format_integer"), "formatInteger", n, pic)
 end)
 def("parseInteger", "<s-s:n>", 2, function(s, pic)
   if s == nil then return nil end
-  return integer_fn("parse_integer")(s, pic)
+  return support(integer_fn("parse_integer"), "parseInteger", s, pic)
 end)
 -- numbers
 def("number", "<(nsb)-:n>", 1, number)
@@ -237,6 +247,7 @@ def("sqrt", "<n-:n>", 1, unop(function(x)
 end))
 def("power", "<n-n:n>", 2, function(b, e)
   if b == nil then return nil end
+  if e == nil then throw("D3061", { value = b }) end  -- Math.pow(b, undefined) is NaN
   local r = (b + 0.0) ^ e
   if r ~= r or r == math.huge or r == -math.huge then
     throw("D3061", { value = b, exp = e })
@@ -300,14 +311,14 @@ def("clone", "<(oa)-:o>", 1, values.clone)
 -- date and time
 def("toMillis", "<s-s?:n>", 2, function(s, pic)
   if s == nil then return nil end
-  return datetime().to_millis(s, pic)
+  return support(datetime().to_millis, "toMillis", s, pic)
 end)
 def("fromMillis", "<n-s?s?:s>", 3, function(ms, pic, tz)
   if ms == nil then return nil end
-  return datetime().from_millis(ms, pic, tz)
+  return support(datetime().from_millis, "fromMillis", ms, pic, tz)
 end)
 def("now", "<s?s?:s>", 2, function(pic, tz)
-  return datetime().from_millis(M.clock.millis, pic, tz)
+  return support(datetime().from_millis, "now", M.clock.millis, pic, tz)
 end)
 def("millis", "<:n>", 0, function() return M.clock.millis end)
 -- AWS Step Functions additions
