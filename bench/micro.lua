@@ -121,7 +121,10 @@ local fmt = assert(intrinsics.compile("States.Format('hello {}', $.s)", paths.ac
 bench("intrinsics", "States.Format('hello {}', $.s)", 1e6, function() fmt(ienv) end)
 local arr = assert(intrinsics.compile("States.Array($.a, $.s, 3)", paths.accessor))
 bench("intrinsics", "States.Array($.a, $.s, 3)", 1e6, function() arr(ienv) end)
-bench("intrinsics", "compile States.MathAdd (each time)", 1e5,
+local compile_uncached = intrinsics.compile_uncached or intrinsics.compile
+bench("intrinsics", "compile States.MathAdd (parse + closures)", 1e5,
+  function() compile_uncached("States.MathAdd($.a, 1)", paths.accessor) end)
+bench("intrinsics", "intrinsics.compile of a text seen before", 1e5,
   function() intrinsics.compile("States.MathAdd($.a, 1)", paths.accessor) end)
 
 ---------------------------------------------------------------- templates
