@@ -314,6 +314,35 @@ local function handle_error(frame, err)
   return "fatal", err
 end
 
+-- Runs a chain of fast states (Pass, Choice, Succeed without Assign) of an
+-- in-memory execution in one protected call: each is a plain function of
+-- its input, so the generic step dispatch is not needed. Returns the
+-- number of transitions made and, when the frame ended, true and the
+-- output. A state that raises leaves frame.state on itself.
+local function fast_run(frame, budget, now_ms)
+  local exec = frame.exec
+  local st, raw = frame.state, frame.raw
+  local n = 0
+  while n < budget do
+    n = n + 1
+    exec.transitions = exec.transitions + 1
+    if frame.task_token then frame.task_token = false end
+    local id = exec.event_id + 1
+    exec.event_id = id
+    frame.entered_id = id
+    frame.entered_ms = now_ms
+    local out, nxt = st.fast(st, frame, raw)
+    id = id + 1                     -- the exited event
+    exec.event_id = id
+    frame.last_event = id
+    if not nxt then return n, true, out end
+    frame.state, frame.raw = nxt, out
+    st, raw = nxt, out
+    if not st.fast then break end
+  end
+  return n, false
+end
+
 --- Drives a frame from a step result (kind, a, b), or from entering its
 -- current state when kind is nil. Returns when the frame blocks, ends or
 -- has used its budget (then it is queued again).
@@ -333,31 +362,45 @@ function M.drive(frame, kind, a, b)
         engine.scheduler:push(frame)
         return
       end
-      budget = budget - 1
-      if exec.sink or exec.replay then
-        kind, a, b = enter(frame)
-      else
-        -- The in-memory fast path of enter(): no event table, no replay.
-        local st = frame.state
-        exec.transitions = exec.transitions + 1
-        if frame.retry_count ~= 0 then
-          frame.retry_count = 0
-          frame.retries = false
-        end
-        if frame.task_token then frame.task_token = false end
-        frame.entered_ms = now_ms
-        local id = exec.event_id + 1
-        exec.event_id = id
-        frame.entered_id = id
-        frame.last_event = id
-        local ok
-        ok, kind, a, b = xpcall(st.run, on_error, st, frame, frame.raw)
+      if frame.state.fast and not (exec.sink or exec.replay) then
+        local ok, n, ended, out = xpcall(fast_run, on_error, frame, budget, now_ms)
         if not ok then
-          if not errors.is(kind) then error(kind, 0) end
-          kind, a = "error", kind
+          if not errors.is(n) then error(n, 0) end
+          budget = budget - 1
+          kind, a = "error", n
+        elseif ended then
+          return finish(frame, true, out)
+        else
+          budget = budget - n
+          goto continue
         end
-        -- A handler that ran here may have taken real time.
-        if st.type == "Task" then now_ms = engine.now(engine.loop) end
+      else
+        budget = budget - 1
+        if exec.sink or exec.replay then
+          kind, a, b = enter(frame)
+        else
+          -- The in-memory fast path of enter(): no event table, no replay.
+          local st = frame.state
+          exec.transitions = exec.transitions + 1
+          if frame.retry_count ~= 0 then
+            frame.retry_count = 0
+            frame.retries = false
+          end
+          if frame.task_token then frame.task_token = false end
+          frame.entered_ms = now_ms
+          local id = exec.event_id + 1
+          exec.event_id = id
+          frame.entered_id = id
+          frame.last_event = id
+          local ok
+          ok, kind, a, b = xpcall(st.run, on_error, st, frame, frame.raw)
+          if not ok then
+            if not errors.is(kind) then error(kind, 0) end
+            kind, a = "error", kind
+          end
+          -- A handler that ran here may have taken real time.
+          if st.type == "Task" then now_ms = engine.now(engine.loop) end
+        end
       end
     elseif kind == "attempt" then
       kind, a, b = attempt(frame)
@@ -416,6 +459,7 @@ function M.drive(frame, kind, a, b)
       error("stepflow: state '" .. tostring(frame.state.name) ..
         "' returned unknown step '" .. tostring(kind) .. "'")
     end
+    ::continue::
   end
 end
 

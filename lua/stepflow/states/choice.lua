@@ -47,6 +47,27 @@ function M.compile(c, st, def, where)
     end
     return "error", errors.new(errors.NoChoiceMatched, "No Matches!")
   end
+  -- Without Assign anywhere, the driver's fast loop calls the rules directly.
+  local assigns = st.commit_vars ~= nil
+  for i = 1, n do if rules[i].assign then assigns = true end end
+  if not assigns then
+    st.fast = function(_, frame, raw)
+      local v = prepare(frame, raw)
+      for i = 1, n do
+        local rule = rules[i]
+        frame.input = v
+        if rule.test(frame, raw) then
+          frame.rule = rule
+          return finish(frame, raw, v), rule.next_state
+        end
+      end
+      if default.next_state then
+        frame.rule = false
+        return finish(frame, raw, v), default.next_state
+      end
+      errors.raise(errors.NoChoiceMatched, "No Matches!")
+    end
+  end
 end
 
 return M

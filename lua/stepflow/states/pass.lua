@@ -14,6 +14,20 @@ function M.compile(_, st, def)
       return "next", finish(frame, raw, prepare(frame, raw))
     end
   end
+  -- Without Assign a Pass is a plain function of its input: the driver's
+  -- fast loop calls it directly (output, next state or nil at the end).
+  if not st.commit_vars then
+    if has_result then
+      st.fast = function(s, frame, raw)
+        prepare(frame, raw)
+        return finish(frame, raw, result), s.next_state
+      end
+    else
+      st.fast = function(s, frame, raw)
+        return finish(frame, raw, prepare(frame, raw)), s.next_state
+      end
+    end
+  end
 end
 
 return M

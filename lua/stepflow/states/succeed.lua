@@ -6,6 +6,9 @@ function M.compile(_, st)
   st.run = function(_, frame, raw)
     return "succeed", finish(frame, raw, prepare(frame, raw))
   end
+  st.fast = function(_, frame, raw)
+    return finish(frame, raw, prepare(frame, raw)), nil
+  end
 end
 
 return M
