@@ -78,6 +78,10 @@ function Compiled:evaluate(input, bindings)
     values.OUTER[wrapped] = true
     input = wrapped
   end
+  local saved_position, saved_token = values.call_position, values.call_token
+  local saved_op, saved_op_position = values.bool_op, values.bool_position
+  values.call_position, values.call_token = nil, nil
+  values.bool_op, values.bool_position = nil, nil
   local saved_undef = values.undef_used
   values.undef_used = false
   local saved_clock = lib.clock.millis
@@ -108,6 +112,8 @@ function Compiled:evaluate(input, bindings)
     result = values.export(result)
   end
   values.undef_used = saved_undef
+  values.call_position, values.call_token = saved_position, saved_token
+  values.bool_op, values.bool_position = saved_op, saved_op_position
   if not ok then fail(result) end
   return result
 end

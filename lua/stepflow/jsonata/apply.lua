@@ -105,7 +105,11 @@ function apply(proc, args, input, env, token)
     end
     if nxt == nil then throw("T1006", { position = body.position }) end
     local token = body.procedure.type == "variable" and body.procedure.value or nil
+    local saved_position, saved_token = values.call_position, values.call_token
+    values.call_position = body.procedure.position
+    if token then values.call_token = token end
     result = apply_inner(nxt, eargs, input, env, token)
+    values.call_position, values.call_token = saved_position, saved_token
   end
   return result
 end
@@ -140,7 +144,11 @@ function M.evaluate_function(expr, input, env, applyto)
   if not is_function(proc) then
     throw("T1006", { position = expr.position, token = name })
   end
-  return apply(proc, args, input, env, name)
+  local saved_position, saved_token = values.call_position, values.call_token
+  values.call_position, values.call_token = expr.position, name
+  local result = apply(proc, args, input, env, name)
+  values.call_position, values.call_token = saved_position, saved_token
+  return result
 end
 
 function M.evaluate_lambda(expr, input, env)
@@ -247,7 +255,8 @@ function M.evaluate_transform(expr, _, env)
     end
     return result
   end
-  return setmetatable({ kind = "native", name = "transform", arity = 1,
+  -- no name: jsonata-js reports its signature errors without a token
+  return setmetatable({ kind = "native", arity = 1,
     signature = transform_sig, impl = transformer }, fn_mt)
 end
 

@@ -94,10 +94,15 @@ end
 local function evaluate_binary(expr, input, env)
   local op = expr.value
   local lhs = evaluate(expr.lhs, input, env)
-  if op == "and" then
-    return (boolean(lhs) and boolean(evaluate(expr.rhs, input, env))) == true
-  elseif op == "or" then
-    return (boolean(lhs) or boolean(evaluate(expr.rhs, input, env))) == true
+  if op == "and" or op == "or" then
+    local l = boolean(lhs)
+    if op == "and" and not l then return false end
+    if op == "or" and l then return true end
+    local outer = values.bool_op
+    if not outer then values.bool_op, values.bool_position = op, expr.position end
+    local r = boolean(evaluate(expr.rhs, input, env))
+    if not outer then values.bool_op, values.bool_position = nil, nil end
+    return r == true
   end
   local rhs = evaluate(expr.rhs, input, env)
   if op == "+" or op == "-" or op == "*" or op == "/" or op == "%" then

@@ -33,7 +33,7 @@ local numfmt = lazy("stepflow.jsonata.numfmt")
 local function support(fn, name, ...)
   local ok, r = pcall(fn, ...)
   if ok then return r end
-  if type(r) == "table" then error(r, 0) end
+  if type(r) == "table" then error(values.decorate(r), 0) end
   throw("T0410", { token = name, message = "Argument of function " .. name
     .. " cannot be handled: " .. tostring(r) })
 end
@@ -326,7 +326,7 @@ def("partition", "<an:a>", 2, arr.partition)
 def("range", "<nnn?:a>", 3, arr.range)
 def("hash", "<s-s?:s>", 2, function(data, alg)
   if data == nil then return nil end
-  return hash.hex(data, alg or "SHA-256")
+  return support(hash.hex, "hash", data, alg or "SHA-256")
 end)
 def("uuid", "<:s>", 0, uuid)
 def("parse", "<s-:j>", 1, parse_json)

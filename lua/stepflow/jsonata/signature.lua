@@ -9,7 +9,7 @@ local array_names = { a = "arrays", b = "booleans", f = "functions", n = "number
 
 local function fail(code, fields)
   fields.code = code
-  error(fields, 0)
+  error(values.decorate(fields), 0)
 end
 
 --- Type symbol of a value: s n b l a o f m.

@@ -40,10 +40,30 @@ local type, getmetatable, setmetatable, rawequal = type, getmetatable, setmetata
 local math_type, floor, huge = math.type, math.floor, math.huge
 
 --- Raises a JSONata error table.
+-- The function call being applied (position, name): an error raised
+-- inside it without its own gets them, as jsonata-js's evaluateFunction
+-- adds them. Set and restored by stepflow.jsonata.apply.
+M.call_position, M.call_token = nil, nil
+-- The outermost 'and'/'or' whose right side is being evaluated: jsonata-js
+-- stamps its operator and position on any error raised there.
+M.bool_op, M.bool_position = nil, nil
+
+--- Adds the position and token that jsonata-js would give an error raised
+-- here; returns e.
+function M.decorate(e)
+  if M.bool_op then
+    e.token, e.position = M.bool_op, M.bool_position
+  else
+    if e.position == nil then e.position = M.call_position end
+    if e.token == nil then e.token = M.call_token end
+  end
+  return e
+end
+
 function M.throw(code, fields)
   local e = fields or {}
   e.code = code
-  error(e, 0)
+  error(M.decorate(e), 0)
 end
 
 --- A new sequence holding the given values (first count values).
