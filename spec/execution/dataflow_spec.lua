@@ -184,3 +184,16 @@ describe("payload templates", function()
     assert.same({ ['a"b\n]]'] = 1, x = 2 }, fn({ input = { y = 2 } }))
   end)
 end)
+
+describe("JSONata states", function()
+  local h3 = require("spec_helper")
+  it("read the engine's clock in $now() and $millis(), virtual time included", function()
+    local status, out, exec = h3.run({ QueryLanguage = "JSONata", StartAt = "W", States = {
+      W = { Type = "Wait", Seconds = 7200, Next = "P" },
+      P = { Type = "Pass", Output = { ms = "{% $millis() %}", now = "{% $now() %}" }, End = true } } }, {})
+    assert.equal("SUCCEEDED", status)
+    assert.is_true(out.ms >= exec.start_ms + 7200000)
+    assert.is_true(out.ms - exec.start_ms < 7200000 + 60000)
+    assert.matches("^%d%d%d%d%-%d%d%-%d%dT", out.now)
+  end)
+end)

@@ -74,8 +74,15 @@ function M.expression(c, text, where, field, allow_undefined)
   local needs_context = text:find("context", 1, true) ~= nil
     or text:find("%$states[^%.%w]") ~= nil or text:find("%$states$") ~= nil
   local evaluate = jsonata().evaluate
+  -- $now() and $millis() read the engine's clock (virtual time included).
+  local needs_clock = text:find("$now", 1, true) or text:find("$millis", 1, true)
+    or text:find("$toMillis", 1, true)
   return function(frame, raw, extra)
     local b = bindings(frame, raw, extra, needs_context)
+    if needs_clock then
+      local engine = frame.exec.engine
+      jsonata().set_clock(function() return engine.now(engine.loop) end)
+    end
     local fine, v = pcall(evaluate, compiled, nil, b)
     if not fine then
       local e = v

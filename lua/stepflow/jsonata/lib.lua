@@ -311,7 +311,8 @@ def("clone", "<(oa)-:o>", 1, values.clone)
 -- date and time
 def("toMillis", "<s-s?:n>", 2, function(s, pic)
   if s == nil then return nil end
-  return support(datetime().to_millis, "toMillis", s, pic)
+  -- a picture without a date takes it from the evaluation's clock, like $now()
+  return support(datetime().to_millis, "toMillis", s, pic, M.clock.millis)
 end)
 def("fromMillis", "<n-s?s?:s>", 3, function(ms, pic, tz)
   if ms == nil then return nil end
