@@ -318,7 +318,8 @@ function Engine:start_execution(sm, input, opts)
   local name = opts.name
   if not name and (store and sm.type == "STANDARD") then name = self:uuid() end
   local exec = new_execution(self, sm, name, input, self.loop:now(), opts.on_done)
-  local input_text = json.encode(input)
+  -- The input as text, only when the store or the payload limit needs it.
+  local input_text = ((store and sm.type == "STANDARD") or self.payload_limit) and json.encode(input)
   if store and sm.type == "STANDARD" then
     local existing = self.executions[exec.arn]
     local rec = store:find_execution(sm.arn, name)
