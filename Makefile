@@ -68,6 +68,7 @@ check-rockspec:
 
 bench: all
 	bench/run
+	lua5.4 bench/durable.lua
 
 conformance: all
 	../shared/conformance/run --cmd bin/stepflow
