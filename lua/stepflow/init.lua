@@ -321,18 +321,19 @@ function Engine:start_execution(sm, input, opts)
   -- The input as text, only when the store or the payload limit needs it.
   local input_text = ((store and sm.type == "STANDARD") or self.payload_limit) and json.encode(input)
   if store and sm.type == "STANDARD" then
-    local existing = self.executions[exec.arn]
-    local rec = store:find_execution(sm.arn, name)
-    if rec then
-      if rec.input == input_text then
-        return existing or self:get_execution(rec.arn)
+    -- Insert first; only a name already taken needs a look-up (AWS: the
+    -- same name and input is the same execution, another input an error).
+    local ok, err = store:create_execution({ arn = exec.arn, sm_arn = sm.arn, name = name,
+      input = input_text, status = "RUNNING", started = exec.start_ms })
+    if not ok then
+      if err ~= "ExecutionAlreadyExists" then return nil, err end
+      local rec = store:find_execution(sm.arn, name)
+      if rec and rec.input == input_text then
+        return self.executions[rec.arn] or self:get_execution(rec.arn)
       end
       return nil, "ExecutionAlreadyExists: an execution named '" .. name ..
         "' exists with another input"
     end
-    local ok, err = store:create_execution({ arn = exec.arn, sm_arn = sm.arn, name = name,
-      input = input_text, status = "RUNNING", started = exec.start_ms })
-    if not ok then return nil, err end
     exec.durable = true
     exec.sink = durable.sink
   elseif opts.history or self.keep_history then
