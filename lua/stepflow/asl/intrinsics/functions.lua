@@ -5,7 +5,13 @@
 -- Double.toString does; "round to the nearest integer" is Math.round.
 local errors = require("stepflow.errors")
 local json = require("stepflow.json")
-local hash = require("stepflow.asl.intrinsics.hash")
+-- The pure-Lua digests load when a definition first uses them (start-up
+-- time of the command line).
+local hash = setmetatable({}, { __index = function(t, k)
+  local real = require("stepflow.asl.intrinsics.hash")
+  setmetatable(t, { __index = real })
+  return real[k]
+end })
 
 local M = {}
 
@@ -388,20 +394,20 @@ F.Base64Decode = { 1, 1, function(a)
 end }
 
 local HASHES = {
-  ["MD5"] = hash.md5, ["SHA-1"] = hash.sha1, ["SHA-256"] = hash.sha256,
-  ["SHA-384"] = hash.sha384, ["SHA-512"] = hash.sha512,
+  ["MD5"] = "md5", ["SHA-1"] = "sha1", ["SHA-256"] = "sha256",
+  ["SHA-384"] = "sha384", ["SHA-512"] = "sha512",
 }
 
 F.Hash = { 2, 2, function(a)
   local data = want_string("Hash", a[1], "the input data")
   check_length("Hash", data)
   local alg = want_string("Hash", a[2], "the algorithm")
-  local fn = HASHES[alg]
-  if not fn then
+  local name = HASHES[alg]
+  if not name then
     fail("Hash", "the algorithm must be one of MD5, SHA-1, SHA-256, SHA-384, SHA-512, got '"
       .. alg .. "'")
   end
-  return fn(data)
+  return hash[name](data)
 end }
 
 F.JsonMerge = { 3, 3, function(a)
