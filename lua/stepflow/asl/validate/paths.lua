@@ -228,14 +228,29 @@ local function parse_call(s, i, depth)
   end
 end
 
+-- The path factory the syntax check compiles calls with: one function, so
+-- stepflow.asl.intrinsics' cache of compiled calls applies.
+local function check_factory(p)
+  local ok, why = M.path_error(p)
+  if ok then return function() return nil end end
+  return nil, why
+end
+
+-- Verdicts by call text: definitions repeat the same calls.
+local verdicts = {}
+
 --- Returns true, or false and a reason, for an intrinsic call's syntax.
 function M.intrinsic_error(s)
-  local function factory(p)
-    local ok, why = M.path_error(p)
-    if ok then return function() return nil end end
-    return nil, why
+  local v = verdicts[s]
+  if v == nil then
+    v = { M.intrinsic_verdict(s) }
+    verdicts[s] = v
   end
-  local verdict, why = util.intrinsic_compile(s, factory)
+  return v[1], v[2]
+end
+
+function M.intrinsic_verdict(s)
+  local verdict, why = util.intrinsic_compile(s, check_factory)
   local k, err = parse_call(s, 1, 1)
   if verdict == false and not k and err:find("did you mean", 1, true) then
     return false, err  -- the same verdict, with a suggestion
