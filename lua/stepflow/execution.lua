@@ -322,24 +322,30 @@ end
 local function fast_run(frame, budget, now_ms)
   local exec = frame.exec
   local st, raw = frame.state, frame.raw
+  -- Event ids and the transition count live in locals here and are
+  -- written back once; when a state raises, the driver recovers them from
+  -- frame.entered_id (fast states record nothing else).
+  local id = exec.event_id
   local n = 0
   while n < budget do
     n = n + 1
-    exec.transitions = exec.transitions + 1
     if frame.task_token then frame.task_token = false end
-    local id = exec.event_id + 1
-    exec.event_id = id
+    id = id + 1
     frame.entered_id = id
     frame.entered_ms = now_ms
     local out, nxt = st.fast(st, frame, raw)
     id = id + 1                     -- the exited event
-    exec.event_id = id
-    frame.last_event = id
-    if not nxt then return n, true, out end
+    if not nxt then
+      exec.event_id, frame.last_event = id, id
+      exec.transitions = exec.transitions + n
+      return n, true, out
+    end
     frame.state, frame.raw = nxt, out
     st, raw = nxt, out
     if not st.fast then break end
   end
+  exec.event_id, frame.last_event = id, id
+  exec.transitions = exec.transitions + n
   return n, false
 end
 
@@ -363,9 +369,15 @@ function M.drive(frame, kind, a, b)
         return
       end
       if frame.state.fast and not (exec.sink or exec.replay) then
+        local start_id = exec.event_id
         local ok, n, ended, out = xpcall(fast_run, on_error, frame, budget, now_ms)
         if not ok then
           if not errors.is(n) then error(n, 0) end
+          -- The failing state was entered (one id), each before it entered
+          -- and exited (two ids).
+          local entered = frame.entered_id
+          exec.transitions = exec.transitions + (entered - start_id + 1) // 2
+          exec.event_id, frame.last_event = entered, entered
           budget = budget - 1
           kind, a = "error", n
         elseif ended then

@@ -107,3 +107,24 @@ describe("states", function()
     end)
   end)
 end)
+
+describe("event ids", function()
+  local h4 = require("spec_helper")
+  it("count every state of a chain, so an error names its state's entry id", function()
+    local def = { StartAt = "A", States = {
+      A = { Type = "Pass", Next = "B" },
+      B = { Type = "Choice", Choices = { { Variable = "$.x", NumericEquals = 1, Next = "C" } }, Default = "C" },
+      C = { Type = "Pass", InputPath = "$.missing", End = true } } }
+    for _, keep in ipairs({ false, true }) do
+      local stepflow = require("stepflow")
+      local engine = stepflow.new({ virtual_time = true, history = keep })
+      local sm = assert(engine:create_state_machine(def))
+      local exec = engine:start_execution(sm, { x = 1 })
+      engine:run()
+      assert.equal("FAILED", exec.status)
+      assert.matches("(entered at the event id #6)", exec.cause, 1, true)
+      assert.equal(3, exec.transitions)
+    end
+    assert.equal("FAILED", (h4.run(def, { x = 1 })))
+  end)
+end)

@@ -37,6 +37,7 @@ local function identity(_, v) return v end
 M.identity = identity
 local function empty_object() return {} end
 local function replace(_, result) return result end
+M.replace = replace
 
 --- InputPath / OutputPath: absent keeps the value, null gives `{}`, a path
 -- selects (a path that matches nothing fails with States.Runtime).

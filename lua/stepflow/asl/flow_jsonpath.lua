@@ -76,7 +76,9 @@ function M.compile_common(c, st, def, where)
 
   -- The common shapes get a closure without the stages they lack.
   if result_path then
-    if not selector and not assign and output_identity then
+    if not selector and not assign and output_identity and result_path == dataflow.replace then
+      st.finish = function(_, _, result) return result end
+    elseif not selector and not assign and output_identity then
       st.finish = function(_, raw, result) return result_path(raw, result) end
     else
       st.finish = function(frame, raw, result)

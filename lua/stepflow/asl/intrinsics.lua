@@ -224,13 +224,21 @@ local function compile_call(node, factory, text)
   if n == 0 then
     return function() return impl({}, 0) end
   elseif n == 1 then
-    local f1 = argf[1]
-    return function(env) return impl({ f1(env) }, 1) end
+    -- One argument table per call site, reused: no function keeps it, and
+    -- evaluating a call never re-enters its own site (nested calls are
+    -- other sites).
+    local f1, args = argf[1], {}
+    return function(env)
+      args[1] = f1(env)
+      return impl(args, 1)
+    end
   elseif n == 2 then
-    local f1, f2 = argf[1], argf[2]
+    local f1, f2, args = argf[1], argf[2], {}
     return function(env)
       local a1 = f1(env)
-      return impl({ a1, f2(env) }, 2)
+      args[2] = f2(env)
+      args[1] = a1
+      return impl(args, 2)
     end
   end
   return function(env)
