@@ -50,7 +50,20 @@ function M.compile(c, st, def, where)
   -- Without Assign anywhere, the driver's fast loop calls the rules directly.
   local assigns = st.commit_vars ~= nil
   for i = 1, n do if rules[i].assign then assigns = true end end
-  if not assigns then
+  local plain = st.ql ~= "JSONata" and def.InputPath == nil and def.OutputPath == nil
+  if not assigns and plain then
+    -- JSONPath, no paths, no Assign: the output is the input, the rule only
+    -- picks the next state.
+    st.fast = function(_, frame, raw)
+      frame.input = raw
+      for i = 1, n do
+        local rule = rules[i]
+        if rule.test(frame, raw) then return raw, rule.next_state end
+      end
+      if default.next_state then return raw, default.next_state end
+      errors.raise(errors.NoChoiceMatched, "No Matches!")
+    end
+  elseif not assigns then
     st.fast = function(_, frame, raw)
       local v = prepare(frame, raw)
       for i = 1, n do
