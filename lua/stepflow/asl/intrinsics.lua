@@ -192,8 +192,14 @@ end
 
 local compile_node
 
+-- Literal arguments: a function for the general path, and the value
+-- itself (CONST[f]) so that call sites pass it without a call.
+local CONST = setmetatable({}, { __mode = "k" })
+
 local function const(v)
-  return function() return v end
+  local f = function() return v end
+  CONST[f] = { v }
+  return f
 end
 
 local function compile_call(node, factory, text)
@@ -234,6 +240,16 @@ local function compile_call(node, factory, text)
     end
   elseif n == 2 then
     local f1, f2, args = argf[1], argf[2], {}
+    local c2 = CONST[f2]
+    if c2 then
+      -- e.g. States.MathAdd($.n, 1): the literal sits in the table for good
+      args[2] = c2[1]
+      return function(env)
+        args[1] = f1(env)
+        args[2] = c2[1]
+        return impl(args, 2)
+      end
+    end
     return function(env)
       local a1 = f1(env)
       args[2] = f2(env)

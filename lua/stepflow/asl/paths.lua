@@ -36,6 +36,8 @@ local function compile_as(text, rest, shift)
     .. text:gsub("%%", "%%%%") .. "':", 1))
 end
 
+local function input_of(env) return env.input end
+
 -- A Lua walk for paths of names and non-negative indexes (the common
 -- case): it gives what the C evaluator gives, without the call into C.
 -- `root(env)` picks the value the path starts from.
@@ -53,6 +55,23 @@ local function walker(p, root)
   end
   local n = #steps
   local k1, k2, k3 = steps[1], steps[2], steps[3]
+  -- `$.a` and `$.a.b` on the state input, the most common paths, read
+  -- env.input directly.
+  if root == input_of and n == 1 then
+    return function(env)
+      local v = env.input
+      if type(v) ~= "table" then return nil end
+      return v[k1]
+    end
+  elseif root == input_of and n == 2 then
+    return function(env)
+      local v = env.input
+      if type(v) ~= "table" then return nil end
+      v = v[k1]
+      if type(v) ~= "table" then return nil end
+      return v[k2]
+    end
+  end
   if n == 1 then
     return function(env)
       local v = root(env)
@@ -88,7 +107,6 @@ local function walker(p, root)
   end
 end
 
-local function input_of(env) return env.input end
 -- The whole Context object: frames build it on demand (context_of), plain
 -- environments (specs, tools) carry it as env.context.
 local function context_of(env)

@@ -459,8 +459,14 @@ F.MathRandom = { 2, 3, function(a, n)
 end }
 
 F.MathAdd = { 2, 2, function(a)
-  local x = want_int32("MathAdd", a[1], "the first argument")
-  local y = want_int32("MathAdd", a[2], "the second argument")
+  local x, y = a[1], a[2]
+  -- two integers in range, the common case, need no conversion
+  if mtype(x) == "integer" and mtype(y) == "integer" and x >= -2147483648 and x <= 2147483647
+     and y >= -2147483648 and y <= 2147483647 then
+    return x + y
+  end
+  x = want_int32("MathAdd", a[1], "the first argument")
+  y = want_int32("MathAdd", a[2], "the second argument")
   return x + y
 end }
 
