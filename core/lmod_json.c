@@ -115,11 +115,45 @@ static void copy_table (lua_State *L, int src) {
   if (lua_getmetatable(L, src)) lua_setmetatable(L, -2);
 }
 
-/* copy(t[, key, value]) -> a shallow copy of t, with t[key] = value  [-0, +1, m] */
+/*
+** One pass copy into a table sized for `hint` entries (a caller that copies
+** tables of one shape passes the size of its last copy). Returns the
+** number of entries copied.
+*/
+static int copy_table_hinted (lua_State *L, int src, int hint) {
+  int n = 0;
+  lua_createtable(L, 0, hint);
+  lua_pushnil(L);
+  while (lua_next(L, src)) {  /* STACK: copy, key, value */
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, -4);
+    n++;
+  }
+  if (lua_getmetatable(L, src)) lua_setmetatable(L, -2);
+  return n;
+}
+
+/*
+** copy(t[, key, value[, hint]]) -> a shallow copy of t with t[key] = value,
+** and with a hint (the expected number of entries) also the number of
+** entries copied  [-0, +1|2, m]
+*/
 static int json_copy (lua_State *L) {
   int set = !lua_isnoneornil(L, 2);
+  int hint = (int)luaL_optinteger(L, 4, -1);
   luaL_checktype(L, 1, LUA_TTABLE);
-  lua_settop(L, 3);
+  lua_settop(L, 4);
+  if (hint >= 0) {
+    int n = copy_table_hinted(L, 1, hint + (set ? 1 : 0));
+    if (set) {
+      lua_pushvalue(L, 2);
+      lua_pushvalue(L, 3);
+      lua_rawset(L, -3);
+    }
+    lua_pushinteger(L, n);
+    return 2;
+  }
   copy_table(L, 1);
   if (set) {
     lua_pushvalue(L, 2);

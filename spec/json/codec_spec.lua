@@ -256,6 +256,14 @@ describe("stepflow.json copies", function()
     assert.is_true(json.is_array(arr))
     assert.same({ 1, 2 }, arr)
   end)
+  it("copy with a size hint copies in one pass and returns the count", function()
+    local t = { a = 1, b = 2, c = 3 }
+    for _, hint in ipairs({ 0, 3, 50 }) do
+      local c, n = json.copy(t, "d", 4, hint)
+      assert.same({ a = 1, b = 2, c = 3, d = 4 }, c)
+      assert.equal(3, n)
+    end
+  end)
   it("deep_copy copies every nested table", function()
     local t = { a = { b = json.array({ { c = 1 } }) }, n = json.null }
     local c = json.deep_copy(t)

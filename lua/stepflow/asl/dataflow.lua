@@ -117,6 +117,20 @@ function M.compile_result_path(text, present)
   end
   local keys, err = paths.reference_keys(text)
   if not keys then return nil, err end
+  local k1 = keys[1]
+  if #keys == 1 and type(k1) == "string" then
+    -- "$.name", the common case: one C copy sized by the last one's size.
+    local hint = 0
+    return function(raw, result)
+      if type(raw) == "table" and getmetatable(raw) ~= array_mt then
+        local out
+        out, hint = json.copy(raw, k1, result, hint)
+        return out
+      end
+      errors.raise(errors.ResultPathMatchFailure,
+        "Unable to apply ResultPath '" .. text .. "' to input '" .. json.encode(raw) .. "'")
+    end
+  end
   return function(raw, result)
     local out = M.set_copy(raw, keys, result)
     if out == nil then
