@@ -51,6 +51,7 @@ build = {
     ["stepflow.asl.flow_jsonpath"] = "lua/stepflow/asl/flow_jsonpath.lua",
     ["stepflow.asl.flow_jsonata"] = "lua/stepflow/asl/flow_jsonata.lua",
     ["stepflow.asl.retry"] = "lua/stepflow/asl/retry.lua",
+    ["stepflow.asl.number_field"] = "lua/stepflow/asl/number_field.lua",
     ["stepflow.asl.template"] = "lua/stepflow/asl/template.lua",
     ["stepflow.asl.variables"] = "lua/stepflow/asl/variables.lua",
     ["stepflow.states.pass"] = "lua/stepflow/states/pass.lua",

@@ -8,52 +8,18 @@ local dataflow = require("stepflow.asl.dataflow")
 local template = require("stepflow.asl.template")
 local paths = require("stepflow.asl.paths")
 local group = require("stepflow.states.group")
+local numbers = require("stepflow.asl.number_field")
 
 local M = {}
 
 local event = execution.event
 local array_mt, null = json.array_mt, json.null
-local mtype, floor = math.type, math.floor
 local setmetatable = setmetatable
 
 local function runtime(msg) error(dataflow.runtime(msg), 0) end
 
-local function quoted(v)
-  if type(v) == "string" then return '"' .. v .. '"' end
-  return '"' .. json.encode(v) .. '"'
-end
-
--- A number field from a literal or a *Path (JSONPath). kind "integer" or
--- "float". Returns fn(frame, effective) -> number or nil.
-local function number_field(c, st, def, field, kind, where)
-  if st.ql == "JSONata" then
-    if def[field] == nil then return nil end
-    return st.flow.number_field(c, st, def[field], where .. "/" .. field, field)
-  end
-  if def[field] ~= nil then
-    local v = def[field]
-    return function() return v end
-  end
-  local text = def[field .. "Path"]
-  if text == nil then return nil end
-  local get = c:check(paths.accessor(text), where .. "/" .. field .. "Path")
-  return function(frame, effective)
-    frame.input = effective
-    local v = get(frame)
-    -- AWS parses numeric strings too ("1" is a valid integer here).
-    if type(v) == "string" then
-      local n = tonumber(v)
-      if n and (kind == "float" or mtype(n) == "integer") then v = n end
-    end
-    local okv = kind == "integer" and (mtype(v) == "integer" or (mtype(v) == "float" and v == floor(v)))
-      or (kind == "float" and type(v) == "number")
-    if not okv then
-      runtime("The " .. field .. "Path field refers to value " .. quoted(v == nil and null or v) ..
-        " which is not a valid " .. kind .. ": " .. text)
-    end
-    if kind == "integer" then v = floor(v) end
-    return v
-  end
+local number_field = function(c, st, def, field, kind, where)
+  return numbers.compile(c, st, def, field, kind, where)
 end
 
 local function items_fn(c, st, def, where)

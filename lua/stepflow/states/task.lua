@@ -6,15 +6,13 @@ local json = require("stepflow.json")
 local errors = require("stepflow.errors")
 local handlers = require("stepflow.handlers")
 local execution = require("stepflow.execution")
-local dataflow = require("stepflow.asl.dataflow")
-local paths = require("stepflow.asl.paths")
 local replay = require("stepflow.replay")
+local numbers = require("stepflow.asl.number_field")
 
 local M = {}
 
 local cocreate, coresume, coyield = coroutine.create, coroutine.resume, coroutine.yield
 local event = execution.event
-local mtype, floor = math.type, math.floor
 local null = json.null
 
 -- A worker coroutine runs one handler after another: it yields DONE with
@@ -59,41 +57,12 @@ local function bump(exec, frame)
   frame.last_event = id
 end
 
-local function task_error(name, cause, call)
-  local e = errors.new(name, cause)
-  if call then e.task_failed_event = true end
-  return e
-end
-
--- Seconds from a literal, a path (JSONPath) or an expression (JSONata).
-local function seconds_fn(c, st, def, field, where)
-  if st.ql == "JSONata" and def[field] ~= nil then
-    return st.flow.number_field(c, st, def[field], where .. "/" .. field, field)
-  end
-  if def[field] ~= nil then
-    local v = def[field]
-    return function() return v end
-  end
-  local text = def[field .. "Path"]
-  if text == nil then return nil end
-  local get = c:check(paths.accessor(text), where .. "/" .. field .. "Path")
-  return function(frame, v)
-    frame.input = v
-    local s = get(frame)
-    if mtype(s) ~= "integer" and not (mtype(s) == "float" and s == floor(s)) or s <= 0 then
-      error(dataflow.runtime("The " .. field .. "Path field refers to value " ..
-        (s == nil and "null" or json.encode(s)) .. " which is not a valid positive integer: " .. text), 0)
-    end
-    return floor(s)
-  end
-end
-
 function M.compile(c, st, def, where)
   local resource = def.Resource
   local info = handlers.describe(resource)
   local ev = info.kind == "lambda" and LAMBDA_EVENTS or TASK_EVENTS
-  local timeout_of = seconds_fn(c, st, def, "TimeoutSeconds", where)
-  local heartbeat_of = seconds_fn(c, st, def, "HeartbeatSeconds", where)
+  local timeout_of = numbers.compile(c, st, def, "TimeoutSeconds", "integer", where, { positive = true })
+  local heartbeat_of = numbers.compile(c, st, def, "HeartbeatSeconds", "integer", where, { positive = true })
   local wait_token = info.pattern == ".waitForTaskToken"
   local prepare, finish = st.prepare, st.finish
   local is_lambda = info.kind == "lambda" or info.kind == "lambda_invoke"
