@@ -33,6 +33,12 @@ local function runtime(cause)
 end
 M.runtime = runtime
 
+--- Raises AWS's States.Runtime for a path that matched nothing.
+local function no_results(text)
+  error(runtime("Invalid path '" .. text .. "' : No results for path: " .. normalised(text)), 0)
+end
+M.no_results = no_results
+
 local function identity(_, v) return v end
 M.identity = identity
 local function empty_object() return {} end
@@ -50,10 +56,7 @@ function M.compile_select(text, present)
   return function(env, value)
     env.input = value
     local v = acc(env)
-    if v == nil then
-      error(runtime("Invalid path '" .. text .. "' : No results for path: " ..
-        normalised(text)), 0)
-    end
+    if v == nil then no_results(text) end
     return v
   end
 end

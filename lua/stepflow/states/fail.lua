@@ -29,8 +29,7 @@ local function field(c, st, def, name, where)
       frame.input = raw
       local v = get(frame)
       if v == nil then
-        error(dataflow.runtime("Invalid path '" .. path .. "' : No results for path: " ..
-          dataflow.normalised(path)), 0)
+        dataflow.no_results(path)
       end
       if type(v) ~= "string" then v = require("stepflow.json").encode(v) end
       return v

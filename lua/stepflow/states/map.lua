@@ -30,7 +30,7 @@ local function items_fn(c, st, def, where)
     frame.input = effective
     local items = get(frame)
     if items == nil then
-      runtime("Invalid path '" .. text .. "' : No results for path: " .. dataflow.normalised(text))
+      dataflow.no_results(text)
     end
     local mt = getmetatable(items)
     if mt ~= array_mt and not (type(items) == "table" and mt == nil and items[1] ~= nil) then

@@ -34,7 +34,7 @@ local function due_fn(c, st, def, where)
       frame.input = v
       local s = get(frame)
       if s == nil then
-        runtime("Invalid path '" .. text .. "' : No results for path: " .. dataflow.normalised(text))
+        dataflow.no_results(text)
       end
       if mtype(s) ~= "integer" then
         if mtype(s) == "float" and s == floor(s) and s >= 0 then s = floor(s)
@@ -55,7 +55,7 @@ local function due_fn(c, st, def, where)
     frame.input = v
     local s = get(frame)
     if s == nil then
-      runtime("Invalid path '" .. text .. "' : No results for path: " .. dataflow.normalised(text))
+      dataflow.no_results(text)
     end
     local t = type(s) == "string" and timestamp.parse(s)
     if not t then
