@@ -54,12 +54,15 @@ function M.when_durable(engine, fn)
   post_commit(engine)
 end
 
---- The sink of a durable execution: appends each event to the store.
-function M.sink(exec, ev)
+--- The sink of a durable execution: appends each event to the store as
+-- {"d": AWS details, "f": frame key, "x": extras}, the JSON assembled
+-- around one encoding of the details.
+function M.sink(exec, id, prev, ts, etype, details, fkey, x)
   local engine = exec.engine
-  local record = { d = ev.details, f = ev.frame, x = ev.x }
-  local ok, err = engine.store:append(exec.arn, ev.id, ev.previousEventId, ev.timestamp, ev.type,
-    encode(record))
+  local text = '{"d":' .. (details and encode(details) or "{}")
+  if fkey then text = text .. ',"f":' .. encode(fkey) end
+  if x then text = text .. ',"x":' .. encode(x) end
+  local ok, err = engine.store:append(exec.arn, id, prev, ts, etype, text .. "}")
   if not ok then error("stepflow: store append failed: " .. tostring(err), 0) end
   post_commit(engine)
 end

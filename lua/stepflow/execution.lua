@@ -82,10 +82,8 @@ local function event(exec, frame, etype, details, x)
   if sink then
     local now = exec.engine.loop:now()
     local prev = frame and frame.last_event or (id - 1)
-    sink(exec, {
-      id = id, previousEventId = prev, timestamp = now,
-      type = etype, details = details, frame = frame and frame.key, x = x,
-    })
+    -- sink(exec, id, previousEventId, timestamp, type, details, frame key, extras)
+    sink(exec, id, prev, now, etype, details, frame and frame.key, x)
     if frame then frame.last_ts = now end
   end
   if frame then frame.last_event = id end

@@ -338,7 +338,11 @@ function Engine:start_execution(sm, input, opts)
     exec.sink = durable.sink
   elseif opts.history or self.keep_history then
     exec.history = {}
-    exec.sink = function(e, ev) e.history[#e.history + 1] = ev end
+    exec.sink = function(e, id, prev, ts, etype, details, fkey, x)
+      local h = e.history
+      h[#h + 1] = { id = id, previousEventId = prev, timestamp = ts, type = etype,
+        details = details, frame = fkey, x = x }
+    end
   end
   execution.event(exec, nil, "ExecutionStarted", exec.sink and {
     input = input, roleArn = sm.role_arn, stateMachineArn = sm.arn,
