@@ -20,17 +20,18 @@ end
 -- days_from_civil); exact for any integer year.
 local function days_from_civil(y, m, d)
   if m <= 2 then y = y - 1 end
-  local era = (y >= 0 and y or y - 399) // 400
+  local era = y // 400                -- Lua's // floors, negative years too
   local yoe = y - era * 400
-  local mp = (m + 9) % 12
+  local mp = m > 2 and m - 3 or m + 9
   local doy = (153 * mp + 2) // 5 + d - 1
   local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
   return era * 146097 + doe - 719468
 end
 
+-- The inverse: year, month, day of a day number (H. Hinnant's civil_from_days).
 local function civil_from_days(z)
   z = z + 719468
-  local era = (z >= 0 and z or z - 146096) // 146097
+  local era = z // 146097
   local doe = z - era * 146097
   local yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
   local y = yoe + era * 400
@@ -145,5 +146,10 @@ function M.format(epoch_ms)
   return format("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d,
     rem // 3600, rem % 3600 // 60, rem % 60, ms % 1000)
 end
+
+--- Calendar arithmetic shared with the JSONata date functions: days since
+-- 1970-01-01 of a proleptic Gregorian date, and back.
+M.days_from_civil = days_from_civil
+M.civil_from_days = civil_from_days
 
 return M
