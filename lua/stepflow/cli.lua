@@ -198,7 +198,8 @@ local function run_or_start(argv, start_only)
     print_problems(problems or { { path = "", message = msg } })
     return 2
   end
-  warn_missing_handlers(engine, sm)
+  -- start runs nothing, so only run warns about handlers.
+  if not start_only then warn_missing_handlers(engine, sm) end
   if engine.store and not start_only then
     local ok, rerr = engine:recover()
     if not ok then

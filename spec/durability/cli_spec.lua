@@ -51,6 +51,12 @@ describe("stepflow command line with --store", function()
       "TaskStateExited", "WaitStateEntered", "WaitStateExited", "ExecutionSucceeded" }, types)
   end)
 
+  it("starts without warning about handlers, since it runs nothing", function()
+    local out, rc = sh("bin/stepflow start " .. def .. " --store " .. db .. " --name w --input 1")
+    assert.equal(0, rc)
+    assert.not_matches("warning", out)
+  end)
+
   it("is idempotent on the name and refuses another input", function()
     assert.equal(0, select(2, sh("bin/stepflow start " .. def .. " --store " .. db .. " --name a --input 1")))
     assert.equal(0, select(2, sh("bin/stepflow start " .. def .. " --store " .. db .. " --name a --input 1")))
