@@ -7,7 +7,6 @@
 -- handler after its TaskScheduled) waits for that commit.
 local json = require("stepflow.json")
 local replay = require("stepflow.replay")
-local execution = require("stepflow.execution")
 
 local M = {}
 
@@ -90,7 +89,5 @@ function M.resume_execution(engine, machine, rec, events, make_exec)
   exec.replay = replay.index(decoded)
   return exec
 end
-
-M.execution = execution
 
 return M

@@ -1,14 +1,10 @@
 --- Compiles a validated definition into programs of state objects. Every
 -- path, template, rule and expression is compiled here, once; the
 -- interpreter only calls the closures.
-local json = require("stepflow.json")
-local errors = require("stepflow.errors")
 local retry = require("stepflow.asl.retry")
 local jsonpath_flow = require("stepflow.asl.flow_jsonpath")
 
 local M = {}
-
-local null = json.null
 
 local EVENTS = {
   Pass = { "PassStateEntered", "PassStateExited" },
@@ -118,8 +114,5 @@ function M.compile(definition, opts)
   if type(res) == "table" and res.compile_error then return nil, res.compile_error end
   error(res, 0)
 end
-
-M.null = null
-M.errors = errors
 
 return M

@@ -307,6 +307,4 @@ function M.map_selector(c, _, def, where)
   end
 end
 
-M.null = null
-
 return M

@@ -2,7 +2,6 @@
 -- InputPath -> Parameters -> (work) -> ResultSelector -> ResultPath -> OutputPath.
 -- Sets st.prepare(frame, raw) -> effective input and
 -- st.finish(frame, raw, result) -> state output on the state object.
-local json = require("stepflow.json")
 local errors = require("stepflow.errors")
 local dataflow = require("stepflow.asl.dataflow")
 local template = require("stepflow.asl.template")
@@ -11,7 +10,6 @@ local intrinsics = require("stepflow.asl.intrinsics")
 
 local M = {}
 
-local null = json.null
 
 local function has(def, key) return def[key] ~= nil end
 
@@ -142,7 +140,5 @@ function M.compile_catcher(c, st, catcher, def, where)
     return result_path(raw, out)
   end
 end
-
-M.null = null
 
 return M

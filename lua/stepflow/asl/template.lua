@@ -10,7 +10,6 @@ local intrinsics = require("stepflow.asl.intrinsics")
 local M = {}
 
 local array_mt = json.array_mt
-local null = json.null
 local type, pairs, setmetatable, getmetatable = type, pairs, setmetatable, getmetatable
 
 local function short_json(v)
@@ -18,7 +17,6 @@ local function short_json(v)
   if not ok then return tostring(v) end
   return text
 end
-M.short_json = short_json
 
 -- A literal never changes after compilation and the interpreter never
 -- mutates values in place, so a literal subtree is shared, not copied.
@@ -144,13 +142,5 @@ function M.compile(tmpl, field)
   if type(c) == "function" then return c end
   return function() return c end
 end
-
---- Tells whether a template has dynamic parts (compiles to work at run time).
-function M.is_dynamic(tmpl)
-  local c = compile_value(tmpl, "", "")
-  return type(c) == "function"
-end
-
-M.null = null
 
 return M
