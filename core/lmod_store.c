@@ -26,7 +26,8 @@ static int pushfail (lua_State *L, stepflow_store *st, int rc) {
   lua_pushnil(L);
   lua_pushstring(L, stepflow_store_errmsg(st));
   lua_pushstring(L, rc == STEPFLOW_STORE_EXISTS ? "exists" :
-                 rc == STEPFLOW_STORE_NOTFOUND ? "notfound" : "error");
+                 rc == STEPFLOW_STORE_NOTFOUND ? "notfound" :
+                 rc == STEPFLOW_STORE_INVALID ? "invalid" : "error");
   return 3;
 }
 
@@ -335,7 +336,9 @@ static int l_history (lua_State *L) {
   lua_Integer limit = luaL_optinteger(L, 4, 0), n = 0;
   int rc;
   lua_newtable(L);
-  stepflow_store_history_begin(st, key, after, limit, lua_toboolean(L, 5));
+  rc = stepflow_store_history_begin(st, key, after, limit,
+                                    lua_toboolean(L, 5));
+  if (rc != STEPFLOW_STORE_OK) return pushfail(L, st, rc);
   while ((rc = stepflow_store_history_next(st, &ev)) == 1) {
     push_event(L, &ev);
     lua_rawseti(L, -2, ++n);

@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "store_events.h"
 
 /* Prepared statements, made once at open. */
 enum {
@@ -24,14 +25,13 @@ enum {
   S_PUT_SM, S_DEL_SM, S_GET_SM, S_LIST_SM,
   S_NEW_EXEC, S_FIN_EXEC, S_GET_EXEC, S_FIND_EXEC,
   S_LIST_EXEC,  /* 4 variants: + 1 if status given, + 2 if sm_arn given */
-  S_APPEND = S_LIST_EXEC + 4, S_HIST_ASC, S_HIST_DESC,
+  S_APPEND = S_LIST_EXEC + 4, S_HIST_ASC, S_HIST_DESC, S_LAST_EVENT,
   S_COUNT
 };
 
 #define EXEC_COLS "id, arn, sm_arn, name, status, input, output, error, " \
                   "cause, started, stopped"
 #define SM_COLS "arn, name, definition, type, created"
-#define EVENT_COLS "id, prev, ts, type, details"
 
 static const char *const stmt_sql[S_COUNT] = {
   "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK",
@@ -55,16 +55,44 @@ static const char *const stmt_sql[S_COUNT] = {
   "ORDER BY started DESC, id DESC LIMIT ?3",
   "SELECT " EXEC_COLS " FROM executions WHERE status = ?1 AND sm_arn = ?2 "
   "ORDER BY started DESC, id DESC LIMIT ?3",
-  "INSERT INTO events (exec, " EVENT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-  "SELECT " EVENT_COLS " FROM events WHERE exec = ?1 AND id > ?2 "
-  "ORDER BY id LIMIT ?3",
-  "SELECT " EVENT_COLS " FROM events WHERE exec = ?1 AND id < ?2 "
-  "ORDER BY id DESC LIMIT ?3",
+  "INSERT INTO events (exec, first, last, data) VALUES (?1, ?2, ?3, ?4)",
+  "SELECT data FROM events WHERE exec = ?1 AND last > ?2 ORDER BY first",
+  "SELECT data FROM events WHERE exec = ?1 AND first < ?2 "
+  "ORDER BY first DESC",
+  "SELECT last FROM events WHERE exec = ?1 ORDER BY first DESC LIMIT 1",
 };
 
-/* Version 1 of the schema: created in the same transaction that sets
-** application_id and user_version, so a half-made store cannot exist. */
-static const char schema_v1[] =
+/* The schema (version 2): created in the same transaction that sets
+** application_id and user_version, so a half-made store cannot exist.
+** CHECKs compare with OR: an IN list would build a temporary table at
+** every insert. Events: one row per execution per group (docs/STORE.md). */
+#define EXECUTIONS_V2(name) \
+  "CREATE TABLE " name " (" \
+  " id INTEGER PRIMARY KEY," \
+  " arn TEXT NOT NULL UNIQUE," \
+  " sm_arn TEXT NOT NULL," \
+  " name TEXT NOT NULL," \
+  " status TEXT NOT NULL CHECK (status = 'RUNNING' OR" \
+  "  status = 'SUCCEEDED' OR status = 'FAILED' OR status = 'TIMED_OUT' OR" \
+  "  status = 'ABORTED')," \
+  " input TEXT, output TEXT, error TEXT, cause TEXT," \
+  " started INTEGER NOT NULL," \
+  " stopped INTEGER," \
+  " UNIQUE (sm_arn, name)" \
+  ");"
+#define EVENTS_V2(name) \
+  "CREATE TABLE " name " (" \
+  " seq INTEGER PRIMARY KEY," \
+  " exec INTEGER NOT NULL," \
+  " first INTEGER NOT NULL," \
+  " last INTEGER NOT NULL," \
+  " data TEXT NOT NULL" \
+  ");"
+#define INDEXES_V2 \
+  "CREATE INDEX executions_by_status ON executions (status, started);" \
+  "CREATE UNIQUE INDEX events_by_exec ON events (exec, first);"
+
+static const char schema_v2[] =
   "CREATE TABLE state_machines ("
   " arn TEXT PRIMARY KEY NOT NULL,"
   " name TEXT NOT NULL,"
@@ -72,29 +100,25 @@ static const char schema_v1[] =
   " type TEXT NOT NULL CHECK (type IN ('STANDARD', 'EXPRESS')),"
   " created INTEGER NOT NULL"
   ") WITHOUT ROWID;"
-  "CREATE TABLE executions ("
-  " id INTEGER PRIMARY KEY,"
-  " arn TEXT NOT NULL UNIQUE,"
-  " sm_arn TEXT NOT NULL,"
-  " name TEXT NOT NULL,"
-  " status TEXT NOT NULL CHECK (status IN ('RUNNING', 'SUCCEEDED',"
-  "  'FAILED', 'TIMED_OUT', 'ABORTED')),"
-  " input TEXT, output TEXT, error TEXT, cause TEXT,"
-  " started INTEGER NOT NULL,"
-  " stopped INTEGER,"
-  " UNIQUE (sm_arn, name)"
-  ");"
-  "CREATE INDEX executions_by_status ON executions (status, started);"
-  "CREATE TABLE events ("
-  " seq INTEGER PRIMARY KEY,"
-  " exec INTEGER NOT NULL,"
-  " id INTEGER NOT NULL,"
-  " prev INTEGER NOT NULL,"
-  " ts INTEGER NOT NULL,"
-  " type TEXT NOT NULL,"
-  " details TEXT NOT NULL"
-  ");"
-  "CREATE UNIQUE INDEX events_by_exec ON events (exec, id);";
+  EXECUTIONS_V2("executions") EVENTS_V2("events") INDEXES_V2;
+
+/* Version 1 -> 2: executions rebuilt with the new CHECK, each version 1
+** event row (one event) becomes a row of one event. */
+static const char upgrade_v1[] =
+  EXECUTIONS_V2("executions_v2")
+  "INSERT INTO executions_v2 SELECT id, arn, sm_arn, name, status, input,"
+  " output, error, cause, started, stopped FROM executions;"
+  "DROP TABLE executions;"
+  "ALTER TABLE executions_v2 RENAME TO executions;"
+  EVENTS_V2("events_v2")
+  "INSERT INTO events_v2 (exec, first, last, data) SELECT exec, id, id,"
+  " id || ' ' || prev || ' ' || ts || ' ' || type || ' ' ||"
+  " length(CAST(details AS BLOB)) || char(10) || details || char(10)"
+  " FROM events ORDER BY seq;"
+  "DROP TABLE events;"
+  "ALTER TABLE events_v2 RENAME TO events;"
+  INDEXES_V2
+  "PRAGMA user_version = 2;";
 
 struct stepflow_store {
   sqlite3 *db;
@@ -105,6 +129,15 @@ struct stepflow_store {
   int in_txn;             /* a group (transaction) is open */
   int lost;               /* SQLite rolled the group back on an error */
   long pending;           /* writes in the open group */
+  sf_events *events;      /* events of the open group, per execution */
+  /* the history iteration in progress */
+  const char *hrow;       /* text of its current row (SQLite's buffer) */
+  size_t hlen, hpos;
+  size_t *hoffs;          /* reverse: the row's event offsets */
+  size_t hn, hcap;
+  int64_t hbound, hlimit, hcount;
+  int hreverse;
+  char htype[SF_EVENT_TYPE_MAX + 1];
   char msg[512];
 };
 
@@ -320,10 +353,10 @@ static void open_error (stepflow_store *st, const char *path, int rc,
     setmsg(err, n, "store: %s: %s", path, sqlite3_errmsg(st->db));
 }
 
-/* 1: a stepflow store to use; 0: an empty database to initialise;
-** -1: refused (message in err). Only reads. */
+/* 1: a stepflow store to use (its version in *version); 0: an empty
+** database to initialise; -1: refused (message in err). Only reads. */
 static int identify (stepflow_store *st, const char *path, int verify,
-                     char *err, size_t n) {
+                     sqlite3_int64 *version, char *err, size_t n) {
   sqlite3_int64 app = 0, ver = 0, nschema = 0, ntables = 0;
   int rc = query_int(st->db, "PRAGMA application_id", &app);
   if (rc == SQLITE_OK) rc = query_int(st->db, "PRAGMA user_version", &ver);
@@ -359,6 +392,13 @@ static int identify (stepflow_store *st, const char *path, int verify,
            "untouched", path);
     return -1;
   }
+  if (ver < STEPFLOW_STORE_VERSION && st->readonly) {
+    setmsg(err, n, "store: %s: store version %lld needs an upgrade to "
+           "version %d, which a read-only open cannot do; open it once "
+           "read-write to upgrade it", path, (long long)ver,
+           STEPFLOW_STORE_VERSION);
+    return -1;
+  }
   if (verify) {
     sqlite3_stmt *s;
     rc = sqlite3_prepare_v2(st->db, "PRAGMA quick_check", -1, &s, NULL);
@@ -380,6 +420,7 @@ static int identify (stepflow_store *st, const char *path, int verify,
       return -1;
     }
   }
+  *version = ver;
   return 1;
 }
 
@@ -407,7 +448,7 @@ static void sync_dir (const char *path) {
 ** (another application could have written to it since identify()). */
 static int create_schema (stepflow_store *st, const char *path, int memory,
                           char *err, size_t n) {
-  char sql[sizeof(schema_v1) + 128];
+  char sql[sizeof(schema_v2) + 128];
   char *emsg = NULL;
   sqlite3_int64 app = 0, nschema = 0;
   int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
@@ -427,7 +468,7 @@ static int create_schema (stepflow_store *st, const char *path, int memory,
     return -1;
   }
   snprintf(sql, sizeof(sql), "%sPRAGMA application_id = %d;"
-           "PRAGMA user_version = %d;COMMIT;", schema_v1,
+           "PRAGMA user_version = %d;COMMIT;", schema_v2,
            STEPFLOW_STORE_APP_ID, STEPFLOW_STORE_VERSION);
   if (sqlite3_exec(st->db, sql, NULL, NULL, &emsg) != SQLITE_OK) {
     setmsg(err, n, "store: %s: cannot create the schema: %s", path,
@@ -438,6 +479,28 @@ static int create_schema (stepflow_store *st, const char *path, int memory,
     return -1;
   }
   if (!memory) sync_dir(path);
+  return 0;
+}
+
+/* Upgrades a store of an older version in one transaction: it is either
+** fully upgraded or left as it was. */
+static int upgrade (stepflow_store *st, const char *path, sqlite3_int64 ver,
+                    char *err, size_t n) {
+  char *emsg = NULL;
+  int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, &emsg);
+  if (rc == SQLITE_OK && ver == 1)
+    rc = sqlite3_exec(st->db, upgrade_v1, NULL, NULL, &emsg);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, &emsg);
+  if (rc != SQLITE_OK) {
+    setmsg(err, n, "store: %s: cannot upgrade from store version %lld to "
+           "%d: %s; left as it was", path, (long long)ver,
+           STEPFLOW_STORE_VERSION, emsg ? emsg : sqlite3_errmsg(st->db));
+    sqlite3_free(emsg);
+    if (!sqlite3_get_autocommit(st->db))
+      sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+  }
   return 0;
 }
 
@@ -483,6 +546,8 @@ static void destroy (stepflow_store *st) {
   /* the lock goes last: no other engine may open while SQLite still
   ** checkpoints in sqlite3_close */
   if (st->lock_fd >= 0) close(st->lock_fd);
+  sf_events_free(st->events);
+  free(st->hoffs);
   free(st);
 }
 
@@ -490,6 +555,7 @@ stepflow_store *stepflow_store_open (const char *path, int flags,
                                      char *err, size_t n) {
   int memory = strcmp(path, ":memory:") == 0;
   int oflags, kind, i;
+  sqlite3_int64 version = 0;
   stepflow_store *st = calloc(1, sizeof(*st));
   if (st == NULL) {
     setmsg(err, n, "store: out of memory");
@@ -518,11 +584,20 @@ stepflow_store *stepflow_store_open (const char *path, int flags,
   }
   sqlite3_extended_result_codes(st->db, 1);
   sqlite3_busy_timeout(st->db, 5000);
-  kind = identify(st, path, (flags & STEPFLOW_STORE_VERIFY) != 0, err, n);
+  kind = identify(st, path, (flags & STEPFLOW_STORE_VERIFY) != 0, &version,
+                  err, n);
   if (kind < 0) goto failed;
   if (configure(st, path, memory, err, n) != 0) goto failed;
   if (kind == 0 && create_schema(st, path, memory, err, n) != 0)
     goto failed;
+  if (kind == 1 && version < STEPFLOW_STORE_VERSION &&
+      upgrade(st, path, version, err, n) != 0)
+    goto failed;
+  st->events = sf_events_new();
+  if (st->events == NULL) {
+    setmsg(err, n, "store: out of memory");
+    goto failed;
+  }
   for (i = 0; i < S_COUNT; i++) {
     if (sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                            &st->stmt[i], NULL) != SQLITE_OK) {
@@ -640,7 +715,13 @@ int stepflow_store_create_exec (stepflow_store *st, stepflow_exec_rec *rec) {
   bind_text(s, 5, rec->input, rec->input_len);
   sqlite3_bind_int64(s, 6, rec->started);
   rc = run_write(st, s, "create_execution");
-  if (rc == STEPFLOW_STORE_OK) rec->id = sqlite3_last_insert_rowid(st->db);
+  if (rc == STEPFLOW_STORE_OK) {
+    rec->id = sqlite3_last_insert_rowid(st->db);
+    /* a new execution has no events: its first append needs no look-up
+    ** (when out of memory, that append looks up instead) */
+    if (sf_events_find(st->events, rec->id) == NULL)
+      (void)sf_events_add(st->events, rec->id, 0);
+  }
   return rc;
 }
 
@@ -660,21 +741,95 @@ int stepflow_store_finish_exec (stepflow_store *st, int64_t exec_id,
     st->pending--;
     return STEPFLOW_STORE_NOTFOUND;
   }
+  if (rc == STEPFLOW_STORE_OK) {
+    sf_pending *p = sf_events_find(st->events, exec_id);
+    if (p != NULL) sf_events_finish(st->events, p);
+  }
   return rc;
+}
+
+/* The id of the last stored event of an execution (0: none). */
+static int last_event_id (stepflow_store *st, int64_t exec_id,
+                          int64_t *last) {
+  sqlite3_stmt *s = st->stmt[S_LAST_EVENT];
+  int rc;
+  sqlite3_bind_int64(s, 1, exec_id);
+  rc = sqlite3_step(s);
+  *last = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+  sqlite3_reset(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(st, "append");
+  return STEPFLOW_STORE_OK;
 }
 
 int stepflow_store_append (stepflow_store *st, int64_t exec_id,
                            const stepflow_event_rec *ev) {
-  sqlite3_stmt *s = st->stmt[S_APPEND];
+  sf_pending *p;
   int rc = begin(st);
   if (rc != STEPFLOW_STORE_OK) return rc;
-  sqlite3_bind_int64(s, 1, exec_id);
-  sqlite3_bind_int64(s, 2, ev->id);
-  sqlite3_bind_int64(s, 3, ev->prev_id);
-  sqlite3_bind_int64(s, 4, ev->timestamp);
-  bind_text(s, 5, ev->type, strlen(ev->type));
-  bind_text(s, 6, ev->details, ev->details_len);
-  return run_write(st, s, "append");
+  if (!sf_event_type_ok(ev->type)) {
+    setmsg(st->msg, sizeof(st->msg), "store: append: event type must be "
+           "1 to %d bytes without spaces or control characters",
+           SF_EVENT_TYPE_MAX);
+    return STEPFLOW_STORE_INVALID;
+  }
+  p = sf_events_find(st->events, exec_id);
+  if (p == NULL) {
+    int64_t last;
+    rc = last_event_id(st, exec_id, &last);
+    if (rc != STEPFLOW_STORE_OK) return rc;
+    p = sf_events_add(st->events, exec_id, last);
+    if (p == NULL) goto nomem;
+  }
+  if (ev->id <= p->last) {
+    setmsg(st->msg, sizeof(st->msg), "store: append: event %lld is not "
+           "after the execution's last event (%lld): already exists",
+           (long long)ev->id, (long long)p->last);
+    return STEPFLOW_STORE_EXISTS;
+  }
+  if (sf_events_append(st->events, p, ev) != 0) goto nomem;
+  st->pending++;
+  return STEPFLOW_STORE_OK;
+nomem:
+  setmsg(st->msg, sizeof(st->msg), "store: append: out of memory");
+  return STEPFLOW_STORE_ERROR;
+}
+
+/* Writes the group's pending events, one row per execution. A failure
+** marks the group lost: commit() then rolls it back and reports it. */
+static int flush_events (stepflow_store *st) {
+  sqlite3_stmt *s = st->stmt[S_APPEND];
+  size_t i, n = sf_events_ndirty(st->events);
+  for (i = 0; i < n; i++) {
+    sf_pending *p = sf_events_dirty(st->events, i);
+    int rc;
+    sqlite3_bind_int64(s, 1, p->exec);
+    sqlite3_bind_int64(s, 2, p->first);
+    sqlite3_bind_int64(s, 3, p->last);
+    sqlite3_bind_text64(s, 4, p->buf, p->len, SQLITE_STATIC, SQLITE_UTF8);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+      fail(st, "append");
+      st->lost = 1;
+      return STEPFLOW_STORE_ERROR;
+    }
+  }
+  sf_events_written(st->events);
+  return STEPFLOW_STORE_OK;
+}
+
+/* Ends the open group with a rollback after a failure (the message is
+** already set): ids cached for the group's events are forgotten. */
+static int roll_back (stepflow_store *st) {
+  if (!sqlite3_get_autocommit(st->db)) {
+    sqlite3_step(st->stmt[S_ROLLBACK]);
+    sqlite3_reset(st->stmt[S_ROLLBACK]);
+  }
+  sf_events_clear(st->events);
+  st->in_txn = 0;
+  st->lost = 0;
+  st->pending = 0;
+  return STEPFLOW_STORE_ERROR;
 }
 
 int stepflow_store_commit (stepflow_store *st) {
@@ -682,24 +837,21 @@ int stepflow_store_commit (stepflow_store *st) {
   int rc;
   release(st);
   if (st->lost) {
-    st->lost = 0;
     setmsg(st->msg, sizeof(st->msg), "store: commit: the group was rolled "
            "back after an error");
-    return STEPFLOW_STORE_ERROR;
+    return roll_back(st);
   }
   if (!st->in_txn) return STEPFLOW_STORE_OK;
+  if (flush_events(st) != STEPFLOW_STORE_OK) return roll_back(st);
   rc = sqlite3_step(s);
   sqlite3_reset(s);
   if (rc != SQLITE_DONE) {
     fail(st, "commit");
-    if (!sqlite3_get_autocommit(st->db)) {
-      sqlite3_step(st->stmt[S_ROLLBACK]);
-      sqlite3_reset(st->stmt[S_ROLLBACK]);
-    }
+    return roll_back(st);
   }
   st->in_txn = 0;
   st->pending = 0;
-  return rc == SQLITE_DONE ? STEPFLOW_STORE_OK : STEPFLOW_STORE_ERROR;
+  return STEPFLOW_STORE_OK;
 }
 
 
@@ -732,14 +884,6 @@ static void read_sm (sqlite3_stmt *s, stepflow_sm_rec *r) {
   r->definition = col_text(s, 2, &r->definition_len);
   r->type = col_text(s, 3, NULL);
   r->created = sqlite3_column_int64(s, 4);
-}
-
-static void read_event (sqlite3_stmt *s, stepflow_event_rec *r) {
-  r->id = sqlite3_column_int64(s, 0);
-  r->prev_id = sqlite3_column_int64(s, 1);
-  r->timestamp = sqlite3_column_int64(s, 2);
-  r->type = col_text(s, 3, NULL);
-  r->details = col_text(s, 4, &r->details_len);
 }
 
 /* Steps an iteration's statement: 1 row, 0 end, ERROR. */
@@ -834,19 +978,109 @@ int stepflow_store_list_exec_next (stepflow_store *st,
 
 int stepflow_store_history_begin (stepflow_store *st, int64_t exec_id,
                                   int64_t after, int64_t limit, int reverse) {
-  sqlite3_stmt *s = start(st, reverse ? S_HIST_DESC : S_HIST_ASC);
+  sqlite3_stmt *s;
+  release(st);
+  /* reads see the open group: its events are written first */
+  if (st->in_txn && !st->lost && sf_events_ndirty(st->events) > 0 &&
+      flush_events(st) != STEPFLOW_STORE_OK)
+    return STEPFLOW_STORE_ERROR;
+  s = start(st, reverse ? S_HIST_DESC : S_HIST_ASC);
+  st->hreverse = reverse;
+  st->hbound = after > 0 ? after : (reverse ? INT64_MAX : 0);
+  st->hlimit = limit;
+  st->hcount = 0;
+  st->hrow = NULL;
+  st->hlen = st->hpos = st->hn = 0;
   sqlite3_bind_int64(s, 1, exec_id);
-  sqlite3_bind_int64(s, 2, after > 0 ? after : (reverse ? INT64_MAX : 0));
-  sqlite3_bind_int64(s, 3, limit > 0 ? limit : -1);
+  sqlite3_bind_int64(s, 2, st->hbound);
   return STEPFLOW_STORE_OK;
+}
+
+/* Lists the offsets of the events of the current row (for reverse
+** order): 0, or ERROR. */
+static int index_row (stepflow_store *st) {
+  size_t pos = 0;
+  stepflow_event_rec ev;
+  int rc;
+  st->hn = 0;
+  for (;;) {
+    size_t at = pos;
+    rc = sf_event_parse(st->hrow, st->hlen, &pos, &ev, st->htype);
+    if (rc <= 0) break;
+    if (st->hn == st->hcap) {
+      size_t c = st->hcap ? st->hcap * 2 : 32;
+      size_t *no = realloc(st->hoffs, c * sizeof(*no));
+      if (no == NULL) {
+        setmsg(st->msg, sizeof(st->msg), "store: history: out of memory");
+        return STEPFLOW_STORE_ERROR;
+      }
+      st->hoffs = no;
+      st->hcap = c;
+    }
+    st->hoffs[st->hn++] = at;
+  }
+  if (rc < 0) {
+    setmsg(st->msg, sizeof(st->msg), "store: history: corrupt event row");
+    return STEPFLOW_STORE_ERROR;
+  }
+  return STEPFLOW_STORE_OK;
+}
+
+/* The next event of the current row in iteration order: 1, 0 at the
+** row's end, or ERROR. */
+static int row_event (stepflow_store *st, stepflow_event_rec *out) {
+  int rc;
+  if (st->hrow == NULL) return 0;
+  if (st->hreverse) {
+    size_t pos;
+    if (st->hn == 0) return 0;
+    pos = st->hoffs[--st->hn];
+    rc = sf_event_parse(st->hrow, st->hlen, &pos, out, st->htype);
+  }
+  else rc = sf_event_parse(st->hrow, st->hlen, &st->hpos, out, st->htype);
+  if (rc < 0) {
+    setmsg(st->msg, sizeof(st->msg), "store: history: corrupt event row");
+    return STEPFLOW_STORE_ERROR;
+  }
+  return rc;
 }
 
 int stepflow_store_history_next (stepflow_store *st,
                                  stepflow_event_rec *out) {
   sqlite3_stmt *s = st->cur;
-  int rc;
-  if (s != st->stmt[S_HIST_ASC] && s != st->stmt[S_HIST_DESC]) s = NULL;
-  rc = next_row(st, s ? s : st->stmt[S_HIST_ASC], "history");
-  if (rc == 1) read_event(s, out);
-  return rc;
+  if (s != st->stmt[S_HIST_ASC] && s != st->stmt[S_HIST_DESC]) {
+    setmsg(st->msg, sizeof(st->msg), "store: history: no iteration");
+    return STEPFLOW_STORE_ERROR;
+  }
+  for (;;) {
+    int rc;
+    if (st->hlimit > 0 && st->hcount >= st->hlimit) {
+      release(st);
+      return 0;
+    }
+    rc = row_event(st, out);
+    if (rc == 1) {
+      if (st->hreverse ? out->id >= st->hbound : out->id <= st->hbound)
+        continue;
+      st->hcount++;
+      return 1;
+    }
+    if (rc < 0) {
+      release(st);
+      return rc;
+    }
+    rc = next_row(st, s, "history");
+    if (rc != 1) {
+      st->hrow = NULL;
+      return rc;
+    }
+    st->hrow = (const char *)sqlite3_column_text(s, 0);
+    st->hlen = st->hrow ? (size_t)sqlite3_column_bytes(s, 0) : 0;
+    st->hpos = 0;
+    if (st->hreverse && index_row(st) != STEPFLOW_STORE_OK) {
+      st->hrow = NULL;
+      release(st);
+      return STEPFLOW_STORE_ERROR;
+    }
+  }
 }

@@ -11,7 +11,7 @@
 /* Stored in the SQLite header (PRAGMA application_id): "SFLW". */
 #define STEPFLOW_STORE_APP_ID 0x53464C57
 /* Schema version (PRAGMA user_version) this build writes and reads. */
-#define STEPFLOW_STORE_VERSION 1
+#define STEPFLOW_STORE_VERSION 2
 
 /* Flags of stepflow_store_open. */
 #define STEPFLOW_STORE_READONLY 1  /* no lock, no writes, file must exist */
@@ -22,6 +22,7 @@
 #define STEPFLOW_STORE_ERROR  -1  /* message in stepflow_store_errmsg */
 #define STEPFLOW_STORE_EXISTS -2  /* a UNIQUE constraint refused the row */
 #define STEPFLOW_STORE_NOTFOUND -3
+#define STEPFLOW_STORE_INVALID -4  /* a caller's bug: bad argument */
 
 typedef struct stepflow_store stepflow_store;
 
@@ -83,7 +84,11 @@ int stepflow_store_create_exec (stepflow_store *st, stepflow_exec_rec *rec);
 ** execution. NOTFOUND when there is no RUNNING execution of that id. */
 int stepflow_store_finish_exec (stepflow_store *st, int64_t exec_id,
                                 const stepflow_exec_rec *fin);
-/* EXISTS when the execution already has an event with this id. */
+/* Events of an execution are appended in increasing id order: EXISTS
+** when ev->id is not above the execution's last event id; INVALID when
+** the type is empty, longer than 100 bytes, or has a space or a control
+** character. Details are any text. The group's events are written at
+** commit (or before a history read), one row per execution. */
 int stepflow_store_append (stepflow_store *st, int64_t exec_id,
                            const stepflow_event_rec *ev);
 
@@ -111,7 +116,8 @@ int stepflow_store_find_exec (stepflow_store *st, const char *sm_arn,
 ** list_exec: status and sm_arn are filters (NULL = any), newest first,
 ** limit <= 0 = no limit.
 ** history: events of exec_id with id > after, ascending (descending if
-** reverse), limit <= 0 = no limit.
+** reverse: id < after), limit <= 0 = no limit; history_begin first
+** writes the open group's events, and returns ERROR if that fails.
 */
 int stepflow_store_list_sm_begin (stepflow_store *st);
 int stepflow_store_list_sm_next (stepflow_store *st, stepflow_sm_rec *out);

@@ -252,9 +252,21 @@ function M.resume(argv)
   return 0
 end
 
--- Opens a store for reading (it may be in use by a running engine).
+-- Opens a store for reading (it may be in use by a running engine). A
+-- store of an older version is upgraded first: that needs a writable open,
+-- which a running engine would have done already.
 local function read_store(path)
-  local s, err = require("stepflow.store").open(path, { read_only = true })
+  local store = require("stepflow.store")
+  local s, err = store.open(path, { read_only = true })
+  if not s and tostring(err):find("needs an upgrade", 1, true) then
+    local w
+    w, err = store.open(path)
+    if w then
+      w:close()
+      io.stderr:write("stepflow: upgraded ", path, " to store version ", store.VERSION, "\n")
+      s, err = store.open(path, { read_only = true })
+    end
+  end
   if not s then io.stderr:write("stepflow: ", tostring(err), "\n") end
   return s
 end

@@ -53,15 +53,20 @@ function M.when_durable(engine, fn)
   post_commit(engine)
 end
 
+-- One record table, refilled for each event: the record is encoded in one
+-- call, keys unsorted (nothing compares stored text, and sorting costs).
+local record = {}
+local UNSORTED = { sort = false }
+local NO_DETAILS = {}
+
 --- The sink of a durable execution: appends each event to the store as
--- {"d": AWS details, "f": frame key, "x": extras}, the JSON assembled
--- around one encoding of the details.
+-- {"d": AWS details, "f": frame key, "x": extras}.
 function M.sink(exec, id, prev, ts, etype, details, fkey, x)
   local engine = exec.engine
-  local text = '{"d":' .. (details and encode(details) or "{}")
-  if fkey then text = text .. ',"f":' .. encode(fkey) end
-  if x then text = text .. ',"x":' .. encode(x) end
-  local ok, err = engine.store:append(exec.arn, id, prev, ts, etype, text .. "}")
+  record.d, record.f, record.x = details or NO_DETAILS, fkey, x
+  local text = encode(record, UNSORTED)
+  record.d, record.x = nil, nil
+  local ok, err = engine.store:append(exec.arn, id, prev, ts, etype, text)
   if not ok then error("stepflow: store append failed: " .. tostring(err), 0) end
   post_commit(engine)
 end

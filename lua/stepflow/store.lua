@@ -197,8 +197,11 @@ end
 -- @param ts timestamp, integer ms since the epoch
 -- @param etype event type, e.g. "TaskScheduled"
 -- @param details the event's details as JSON text
+-- Events are kept in memory and written at commit (or before a history
+-- read), one row per execution per group.
 -- @return true, or nil and a message (I/O); raises on an unknown
---   execution or a duplicate event id
+--   execution, an id not above the execution's last one, or a type that
+--   is empty, over 100 bytes, or has spaces or control characters
 function Store:append(arn, id, prev_id, ts, etype, details)
   local key = self._keys[arn]
   if key == nil then
@@ -217,7 +220,9 @@ function Store:append(arn, id, prev_id, ts, etype, details)
   if ok then return true end
   if kind == "exists" then
     error("stepflow.store.append: event " .. tostring(id) .. " of "
-      .. arn .. " already exists", 2)
+      .. arn .. " already exists or is out of order (ids must increase)", 2)
+  elseif kind == "invalid" then
+    error("stepflow.store.append: " .. err:gsub("^store: append: ", ""), 2)
   end
   return nil, err
 end

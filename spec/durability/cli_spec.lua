@@ -82,6 +82,43 @@ describe("stepflow command line with --store", function()
     assert.equal("maintenance", rec.cause)
   end)
 
+  it("upgrades a version 1 store when a read-only command opens it", function()
+    -- version 1: one row per event (python3's sqlite3 writes it)
+    local sql = [[
+      CREATE TABLE state_machines (arn TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL,
+        definition TEXT NOT NULL, type TEXT NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE executions (id INTEGER PRIMARY KEY, arn TEXT NOT NULL UNIQUE,
+        sm_arn TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL, input TEXT,
+        output TEXT, error TEXT, cause TEXT, started INTEGER NOT NULL, stopped INTEGER,
+        UNIQUE (sm_arn, name));
+      CREATE TABLE events (seq INTEGER PRIMARY KEY, exec INTEGER NOT NULL, id INTEGER NOT NULL,
+        prev INTEGER NOT NULL, ts INTEGER NOT NULL, type TEXT NOT NULL, details TEXT NOT NULL);
+      INSERT INTO executions (arn, sm_arn, name, status, input, output, started, stopped)
+        VALUES ('arn:aws:states:us-east-1:123456789012:execution:flow:old', 'sm', 'old',
+        'SUCCEEDED', '1', '2', 0, 1000);
+      INSERT INTO events (exec, id, prev, ts, type, details) VALUES
+        (1, 1, 0, 0, 'ExecutionStarted', '{"d":{"input":1,"roleArn":"r","stateMachineArn":"sm"}}'),
+        (1, 2, 1, 1000, 'ExecutionSucceeded', '{"d":{"output":2}}');
+      PRAGMA application_id = 1397115991;
+      PRAGMA user_version = 1;
+    ]]
+    local cmd = ("env -u LD_PRELOAD python3 -c %q %q %q"):format(
+      "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.close()",
+      db, sql)
+    assert(os.execute(cmd))
+    local out, rc = sh("bin/stepflow history old --store " .. db .. " --json")
+    assert.equal(0, rc, out)
+    assert.matches("stepflow: upgraded " .. db:gsub("%p", "%%%0") .. " to store version 2", out)
+    local types = {}
+    for line in out:gmatch("[^\n]+") do
+      if line:sub(1, 1) == "{" then types[#types + 1] = json.decode(line).type end
+    end
+    assert.same({ "ExecutionStarted", "ExecutionSucceeded" }, types)
+    out, rc = sh("bin/stepflow executions --store " .. db)
+    assert.equal(0, rc)
+    assert.not_matches("upgraded", out)
+  end)
+
   it("says clearly when the store is not a store", function()
     write(db, "garbage")
     local out, rc = sh("bin/stepflow executions --store " .. db)

@@ -257,6 +257,67 @@ describe("stepflow.store", function()
     end)
   end)
 
+  describe("upgrade of a version 1 store", function()
+    -- A store as version 1 wrote it: one row per event.
+    local V1 = [[
+      CREATE TABLE state_machines (arn TEXT PRIMARY KEY NOT NULL,
+        name TEXT NOT NULL, definition TEXT NOT NULL,
+        type TEXT NOT NULL CHECK (type IN ('STANDARD', 'EXPRESS')),
+        created INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE executions (id INTEGER PRIMARY KEY,
+        arn TEXT NOT NULL UNIQUE, sm_arn TEXT NOT NULL, name TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('RUNNING', 'SUCCEEDED',
+          'FAILED', 'TIMED_OUT', 'ABORTED')),
+        input TEXT, output TEXT, error TEXT, cause TEXT,
+        started INTEGER NOT NULL, stopped INTEGER, UNIQUE (sm_arn, name));
+      CREATE INDEX executions_by_status ON executions (status, started);
+      CREATE TABLE events (seq INTEGER PRIMARY KEY, exec INTEGER NOT NULL,
+        id INTEGER NOT NULL, prev INTEGER NOT NULL, ts INTEGER NOT NULL,
+        type TEXT NOT NULL, details TEXT NOT NULL);
+      CREATE UNIQUE INDEX events_by_exec ON events (exec, id);
+      INSERT INTO state_machines VALUES ('%s', 'orders', '{}', 'STANDARD', 1);
+      INSERT INTO executions (arn, sm_arn, name, status, input, started)
+        VALUES ('%s', '%s', 'e1', 'RUNNING', '{"a":1}', 5);
+      INSERT INTO events (exec, id, prev, ts, type, details) VALUES
+        (1, 1, 0, 10, 'ExecutionStarted', '{"d":{"input":{"a":1}}}'),
+        (1, 2, 1, 11, 'PassStateEntered', '{"d":{"name":"é ' || char(10) || '"}}');
+      PRAGMA application_id = 1397115991;
+      PRAGMA user_version = 1;
+    ]]
+
+    it("upgrades it in place on a writable open, events and all", function()
+      python_sqlite(path, V1:format(SM, E1, SM))
+      local s = assert(store.open(path))
+      local h = assert(s:history(E1))
+      assert.same({
+        { id = 1, previousEventId = 0, timestamp = 10, type = "ExecutionStarted",
+          details = '{"d":{"input":{"a":1}}}' },
+        { id = 2, previousEventId = 1, timestamp = 11, type = "PassStateEntered",
+          details = '{"d":{"name":"é \n"}}' },
+      }, h)
+      assert.has_error(function() s:append(E1, 2, 1, 12, "X", "{}") end)
+      assert(s:append(E1, 3, 2, 12, "PassStateExited", "{}"))
+      assert(s:finish_execution(E1, "SUCCEEDED", "{}", nil, nil, 13))
+      assert(s:close())
+      s = assert(store.open(path, { read_only = true }))
+      assert.equal(3, #s:history(E1))
+      assert.equal("SUCCEEDED", s:get_execution(E1).status)
+      assert(s:close())
+      assert.equal(be32(store.VERSION), read_file(path):sub(61, 64))
+    end)
+
+    it("refuses a read-only open, saying how to upgrade, and leaves it alone", function()
+      python_sqlite(path, V1:format(SM, E1, SM))
+      local before = read_file(path)
+      local s, err = store.open(path, { read_only = true })
+      assert.is_nil(s)
+      assert.equal("store: " .. path .. ": store version 1 needs an upgrade to version "
+        .. store.VERSION .. ", which a read-only open cannot do; open it once "
+        .. "read-write to upgrade it", err)
+      assert.equal(before, read_file(path))
+    end)
+  end)
+
   describe("lock", function()
     it("refuses a second open in the same process", function()
       local s = assert(store.open(path))

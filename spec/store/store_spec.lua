@@ -142,7 +142,7 @@ describe("stepflow.store", function()
   describe("append and history", function()
     it("returns events ordered by id with their fields", function()
       local arn = start(s, "e1")
-      for _, id in ipairs({ 3, 1, 12, 2, 10, 11, 4, 5, 6, 7, 8, 9 }) do
+      for id = 1, 12 do
         assert(s:append(arn, id, id - 1, 5000 + id, "T" .. id,
           '{"id":' .. id .. '}'))
       end
@@ -188,7 +188,69 @@ describe("stepflow.store", function()
       local arn = start(s, "e1")
       s:append(arn, 1, 0, 1, "X", "{}")
       assert.has_error(function() s:append(arn, 1, 0, 1, "X", "{}") end,
-        "stepflow.store.append: event 1 of " .. arn .. " already exists")
+        "stepflow.store.append: event 1 of " .. arn .. " already exists"
+        .. " or is out of order (ids must increase)")
+    end)
+
+    it("raises on an event id below the last one, also after a commit", function()
+      local arn = start(s, "e1")
+      s:append(arn, 1, 0, 1, "X", "{}")
+      s:append(arn, 3, 2, 1, "X", "{}")
+      assert.has_error(function() s:append(arn, 2, 1, 1, "X", "{}") end,
+        "stepflow.store.append: event 2 of " .. arn .. " already exists"
+        .. " or is out of order (ids must increase)")
+      assert(s:commit())
+      assert.has_error(function() s:append(arn, 3, 2, 1, "X", "{}") end)
+      assert(s:append(arn, 4, 3, 1, "X", "{}"))
+    end)
+
+    it("raises on an event type the row format cannot hold", function()
+      local arn = start(s, "e1")
+      for _, t in ipairs({ "", "Task Scheduled", "X\n", ("X"):rep(101) }) do
+        assert.has_error(function() s:append(arn, 1, 0, 1, t, "{}") end,
+          "stepflow.store.append: event type must be 1 to 100 bytes "
+          .. "without spaces or control characters")
+      end
+      assert(s:append(arn, 1, 0, 1, ("X"):rep(100), "{}"))
+    end)
+
+    it("keeps details of any text, newlines and digits included", function()
+      local arn = start(s, "e1")
+      local texts = { "", "\n", "12 3 4 X 5\n{}\n", ("\0x\n"):rep(50) }
+      for i, t in ipairs(texts) do assert(s:append(arn, i, i - 1, -i, "T", t)) end
+      local h = s:history(arn)
+      for i, t in ipairs(texts) do
+        assert.equal(t, h[i].details)
+        assert.equal(-i, h[i].timestamp)
+      end
+      assert(s:commit())
+      h = s:history(arn, { reverse = true })
+      for i, t in ipairs(texts) do assert.equal(t, h[#texts + 1 - i].details) end
+    end)
+
+    it("reads events written over several groups, in both orders and pages", function()
+      local arn = start(s, "e1")
+      local id = 0
+      for _ = 1, 4 do
+        for _ = 1, 5 do
+          id = id + 1
+          assert(s:append(arn, id, id - 1, id, "E" .. id, '{"n":' .. id .. '}'))
+        end
+        assert(s:commit())
+      end
+      local function ids(h)
+        local r = {}
+        for i, e in ipairs(h) do r[i] = e.id end
+        return r
+      end
+      assert.same({ 4, 5, 6, 7 }, ids(s:history(arn, { after = 3, limit = 4 })))
+      assert.same({ 12, 11, 10 }, ids(s:history(arn, { reverse = true, after = 13, limit = 3 })))
+      local all = s:history(arn)
+      assert.equal(20, #all)
+      for i = 1, 20 do
+        assert.same({ id = i, previousEventId = i - 1, timestamp = i, type = "E" .. i,
+          details = '{"n":' .. i .. '}' }, all[i])
+      end
     end)
 
     it("raises on an ARN that is not a string", function()
