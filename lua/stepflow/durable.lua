@@ -63,9 +63,64 @@ local NO_DETAILS = {}
 -- {"d": AWS details, "f": frame key, "x": extras}.
 function M.sink(exec, id, prev, ts, etype, details, fkey, x)
   local engine = exec.engine
+  exec.last_output = false
   record.d, record.f, record.x = details or NO_DETAILS, fkey, x
   local text = encode(record, UNSORTED)
   record.d, record.x = nil, nil
+  local ok, err = engine.store:append(exec.arn, id, prev, ts, etype, text)
+  if not ok then error("stepflow: store append failed: " .. tostring(err), 0) end
+  post_commit(engine)
+end
+
+-- The JSON of the last frame key seen: consecutive events mostly share it.
+local last_fkey, last_fkey_json = "", '""'
+
+--- The durable sink of state entered/exited events (execution.lua's
+-- state_event): the same record as `sink` makes from
+-- {name =, input|output =, assignedVariables =} and {next =}, written
+-- around one encoding of the payload. An exited state's output is most
+-- often the next state's input, the same table, with no code run in
+-- between (values are never changed in place, and the driver clears
+-- `exec.last_output` before it lets other frames run): its text is reused.
+function M.state_sink(exec, id, prev, ts, etype, st, field, value, vars, frame, nxt)
+  local nj = st.name_json
+  if not nj then
+    nj = encode(st.name)
+    st.name_json = nj
+  end
+  local fkey = frame.key
+  local fj = last_fkey_json
+  if fkey ~= last_fkey then
+    fj = encode(fkey)
+    last_fkey, last_fkey_json = fkey, fj
+  end
+  local vj
+  local last = exec.last_output
+  if last and last == value and exec.last_output_frame == frame then
+    vj = exec.last_output_text
+  elseif value ~= nil then
+    vj = encode(value)
+  end
+  local text
+  if field == "input" then
+    exec.last_output = false
+    text = '{"d":{"name":' .. nj .. (vj and (',"input":' .. vj) or "") .. '},"f":' .. fj .. '}'
+  else
+    if type(value) == "table" then
+      exec.last_output, exec.last_output_frame, exec.last_output_text = value, frame, vj
+    else
+      exec.last_output = false
+    end
+    local nx = nxt and nxt.name_json
+    if nxt and not nx then
+      nx = encode(nxt.name)
+      nxt.name_json = nx
+    end
+    text = '{"d":{"name":' .. nj .. (vj and (',"output":' .. vj) or "")
+      .. (vars and (',"assignedVariables":' .. encode(vars)) or "") .. '},"f":' .. fj
+      .. (nx and (',"x":{"next":' .. nx .. '}}') or '}')
+  end
+  local engine = exec.engine
   local ok, err = engine.store:append(exec.arn, id, prev, ts, etype, text)
   if not ok then error("stepflow: store append failed: " .. tostring(err), 0) end
   post_commit(engine)

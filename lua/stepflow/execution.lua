@@ -91,6 +91,30 @@ local function event(exec, frame, etype, details, x)
 end
 M.event = event
 
+--- Records a state's entered (`field` "input") or exited ("output")
+-- event. A sink that takes the parts (the durable one, `exec.state_sink`)
+-- gets them instead of a details table; `nxt` is the next state of an
+-- exited event, `vars` its assigned variables.
+local function state_event(exec, frame, etype, st, field, value, vars, nxt)
+  local ss = exec.state_sink
+  if ss and not exec.replay then
+    local id = exec.event_id + 1
+    exec.event_id = id
+    local now = exec.engine.loop:now()
+    ss(exec, id, frame.last_event or (id - 1), now, etype, st, field, value, vars, frame, nxt)
+    frame.last_ts = now
+    frame.last_event = id
+    return id
+  end
+  local details
+  if exec.sink then
+    details = { name = st.name, [field] = value }
+    if vars then details.assignedVariables = vars end
+  end
+  return event(exec, frame, etype, details,
+    exec.durable and field == "output" and { next = nxt and nxt.name } or nil)
+end
+
 ---------------------------------------------------------------- context
 
 local iso = timestamp.format
@@ -241,7 +265,7 @@ local function enter(frame)
   local engine = exec.engine
   frame.entered_ms = engine.now(engine.loop)
   if exec.sink then
-    frame.entered_id = event(exec, frame, st.entered_type, { name = st.name, input = frame.raw })
+    frame.entered_id = state_event(exec, frame, st.entered_type, st, "input", frame.raw)
   else
     local id = exec.event_id + 1
     exec.event_id = id
@@ -363,6 +387,9 @@ function M.drive(frame, kind, a, b)
     if frame.finished or exec.finished or frame.dead then return end
     if kind == nil then
       if budget <= 0 then
+        -- other code runs before this frame's next event: the durable
+        -- sink must not reuse the text of its last output for it
+        if exec.state_sink then exec.last_output = false end
         engine.scheduler:push(frame)
         return
       end
@@ -428,8 +455,7 @@ function M.drive(frame, kind, a, b)
         end
       end
       if exec.sink or exec.replay then
-        event(exec, frame, st.exited_type, exec.sink and { name = st.name, output = output,
-          assignedVariables = frame.assigned or nil }, exec.durable and { next = nxt and nxt.name })
+        state_event(exec, frame, st.exited_type, st, "output", output, frame.assigned or nil, nxt)
         frame.assigned = false
       else
         local id = exec.event_id + 1
@@ -462,7 +488,7 @@ function M.drive(frame, kind, a, b)
     elseif kind == "succeed" then
       local st = frame.state
       if st.exited_type then
-        event(exec, frame, st.exited_type, exec.sink and { name = st.name, output = a })
+        state_event(exec, frame, st.exited_type, st, "output", a)
       end
       return finish(frame, true, a)
     else

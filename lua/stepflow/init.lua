@@ -268,7 +268,8 @@ local function new_execution(self, sm, name, input, start_ms, on_done)
     arn = name and (prefix .. name), arn_prefix = prefix,
     status = "RUNNING", start_ms = start_ms, event_id = 0, transitions = 0,
     timers = false, durable = false, sink = false, root = false, replay = false,
-    finished = false,
+    finished = false, state_sink = false, last_output = false,
+    last_output_frame = false, last_output_text = false,
   }, Execution)
   if on_done then exec.on_done = on_done end
   return exec
@@ -336,6 +337,7 @@ function Engine:start_execution(sm, input, opts)
     end
     exec.durable = true
     exec.sink = durable.sink
+    exec.state_sink = durable.state_sink
   elseif opts.history or self.keep_history then
     exec.history = {}
     exec.sink = function(e, id, prev, ts, etype, details, fkey, x)
@@ -397,6 +399,7 @@ function Engine:recover()
         e.arn = r.arn
         e.durable = true
         e.sink = durable.sink
+        e.state_sink = durable.state_sink
         return e
       end)
       launch(self, exec)

@@ -58,6 +58,48 @@ describe("durable executions", function()
       end
       engine:close()
     end)
+    it("records what an in-memory execution records, event for event", function()
+      -- Every state type, variables, a Map and a Parallel whose frames
+      -- interleave; a budget of 1 transition makes frames give way between
+      -- a state's exit and the next one's entry.
+      local execution = require("stepflow.execution")
+      local def = { StartAt = "Prep", States = {
+        Prep = { Type = "Pass", Parameters = { ["items.$"] = "$.items", n = 1 }, Next = "Keep" },
+        Keep = { Type = "Pass", Assign = { seen = json.array({ 1, "two" }) }, Next = "Work" },
+        Work = { Type = "Task", Resource = "echo", ResultPath = "$.r", Next = "Route" },
+        Route = { Type = "Choice", Choices = { { Variable = "$.n", NumericEquals = 1, Next = "Each" } },
+          Default = "Done" },
+        Each = { Type = "Map", ItemsPath = "$.items", ResultPath = "$.mapped", Iterator = {
+          StartAt = "A", States = { A = { Type = "Pass", Next = "B" }, B = { Type = "Pass", End = true } } },
+          Next = "Both" },
+        Both = { Type = "Parallel", ResultPath = "$.both", Branches = {
+          { StartAt = "X", States = { X = { Type = "Pass", Result = "x", End = true } } },
+          { StartAt = "Y", States = { Y = { Type = "Task", Resource = "echo", End = true } } } },
+          Next = "Done" },
+        Done = { Type = "Succeed" } } }
+      local input = { items = json.array({ { k = 1 }, { k = 2 }, { k = 3 } }) }
+      local function aws_history(store)
+        local engine = assert(stepflow.new({ store = store, virtual_time = true,
+          handlers = { echo = function(x) return x end } }))
+        local sm = assert(engine:create_state_machine(def, { name = "same" }))
+        local exec = assert(engine:start_execution(sm, input, { name = "s1", history = true }))
+        engine:run()
+        assert.equal("SUCCEEDED", exec.status)
+        local h = assert(engine:history(exec.arn))
+        engine:close()
+        for _, e in ipairs(h) do e.timestamp = nil end
+        return h
+      end
+      local budget = execution.BUDGET
+      execution.BUDGET = 1
+      local ok, durable_h, memory_h = pcall(function() return aws_history(path), aws_history(nil) end)
+      execution.BUDGET = budget
+      assert(ok, durable_h)
+      assert.equal(#memory_h, #durable_h)
+      assert.is_true(#durable_h > 40)
+      for i = 1, #memory_h do assert.same(memory_h[i], durable_h[i]) end
+    end)
+
     it("records assigned variables as JSON text on the exit event", function()
       local engine = engine_on(path)
       local sm = assert(engine:create_state_machine({ StartAt = "P", States = {
