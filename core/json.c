@@ -957,6 +957,39 @@ static void enc_object (Enc *E, int t, const Path *path, int depth) {
   lua_settop(L, top);
 }
 
+/*
+** An object in table order (STEPFLOW_JSON_UNSORTED, not pretty): each
+** pair is written as lua_next yields it, so the stack holds one pair at a
+** time and no key list is kept.
+*/
+static void enc_object_unsorted (Enc *E, int t, const Path *path,
+                                 int depth) {
+  lua_State *L = E->L;
+  Path child;
+  int first = 1;
+  child.up = path; child.index = 0;
+  addchar(E, '{');
+  do {  /* STACK: ..., k, v */
+    const char *s;
+    size_t len;
+    int kt = lua_type(L, -2);
+    if (kt != LUA_TSTRING) {
+      enc_fail(E, path, kt == LUA_TNUMBER
+               ? "cannot encode table with mixed keys"
+               : "cannot encode table with non-string keys");
+    }
+    if (!first) addchar(E, ',');
+    first = 0;
+    s = lua_tolstring(L, -2, &len);
+    child.key = s; child.klen = len;
+    enc_string(E, s, len, &child);
+    addchar(E, ':');
+    enc_value(E, lua_gettop(L), &child, depth);
+    lua_pop(L, 1);
+  } while (lua_next(L, t));
+  addchar(E, '}');
+}
+
 static void enc_table (Enc *E, int t, const Path *path, int depth) {
   lua_State *L = E->L;
   lua_Integer count = 0, max = 0;
@@ -974,7 +1007,11 @@ static void enc_table (Enc *E, int t, const Path *path, int depth) {
   lua_pushnil(L);
   if (!lua_next(L, t)) { addlit(E, "{}"); return; }
   if (lua_type(L, -2) != LUA_TNUMBER) {
-    enc_object(E, t, path, depth);
+    if ((E->flags & (STEPFLOW_JSON_UNSORTED | STEPFLOW_JSON_PRETTY)) ==
+        STEPFLOW_JSON_UNSORTED)
+      enc_object_unsorted(E, t, path, depth);
+    else
+      enc_object(E, t, path, depth);
     return;
   }
   do {  /* STACK: ..., k, v: a sequence has keys 1..n exactly */

@@ -37,13 +37,13 @@ static int json_try_decode (lua_State *L) {
   return 2;
 }
 
-/* Reads encode's options table at index 2 into flags. */
-static int encode_flags (lua_State *L) {
+/* Reads an options table (at idx) into encode flags. */
+static int encode_flags (lua_State *L, int idx) {
   int flags = 0;
-  if (lua_isnoneornil(L, 2)) return 0;
-  luaL_checktype(L, 2, LUA_TTABLE);
+  if (lua_isnoneornil(L, idx)) return 0;
+  luaL_checktype(L, idx, LUA_TTABLE);
   lua_pushnil(L);
-  while (lua_next(L, 2)) {
+  while (lua_next(L, idx)) {
     const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
     if (strcmp(k, "pretty") == 0) {
       if (lua_toboolean(L, -1)) flags |= STEPFLOW_JSON_PRETTY;
@@ -53,7 +53,7 @@ static int encode_flags (lua_State *L) {
     }
     else {
       lua_pushvalue(L, -2);
-      return luaL_argerror(L, 2, lua_pushfstring(L, "unknown option '%s'",
+      return luaL_argerror(L, idx, lua_pushfstring(L, "unknown option '%s'",
                                                  luaL_tolstring(L, -1, NULL)));
     }
     lua_pop(L, 1);
@@ -63,9 +63,28 @@ static int encode_flags (lua_State *L) {
 
 /* encode(value[, {pretty = bool, sort = bool}]) -> text  [-0, +1, e] */
 static int json_encode (lua_State *L) {
-  int flags = encode_flags(L);
+  int flags = encode_flags(L, 2);
   lua_settop(L, 1);
   stepflow_json_encode(L, 1, flags, ARRAY_MT, CACHE);
+  return 1;
+}
+
+/* An encoder made by encoder(opts): its flags in upvalue 3. */
+static int json_encode_with (lua_State *L) {
+  lua_settop(L, 1);
+  stepflow_json_encode(L, 1, (int)lua_tointeger(L, lua_upvalueindex(3)),
+                       ARRAY_MT, CACHE);
+  return 1;
+}
+
+/* encoder({pretty = bool, sort = bool}) -> function(value) -> text: the
+** options read once, for callers that encode often.  [-0, +1, e] */
+static int json_encoder (lua_State *L) {
+  int flags = encode_flags(L, 1);
+  lua_pushvalue(L, ARRAY_MT);
+  lua_pushnil(L);  /* its own buffer cache */
+  lua_pushinteger(L, flags);
+  lua_pushcclosure(L, json_encode_with, 3);
   return 1;
 }
 
@@ -214,6 +233,9 @@ STEPFLOW_EXPORT int luaopen_stepflow_core_json (lua_State *L) {
   lua_pushnil(L);
   lua_pushcclosure(L, json_encode, 2);
   lua_setfield(L, mod, "encode");
+  lua_pushvalue(L, mod - 1);
+  lua_pushcclosure(L, json_encoder, 1);
+  lua_setfield(L, mod, "encoder");
   lua_pushvalue(L, mod - 1);
   lua_pushcclosure(L, json_array, 1);
   lua_setfield(L, mod, "array");

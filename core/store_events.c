@@ -147,7 +147,7 @@ int sf_events_append (sf_events *ev, sf_pending *p,
   size_t need = p->len + tlen + e->details_len + 4 * 21 + 6;
   char *w;
   if (need > p->cap) {
-    size_t cap = p->cap ? p->cap : 256;
+    size_t cap = p->cap ? p->cap : 1024;
     char *nb;
     while (cap < need) cap *= 2;
     nb = realloc(p->buf, cap);

@@ -53,10 +53,10 @@ function M.when_durable(engine, fn)
   post_commit(engine)
 end
 
--- One record table, refilled for each event: the record is encoded in one
--- call, keys unsorted (nothing compares stored text, and sorting costs).
+-- Event records are encoded with keys in table order: nothing compares
+-- their text, and sorting costs. One record table, refilled per event.
+local encode_unsorted = json.encoder({ sort = false })
 local record = {}
-local UNSORTED = { sort = false }
 local NO_DETAILS = {}
 
 --- The sink of a durable execution: appends each event to the store as
@@ -65,7 +65,7 @@ function M.sink(exec, id, prev, ts, etype, details, fkey, x)
   local engine = exec.engine
   exec.last_output = false
   record.d, record.f, record.x = details or NO_DETAILS, fkey, x
-  local text = encode(record, UNSORTED)
+  local text = encode_unsorted(record)
   record.d, record.x = nil, nil
   local ok, err = engine.store:append(exec.arn, id, prev, ts, etype, text)
   if not ok then error("stepflow: store append failed: " .. tostring(err), 0) end
@@ -99,7 +99,7 @@ function M.state_sink(exec, id, prev, ts, etype, st, field, value, vars, frame, 
   if last and last == value and exec.last_output_frame == frame then
     vj = exec.last_output_text
   elseif value ~= nil then
-    vj = encode(value)
+    vj = encode_unsorted(value)
   end
   local text
   if field == "input" then
@@ -117,7 +117,7 @@ function M.state_sink(exec, id, prev, ts, etype, st, field, value, vars, frame, 
       nxt.name_json = nx
     end
     text = '{"d":{"name":' .. nj .. (vj and (',"output":' .. vj) or "")
-      .. (vars and (',"assignedVariables":' .. encode(vars)) or "") .. '},"f":' .. fj
+      .. (vars and (',"assignedVariables":' .. encode_unsorted(vars)) or "") .. '},"f":' .. fj
       .. (nx and (',"x":{"next":' .. nx .. '}}') or '}')
   end
   local engine = exec.engine

@@ -37,6 +37,11 @@ M.try_decode = core.try_decode
 -- @treturn string; raises "json: cannot encode <what> at <path>"
 M.encode = core.encode
 
+--- An encode function with fixed options (read once, not per call).
+-- @tparam table opts as for encode, e.g. `{ sort = false }`
+-- @treturn function(value) -> text
+M.encoder = core.encoder
+
 --- Marks a table as a JSON array (sets the array metatable).
 -- @tparam table t
 -- @treturn table t

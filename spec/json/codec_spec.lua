@@ -179,6 +179,43 @@ describe("stepflow.json", function()
       local text = json.encode(t, { sort = false })
       assert.is_true(same_json(t, json.decode(text)))
     end)
+
+    it("encodes wide, deep and mixed values unsorted as sorted, members alike", function()
+      local t = { arr = json.array({ 1, { x = json.null, y = { true, false } }, "s\n" }),
+        empty = {}, ea = json.array({}), n = -0.5, big = 2 ^ 53, u = "é\0" }
+      for i = 1, 300 do t["k" .. i] = { i = i, s = tostring(i) } end
+      local unsorted = json.encode(t, { sort = false })
+      assert.not_equal(json.encode(t), unsorted)
+      assert.equal(#json.encode(t), #unsorted)
+      assert.equal(json.encode(t), json.encode(json.decode(unsorted)))
+    end)
+
+    it("names the path of what it cannot encode, unsorted too", function()
+      for _, opts in ipairs({ { sort = false }, {} }) do
+        assert.has_error(function() json.encode({ a = { b = { print } } }, opts) end,
+          "json: cannot encode function at $.a.b[0]")
+        assert.has_error(function() json.encode({ a = { [true] = 1 } }, opts) end,
+          "json: cannot encode table with non-string keys at $.a")
+        assert.has_error(function() json.encode({ a = { x = 1, [2] = 1 } }, opts) end)
+      end
+    end)
+  end)
+
+  describe("encoder", function()
+    it("returns an encode function with the options fixed", function()
+      local enc = json.encoder({ sort = false })
+      local t = { b = 1, a = { d = 2, c = 3 } }
+      assert.is_true(same_json(t, json.decode(enc(t))))
+      assert.equal('{"a":1,"b":2}', json.encoder({})({ b = 2, a = 1 }))
+      assert.equal('{\n  "a": 1\n}', json.encoder({ pretty = true })({ a = 1 }))
+      assert.equal('[1,2]', enc({ 1, 2 }))
+      assert.has_error(function() enc(print) end, "json: cannot encode function at $")
+    end)
+
+    it("refuses unknown options when made, not when called", function()
+      assert.has_error(function() json.encoder({ sorted = true }) end,
+        "bad argument #1 to 'encoder' (unknown option 'sorted')")
+    end)
   end)
 
   describe("pretty", function()
