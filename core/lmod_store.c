@@ -347,6 +347,53 @@ static int l_history (lua_State *L) {
   return 1;
 }
 
+/* store:stops() -> array of {arn=, error=, cause=, requested=} | nil, msg */
+static int l_stops (lua_State *L) {
+  stepflow_store *st = checkstore(L);
+  stepflow_stop_rec r;
+  lua_Integer n = 0;
+  int rc;
+  lua_newtable(L);
+  stepflow_store_stops_begin(st);
+  while ((rc = stepflow_store_stops_next(st, &r)) == 1) {
+    lua_createtable(L, 0, 4);
+    setstr(L, "arn", r.arn, strlen(r.arn));
+    setstr(L, "error", r.error, r.error_len);
+    setstr(L, "cause", r.cause, r.cause_len);
+    setint(L, "requested", r.requested);
+    lua_rawseti(L, -2, ++n);
+  }
+  if (rc != 0) return pushfail(L, st, rc);
+  return 1;
+}
+
+/* store:delete_stop(arn) -> true | nil, msg, kind */
+static int l_delete_stop (lua_State *L) {
+  stepflow_store *st = checkstore(L);
+  int rc = stepflow_store_delete_stop(st, luaL_checkstring(L, 2));
+  if (rc != STEPFLOW_STORE_OK) return pushfail(L, st, rc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* request_stop(path, arn, error, cause, requested_ms) -> true | nil, msg */
+static int l_request_stop (lua_State *L) {
+  char err[600];
+  const char *path = luaL_checkstring(L, 1);
+  const char *arn = luaL_checkstring(L, 2);
+  const char *error = luaL_optstring(L, 3, NULL);
+  const char *cause = luaL_optstring(L, 4, NULL);
+  lua_Integer requested = luaL_checkinteger(L, 5);
+  if (stepflow_store_request_stop(path, arn, error, cause, requested, err,
+                                  sizeof(err)) != STEPFLOW_STORE_OK) {
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 static const luaL_Reg store_methods[] = {
   {"put_state_machine", l_put_sm},
   {"delete_state_machine", l_del_sm},
@@ -361,6 +408,8 @@ static const luaL_Reg store_methods[] = {
   {"commit", l_commit},
   {"pending", l_pending},
   {"history", l_history},
+  {"stops", l_stops},
+  {"delete_stop", l_delete_stop},
   {"close", l_close},
   {NULL, NULL}
 };
@@ -373,6 +422,7 @@ static const luaL_Reg store_meta[] = {
 
 static const luaL_Reg funcs[] = {
   {"open", l_open},
+  {"request_stop", l_request_stop},
   {NULL, NULL}
 };
 

@@ -129,6 +129,30 @@ int stepflow_store_history_begin (stepflow_store *st, int64_t exec_id,
                                   int64_t after, int64_t limit, int reverse);
 int stepflow_store_history_next (stepflow_store *st,
                                  stepflow_event_rec *out);
+/*
+** Stop requests: a process without the engine lock (`stepflow stop` while
+** an engine runs the store) asks the engine to stop an execution; the
+** engine reads them, acts, and deletes them in a group.
+*/
+typedef struct stepflow_stop_rec {
+  const char *arn, *error, *cause;   /* error, cause: NULL when absent */
+  size_t error_len, cause_len;
+  int64_t requested;                 /* ms since the epoch */
+} stepflow_stop_rec;
+
+/* Records (or replaces) a request in the store file at path, in a
+** transaction of its own, without the engine lock (waits up to 5 s for
+** the engine's group). The file must be a store of this version. OK, or
+** ERROR with the message in err. */
+int stepflow_store_request_stop (const char *path, const char *arn,
+                                 const char *error, const char *cause,
+                                 int64_t requested, char *err, size_t errlen);
+/* The requests, oldest first (an iteration, as below). */
+int stepflow_store_stops_begin (stepflow_store *st);
+int stepflow_store_stops_next (stepflow_store *st, stepflow_stop_rec *out);
+/* Deletes the request of an execution (a write of the current group). */
+int stepflow_store_delete_stop (stepflow_store *st, const char *arn);
+
 /* Ends any iteration in progress (frees its statement's row). */
 void stepflow_store_end (stepflow_store *st);
 

@@ -29,7 +29,8 @@ build = {
       incdirs = { "core" },
     },
     ["stepflow.core.store"] = {
-      sources = { "core/lmod_store.c", "core/store.c", "core/store_events.c" },
+      sources = { "core/lmod_store.c", "core/store.c", "core/store_open.c",
+        "core/store_events.c" },
       libraries = { "sqlite3" },
       incdirs = { "core", "$(SQLITE_INCDIR)" },
       libdirs = { "$(SQLITE_LIBDIR)" },

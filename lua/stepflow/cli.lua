@@ -330,22 +330,87 @@ function M.history(argv)
   return 0
 end
 
+-- How long `stepflow stop` waits for a running engine to act on its
+-- request (the engine reads requests every 250 ms while it has work).
+local STOP_WAIT_S = 10
+
+-- Stops an execution that another engine process runs: leaves a stop
+-- request in the store, then waits for the engine to abort it.
+local function request_stop(path, which, opts, locked_msg)
+  local store = require("stepflow.store")
+  local s = read_store(path)
+  if not s then return 1 end
+  local rec = find_execution(s, which)
+  s:close()
+  if not rec then
+    io.stderr:write("stepflow: ExecutionDoesNotExist: ", which, "\n")
+    return 1
+  end
+  if rec.status ~= "RUNNING" then
+    io.stderr:write("stepflow: execution is not running (", rec.status, ")\n")
+    return 1
+  end
+  local ok, err = store.request_stop(path, rec.arn, opts.error, opts.cause)
+  if not ok then
+    io.stderr:write("stepflow: ", tostring(err), "\n")
+    return 1
+  end
+  local pid = locked_msg:match("locked by process (%d+)") or "?"
+  -- Polls the execution's status on a real-time loop until it ends or the
+  -- wait is over.
+  local loop = require("stepflow.core.engine").loop({})
+  local deadline = loop:now() + STOP_WAIT_S * 1000
+  local final, failure
+  local function check()
+    local r = read_store(path)
+    if not r then failure = true; return end
+    local now_rec = r:get_execution(rec.arn)
+    r:close()
+    if now_rec and now_rec.status ~= "RUNNING" then
+      final = now_rec.status
+    elseif loop:now() < deadline then
+      loop:timer(50, check)
+    end
+  end
+  loop:timer(50, check)
+  loop:run()
+  loop:close()
+  if failure then return 1 end
+  if final == "ABORTED" then
+    io.stdout:write("stopped ", rec.arn, " (by engine process ", pid, ")\n")
+    return 0
+  elseif final then
+    io.stderr:write("stepflow: ", rec.arn, " ended ", final, " before the stop\n")
+    return 1
+  end
+  io.stdout:write("stop requested for ", rec.arn, "; engine process ", pid,
+    " has not acted on it yet and will when it next reads requests\n")
+  return 0
+end
+
 function M.stop(argv)
   local pos, opts = parse_args(argv, 2, { store = "value", error = "value", cause = "value" })
   if not pos then return fail_usage(opts) end
   if #pos ~= 1 or not opts.store then return fail_usage("usage: stepflow stop EXECUTION --store FILE [--error E] [--cause C]") end
-  local engine = open_engine({ store = opts.store })
-  if not engine then return 1 end
+  local engine, err = require("stepflow").new({ store = opts.store })
+  if not engine then
+    -- Another engine runs the store: ask it.
+    if tostring(err):find("locked by process", 1, true) then
+      return request_stop(opts.store, pos[1], opts, tostring(err))
+    end
+    io.stderr:write("stepflow: ", tostring(err), "\n")
+    return 1
+  end
   local rec = find_execution(engine.store, pos[1])
   if not rec then
     engine:close()
     io.stderr:write("stepflow: ExecutionDoesNotExist: ", pos[1], "\n")
     return 1
   end
-  local ok, err = engine:stop_execution(rec.arn, opts.error, opts.cause)
+  local ok, serr = engine:stop_execution(rec.arn, opts.error, opts.cause)
   engine:close()
   if not ok then
-    io.stderr:write("stepflow: ", err, "\n")
+    io.stderr:write("stepflow: ", serr, "\n")
     return 1
   end
   io.stdout:write("stopped ", rec.arn, "\n")

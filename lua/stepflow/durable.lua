@@ -18,7 +18,12 @@ function M.attach(engine, store)
   engine.after_commit = {}
   engine.commit_posted = false
   engine.commit_fn = function() M.commit(engine) end
+  engine.stops_polled = -math.huge
+  engine.stop_timer = false
 end
+
+-- How often stop requests are read, in ms of the engine's clock.
+local POLL_MS = 250
 
 local function post_commit(engine)
   if not engine.commit_posted then
@@ -31,6 +36,7 @@ end
 -- stops the engine: in-memory state must never run ahead of the store.
 function M.commit(engine)
   engine.commit_posted = false
+  if engine.loop:now() - engine.stops_polled >= POLL_MS then M.poll_stops(engine) end
   local store = engine.store
   if store:pending() > 0 then
     local ok, err = store:commit()
@@ -44,6 +50,40 @@ function M.commit(engine)
     engine.after_commit = {}
     for i = 1, #waiting do waiting[i]() end
   end
+end
+
+--- Acts on the stop requests that other processes left in the store
+-- (store.request_stop, `stepflow stop` while this engine runs): stops
+-- each execution, ABORTED with the request's error and cause (one this
+-- engine does not run is aborted in the store), and deletes the request,
+-- in the current group. A request for an execution that is not running
+-- is dropped.
+function M.poll_stops(engine)
+  local store = engine.store
+  engine.stops_polled = engine.loop:now()
+  local list, err = store:stop_requests()
+  if not list then error("stepflow: reading stop requests failed: " .. tostring(err), 0) end
+  if #list == 0 then return end
+  for _, r in ipairs(list) do
+    local ok, derr = store:delete_stop_request(r.arn)
+    if not ok then error("stepflow: store write failed: " .. tostring(derr), 0) end
+    engine:stop_execution(r.arn, r.error, r.cause)
+  end
+  post_commit(engine)
+end
+
+--- While the loop has other work, reads stop requests every POLL_MS of
+-- real time (commits read them too). It never keeps the loop alive by
+-- itself, and virtual time goes without it (its clock jumps).
+function M.watch_stops(engine)
+  local loop = engine.loop
+  if engine.stop_timer or not engine.store or loop:is_virtual() then return end
+  engine.stop_timer = loop:timer(POLL_MS, function()
+    engine.stop_timer = false
+    if not engine.store then return end
+    M.poll_stops(engine)
+    if loop:pending() > 0 then M.watch_stops(engine) end
+  end)
 end
 
 --- Runs fn once everything recorded so far is committed.

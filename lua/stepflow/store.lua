@@ -307,6 +307,43 @@ function Store:running(opts)
   return list
 end
 
+--- Asks the engine that runs a store to stop an execution: records a
+-- stop request in the store file without taking the engine lock (the
+-- engine reads requests at its commits and every 250 ms of real time,
+-- stops the execution, and deletes the request). Replaces an earlier
+-- request for the same execution.
+-- @param path the store file (not ":memory:")
+-- @param arn execution ARN; `error`, `cause`: strings or nil
+-- @return true, or nil and a message (not a store, an older version, or
+--   the engine's group held SQLite's write lock for more than 5 s)
+function M.request_stop(path, arn, err_name, cause)
+  if type(path) ~= "string" or path == "" then
+    error("stepflow.store.request_stop: path must be a non-empty string", 2)
+  end
+  check_string("request_stop", "arn", arn)
+  check_string("request_stop", "error", err_name, true)
+  check_string("request_stop", "cause", cause, true)
+  local ok, err = core.request_stop(path, arn, err_name, cause, os.time() * 1000)
+  if not ok then return nil, err end
+  return true
+end
+
+--- Pending stop requests, oldest first:
+-- `{arn=, error=, cause=, requested=}` (nil and a message on an error).
+function Store:stop_requests()
+  local list, err = self._core:stops()
+  return list, err
+end
+
+--- Deletes the stop request of an execution, in the current group.
+-- @return true, or nil and a message
+function Store:delete_stop_request(arn)
+  check_string("delete_stop_request", "arn", arn)
+  local ok, err = self._core:delete_stop(arn)
+  if not ok then return nil, err end
+  return true
+end
+
 --- Commits what is pending and closes the store (releasing its lock).
 -- @return true, or nil and a message when the last commit failed
 function Store:close()

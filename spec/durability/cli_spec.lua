@@ -119,6 +119,47 @@ describe("stepflow command line with --store", function()
     assert.not_matches("upgraded", out)
   end)
 
+  it("stops an execution that a running engine process runs", function()
+    local wait = dir .. "/wait.json"
+    write(wait, json.encode({ StartAt = "W", States = { W = { Type = "Wait", Seconds = 60, End = true } } }))
+    assert.equal(0, select(2, sh("bin/stepflow start " .. wait .. " --store " .. db .. " --name long")))
+    -- an engine in the background holds the store's lock
+    local log = dir .. "/resume.log"
+    os.execute("(bin/stepflow resume --store " .. db .. " > " .. log .. " 2>&1; echo \"rc=$?\" >> " .. log
+      .. ") & echo $! > " .. dir .. "/pid")
+    -- until the engine holds the lock: it writes its pid into the lock
+    -- file, over the pid of `stepflow start` (probing by taking the lock
+    -- could make the engine's own open fail)
+    local function lock_owner()
+      local f = io.open(db .. ".lock")
+      local text = f and f:read("a") or ""
+      if f then f:close() end
+      return text
+    end
+    local before = lock_owner()
+    for _ = 1, 200 do
+      local now = lock_owner()
+      if now ~= before and now:match("%d") then break end
+      os.execute("sleep 0.05")
+    end
+    local out, rc
+    out, rc = sh("bin/stepflow stop long --store " .. db .. " --error Ops.Halt --cause maintenance")
+    assert.equal(0, rc, out)
+    assert.matches("stopped arn:aws:states:.*:execution:wait:long %(by engine process %d+%)", out)
+    local rec = json.decode((sh("bin/stepflow executions --store " .. db .. " --json")))
+    assert.equal("ABORTED", rec.status)
+    assert.equal("Ops.Halt", rec.error)
+    assert.equal("maintenance", rec.cause)
+    for _ = 1, 100 do  -- the engine, with nothing left to run, exits
+      local f = io.open(log)
+      local text = f and f:read("a") or ""
+      if f then f:close() end
+      if text:find("rc=0", 1, true) then return end
+      os.execute("sleep 0.05")
+    end
+    error("the engine did not exit after the stop: " .. tostring(io.open(log):read("a")))
+  end)
+
   it("says clearly when the store is not a store", function()
     write(db, "garbage")
     local out, rc = sh("bin/stepflow executions --store " .. db)

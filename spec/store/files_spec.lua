@@ -298,6 +298,9 @@ describe("stepflow.store", function()
       assert.has_error(function() s:append(E1, 2, 1, 12, "X", "{}") end)
       assert(s:append(E1, 3, 2, 12, "PassStateExited", "{}"))
       assert(s:finish_execution(E1, "SUCCEEDED", "{}", nil, nil, 13))
+      assert(s:commit())  -- the group holds SQLite's write lock until then
+      assert(store.request_stop(path, E1, "E", "C"))  -- the new table exists
+      assert.equal(1, #s:stop_requests())
       assert(s:close())
       s = assert(store.open(path, { read_only = true }))
       assert.equal(3, #s:history(E1))

@@ -474,4 +474,55 @@ describe("stepflow.store", function()
         "attempt to use a closed store")
     end)
   end)
+  describe("stop requests", function()
+    local function file_store()
+      local p = os.tmpname()
+      os.remove(p)
+      local fs = assert(store.open(p))
+      return fs, p
+    end
+    local function rm(p)
+      for _, suffix in ipairs({ "", "-wal", "-shm", ".lock" }) do os.remove(p .. suffix) end
+    end
+
+    it("are recorded without the engine lock and read and deleted by the engine", function()
+      local fs, p = file_store()
+      assert(store.request_stop(p, "arn:a", "E", "because"))
+      assert(store.request_stop(p, "arn:b"))
+      assert(store.request_stop(p, "arn:a", "E2", nil))  -- replaces
+      local list = fs:stop_requests()
+      assert.equal(2, #list)
+      local by = {}
+      for _, r in ipairs(list) do by[r.arn] = r end
+      assert.equal("E2", by["arn:a"].error)
+      assert.is_nil(by["arn:a"].cause)
+      assert.is_nil(by["arn:b"].error)
+      assert.equal("integer", math.type(by["arn:b"].requested))
+      assert(fs:delete_stop_request("arn:a"))
+      assert(fs:commit())
+      assert.same({ "arn:b" }, (function()
+        local r = {}
+        for i, x in ipairs(fs:stop_requests()) do r[i] = x.arn end
+        return r
+      end)())
+      fs:close()
+      rm(p)
+    end)
+
+    it("refuses what is not a store of this version, with a message", function()
+      local ok, err = store.request_stop(":memory:", "arn:a")
+      assert.is_nil(ok)
+      assert.matches("private", err)
+      local p = os.tmpname()
+      ok, err = store.request_stop(p, "arn:a")  -- an empty file
+      assert.is_nil(ok)
+      assert.matches("not a stepflow store", err)
+      os.remove(p)
+      ok, err = store.request_stop(p, "arn:a")
+      assert.is_nil(ok)
+      assert.matches("No such file", err)
+      assert.has_error(function() store.request_stop(p, 7) end,
+        "stepflow.store.request_stop: arn must be a string")
+    end)
+  end)
 end)
