@@ -274,10 +274,20 @@ describe("crash_test #crash", function()
       assert.are.equal(0, code)
     end)
 
+    -- A failing run keeps its work folder for inspection: these specs give
+    -- it one they remove.
+    local function in_temp_dir(args)
+      local dir = os.tmpname()
+      os.remove(dir)
+      local code, out = crash_test(args .. " --keep " .. dir)
+      os.execute("rm -rf '" .. dir .. "'")
+      return code, out
+    end
+
     it("reports Tasks that ran again although their result was recorded", function()
       -- The fake starts every open execution again from the beginning after
       -- a kill, so Tasks completed before the kill run twice.
-      local code, out = crash_test("--stepflow tools/crash/fake_stepflow --executions 8 --kills 2 --seed 12")
+      local code, out = in_temp_dir("--stepflow tools/crash/fake_stepflow --executions 8 --kills 2 --seed 12")
       local line = last_line(out)
       assert.are.equal(1, code, out)
       assert.truthy(line:find("^crash test: FAILED: invocations: attempt crash%-"), out)
@@ -285,7 +295,7 @@ describe("crash_test #crash", function()
     end)
 
     it("fails at the start step when the engine has no start command", function()
-      local code, out = crash_test("--stepflow /bin/false --executions 2 --kills 0 --seed 13")
+      local code, out = in_temp_dir("--stepflow /bin/false --executions 2 --kills 0 --seed 13")
       assert.are.equal(1, code)
       assert.truthy(last_line(out):find("^crash test: FAILED: start: stepflow start crash%-loop%-0001 exited 1"), out)
     end)
