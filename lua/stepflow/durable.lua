@@ -17,7 +17,20 @@ function M.attach(engine, store)
   engine.store = store
   engine.after_commit = {}
   engine.commit_posted = false
-  engine.commit_fn = function() M.commit(engine) end
+  -- Once per group, the posted commit first lets what was queued behind
+  -- it run (it goes to the back of the next turn's queue): a new
+  -- execution's start then shares one synced commit with its first
+  -- states, instead of having one of its own.
+  engine.commit_deferred = false
+  engine.commit_fn = function()
+    if not engine.commit_deferred then
+      engine.commit_deferred = true
+      engine.loop:call(engine.commit_fn)
+      return
+    end
+    engine.commit_deferred = false
+    M.commit(engine)
+  end
   engine.stops_polled = -math.huge
   engine.stop_timer = false
 end

@@ -156,6 +156,30 @@ describe("durable executions", function()
     end)
   end)
 
+  describe("groups", function()
+    it("commits a Pass-Task execution in two synced groups: up to TaskScheduled, then the rest", function()
+      local engine = engine_on(path, { inc = function(x) return x + 1 end })
+      local commits, real_commit = {}, engine.store.commit
+      engine.store.commit = function(st)
+        local h = st:pending()
+        commits[#commits + 1] = h
+        return real_commit(st)
+      end
+      local sm = assert(engine:create_state_machine({ StartAt = "P", States = {
+        P = { Type = "Pass", Next = "T" },
+        T = { Type = "Task", Resource = "inc", End = true } } }, { name = "groups" }))
+      commits = {}
+      local exec = assert(engine:start_execution(sm, 1, { name = "g1" }))
+      engine:run()
+      assert.equal("SUCCEEDED", exec.status)
+      -- the state machine row, the execution row and ExecutionStarted share
+      -- the first group with PassStateEntered .. TaskScheduled; the second
+      -- holds TaskStarted .. ExecutionSucceeded and the execution's end
+      assert.same({ 7, 5 }, commits)
+      engine:close()
+    end)
+  end)
+
   describe("stop requests from other processes", function()
     local store = require("stepflow.store")
 
