@@ -28,7 +28,8 @@ commands:
       Prints an execution's history events as AWS returns them
       (EXECUTION is an ARN or a name).
   stop EXECUTION --store FILE [--error E] [--cause C]
-      Stops an execution: ABORTED with an optional error and cause.
+      Stops an execution: ABORTED with an optional error and cause. While
+      another engine runs FILE, asks it and waits up to 10 s for it.
   validate DEFINITION [--json]
       Checks a definition as AWS does; lists every problem with its
       location and exits 2 if there is any, 0 otherwise.

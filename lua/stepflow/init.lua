@@ -268,8 +268,7 @@ local function new_execution(self, sm, name, input, start_ms, on_done)
     arn = name and (prefix .. name), arn_prefix = prefix,
     status = "RUNNING", start_ms = start_ms, event_id = 0, transitions = 0,
     timers = false, durable = false, sink = false, root = false, replay = false,
-    finished = false, state_sink = false, last_output = false,
-    last_output_frame = false, last_output_text = false,
+    finished = false,
   }, Execution)
   if on_done then exec.on_done = on_done end
   return exec
