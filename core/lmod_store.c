@@ -63,6 +63,7 @@ static void push_exec (lua_State *L, const stepflow_exec_rec *r) {
   setstr(L, "cause", r->cause, r->cause_len);
   setint(L, "started", r->started);
   if (r->has_stopped) setint(L, "stopped", r->stopped);
+  if (r->has_revision) setint(L, "revision", r->revision);
 }
 
 static void push_sm (lua_State *L, const stepflow_sm_rec *r) {
@@ -72,6 +73,7 @@ static void push_sm (lua_State *L, const stepflow_sm_rec *r) {
   setstr(L, "definition", r->definition, r->definition_len);
   setstr(L, "type", r->type, strlen(r->type));
   setint(L, "created", r->created);
+  setint(L, "revision", r->revision);
 }
 
 static void push_event (lua_State *L, const stepflow_event_rec *r) {
@@ -151,7 +153,24 @@ static int l_put_sm (lua_State *L) {
   r.created = luaL_checkinteger(L, 6);
   rc = stepflow_store_put_sm(st, &r);
   if (rc != STEPFLOW_STORE_OK) return pushfail(L, st, rc);
-  lua_pushboolean(L, 1);
+  lua_pushinteger(L, (lua_Integer)r.revision);
+  return 1;
+}
+
+/* store:get_definition(sm_arn, revision) -> text | nil | nil, msg */
+static int l_get_def (lua_State *L) {
+  stepflow_store *st = checkstore(L);
+  const char *def;
+  size_t len;
+  int rc = stepflow_store_get_definition(st, luaL_checkstring(L, 2),
+                                         luaL_checkinteger(L, 3), &def, &len);
+  if (rc == STEPFLOW_STORE_NOTFOUND) {
+    lua_pushnil(L);
+    return 1;
+  }
+  if (rc != STEPFLOW_STORE_OK) return pushfail(L, st, rc);
+  lua_pushlstring(L, def, len);
+  stepflow_store_end(st);
   return 1;
 }
 
@@ -215,6 +234,10 @@ static int l_create_exec (lua_State *L) {
   r.status = luaL_checkstring(L, 5);
   r.input = optstr(L, 6, &r.input_len);
   r.started = luaL_checkinteger(L, 7);
+  if (!lua_isnoneornil(L, 8)) {
+    r.revision = luaL_checkinteger(L, 8);
+    r.has_revision = 1;
+  }
   rc = stepflow_store_create_exec(st, &r);
   if (rc != STEPFLOW_STORE_OK) return pushfail(L, st, rc);
   lua_pushinteger(L, r.id);
@@ -408,6 +431,7 @@ static const luaL_Reg store_methods[] = {
   {"commit", l_commit},
   {"pending", l_pending},
   {"history", l_history},
+  {"get_definition", l_get_def},
   {"stops", l_stops},
   {"delete_stop", l_delete_stop},
   {"close", l_close},

@@ -11,19 +11,20 @@
 #include "store_impl.h"
 
 #define EXEC_COLS "id, arn, sm_arn, name, status, input, output, error, " \
-                  "cause, started, stopped"
-#define SM_COLS "arn, name, definition, type, created"
+                  "cause, started, stopped, revision"
+#define SM_COLS "arn, name, definition, type, created, revision"
 
 const char *const sf_stmt_sql[S_COUNT] = {
   "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK",
-  "INSERT INTO state_machines (" SM_COLS ") VALUES (?1, ?2, ?3, ?4, ?5) "
+  "INSERT INTO state_machines (" SM_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
   "ON CONFLICT (arn) DO UPDATE SET name = excluded.name, "
-  "definition = excluded.definition, type = excluded.type",
+  "definition = excluded.definition, type = excluded.type, "
+  "revision = excluded.revision",
   "DELETE FROM state_machines WHERE arn = ?1",
   "SELECT " SM_COLS " FROM state_machines WHERE arn = ?1",
   "SELECT " SM_COLS " FROM state_machines ORDER BY created, arn",
-  "INSERT INTO executions (arn, sm_arn, name, status, input, started) "
-  "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+  "INSERT INTO executions (arn, sm_arn, name, status, input, started, "
+  "revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
   "UPDATE executions SET status = ?2, output = ?3, error = ?4, cause = ?5, "
   "stopped = ?6 WHERE id = ?1 AND status = 'RUNNING'",
   "SELECT " EXEC_COLS " FROM executions WHERE arn = ?1",
@@ -44,6 +45,10 @@ const char *const sf_stmt_sql[S_COUNT] = {
   "SELECT arn, error, cause, requested FROM stop_requests "
   "ORDER BY requested, arn",
   "DELETE FROM stop_requests WHERE arn = ?1",
+  "SELECT definition, revision FROM state_machines WHERE arn = ?1",
+  "INSERT OR IGNORE INTO definitions (sm_arn, revision, definition, created) "
+  "VALUES (?1, ?2, ?3, ?4)",
+  "SELECT definition FROM definitions WHERE sm_arn = ?1 AND revision = ?2",
 };
 
 void sf_setmsg (char *buf, size_t n, const char *fmt, ...) {
@@ -140,16 +145,43 @@ static void bind_text (sqlite3_stmt *s, int i, const char *p, size_t len) {
   else sqlite3_bind_text64(s, i, p, len, SQLITE_STATIC, SQLITE_UTF8);
 }
 
-int stepflow_store_put_sm (stepflow_store *st, const stepflow_sm_rec *sm) {
-  sqlite3_stmt *s = st->stmt[S_PUT_SM];
-  int rc = begin(st);
+int stepflow_store_put_sm (stepflow_store *st, stepflow_sm_rec *sm) {
+  sqlite3_stmt *s = st->stmt[S_SM_REV];
+  int64_t rev = 1;
+  int changed = 1, rc = begin(st);
   if (rc != STEPFLOW_STORE_OK) return rc;
+  /* the same definition keeps its revision; another one is the next */
+  bind_text(s, 1, sm->arn, strlen(sm->arn));
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    const char *cur = (const char *)sqlite3_column_text(s, 0);
+    size_t len = cur ? (size_t)sqlite3_column_bytes(s, 0) : 0;
+    rev = sqlite3_column_int64(s, 1);
+    changed = cur == NULL || len != sm->definition_len ||
+              memcmp(cur, sm->definition, len) != 0;
+    if (changed) rev++;
+  }
+  sqlite3_reset(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return sf_fail(st, "put_state_machine");
+  s = st->stmt[S_PUT_SM];
   bind_text(s, 1, sm->arn, strlen(sm->arn));
   bind_text(s, 2, sm->name, strlen(sm->name));
   bind_text(s, 3, sm->definition, sm->definition_len);
   bind_text(s, 4, sm->type, strlen(sm->type));
   sqlite3_bind_int64(s, 5, sm->created);
-  return run_write(st, s, "put_state_machine");
+  sqlite3_bind_int64(s, 6, rev);
+  rc = run_write(st, s, "put_state_machine");
+  if (rc == STEPFLOW_STORE_OK && changed) {
+    s = st->stmt[S_PUT_DEF];
+    bind_text(s, 1, sm->arn, strlen(sm->arn));
+    sqlite3_bind_int64(s, 2, rev);
+    bind_text(s, 3, sm->definition, sm->definition_len);
+    sqlite3_bind_int64(s, 4, sm->created);
+    rc = run_write(st, s, "put_state_machine");
+  }
+  if (rc == STEPFLOW_STORE_OK) sm->revision = rev;
+  return rc;
 }
 
 int stepflow_store_delete_sm (stepflow_store *st, const char *arn) {
@@ -175,6 +207,8 @@ int stepflow_store_create_exec (stepflow_store *st, stepflow_exec_rec *rec) {
   bind_text(s, 4, rec->status, strlen(rec->status));
   bind_text(s, 5, rec->input, rec->input_len);
   sqlite3_bind_int64(s, 6, rec->started);
+  if (rec->has_revision) sqlite3_bind_int64(s, 7, rec->revision);
+  else sqlite3_bind_null(s, 7);
   rc = run_write(st, s, "create_execution");
   if (rc == STEPFLOW_STORE_OK) {
     rec->id = sqlite3_last_insert_rowid(st->db);
@@ -337,6 +371,8 @@ static void read_exec (sqlite3_stmt *s, stepflow_exec_rec *r) {
   r->started = sqlite3_column_int64(s, 9);
   r->has_stopped = sqlite3_column_type(s, 10) != SQLITE_NULL;
   r->stopped = sqlite3_column_int64(s, 10);
+  r->has_revision = sqlite3_column_type(s, 11) != SQLITE_NULL;
+  r->revision = sqlite3_column_int64(s, 11);
 }
 
 static void read_sm (sqlite3_stmt *s, stepflow_sm_rec *r) {
@@ -345,6 +381,7 @@ static void read_sm (sqlite3_stmt *s, stepflow_sm_rec *r) {
   r->definition = col_text(s, 2, &r->definition_len);
   r->type = col_text(s, 3, NULL);
   r->created = sqlite3_column_int64(s, 4);
+  r->revision = sqlite3_column_int64(s, 5);
 }
 
 /* Steps an iteration's statement: 1 row, 0 end, ERROR. */
@@ -402,6 +439,18 @@ int stepflow_store_find_exec (stepflow_store *st, const char *sm_arn,
   bind_text(s, 2, name, strlen(name));
   rc = get_one(st, "find_execution");
   if (rc == STEPFLOW_STORE_OK) read_exec(s, out);
+  return rc;
+}
+
+int stepflow_store_get_definition (stepflow_store *st, const char *sm_arn,
+                                   int64_t revision, const char **def,
+                                   size_t *len) {
+  sqlite3_stmt *s = start(st, S_GET_DEF);
+  int rc;
+  bind_text(s, 1, sm_arn, strlen(sm_arn));
+  sqlite3_bind_int64(s, 2, revision);
+  rc = get_one(st, "get_definition");
+  if (rc == STEPFLOW_STORE_OK) *def = col_text(s, 0, len);
   return rc;
 }
 

@@ -35,6 +35,8 @@ typedef struct stepflow_exec_rec {
   size_t input_len, output_len, error_len, cause_len;
   int64_t started, stopped;   /* ms since the epoch */
   int has_stopped;            /* 0 while RUNNING */
+  int64_t revision;           /* of its state machine's definition */
+  int has_revision;           /* 0: not recorded */
 } stepflow_exec_rec;
 
 /* A state machine row (same lifetime rules). */
@@ -42,6 +44,7 @@ typedef struct stepflow_sm_rec {
   const char *arn, *name, *definition, *type;
   size_t definition_len;
   int64_t created;
+  int64_t revision;           /* 1, 2, ...: one per distinct definition */
 } stepflow_sm_rec;
 
 /* A history event row (same lifetime rules). */
@@ -76,7 +79,10 @@ const char *stepflow_store_errmsg (stepflow_store *st);
 ** Writes. Each one joins the current group (an open SQLite transaction)
 ** and becomes durable only when stepflow_store_commit succeeds.
 */
-int stepflow_store_put_sm (stepflow_store *st, const stepflow_sm_rec *sm);
+/* Keeps every definition a state machine had: the same definition keeps
+** its revision, another one gets the next (1 for a new ARN), set in
+** sm->revision; the definitions table holds them all. */
+int stepflow_store_put_sm (stepflow_store *st, stepflow_sm_rec *sm);
 int stepflow_store_delete_sm (stepflow_store *st, const char *arn);
 /* EXISTS when the ARN or (sm_arn, name) is taken; sets rec->id on OK. */
 int stepflow_store_create_exec (stepflow_store *st, stepflow_exec_rec *rec);
@@ -107,6 +113,11 @@ int stepflow_store_get_exec (stepflow_store *st, const char *arn,
                              stepflow_exec_rec *out);
 int stepflow_store_find_exec (stepflow_store *st, const char *sm_arn,
                               const char *name, stepflow_exec_rec *out);
+/* The definition of a state machine's revision (*def, *len; same lifetime
+** rules), or NOTFOUND. */
+int stepflow_store_get_definition (stepflow_store *st, const char *sm_arn,
+                                   int64_t revision, const char **def,
+                                   size_t *len);
 
 /*
 ** Iterations: *_begin starts one, *_next returns 1 with a row, 0 at the

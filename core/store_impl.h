@@ -21,7 +21,7 @@ enum {
   S_NEW_EXEC, S_FIN_EXEC, S_GET_EXEC, S_FIND_EXEC,
   S_LIST_EXEC,  /* 4 variants: + 1 if status given, + 2 if sm_arn given */
   S_APPEND = S_LIST_EXEC + 4, S_HIST_ASC, S_HIST_DESC, S_LAST_EVENT,
-  S_STOPS, S_DEL_STOP,
+  S_STOPS, S_DEL_STOP, S_SM_REV, S_PUT_DEF, S_GET_DEF,
   S_COUNT
 };
 

@@ -32,6 +32,7 @@
   " input TEXT, output TEXT, error TEXT, cause TEXT," \
   " started INTEGER NOT NULL," \
   " stopped INTEGER," \
+  " revision INTEGER," \
   " UNIQUE (sm_arn, name)" \
   ");"
 #define EVENTS_V2(name) \
@@ -52,22 +53,35 @@
   "CREATE INDEX executions_by_status ON executions (status, started);" \
   "CREATE UNIQUE INDEX events_by_exec ON events (exec, first);"
 
+#define DEFINITIONS_V2 \
+  "CREATE TABLE definitions (" \
+  " sm_arn TEXT NOT NULL," \
+  " revision INTEGER NOT NULL," \
+  " definition TEXT NOT NULL," \
+  " created INTEGER NOT NULL," \
+  " PRIMARY KEY (sm_arn, revision)" \
+  ") WITHOUT ROWID;"
+
 static const char schema_v2[] =
   "CREATE TABLE state_machines ("
   " arn TEXT PRIMARY KEY NOT NULL,"
   " name TEXT NOT NULL,"
   " definition TEXT NOT NULL,"
   " type TEXT NOT NULL CHECK (type IN ('STANDARD', 'EXPRESS')),"
-  " created INTEGER NOT NULL"
+  " created INTEGER NOT NULL,"
+  " revision INTEGER NOT NULL DEFAULT 1"
   ") WITHOUT ROWID;"
+  DEFINITIONS_V2
   EXECUTIONS_V2("executions") EVENTS_V2("events") STOPS_V2 INDEXES_V2;
 
-/* Version 1 -> 2: executions rebuilt with the new CHECK, each version 1
-** event row (one event) becomes a row of one event. */
+/* Version 1 -> 2: executions rebuilt with the new CHECK (their revision:
+** 1, the one definition version 1 kept), each version 1 event row (one
+** event) becomes a row of one event, stop requests and definitions added
+** (each state machine's definition as its revision 1). */
 static const char upgrade_v1[] =
   EXECUTIONS_V2("executions_v2")
   "INSERT INTO executions_v2 SELECT id, arn, sm_arn, name, status, input,"
-  " output, error, cause, started, stopped FROM executions;"
+  " output, error, cause, started, stopped, 1 FROM executions;"
   "DROP TABLE executions;"
   "ALTER TABLE executions_v2 RENAME TO executions;"
   EVENTS_V2("events_v2")
@@ -78,6 +92,11 @@ static const char upgrade_v1[] =
   "DROP TABLE events;"
   "ALTER TABLE events_v2 RENAME TO events;"
   STOPS_V2
+  "ALTER TABLE state_machines ADD COLUMN revision INTEGER NOT NULL"
+  " DEFAULT 1;"
+  DEFINITIONS_V2
+  "INSERT INTO definitions SELECT arn, 1, definition, created"
+  " FROM state_machines;"
   INDEXES_V2
   "PRAGMA user_version = 2;";
 
@@ -263,7 +282,8 @@ static int identify (stepflow_store *st, const char *path, int verify,
   if (rc == SQLITE_OK)
     rc = query_int(st->db, "SELECT count(*) FROM sqlite_master WHERE "
                    "type = 'table' AND name IN ('state_machines', "
-                   "'executions', 'events', 'stop_requests')", &ntables);
+                   "'executions', 'events', 'stop_requests', 'definitions')",
+                   &ntables);
   if (rc != SQLITE_OK) {
     open_error(st, path, rc, err, n);
     return -1;
@@ -285,7 +305,7 @@ static int identify (stepflow_store *st, const char *path, int verify,
            (long long)ver, STEPFLOW_STORE_VERSION);
     return -1;
   }
-  if (ver < 1 || ntables != (ver >= 2 ? 4 : 3)) {
+  if (ver < 1 || ntables != (ver >= 2 ? 5 : 3)) {
     sf_setmsg(err, n, "store: %s: corrupt (stepflow tables missing); left "
            "untouched", path);
     return -1;

@@ -76,6 +76,7 @@ function M.new(opts)
     variables_limit = opts.variables_limit == nil and 10485760 or opts.variables_limit,
     keep_history = opts.history and true or false,
     machines = {},
+    revisions = {},  -- "ARN#revision" -> machine, for recovered executions
     executions = {},
     random = math.random,
     co_pool = {},
@@ -113,7 +114,10 @@ end
 
 --- Validates and compiles a definition (JSON text or a decoded table).
 -- opts: name, type ("STANDARD" | "EXPRESS"), role_arn.
--- Returns a state machine, or nil, message, problems.
+-- Returns a state machine, or nil, message, problems. With a store, a
+-- STANDARD machine is recorded there, each distinct definition as a new
+-- revision (`machine.revision`): its executions keep the revision they
+-- started with, also across a restart.
 function Engine:create_state_machine(definition, opts)
   opts = opts or {}
   local def = definition
@@ -141,12 +145,20 @@ function Engine:create_state_machine(definition, opts)
   machine.engine = self
   machine.text = type(definition) == "string" and definition or json.encode(def)
   setmetatable(machine, StateMachine)
-  self.machines[machine.arn] = machine
-  if self.store and machine.type == "STANDARD" and not opts.from_store then
-    local ok, perr = self.store:put_state_machine({ arn = machine.arn, name = name,
-      definition = machine.text, type = machine.type, created = self.loop:now() })
-    if not ok then return nil, "store: " .. tostring(perr) end
+  if opts.revision then
+    -- a revision recovered from the store: the current machine stays
+    machine.revision = opts.revision
+    if not self.machines[machine.arn] then self.machines[machine.arn] = machine end
+  else
+    self.machines[machine.arn] = machine
+    if self.store and machine.type == "STANDARD" then
+      local rev, perr = self.store:put_state_machine({ arn = machine.arn, name = name,
+        definition = machine.text, type = machine.type, created = self.loop:now() })
+      if not rev then return nil, "store: " .. tostring(perr) end
+      machine.revision = rev
+    end
   end
+  if machine.revision then self.revisions[machine.arn .. "#" .. machine.revision] = machine end
   return machine
 end
 
@@ -325,7 +337,7 @@ function Engine:start_execution(sm, input, opts)
     -- Insert first; only a name already taken needs a look-up (AWS: the
     -- same name and input is the same execution, another input an error).
     local ok, err = store:create_execution({ arn = exec.arn, sm_arn = sm.arn, name = name,
-      input = input_text, status = "RUNNING", started = exec.start_ms })
+      input = input_text, status = "RUNNING", started = exec.start_ms, revision = sm.revision })
     if not ok then
       if err ~= "ExecutionAlreadyExists" then return nil, err end
       local rec = store:find_execution(sm.arn, name)
@@ -375,6 +387,34 @@ function Engine:get_execution(arn)
     engine = self }, Execution)
 end
 
+--- The compiled state machine a stored execution runs: the definition
+-- revision it started with (a store written before revisions: the
+-- machine's current definition). nil, message when the store lacks it.
+function Engine:machine_of(rec)
+  local rev = rec.revision
+  local sm = rev and self.revisions[rec.sm_arn .. "#" .. rev]
+  if sm then return sm end
+  local store = self.store
+  local text
+  if rev then
+    text = store:get_definition(rec.sm_arn, rev)
+  else
+    sm = self.machines[rec.sm_arn]
+    if sm then return sm end
+    local smrec = store:get_state_machine(rec.sm_arn)
+    text, rev = smrec and smrec.definition, smrec and smrec.revision
+  end
+  if not text then
+    return nil, "store: execution " .. rec.arn .. " names an unknown state machine (" .. rec.sm_arn ..
+      (rec.revision and (" revision " .. rec.revision) or "") .. ")"
+  end
+  local err
+  sm, err = self:create_state_machine(text, { name = rec.sm_arn:match("[^:]+$"), type = "STANDARD",
+    revision = rev })
+  if not sm then return nil, "store: state machine " .. rec.sm_arn .. ": " .. err end
+  return sm
+end
+
 --- Resumes every RUNNING execution in the store: replays its recorded
 -- history (nothing recorded is run or recorded again), re-arms its timers
 -- at their recorded due times, and invokes again the tasks that were in
@@ -385,15 +425,8 @@ function Engine:recover()
   local count = 0
   for _, rec in ipairs(store:running({ events = true })) do
     if not self.executions[rec.arn] then
-      local sm = self.machines[rec.sm_arn]
-      if not sm then
-        local smrec = store:get_state_machine(rec.sm_arn)
-        if not smrec then return nil, "store: execution " .. rec.arn .. " names an unknown state machine" end
-        local err
-        sm, err = self:create_state_machine(smrec.definition, { name = smrec.name, type = smrec.type,
-          from_store = true })
-        if not sm then return nil, "store: state machine " .. rec.sm_arn .. ": " .. err end
-      end
+      local sm, err = self:machine_of(rec)
+      if not sm then return nil, err end
       local exec = durable.resume_execution(self, sm, rec, rec.events, function(machine, r)
         local e = new_execution(self, machine, r.name, json.decode(r.input), r.started)
         e.arn = r.arn

@@ -86,9 +86,10 @@ function M.open(path, opts)
   return setmetatable({ _core = c, _keys = {}, path = path }, Store)
 end
 
---- Creates or replaces a state machine.
+--- Creates or updates a state machine. Every definition it had is kept:
+-- the same definition keeps its revision, another one gets the next.
 -- @param sm `{arn=, name=, definition=, type="STANDARD"|"EXPRESS", created=ms}`
--- @return true, or nil and a message
+-- @return the revision of this definition (1, 2, ...), or nil and a message
 function Store:put_state_machine(sm)
   check_table("put_state_machine", sm)
   check_string("put_state_machine", "arn", sm.arn)
@@ -99,10 +100,21 @@ function Store:put_state_machine(sm)
       .. "EXPRESS", 2)
   end
   check_ms("put_state_machine", "created", sm.created)
-  local ok, err = self._core:put_state_machine(sm.arn, sm.name,
+  local rev, err = self._core:put_state_machine(sm.arn, sm.name,
     sm.definition, sm.type, sm.created)
-  if not ok then return nil, err end
-  return true
+  if not rev then return nil, err end
+  return rev
+end
+
+--- The definition of a state machine's revision (the text given to
+-- put_state_machine), or nil (nil and a message on an error).
+function Store:get_definition(sm_arn, revision)
+  check_string("get_definition", "sm_arn", sm_arn)
+  if math_type(revision) ~= "integer" then
+    error("stepflow.store.get_definition: revision must be an integer", 2)
+  end
+  local text, err = self._core:get_definition(sm_arn, revision)
+  return text, err
 end
 
 --- A state machine record, or nil when there is none (nil and a message
@@ -128,7 +140,8 @@ end
 
 --- Records a new execution.
 -- @param e `{arn=, sm_arn=, name=, input=<json text>, status="RUNNING",
---   started=ms}`
+--   started=ms, revision=}`: `revision` (optional) is the state machine's
+--   definition revision it runs, which recovery then uses
 -- @return true, or nil, "ExecutionAlreadyExists" when the ARN or the name
 --   (within its state machine) is taken, or nil and a message
 function Store:create_execution(e)
@@ -143,8 +156,11 @@ function Store:create_execution(e)
       .. tostring(status), 2)
   end
   check_ms("create_execution", "started", e.started)
+  if e.revision ~= nil and math_type(e.revision) ~= "integer" then
+    error("stepflow.store.create_execution: revision must be an integer", 2)
+  end
   local key, err, kind = self._core:create_execution(e.arn, e.sm_arn, e.name,
-    status, e.input, e.started)
+    status, e.input, e.started, e.revision)
   if key == nil then
     if kind == "exists" then return nil, "ExecutionAlreadyExists" end
     return nil, err

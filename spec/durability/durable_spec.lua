@@ -172,10 +172,49 @@ describe("durable executions", function()
       local exec = assert(engine:start_execution(sm, 1, { name = "g1" }))
       engine:run()
       assert.equal("SUCCEEDED", exec.status)
-      -- the state machine row, the execution row and ExecutionStarted share
-      -- the first group with PassStateEntered .. TaskScheduled; the second
-      -- holds TaskStarted .. ExecutionSucceeded and the execution's end
-      assert.same({ 7, 5 }, commits)
+      -- the state machine and definition rows, the execution row and
+      -- ExecutionStarted share the first group with PassStateEntered ..
+      -- TaskScheduled; the second holds TaskStarted .. ExecutionSucceeded
+      -- and the execution's end
+      assert.same({ 8, 5 }, commits)
+      engine:close()
+    end)
+  end)
+
+  describe("definition revisions", function()
+    it("resumes an execution on the definition it started with, after the machine changed", function()
+      local function def(result)
+        return { StartAt = "W", States = {
+          W = { Type = "Wait", Seconds = 30, Next = "P" },
+          P = { Type = "Pass", Result = result, End = true } } }
+      end
+      local first = engine_on(path, nil, true)  -- real time: the Wait stays pending
+      local sm1 = assert(first:create_state_machine(def("v1"), { name = "rev" }))
+      assert.equal(1, sm1.revision)
+      local old = assert(first:start_execution(sm1, {}, { name = "old" }))
+      first:close()  -- as if the process died during the Wait
+      local engine = engine_on(path)
+      local sm2 = assert(engine:create_state_machine(def("v2"), { name = "rev" }))
+      assert.equal(2, sm2.revision)
+      local new = assert(engine:start_execution(sm2, {}, { name = "new" }))
+      assert.equal(1, engine:recover())
+      engine:run()
+      assert.equal("SUCCEEDED", new.status)
+      assert.equal("v2", new.output)
+      local rec = engine.store:get_execution(old.arn)
+      assert.equal("SUCCEEDED", rec.status)
+      assert.equal('"v1"', rec.output)
+      assert.equal(1, rec.revision)
+      -- the machine is still the current one
+      assert.equal(sm2, engine.machines[sm2.arn])
+      engine:close()
+    end)
+
+    it("keeps one revision for the same definition created again", function()
+      local engine = engine_on(path)
+      local d = { StartAt = "P", States = { P = { Type = "Pass", End = true } } }
+      assert.equal(1, assert(engine:create_state_machine(d, { name = "same" })).revision)
+      assert.equal(1, assert(engine:create_state_machine(d, { name = "same" })).revision)
       engine:close()
     end)
   end)

@@ -296,6 +296,10 @@ describe("stepflow.store", function()
           details = '{"d":{"name":"é \n"}}' },
       }, h)
       assert.has_error(function() s:append(E1, 2, 1, 12, "X", "{}") end)
+      -- the one definition version 1 kept is revision 1, which it runs
+      assert.equal("{}", s:get_definition(SM, 1))
+      assert.equal(1, s:get_state_machine(SM).revision)
+      assert.equal(1, s:get_execution(E1).revision)
       assert(s:append(E1, 3, 2, 12, "PassStateExited", "{}"))
       assert(s:finish_execution(E1, "SUCCEEDED", "{}", nil, nil, 13))
       assert(s:commit())  -- the group holds SQLite's write lock until then

@@ -40,21 +40,45 @@ describe("stepflow.store", function()
 
   describe("put_state_machine", function()
     it("stores a state machine that get_state_machine returns", function()
-      assert.is_true(s:put_state_machine({ arn = SM, name = "orders",
+      assert.equal(1, s:put_state_machine({ arn = SM, name = "orders",
         definition = '{"StartAt":"A"}', type = "STANDARD", created = 42 }))
       assert.same({ arn = SM, name = "orders", definition = '{"StartAt":"A"}',
-        type = "STANDARD", created = 42 }, s:get_state_machine(SM))
+        type = "STANDARD", created = 42, revision = 1 }, s:get_state_machine(SM))
     end)
 
-    it("replaces the definition of an existing ARN", function()
-      s:put_state_machine({ arn = SM, name = "orders", definition = "{}",
-        type = "STANDARD", created = 1 })
-      s:put_state_machine({ arn = SM, name = "orders", definition = '{"v":2}',
-        type = "STANDARD", created = 2 })
+    it("replaces the definition of an existing ARN, keeping every revision", function()
+      assert.equal(1, s:put_state_machine({ arn = SM, name = "orders", definition = "{}",
+        type = "STANDARD", created = 1 }))
+      assert.equal(1, s:put_state_machine({ arn = SM, name = "orders", definition = "{}",
+        type = "STANDARD", created = 2 }))  -- the same definition: the same revision
+      assert.equal(2, s:put_state_machine({ arn = SM, name = "orders", definition = '{"v":2}',
+        type = "STANDARD", created = 3 }))
+      assert.equal(3, s:put_state_machine({ arn = SM, name = "orders", definition = "{}",
+        type = "STANDARD", created = 4 }))  -- back to the first text: a new revision
       local sm = s:get_state_machine(SM)
-      assert.equal('{"v":2}', sm.definition)
+      assert.equal("{}", sm.definition)
+      assert.equal(3, sm.revision)
       assert.equal(1, sm.created)
       assert.equal(1, #s:list_state_machines())
+      assert.equal("{}", s:get_definition(SM, 1))
+      assert.equal('{"v":2}', s:get_definition(SM, 2))
+      assert.equal("{}", s:get_definition(SM, 3))
+      assert.is_nil(s:get_definition(SM, 4))
+      assert.is_nil(s:get_definition(SM .. "x", 1))
+    end)
+
+    it("records the revision an execution runs", function()
+      local rev = s:put_state_machine({ arn = SM, name = "orders", definition = "{}",
+        type = "STANDARD", created = 1 })
+      assert(s:create_execution({ arn = SM .. ":e1", sm_arn = SM, name = "e1",
+        input = "{}", started = 1, revision = rev }))
+      assert(s:create_execution({ arn = SM .. ":e2", sm_arn = SM, name = "e2",
+        input = "{}", started = 1 }))
+      assert.equal(1, s:get_execution(SM .. ":e1").revision)
+      assert.is_nil(s:get_execution(SM .. ":e2").revision)
+      assert.has_error(function()
+        s:create_execution({ arn = SM .. ":e3", sm_arn = SM, name = "e3", started = 1, revision = "1" })
+      end, "stepflow.store.create_execution: revision must be an integer")
     end)
 
     it("returns nil for an unknown ARN", function()
