@@ -86,7 +86,9 @@ local copy = json.deep_copy
 M.copy = copy
 
 --- The handler's input for a Task: lambda:invoke passes Payload; a null or
--- absent payload reaches a Lambda function as `{}`.
+-- absent Payload reaches the function as `{}` (Invoke is sent without a
+-- body). A function ARN Resource sends the state's input as it is, so a
+-- null input reaches the function as null.
 function M.handler_input(info, effective)
   local input = effective
   if info.kind == "lambda_invoke" then
@@ -97,7 +99,7 @@ function M.handler_input(info, effective)
       if ok then input = v end
     end
   end
-  if (info.kind == "lambda" or info.kind == "lambda_invoke") and (input == nil or input == null) then
+  if info.kind == "lambda_invoke" and (input == nil or input == null) then
     return {}
   end
   return copy(input)
