@@ -143,6 +143,17 @@ describe("workflow variables", function()
     assert.equal("/States/P/Branches/0/States/B/Assign/k", problems[1].path)
     assert.matches("assigned in an enclosing scope %(at /States/A/Assign/k%)", problems[1].message)
   end)
+  it("assigned only by the Parallel's Catch may also be assigned in its branch", function()
+    local status, out = h2.run({ StartAt = "P", States = {
+      P = { Type = "Parallel", Next = "Ok", Branches = { { StartAt = "B", States = {
+        B = { Type = "Pass", Assign = { k = "inner" }, Next = "F" },
+        F = { Type = "Fail", Error = "Boom" } } } },
+        Catch = { { ErrorEquals = { "States.ALL" }, Assign = { k = "caught" }, Next = "Done" } } },
+      Ok = { Type = "Pass", End = true },
+      Done = { Type = "Pass", Parameters = { ["k.$"] = "$k" }, End = true } } }, {})
+    assert.equal("SUCCEEDED", status)
+    assert.same({ k = "caught" }, out)
+  end)
   it("may reuse an outer name in a DISTRIBUTED Map, which sees no outer variables", function()
     local status = h2.run({ StartAt = "A", States = {
       A = { Type = "Pass", Assign = { k = 10 }, Next = "M" },

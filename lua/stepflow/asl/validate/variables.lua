@@ -2,7 +2,9 @@
 -- and inline Map iterations read the variables of the scopes around them
 -- but cannot assign them, so an Assign in an inner scope must not name a
 -- variable that an enclosing scope assigns (no shadowing). A distributed
--- Map's iterations see no outer variables, so they start afresh.
+-- Map's iterations see no outer variables, so they start afresh. Names that
+-- only a Catch assigns do not count as enclosing: AWS accepts a Parallel
+-- whose branch assigns the same name as the Parallel's own Catch.
 local util = require("stepflow.asl.validate.util")
 
 local M = {}
@@ -21,7 +23,8 @@ local function names_of(assign)
 end
 
 -- Every Assign of the states of one scope (not of nested scopes), as a list
--- of { pointer, name }, and the nested scopes as { pointer, def, inherits }.
+-- of { pointer, name, from_catch }, and the nested scopes as
+-- { pointer, def, inherits }.
 local function scan(path, def)
   local assigns, nested = {}, {}
   local states = type(def) == "table" and def.States
@@ -33,8 +36,8 @@ local function scan(path, def)
     local st = states[name]
     local sp = join(join(path, "States"), name)
     if type(st) == "table" then
-      local function add(p, assign)
-        for _, v in ipairs(names_of(assign)) do assigns[#assigns + 1] = { join(p, v), v } end
+      local function add(p, assign, from_catch)
+        for _, v in ipairs(names_of(assign)) do assigns[#assigns + 1] = { join(p, v), v, from_catch } end
       end
       add(join(sp, "Assign"), st.Assign)
       if util.is_array(st.Choices) then
@@ -45,7 +48,7 @@ local function scan(path, def)
       -- A Catch's Assign writes to the scope of its state.
       if util.is_array(st.Catch) then
         for i0, c in util.elements(st.Catch) do
-          if type(c) == "table" then add(join(join(join(sp, "Catch"), i0), "Assign"), c.Assign) end
+          if type(c) == "table" then add(join(join(join(sp, "Catch"), i0), "Assign"), c.Assign, true) end
         end
       end
       if st.Type == "Parallel" and util.is_array(st.Branches) then
@@ -75,7 +78,7 @@ local function walk(ctx, path, def, outer)
       ctx:add(p, "the variable '" .. name .. "' is assigned in an enclosing scope (at " ..
         outer[name] .. "); a Parallel branch or Map iteration can read it but not assign it: " ..
         "use another name, or return the value through the state's output")
-    elseif not here[name] then
+    elseif not here[name] and not a[3] then
       here[name] = p
     end
   end
