@@ -86,6 +86,28 @@ describe("Retry and Catch", function()
     assert.equal("FAILED", status)
     assert.equal("States.Runtime", err.Error)
   end)
+  it("catches a task result over the size limit with States.ALL", function()
+    local status, out = h.run({ StartAt = "T", States = { T = { Type = "Task",
+      Resource = "arn:aws:states:::lambda:invoke", Parameters = { FunctionName = "big" },
+      Catch = { { ErrorEquals = { "States.ALL" }, Next = "C" } }, End = true }, C = { Type = "Pass", End = true } } },
+      {}, { big = function() return string.rep("a", 300) end }, { payload_limit = 200 })
+    assert.equal("SUCCEEDED", status)
+    assert.equal("States.DataLimitExceeded", out.Error)
+  end)
+  it("names the service, or the function ARN, in a result size failure", function()
+    local status, err = h.run({ StartAt = "T", States = { T = { Type = "Task",
+      Resource = "arn:aws:states:::lambda:invoke", Parameters = { FunctionName = "big" }, End = true } } },
+      {}, { big = function() return string.rep("a", 300) end }, { payload_limit = 200 })
+    assert.equal("FAILED", status)
+    assert.equal("The state/task 'lambda' returned a result with a size exceeding the maximum number " ..
+      "of bytes service limit.", err.Cause)
+    local arn = "arn:aws:lambda:us-east-1:1:function:big"
+    status, err = h.run({ StartAt = "T", States = { T = { Type = "Task", Resource = arn, End = true } } },
+      {}, { big = function() return { s = string.rep("a", 300) } end }, { payload_limit = 200 })
+    assert.equal("FAILED", status)
+    assert.equal("The state/task '" .. arn .. "' returned a result with a size exceeding the maximum " ..
+      "number of bytes service limit.", err.Cause)
+  end)
   it("exposes the retry count as $$.State.RetryCount", function()
     local counts = {}
     local status = h.run({ StartAt = "T", States = { T = { Type = "Task", Resource = "f",

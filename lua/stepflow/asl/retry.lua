@@ -5,12 +5,11 @@ local M = {}
 local floor, random, min = math.floor, math.random, math.min
 
 -- States.Runtime always fails the execution: no Retry or Catch sees it.
--- DataLimitExceeded is terminal for States.ALL, but can be named.
+-- States.ALL matches DataLimitExceeded too: AWS catches a task result over
+-- the size limit with States.ALL (recorded), whatever its docs say.
 local function matches_name(pattern, name)
   if pattern == name then return true end
-  if pattern == "States.ALL" then
-    return name ~= "States.DataLimitExceeded"
-  end
+  if pattern == "States.ALL" then return true end
   if pattern == "States.TaskFailed" then
     return name ~= "States.Timeout" and name ~= "States.HeartbeatTimeout"
       and name ~= "States.DataLimitExceeded"

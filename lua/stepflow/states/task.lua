@@ -66,6 +66,9 @@ function M.compile(c, st, def, where)
   local wait_token = info.pattern == ".waitForTaskToken"
   local prepare, finish = st.prepare, st.finish
   local is_lambda = info.kind == "lambda" or info.kind == "lambda_invoke"
+  local limit_name = info.kind == "plain" and info.resource_type ~= "lua" and
+    info.resource_type ~= "activity" and info.resource_type or
+    info.kind == "lambda_invoke" and "lambda" or resource
 
   local function event_details(call, extra)
     local d = { resource = info.resource or resource, resourceType = info.resource_type }
@@ -99,9 +102,12 @@ function M.compile(c, st, def, where)
     local result = value
     if result == nil then result = null end
     local limit = engine.payload_limit
-    if record and limit and type(result) == "table" and #json.encode(result) > limit then
+    local rt = type(result)
+    if record and limit and (rt == "table" or rt == "string") and #json.encode(result) > limit then
+      -- AWS names the integration's service ('lambda' for lambda:invoke),
+      -- or the Resource itself for a function ARN or an activity.
       local e = errors.new(errors.DataLimitExceeded,
-        "The state/task '" .. st.name .. "' returned a result with a size exceeding " ..
+        "The state/task '" .. limit_name .. "' returned a result with a size exceeding " ..
         "the maximum number of bytes service limit.")
       event(exec, frame, ev.failed, exec.sink and event_details(call,
         { error = e.Error, cause = e.Cause }))
