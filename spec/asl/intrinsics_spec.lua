@@ -107,6 +107,17 @@ describe("stepflow.asl.intrinsics", function()
       assert.equal("é", eval([[States.Format('\u00e9')]]))
     end)
 
+    it("read a \\u surrogate pair as one character, as a Java string holds it", function()
+      assert.equal("a\u{1F600}b", eval([[States.Format('a\uD83D\uDE00b')]]))
+      -- the digest is of the character's UTF-8 bytes
+      assert.equal("2a02eac39d716a70ecf37579185927b6", eval([[States.Hash('\ud83d\ude00', 'MD5')]]))
+      assert.equal(1, #eval([[States.StringSplit('\uD83D\uDE00', ',')]]))
+    end)
+
+    it("keep a lone surrogate escape without failing", function()
+      assert.equal(2, #eval([[States.StringSplit('a\uD83Db', '\uD83D')]]))
+    end)
+
     it("read integers, decimals and exponents", function()
       local v = eval("States.Array(1, -2, 1.5, -0.25, 1e3, 2E-2)")
       assert.equal("integer", math.type(v[1]))
@@ -256,6 +267,17 @@ describe("stepflow.asl.intrinsics", function()
       assert.equal("RGF0YSB0byBlbmNvZGU=", eval("States.Base64Encode('Data to encode')"))
       assert.equal("Data to encode", eval("States.Base64Decode('RGF0YSB0byBlbmNvZGU=')"))
       assert.equal("w6k=", eval("States.Base64Encode('é')"))
+    end)
+
+    it("States.Base64Decode turns bytes that are not UTF-8 into U+FFFD as Java does", function()
+      local R = "\u{FFFD}"
+      assert.equal(R, eval("States.Base64Decode('/w==')"))                -- FF
+      assert.equal(R .. "(" .. R, eval("States.Base64Decode('4iih')"))    -- E2 28 A1
+      assert.equal(R .. R .. R, eval("States.Base64Decode('4ICA')"))      -- overlong E0 80 80
+      assert.equal(R, eval("States.Base64Decode('8J+Y')"))                -- cut-off F0 9F 98
+      -- an encoded surrogate is one character to Java's decoder
+      assert.equal(R .. "A", eval("States.Base64Decode('7aCAQQ==')"))     -- ED A0 80 41
+      assert.equal("oké", eval("States.Base64Decode('b2vDqQ==')"))
     end)
 
     it("States.Base64Decode fails on text that is not base64", function()

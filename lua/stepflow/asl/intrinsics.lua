@@ -92,8 +92,16 @@ local function parse_string(text, pos)
       local e = sub(text, i + 1, i + 1)
       if e == "" then perr(text, i, "unterminated escape") end
       if e == "u" and find(text, "^%x%x%x%x", i + 2) then
-        buf[#buf + 1] = utf8.char(tonumber(sub(text, i + 2, i + 5), 16))
+        local cp = tonumber(sub(text, i + 2, i + 5), 16)
         i = i + 6
+        -- `\uD83D\uDE00` is one character (Java strings are UTF-16): a
+        -- high surrogate escape followed by a low one makes one code point
+        if cp >= 0xD800 and cp <= 0xDBFF and find(text, "^\\u[dD][c-fC-F]%x%x", i) then
+          local lo = tonumber(sub(text, i + 2, i + 5), 16)
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00)
+          i = i + 6
+        end
+        buf[#buf + 1] = utf8.char(cp)
       else
         buf[#buf + 1] = e
         i = i + 2

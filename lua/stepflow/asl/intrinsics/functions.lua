@@ -385,12 +385,63 @@ F.Base64Encode = { 1, 1, function(a)
   return hash.base64_encode(s)
 end }
 
+-- Java's `new String(bytes, UTF_8)`: bytes that are not well-formed UTF-8
+-- become U+FFFD, one for each maximal ill-formed subpart (a lead byte and
+-- the continuation bytes it accepts), as the JDK decoder replaces them;
+-- the JDK decodes an encoded surrogate (ED A0..BF xx) first and replaces
+-- its three bytes with one U+FFFD. Decoded base64 is arbitrary bytes, and
+-- a state's output must be text.
+local REPLACEMENT = "\239\191\189"
+
+-- lead byte -> { sequence length, lowest and highest second byte }
+local function lead_info(b)
+  if b >= 0xC2 and b <= 0xDF then return 2, 0x80, 0xBF end
+  if b == 0xE0 then return 3, 0xA0, 0xBF end
+  if b >= 0xE1 and b <= 0xEF then return 3, 0x80, 0xBF end
+  if b == 0xF0 then return 4, 0x90, 0xBF end
+  if b == 0xF4 then return 4, 0x80, 0x8F end
+  if b >= 0xF1 and b <= 0xF3 then return 4, 0x80, 0xBF end
+  return nil
+end
+
+local function java_utf8(s)
+  if utf8.len(s) then return s end
+  local out, i, n = {}, 1, #s
+  while i <= n do
+    local b = byte(s, i)
+    if b < 0x80 then
+      out[#out + 1] = sub(s, i, i)
+      i = i + 1
+    else
+      local len, lo, hi = lead_info(b)
+      local ok = 0 -- continuation bytes that fit after the lead
+      if len then
+        for k = 1, len - 1 do
+          local c = byte(s, i + k)
+          local clo, chi = 0x80, 0xBF
+          if k == 1 then clo, chi = lo, hi end
+          if not c or c < clo or c > chi then break end
+          ok = k
+        end
+      end
+      if len and ok == len - 1 and not (b == 0xED and byte(s, i + 1) >= 0xA0) then
+        out[#out + 1] = sub(s, i, i + len - 1)
+      else
+        out[#out + 1] = REPLACEMENT
+      end
+      i = i + 1 + ok
+    end
+  end
+  return concat(out)
+end
+M.java_utf8 = java_utf8
+
 F.Base64Decode = { 1, 1, function(a)
   local s = want_string("Base64Decode", a[1], "the argument")
   check_length("Base64Decode", s)
   local out = hash.base64_decode(s)
   if not out then fail("Base64Decode", "the argument is not valid base64") end
-  return out
+  return java_utf8(out)
 end }
 
 local HASHES = {
@@ -481,7 +532,8 @@ F.StringSplit = { 2, 2, function(a)
     return new_array(out)
   end
   local set = {}
-  for _, cp in utf8.codes(delims) do set[utf8.char(cp)] = true end
+  -- lax: a lone surrogate escape in a literal delimiter is a character too
+  for _, cp in utf8.codes(delims, true) do set[utf8.char(cp)] = true end
   local start, i, len = 1, 1, #s
   while i <= len do
     local c = byte(s, i)
