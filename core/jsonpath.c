@@ -184,7 +184,13 @@ static int quoted (Parser *P) {
         case 'r': c = '\r'; break;
         case 'b': c = '\b'; break;
         case 'f': c = '\f'; break;
-        case '\\': case '\'': case '"': case '/': c = e; break;
+        case '\\': case '/': c = e; break;
+        case '\'': case '"':
+          /* AWS keeps the backslash before the quote that does not end
+          ** the string: $['a\"b'] names the key a\"b */
+          if (e != q) luaL_addchar(&b, '\\');
+          c = e;
+          break;
         case 'u': {
           unsigned long cp = hex4(P);
           if (cp >= 0xD800 && cp < 0xDC00 && peek(P) == '\\' &&

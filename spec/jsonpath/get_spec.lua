@@ -51,6 +51,13 @@ describe("stepflow.jsonpath", function()
       assert.equal(42, get("$.a.['b'].c", doc))
     end)
 
+    it("keeps the backslash before the other quote inside a quoted name, as AWS does", function()
+      -- inside '...', \" is not an escape: the key holds the backslash
+      assert.equal(7, get([=[$['Test\""Name"']]=], { [ [=[Test\""Name"]=] ] = 7 }))
+      assert.equal(8, get([=[$["it\'s"]]=], { [ [=[it\'s]=] ] = 8 }))
+      assert.equal(9, get([=[$['it\'s']]=], { ["it's"] = 9 }))
+    end)
+
     it("allows hyphens in dot notation", function()
       assert.equal("ups", get("$.delivery-partner", doc))
     end)
