@@ -10,6 +10,22 @@ describe("states", function()
     end)
   end)
 
+  describe("Pass", function()
+    it("fails with States.DataLimitExceeded when its Result is over the payload limit", function()
+      local big = ("x"):rep(300 * 1024)
+      local def = { StartAt = "Big", States = { Big = { Type = "Pass", Result = big, End = true } } }
+      local status, err = h.run(def, {})
+      assert.equal("FAILED", status)
+      assert.same({ Error = "States.DataLimitExceeded", Cause = "The state/task 'Big' returned a " ..
+        "result with a size exceeding the maximum number of bytes service limit." }, err)
+      -- the limit is the engine's: a smaller one counts, none disables it
+      status = h.run({ StartAt = "P", States = { P = { Type = "Pass", Result = ("y"):rep(50), End = true } } },
+        {}, nil, { payload_limit = 40 })
+      assert.equal("FAILED", status)
+      assert.equal("SUCCEEDED", (h.run(def, {}, nil, { payload_limit = false })))
+    end)
+  end)
+
   describe("Fail", function()
     it("fails with its Error and Cause", function()
       local status, err = h.run({ StartAt = "F", States = { F = { Type = "Fail", Error = "E", Cause = "C" } } }, {})
