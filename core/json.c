@@ -267,10 +267,13 @@ static void push_float (Dec *D, const char *p, size_t n) {
   }
   else text = lua_pushlstring(L, p, n);
   d = strtod(text, &endp);
+  /* a double cannot hold it, and inf has no JSON spelling to give back */
+  if (isinf(d)) dec_fail(D, p, "number %s", "out of range");
   if (J_LIKELY(endp == text + n)) lua_pushnumber(L, d);
   else {  /* a locale with another decimal point: let Lua cope with it */
     if (lua_stringtonumber(L, text) == 0)
       dec_expected(D, p, "a number");
+    if (isinf(lua_tonumber(L, -1))) dec_fail(D, p, "number %s", "out of range");
     lua_pushnumber(L, lua_tonumber(L, -1));
     lua_remove(L, -2);
   }

@@ -52,6 +52,15 @@ describe("stepflow.json", function()
       local text = "0." .. string.rep("3", 100)
       assert.equal(1 / 3, json.decode(text))
     end)
+
+    it("refuses numbers beyond a double, which could not be encoded back", function()
+      assert.has_error(function() json.decode('{"a":1e400}') end,
+        "json: number out of range at byte 6")
+      assert.has_error(function() json.decode("-1e309") end, "json: number out of range at byte 1")
+      assert.has_error(function() json.decode("[" .. ("9"):rep(400) .. "]") end,
+        "json: number out of range at byte 2")
+      assert.equal(0.0, json.decode("1e-400"))  -- underflow is a number: 0
+    end)
   end)
 
   describe("encode of floats", function()
