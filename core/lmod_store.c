@@ -91,7 +91,8 @@ static int l_open (lua_State *L) {
   size_t len;
   const char *path = luaL_checklstring(L, 1, &len);
   int flags = (lua_toboolean(L, 2) ? STEPFLOW_STORE_READONLY : 0) |
-              (lua_toboolean(L, 3) ? STEPFLOW_STORE_VERIFY : 0);
+              (lua_toboolean(L, 3) ? STEPFLOW_STORE_VERIFY : 0) |
+              (lua_toboolean(L, 4) ? STEPFLOW_STORE_CLIENT : 0);
   lstore *p;
   luaL_argcheck(L, len > 0 && strlen(path) == len, 1,
                 "path must be a non-empty string without NUL");
@@ -399,21 +400,32 @@ static int l_delete_stop (lua_State *L) {
   return 1;
 }
 
-/* request_stop(path, arn, error, cause, requested_ms) -> true | nil, msg */
-static int l_request_stop (lua_State *L) {
-  char err[600];
-  const char *path = luaL_checkstring(L, 1);
-  const char *arn = luaL_checkstring(L, 2);
-  const char *error = luaL_optstring(L, 3, NULL);
-  const char *cause = luaL_optstring(L, 4, NULL);
-  lua_Integer requested = luaL_checkinteger(L, 5);
-  if (stepflow_store_request_stop(path, arn, error, cause, requested, err,
-                                  sizeof(err)) != STEPFLOW_STORE_OK) {
-    lua_pushnil(L);
-    lua_pushstring(L, err);
-    return 2;
-  }
+/* store:put_stop(arn, error, cause, requested_ms) -> true | nil, msg, kind */
+static int l_put_stop (lua_State *L) {
+  stepflow_store *st = checkstore(L);
+  int rc = stepflow_store_put_stop(st, luaL_checkstring(L, 2),
+                                   luaL_optstring(L, 3, NULL),
+                                   luaL_optstring(L, 4, NULL),
+                                   luaL_checkinteger(L, 5));
+  if (rc != STEPFLOW_STORE_OK) return pushfail(L, st, rc);
   lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* store:running_after(key) -> array of records (keys kept) | nil, msg */
+static int l_running_after (lua_State *L) {
+  stepflow_store *st = checkstore(L);
+  stepflow_exec_rec r;
+  lua_Integer n = 0;
+  int rc;
+  lua_Integer after = luaL_checkinteger(L, 2);
+  lua_newtable(L);
+  stepflow_store_running_after_begin(st, after);
+  while ((rc = stepflow_store_list_exec_next(st, &r)) == 1) {
+    push_exec(L, &r);
+    lua_rawseti(L, -2, ++n);
+  }
+  if (rc != 0) return pushfail(L, st, rc);
   return 1;
 }
 
@@ -434,6 +446,8 @@ static const luaL_Reg store_methods[] = {
   {"get_definition", l_get_def},
   {"stops", l_stops},
   {"delete_stop", l_delete_stop},
+  {"put_stop", l_put_stop},
+  {"running_after", l_running_after},
   {"close", l_close},
   {NULL, NULL}
 };
@@ -446,7 +460,6 @@ static const luaL_Reg store_meta[] = {
 
 static const luaL_Reg funcs[] = {
   {"open", l_open},
-  {"request_stop", l_request_stop},
   {NULL, NULL}
 };
 

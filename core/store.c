@@ -14,41 +14,61 @@
                   "cause, started, stopped, revision"
 #define SM_COLS "arn, name, definition, type, created, revision"
 
+/* Designated, so that the order of the enum (core/store_impl.h) cannot
+** silently pair a statement with another's SQL. */
 const char *const sf_stmt_sql[S_COUNT] = {
-  "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK",
+  [S_BEGIN] = "BEGIN IMMEDIATE",
+  [S_COMMIT] = "COMMIT",
+  [S_ROLLBACK] = "ROLLBACK",
+  [S_PUT_SM] =
   "INSERT INTO state_machines (" SM_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
   "ON CONFLICT (arn) DO UPDATE SET name = excluded.name, "
   "definition = excluded.definition, type = excluded.type, "
   "revision = excluded.revision",
-  "DELETE FROM state_machines WHERE arn = ?1",
-  "SELECT " SM_COLS " FROM state_machines WHERE arn = ?1",
-  "SELECT " SM_COLS " FROM state_machines ORDER BY created, arn",
+  [S_DEL_SM] = "DELETE FROM state_machines WHERE arn = ?1",
+  [S_GET_SM] = "SELECT " SM_COLS " FROM state_machines WHERE arn = ?1",
+  [S_LIST_SM] = "SELECT " SM_COLS " FROM state_machines ORDER BY created, arn",
+  [S_NEW_EXEC] =
   "INSERT INTO executions (arn, sm_arn, name, status, input, started, "
   "revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+  [S_FIN_EXEC] =
   "UPDATE executions SET status = ?2, output = ?3, error = ?4, cause = ?5, "
   "stopped = ?6 WHERE id = ?1 AND status = 'RUNNING'",
-  "SELECT " EXEC_COLS " FROM executions WHERE arn = ?1",
+  [S_GET_EXEC] = "SELECT " EXEC_COLS " FROM executions WHERE arn = ?1",
+  [S_FIND_EXEC] =
   "SELECT " EXEC_COLS " FROM executions WHERE sm_arn = ?1 AND name = ?2",
-  "SELECT " EXEC_COLS " FROM executions "
+  [S_LIST_EXEC] = "SELECT " EXEC_COLS " FROM executions "
   "ORDER BY started DESC, id DESC LIMIT ?3",
-  "SELECT " EXEC_COLS " FROM executions WHERE status = ?1 "
+  [S_LIST_EXEC + 1] = "SELECT " EXEC_COLS " FROM executions WHERE status = ?1 "
   "ORDER BY started DESC, id DESC LIMIT ?3",
-  "SELECT " EXEC_COLS " FROM executions WHERE sm_arn = ?2 "
+  [S_LIST_EXEC + 2] = "SELECT " EXEC_COLS " FROM executions WHERE sm_arn = ?2 "
   "ORDER BY started DESC, id DESC LIMIT ?3",
+  [S_LIST_EXEC + 3] =
   "SELECT " EXEC_COLS " FROM executions WHERE status = ?1 AND sm_arn = ?2 "
   "ORDER BY started DESC, id DESC LIMIT ?3",
+  [S_APPEND] =
   "INSERT INTO events (exec, first, last, data) VALUES (?1, ?2, ?3, ?4)",
+  [S_HIST_ASC] =
   "SELECT data FROM events WHERE exec = ?1 AND last > ?2 ORDER BY first",
-  "SELECT data FROM events WHERE exec = ?1 AND first < ?2 "
+  [S_HIST_DESC] = "SELECT data FROM events WHERE exec = ?1 AND first < ?2 "
   "ORDER BY first DESC",
+  [S_LAST_EVENT] =
   "SELECT last FROM events WHERE exec = ?1 ORDER BY first DESC LIMIT 1",
-  "SELECT arn, error, cause, requested FROM stop_requests "
+  [S_STOPS] = "SELECT arn, error, cause, requested FROM stop_requests "
   "ORDER BY requested, arn",
-  "DELETE FROM stop_requests WHERE arn = ?1",
-  "SELECT definition, revision FROM state_machines WHERE arn = ?1",
+  [S_DEL_STOP] = "DELETE FROM stop_requests WHERE arn = ?1",
+  [S_SM_REV] = "SELECT definition, revision FROM state_machines WHERE arn = ?1",
+  [S_PUT_DEF] =
   "INSERT OR IGNORE INTO definitions (sm_arn, revision, definition, created) "
   "VALUES (?1, ?2, ?3, ?4)",
+  [S_GET_DEF] =
   "SELECT definition FROM definitions WHERE sm_arn = ?1 AND revision = ?2",
+  [S_PUT_STOP] = "INSERT INTO stop_requests (arn, error, cause, requested) "
+  "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (arn) DO UPDATE SET "
+  "error = excluded.error, cause = excluded.cause, "
+  "requested = excluded.requested",
+  [S_RUNNING_AFTER] = "SELECT " EXEC_COLS " FROM executions "
+  "WHERE status = 'RUNNING' AND id > ?1 ORDER BY id",
 };
 
 void sf_setmsg (char *buf, size_t n, const char *fmt, ...) {
@@ -475,12 +495,19 @@ int stepflow_store_list_exec_begin (stepflow_store *st, const char *status,
   return STEPFLOW_STORE_OK;
 }
 
+int stepflow_store_running_after_begin (stepflow_store *st, int64_t after) {
+  sqlite3_stmt *s = start(st, S_RUNNING_AFTER);
+  sqlite3_bind_int64(s, 1, after);
+  return STEPFLOW_STORE_OK;
+}
+
 int stepflow_store_list_exec_next (stepflow_store *st,
                                    stepflow_exec_rec *out) {
   sqlite3_stmt *s = st->stmt[S_LIST_EXEC];
   int i, rc;
   for (i = 0; i < 4; i++)
     if (st->cur == st->stmt[S_LIST_EXEC + i]) s = st->cur;
+  if (st->cur == st->stmt[S_RUNNING_AFTER]) s = st->cur;
   rc = next_row(st, s, "list_executions");
   if (rc == 1) read_exec(s, out);
   return rc;
@@ -613,6 +640,19 @@ int stepflow_store_stops_next (stepflow_store *st, stepflow_stop_rec *out) {
     out->requested = sqlite3_column_int64(s, 3);
   }
   return rc;
+}
+
+int stepflow_store_put_stop (stepflow_store *st, const char *arn,
+                             const char *error, const char *cause,
+                             int64_t requested) {
+  sqlite3_stmt *s = st->stmt[S_PUT_STOP];
+  int rc = begin(st);
+  if (rc != STEPFLOW_STORE_OK) return rc;
+  bind_text(s, 1, arn, strlen(arn));
+  bind_text(s, 2, error, error ? strlen(error) : 0);
+  bind_text(s, 3, cause, cause ? strlen(cause) : 0);
+  sqlite3_bind_int64(s, 4, requested);
+  return run_write(st, s, "request_stop");
 }
 
 int stepflow_store_delete_stop (stepflow_store *st, const char *arn) {

@@ -16,6 +16,11 @@
 /* Flags of stepflow_store_open. */
 #define STEPFLOW_STORE_READONLY 1  /* no lock, no writes, file must exist */
 #define STEPFLOW_STORE_VERIFY   2  /* run PRAGMA quick_check on open */
+/* Writes without the engine lock, to a store that exists at the current
+** version (never creates or upgrades): what a process that is not the
+** engine may write while an engine runs the store, i.e. new executions
+** and stop requests, which the engine picks up. */
+#define STEPFLOW_STORE_CLIENT   4
 
 /* Results of the functions below. */
 #define STEPFLOW_STORE_OK      0
@@ -136,6 +141,10 @@ int stepflow_store_list_exec_begin (stepflow_store *st, const char *status,
                                     const char *sm_arn, int64_t limit);
 int stepflow_store_list_exec_next (stepflow_store *st,
                                    stepflow_exec_rec *out);
+/* RUNNING executions whose key (rec.id) is above `after`, by key: how an
+** engine finds those that clients created; rows come from
+** stepflow_store_list_exec_next. */
+int stepflow_store_running_after_begin (stepflow_store *st, int64_t after);
 int stepflow_store_history_begin (stepflow_store *st, int64_t exec_id,
                                   int64_t after, int64_t limit, int reverse);
 int stepflow_store_history_next (stepflow_store *st,
@@ -151,13 +160,11 @@ typedef struct stepflow_stop_rec {
   int64_t requested;                 /* ms since the epoch */
 } stepflow_stop_rec;
 
-/* Records (or replaces) a request in the store file at path, in a
-** transaction of its own, without the engine lock (waits up to 5 s for
-** the engine's group). The file must be a store of this version. OK, or
-** ERROR with the message in err. */
-int stepflow_store_request_stop (const char *path, const char *arn,
-                                 const char *error, const char *cause,
-                                 int64_t requested, char *err, size_t errlen);
+/* Records (or replaces) the stop request of an execution: a write of the
+** current group (a client store's, usually). */
+int stepflow_store_put_stop (stepflow_store *st, const char *arn,
+                             const char *error, const char *cause,
+                             int64_t requested);
 /* The requests, oldest first (an iteration, as below). */
 int stepflow_store_stops_begin (stepflow_store *st);
 int stepflow_store_stops_next (stepflow_store *st, stepflow_stop_rec *out);

@@ -21,7 +21,8 @@ enum {
   S_NEW_EXEC, S_FIN_EXEC, S_GET_EXEC, S_FIND_EXEC,
   S_LIST_EXEC,  /* 4 variants: + 1 if status given, + 2 if sm_arn given */
   S_APPEND = S_LIST_EXEC + 4, S_HIST_ASC, S_HIST_DESC, S_LAST_EVENT,
-  S_STOPS, S_DEL_STOP, S_SM_REV, S_PUT_DEF, S_GET_DEF,
+  S_STOPS, S_DEL_STOP, S_SM_REV, S_PUT_DEF, S_GET_DEF, S_PUT_STOP,
+  S_RUNNING_AFTER,
   S_COUNT
 };
 
@@ -34,6 +35,7 @@ struct stepflow_store {
   sqlite3_stmt *cur;      /* statement whose row the caller may be reading */
   int lock_fd;            /* -1: no lock (":memory:" or read-only) */
   int readonly;
+  int client;             /* writes without the engine lock (no upgrade) */
   int in_txn;             /* a group (transaction) is open */
   int lost;               /* SQLite rolled the group back on an error */
   long pending;           /* writes in the open group */

@@ -290,7 +290,7 @@ static int identify (stepflow_store *st, const char *path, int verify,
   }
   if (app != STEPFLOW_STORE_APP_ID) {
     if (app == 0 && ver == 0 && nschema == 0) {
-      if (!st->readonly) return 0;
+      if (!st->readonly && !st->client) return 0;
       sf_setmsg(err, n, "store: %s: not a stepflow store (empty database)",
              path);
       return -1;
@@ -310,11 +310,11 @@ static int identify (stepflow_store *st, const char *path, int verify,
            "untouched", path);
     return -1;
   }
-  if (ver < STEPFLOW_STORE_VERSION && st->readonly) {
+  if (ver < STEPFLOW_STORE_VERSION && (st->readonly || st->client)) {
     sf_setmsg(err, n, "store: %s: store version %lld needs an upgrade to "
-           "version %d, which a read-only open cannot do; open it once "
+           "version %d, which a %s open cannot do; open it once "
            "read-write to upgrade it", path, (long long)ver,
-           STEPFLOW_STORE_VERSION);
+           STEPFLOW_STORE_VERSION, st->readonly ? "read-only" : "client");
     return -1;
   }
   if (verify) {
@@ -481,19 +481,23 @@ stepflow_store *stepflow_store_open (const char *path, int flags,
   }
   st->lock_fd = -1;
   st->readonly = (flags & STEPFLOW_STORE_READONLY) != 0;
-  if (memory && st->readonly) {
-    sf_setmsg(err, n, "store: :memory: cannot be opened read-only");
+  st->client = !st->readonly && (flags & STEPFLOW_STORE_CLIENT) != 0;
+  if (memory && (st->readonly || st->client)) {
+    sf_setmsg(err, n, "store: :memory: cannot be opened %s", st->readonly ?
+              "read-only" : "as a client (it is private to its engine)");
     goto failed;
   }
   if (!memory) {
-    if (check_path(path, st->readonly, err, n) != 0) goto failed;
-    if (!st->readonly) {
+    if (check_path(path, st->readonly || st->client, err, n) != 0)
+      goto failed;
+    if (!st->readonly && !st->client) {
       if (!lock_file_exists(path) && precheck(path, err, n) != 0)
         goto failed;
       if (take_lock(st, path, err, n) != 0) goto failed;
     }
   }
   oflags = SQLITE_OPEN_NOMUTEX | (st->readonly ? SQLITE_OPEN_READONLY :
+           st->client ? SQLITE_OPEN_READWRITE :
            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   if (sqlite3_open_v2(path, &st->db, oflags, NULL) != SQLITE_OK) {
     sf_setmsg(err, n, "store: %s: %s", path, st->db ? sqlite3_errmsg(st->db)
@@ -517,6 +521,10 @@ stepflow_store *stepflow_store_open (const char *path, int flags,
     goto failed;
   }
   for (i = 0; i < S_COUNT; i++) {
+    if (sf_stmt_sql[i] == NULL) {  /* a statement the table forgot */
+      sf_setmsg(err, n, "store: internal error: no SQL for statement %d", i);
+      goto failed;
+    }
     if (sqlite3_prepare_v3(st->db, sf_stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                            &st->stmt[i], NULL) != SQLITE_OK) {
       sf_setmsg(err, n, "store: %s: %s", path, sqlite3_errmsg(st->db));
@@ -544,68 +552,3 @@ int stepflow_store_close (stepflow_store *st, char *err, size_t n) {
   return rc;
 }
 
-
-/* ---- stop requests from other processes ---- */
-
-int stepflow_store_request_stop (const char *path, const char *arn,
-                                 const char *error, const char *cause,
-                                 int64_t requested, char *err, size_t n) {
-  static const char sql[] =
-    "INSERT INTO stop_requests (arn, error, cause, requested) "
-    "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (arn) DO UPDATE SET "
-    "error = excluded.error, cause = excluded.cause, "
-    "requested = excluded.requested";
-  sqlite3_int64 version = 0;
-  sqlite3_stmt *s = NULL;
-  int rc = STEPFLOW_STORE_ERROR, kind;
-  stepflow_store *st = calloc(1, sizeof(*st));
-  if (st == NULL) {
-    sf_setmsg(err, n, "store: out of memory");
-    return STEPFLOW_STORE_ERROR;
-  }
-  st->lock_fd = -1;  /* the engine holds the lock: only SQLite's locks */
-  if (strcmp(path, ":memory:") == 0) {
-    sf_setmsg(err, n, "store: :memory: is private to its engine");
-    goto done;
-  }
-  if (check_path(path, 1, err, n) != 0) goto done;
-  if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
-                      SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-    sf_setmsg(err, n, "store: %s: %s", path, st->db ?
-              sqlite3_errmsg(st->db) : "out of memory");
-    goto done;
-  }
-  sqlite3_extended_result_codes(st->db, 1);
-  sqlite3_busy_timeout(st->db, 5000);  /* the engine's group is short */
-  kind = identify(st, path, 0, &version, err, n);
-  if (kind < 0) goto done;
-  if (kind == 0) {
-    sf_setmsg(err, n, "store: %s: not a stepflow store (empty database)",
-              path);
-    goto done;
-  }
-  if (version < STEPFLOW_STORE_VERSION) {
-    sf_setmsg(err, n, "store: %s: store version %lld; open it read-write "
-              "once to upgrade it", path, (long long)version);
-    goto done;
-  }
-  if (sqlite3_exec(st->db, "PRAGMA synchronous = FULL", NULL, NULL,
-                   NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
-    sf_setmsg(err, n, "store: %s: %s", path, sqlite3_errmsg(st->db));
-    goto done;
-  }
-  sqlite3_bind_text(s, 1, arn, -1, SQLITE_STATIC);
-  if (error) sqlite3_bind_text(s, 2, error, -1, SQLITE_STATIC);
-  if (cause) sqlite3_bind_text(s, 3, cause, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 4, requested);
-  if (sqlite3_step(s) != SQLITE_DONE)
-    sf_setmsg(err, n, "store: %s: stop request: %s", path,
-              sqlite3_errmsg(st->db));
-  else
-    rc = STEPFLOW_STORE_OK;
-done:
-  sqlite3_finalize(s);
-  destroy(st);
-  return rc;
-}

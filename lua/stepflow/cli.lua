@@ -19,9 +19,12 @@ commands:
       A durable execution: its history is committed to FILE as it runs,
       and every other open execution in FILE resumes too.
   start DEFINITION --store FILE [--name NAME] [--input JSON|@FILE]
-      Records a new durable execution and exits without running it.
-  resume --store FILE [--handlers FILE]... [--virtual-time]
-      Continues every open execution in FILE; exits when none can go on.
+      Records a new durable execution and exits without running it (an
+      engine running FILE with resume picks it up).
+  resume --store FILE [--handlers FILE]... [--virtual-time] [--watch]
+      Continues every open execution in FILE, and those that start adds
+      meanwhile; exits when none can go on (with --watch: keeps waiting
+      for new ones until killed).
   executions --store FILE [--status STATUS] [--json]
       Lists executions (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED).
   history EXECUTION --store FILE [--json]
@@ -119,7 +122,12 @@ end
 -- or nil after printing why.
 local function open_engine(opts)
   local stepflow = require("stepflow")
-  local engine, err = stepflow.new({ virtual_time = opts["virtual-time"], store = opts.store })
+  local engine, err = stepflow.new({ virtual_time = opts["virtual-time"], store = opts.store,
+    accept_new = opts.accept_new })
+  if not engine and opts.client_if_locked and tostring(err):find("locked by process", 1, true) then
+    -- another engine runs the store: record the execution for it
+    engine, err = stepflow.new({ store = opts.store, client = true })
+  end
   if not engine then
     io.stderr:write("stepflow: ", tostring(err), "\n")
     return nil
@@ -190,6 +198,7 @@ local function run_or_start(argv, start_only)
   local input
   input, err = decode_input(opts.input)
   if input == nil then return fail_usage(err) end
+  opts.client_if_locked = start_only
   local engine, code = open_engine(opts)
   if not engine then return code or 1 end
   local sm, msg, problems = engine:create_state_machine(text, { name = machine_name(pos[1]), type = opts.type })
@@ -216,8 +225,17 @@ local function run_or_start(argv, start_only)
     return 1
   end
   if start_only then
-    engine:close()
+    local client = engine.client
+    local ok, cerr = pcall(engine.close, engine)  -- commits the record
+    if not ok then
+      io.stderr:write(tostring(cerr), "\n")
+      return 1
+    end
     io.stdout:write(exec.arn, "\n")
+    if client then
+      io.stderr:write("stepflow: recorded for the engine that runs ", opts.store,
+        " (it runs it if started with resume)\n")
+    end
     return 0
   end
   local ok, rerr = pcall(engine.run, engine)
@@ -230,9 +248,15 @@ function M.run(argv) return run_or_start(argv, false) end
 function M.start(argv) return run_or_start(argv, true) end
 
 function M.resume(argv)
-  local pos, opts = parse_args(argv, 2, { store = "value", handlers = "list", ["virtual-time"] = "flag" })
+  local pos, opts = parse_args(argv, 2, { store = "value", handlers = "list", ["virtual-time"] = "flag",
+    watch = "flag" })
   if not pos then return fail_usage(opts) end
-  if #pos ~= 0 or not opts.store then return fail_usage("usage: stepflow resume --store FILE [--handlers FILE]...") end
+  if #pos ~= 0 or not opts.store then
+    return fail_usage("usage: stepflow resume --store FILE [--handlers FILE]... [--watch]")
+  end
+  if opts.watch and opts["virtual-time"] then return fail_usage("--watch runs in real time") end
+  -- executions that `stepflow start` adds meanwhile are run too
+  opts.accept_new = true
   local engine, code = open_engine(opts)
   if not engine then return code or 1 end
   local n, err = engine:recover()
@@ -240,6 +264,10 @@ function M.resume(argv)
     engine:close()
     io.stderr:write("stepflow: ", err, "\n")
     return 1
+  end
+  if opts.watch then
+    engine.watch = true
+    require("stepflow.durable").watch_stops(engine)
   end
   local ok, rerr = pcall(engine.run, engine)
   local still = 0

@@ -33,6 +33,7 @@ function M.attach(engine, store)
   end
   engine.stops_polled = -math.huge
   engine.stop_timer = false
+  engine.seen_seq = 0  -- executions up to this store number were looked at
 end
 
 -- How often stop requests are read, in ms of the engine's clock.
@@ -65,29 +66,49 @@ function M.commit(engine)
   end
 end
 
---- Acts on the stop requests that other processes left in the store
--- (store.request_stop, `stepflow stop` while this engine runs): stops
+--- Acts on what other processes left in the store while this engine
+-- runs it. Stop requests (store.request_stop, `stepflow stop`): stops
 -- each execution, ABORTED with the request's error and cause (one this
 -- engine does not run is aborted in the store), and deletes the request,
--- in the current group. A request for an execution that is not running
--- is dropped.
+-- in the current group; a request for an execution that is not running is
+-- dropped. With `engine.accept_new`: runs the RUNNING executions that
+-- clients added (`stepflow start` while this engine runs).
 function M.poll_stops(engine)
   local store = engine.store
+  if engine.client then return end
   engine.stops_polled = engine.loop:now()
   local list, err = store:stop_requests()
   if not list then error("stepflow: reading stop requests failed: " .. tostring(err), 0) end
-  if #list == 0 then return end
   for _, r in ipairs(list) do
     local ok, derr = store:delete_stop_request(r.arn)
     if not ok then error("stepflow: store write failed: " .. tostring(derr), 0) end
     engine:stop_execution(r.arn, r.error, r.cause)
   end
-  post_commit(engine)
+  if #list > 0 then post_commit(engine) end
+  if engine.accept_new then
+    local recs
+    recs, err = store:running_after(engine.seen_seq)
+    if not recs then error("stepflow: reading new executions failed: " .. tostring(err), 0) end
+    for _, rec in ipairs(recs) do
+      if rec.seq > engine.seen_seq then engine.seen_seq = rec.seq end
+      if not engine.executions[rec.arn] then
+        local events, why = store:history(rec.arn)
+        local ok = false
+        if events then ok, why = engine:resume_record(rec, events) end
+        if not ok then
+          -- nobody to return it to: the execution stays RUNNING in the
+          -- store, and the operator is told
+          io.stderr:write("stepflow: cannot run ", rec.arn, ": ", tostring(why), "\n")
+        end
+      end
+    end
+  end
 end
 
---- While the loop has other work, reads stop requests every POLL_MS of
--- real time (commits read them too). It never keeps the loop alive by
--- itself, and virtual time goes without it (its clock jumps).
+--- While the loop has other work, reads stop requests (and new
+-- executions) every POLL_MS of real time (commits read them too). It never
+-- keeps the loop alive by itself, unless `engine.watch` (a service that
+-- waits for work), and virtual time goes without it (its clock jumps).
 function M.watch_stops(engine)
   local loop = engine.loop
   if engine.stop_timer or not engine.store or loop:is_virtual() then return end
@@ -95,7 +116,7 @@ function M.watch_stops(engine)
     engine.stop_timer = false
     if not engine.store then return end
     M.poll_stops(engine)
-    if loop:pending() > 0 then M.watch_stops(engine) end
+    if loop:pending() > 0 or engine.watch then M.watch_stops(engine) end
   end)
 end
 

@@ -55,6 +55,14 @@ end
 --   store         a store file path (or an opened stepflow.store): STANDARD
 --                 executions become durable, and every open one resumes
 --                 when recover() is called
+--   client        with a store path: open it as a client (no engine lock,
+--                 while another engine runs it): this engine only records
+--                 executions (start_execution with `defer`), which the
+--                 running engine picks up if it accepts new ones; it
+--                 cannot run or recover executions
+--   accept_new    with a store: also run RUNNING executions that clients
+--                 add to the store while this engine runs (read with the
+--                 stop requests: at commits and every 250 ms)
 -- Returns the engine, or nil, message when the store cannot be opened.
 function M.new(opts)
   opts = opts or {}
@@ -62,8 +70,10 @@ function M.new(opts)
   local store = opts.store
   if type(store) == "string" then
     local err
-    store, err = require("stepflow.store").open(store)
+    store, err = require("stepflow.store").open(store, { client = opts.client })
     if not store then return nil, err end
+  elseif opts.client then
+    error("stepflow.new: client needs a store path", 2)
   end
   local self = setmetatable({
     loop = core.loop({ virtual_time = opts.virtual_time and true or false }),
@@ -85,7 +95,11 @@ function M.new(opts)
   self.scheduler = execution.new_scheduler(self.loop)
   -- The clock method itself, so the interpreter calls it without lookups.
   self.now = self.loop.now
-  if store then durable.attach(self, store) end
+  if store then
+    durable.attach(self, store)
+    if opts.client then self.client = true end
+    if opts.accept_new then self.accept_new = true end
+  end
   if opts.handlers then
     for name, fn in pairs(opts.handlers) do self:register(name, fn) end
   end
@@ -422,24 +436,32 @@ end
 function Engine:recover()
   local store = self.store
   if not store then error("recover: this engine has no store", 2) end
+  if self.client then error("recover: a client engine runs no executions", 2) end
   local count = 0
   for _, rec in ipairs(store:running({ events = true })) do
     if not self.executions[rec.arn] then
-      local sm, err = self:machine_of(rec)
-      if not sm then return nil, err end
-      local exec = durable.resume_execution(self, sm, rec, rec.events, function(machine, r)
-        local e = new_execution(self, machine, r.name, json.decode(r.input), r.started)
-        e.arn = r.arn
-        e.durable = true
-        e.sink = durable.sink
-        e.state_sink = durable.state_sink
-        return e
-      end)
-      launch(self, exec)
+      local ok, err = self:resume_record(rec, rec.events)
+      if not ok then return nil, err end
       count = count + 1
     end
   end
   return count
+end
+
+--- Resumes one stored RUNNING execution from its record and events (see
+-- recover). Returns the execution, or nil, message.
+function Engine:resume_record(rec, events)
+  local sm, err = self:machine_of(rec)
+  if not sm then return nil, err end
+  local exec = durable.resume_execution(self, sm, rec, events, function(machine, r)
+    local e = new_execution(self, machine, r.name, json.decode(r.input), r.started)
+    e.arn = r.arn
+    e.durable = true
+    e.sink = durable.sink
+    e.state_sink = durable.state_sink
+    return e
+  end)
+  return launch(self, exec)
 end
 
 --- The AWS-shaped history of an execution (from the store or memory).
@@ -511,6 +533,7 @@ end
 
 --- Runs the loop until no execution can make progress.
 function Engine:run()
+  if self.client then error("run: a client engine runs no executions", 2) end
   return self.loop:run()
 end
 

@@ -70,7 +70,10 @@ end
 --- Opens (creating if needed) a store.
 -- @param path a file name, or ":memory:" for a private in-memory store
 -- @param opts optional: `read_only` (no lock, no writes; the file must be
---   a store), `verify` (run SQLite's quick_check first)
+--   a store), `verify` (run SQLite's quick_check first), `client` (writes
+--   without the engine lock, for processes that only add executions and
+--   stop requests while an engine runs the store: the file must be a store
+--   of this version; SQLite serialises the writes)
 -- @return store, or nil and a message when the file is not a store, is
 --   corrupt, of a newer version, or locked by another engine
 function M.open(path, opts)
@@ -81,7 +84,7 @@ function M.open(path, opts)
     error("stepflow.store.open: opts must be a table", 2)
   end
   opts = opts or {}
-  local c, err = core.open(path, opts.read_only, opts.verify)
+  local c, err = core.open(path, opts.read_only, opts.verify, opts.client)
   if c == nil then return nil, err end
   return setmetatable({ _core = c, _keys = {}, path = path }, Store)
 end
@@ -324,8 +327,8 @@ function Store:running(opts)
 end
 
 --- Asks the engine that runs a store to stop an execution: records a
--- stop request in the store file without taking the engine lock (the
--- engine reads requests at its commits and every 250 ms of real time,
+-- stop request in the store file through a client store (no engine lock;
+-- the engine reads requests at its commits and every 250 ms of real time,
 -- stops the execution, and deletes the request). Replaces an earlier
 -- request for the same execution.
 -- @param path the store file (not ":memory:")
@@ -339,9 +342,38 @@ function M.request_stop(path, arn, err_name, cause)
   check_string("request_stop", "arn", arn)
   check_string("request_stop", "error", err_name, true)
   check_string("request_stop", "cause", cause, true)
-  local ok, err = core.request_stop(path, arn, err_name, cause, os.time() * 1000)
+  local s, err = M.open(path, { client = true })
+  if not s then return nil, err end
+  local ok
+  ok, err = s:request_stop(arn, err_name, cause)
+  if ok then ok, err = s:commit() end
+  s:close()
   if not ok then return nil, err end
   return true
+end
+
+--- Records the stop request of an execution, in the current group.
+-- @return true, or nil and a message
+function Store:request_stop(arn, err_name, cause)
+  check_string("request_stop", "arn", arn)
+  check_string("request_stop", "error", err_name, true)
+  check_string("request_stop", "cause", cause, true)
+  local ok, err = self._core:put_stop(arn, err_name, cause, os.time() * 1000)
+  if not ok then return nil, err end
+  return true
+end
+
+--- RUNNING executions whose store sequence number is above `seq`, by
+-- that number (each record has `.seq`): how an engine finds executions
+-- that clients added while it runs.
+function Store:running_after(seq)
+  if math_type(seq) ~= "integer" then
+    error("stepflow.store.running_after: seq must be an integer", 2)
+  end
+  local list, err = self._core:running_after(seq)
+  if list == nil then return nil, err end
+  for i = 1, #list do list[i].seq = list[i]._key end
+  return publics(self, list)
 end
 
 --- Pending stop requests, oldest first:

@@ -160,6 +160,42 @@ describe("stepflow command line with --store", function()
     error("the engine did not exit after the stop: " .. tostring(io.open(log):read("a")))
   end)
 
+  it("starts an execution that an engine running with resume --watch picks up", function()
+    local log = dir .. "/watch.log"
+    os.execute("(bin/stepflow resume --store " .. db .. " --handlers " .. handlers .. " --watch > " .. log
+      .. " 2>&1) & echo $! > " .. dir .. "/watch.pid")
+    local function lock_owner()
+      local f = io.open(db .. ".lock")
+      local text = f and f:read("a") or ""
+      if f then f:close() end
+      return text
+    end
+    for _ = 1, 200 do  -- until the engine holds the lock
+      if lock_owner():match("%d") then break end
+      os.execute("sleep 0.05")
+    end
+    local out, rc = sh("bin/stepflow start " .. def .. " --store " .. db .. " --name w1 --input 21")
+    assert.equal(0, rc, out)
+    assert.matches("recorded for the engine that runs", out)
+    local status
+    for _ = 1, 100 do  -- the Task doubles, the Wait takes 1 s
+      local rec = json.decode((sh("bin/stepflow executions --store " .. db .. " --json")))
+      status = rec.status
+      if status == "SUCCEEDED" then
+        assert.equal(42, rec.output)
+        break
+      end
+      os.execute("sleep 0.05")
+    end
+    -- the watching engine, never idle by itself, is stopped from outside
+    local pf = io.open(dir .. "/watch.pid")
+    local shell_pid = pf:read("a"):match("%d+")
+    pf:close()
+    os.execute("pkill -P " .. shell_pid .. " 2>/dev/null; kill " .. shell_pid .. " 2>/dev/null")
+    os.execute("pkill -f 'resume --store " .. db .. "' 2>/dev/null")
+    assert.equal("SUCCEEDED", status)
+  end)
+
   it("says clearly when the store is not a store", function()
     write(db, "garbage")
     local out, rc = sh("bin/stepflow executions --store " .. db)

@@ -181,6 +181,73 @@ describe("durable executions", function()
     end)
   end)
 
+  describe("clients", function()
+    local function def() return { StartAt = "W", States = {
+      W = { Type = "Wait", Seconds = 0, Next = "P" },
+      P = { Type = "Pass", Result = "done", End = true } } } end
+
+    it("runs the executions a client records while it runs, with accept_new", function()
+      local engine = assert(stepflow.new({ store = path, accept_new = true }))  -- real time
+      local sm = assert(engine:create_state_machine({ StartAt = "W", States = {
+        W = { Type = "Wait", Seconds = 1, End = true } } }, { name = "keepalive" }))
+      local keep = assert(engine:start_execution(sm, {}, { name = "k" }))
+      local added
+      engine.loop:timer(20, function()
+        -- another process's view: no engine lock, only new records
+        local client = assert(stepflow.new({ store = path, client = true }))
+        local csm = assert(client:create_state_machine(def(), { name = "fromclient" }))
+        added = assert(client:start_execution(csm, { n = 1 }, { name = "c1", defer = true }))
+        client:close()
+      end)
+      engine:run()
+      assert.equal("SUCCEEDED", keep.status)
+      local exec = engine.executions[added.arn]
+      assert.is_not_nil(exec)
+      assert.equal("SUCCEEDED", exec.status)
+      assert.equal("done", exec.output)
+      local h = engine:history(added.arn)
+      assert.equal("ExecutionStarted", h[1].type)
+      assert.equal(1, #(function()
+        local n = {}
+        for _, e in ipairs(h) do if e.type == "ExecutionStarted" then n[#n + 1] = e end end
+        return n
+      end)())
+      engine:close()
+    end)
+
+    it("leaves them to a later recovery without accept_new", function()
+      local engine = assert(stepflow.new({ store = path }))
+      local sm = assert(engine:create_state_machine({ StartAt = "W", States = {
+        W = { Type = "Wait", Seconds = 1, End = true } } }, { name = "keepalive" }))
+      assert(engine:start_execution(sm, {}, { name = "k" }))
+      local added
+      engine.loop:timer(20, function()
+        local client = assert(stepflow.new({ store = path, client = true }))
+        local csm = assert(client:create_state_machine(def(), { name = "fromclient" }))
+        added = assert(client:start_execution(csm, {}, { name = "c2", defer = true }))
+        client:close()
+      end)
+      engine:run()
+      assert.is_nil(engine.executions[added.arn])
+      assert.equal("RUNNING", engine.store:get_execution(added.arn).status)
+      assert.equal(1, engine:recover())
+      engine:run()
+      assert.equal("SUCCEEDED", engine.store:get_execution(added.arn).status)
+      engine:close()
+    end)
+
+    it("cannot run or recover executions, and needs a store file", function()
+      local first = engine_on(path)
+      first:close()
+      local client = assert(stepflow.new({ store = path, client = true }))
+      assert.has_error(function() client:run() end, "run: a client engine runs no executions")
+      assert.has_error(function() client:recover() end, "recover: a client engine runs no executions")
+      client:close()
+      assert.has_error(function() stepflow.new({ client = true }) end,
+        "stepflow.new: client needs a store path")
+    end)
+  end)
+
   describe("definition revisions", function()
     it("resumes an execution on the definition it started with, after the machine changed", function()
       local function def(result)

@@ -321,6 +321,9 @@ describe("stepflow.store", function()
       assert.equal("store: " .. path .. ": store version 1 needs an upgrade to version "
         .. store.VERSION .. ", which a read-only open cannot do; open it once "
         .. "read-write to upgrade it", err)
+      s, err = store.open(path, { client = true })
+      assert.is_nil(s)
+      assert.matches("which a client open cannot do", err)
       assert.equal(before, read_file(path))
     end)
   end)
