@@ -105,6 +105,31 @@ describe("Task", function()
   end)
 
   describe("coroutines", function()
+    it("runs a handler that takes no ctx directly, and one that does in a worker", function()
+      local function in_main() local _, main = coroutine.running(); return main end
+      local function run(fn)
+        local status, out = h.run(task(), {}, { work = fn })
+        return { status, out }
+      end
+      assert.same({ "SUCCEEDED", true }, run(function(_) return in_main() end))
+      assert.same({ "SUCCEEDED", false }, run(function(_, _) return in_main() end))
+      assert.same({ "SUCCEEDED", false }, run(function(...) return in_main() end))
+    end)
+
+    it("fails the task of a ctx-less handler as the worker would", function()
+      local status, err = h.run(task(), {}, { work = function(_) return nil, "no stock" end })
+      assert.equal("FAILED", status)
+      assert.same({ Error = "States.TaskFailed", Cause = "no stock" }, err)
+      status, err = h.run(task(), {}, { work = function(_) error({ Error = "Shop.Closed", Cause = "night" }) end })
+      assert.same({ "FAILED", { Error = "Shop.Closed", Cause = "night" } }, { status, err })
+      -- a yield without ctx cannot wait for anything: the task fails, the
+      -- engine goes on
+      status, err = h.run(task(), {}, { work = function(_) coroutine.yield(1) end })
+      assert.equal("FAILED", status)
+      assert.equal("States.TaskFailed", err.Error)
+      assert.matches("yield", err.Cause)
+    end)
+
     it("lets a handler sleep without blocking other executions", function()
       local engine = stepflow.new({ virtual_time = true })
       local order = {}

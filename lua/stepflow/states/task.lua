@@ -26,6 +26,20 @@ local function worker(fn, input, ctx)
   end
 end
 
+-- Whether a handler takes a ctx (a second parameter, or varargs; C
+-- functions are assumed to): one that does not cannot wait (ctx.sleep and
+-- ctx.await are the only ways), so it runs without a worker coroutine.
+local takes_ctx = setmetatable({}, { __mode = "k" })
+local function uses_ctx(fn)
+  local v = takes_ctx[fn]
+  if v == nil then
+    local info = debug.getinfo(fn, "u")
+    v = info.isvararg or info.nparams >= 2
+    takes_ctx[fn] = v
+  end
+  return v
+end
+
 local function take_worker(engine)
   local pool = engine.co_pool
   local n = #pool
@@ -253,6 +267,14 @@ function M.compile(c, st, def, where)
     if not fn then return false, fname_or_err end
     call.function_name = fname_or_err
     local input = handlers.handler_input(info, call.effective)
+    if not wait_token and not uses_ctx(fn) then
+      -- As the worker would, without it: a yield here (outside ctx) fails
+      -- the task, since the loop's C call boundary is not yieldable.
+      local ok, a, b = pcall(fn, input)
+      if not ok then return false, errors.from(a) end
+      if a == nil and b ~= nil then return false, errors.from(b) end
+      return true, a
+    end
     call.co = take_worker(engine)
     return step(call, fn, input, make_ctx(call))
   end
