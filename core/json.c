@@ -1141,3 +1141,47 @@ int stepflow_json_isarray (lua_State *L, int idx, int arraymt) {
   }
   return ok && count > 0 && count == max;
 }
+
+
+/*
+** An upper bound of the encoded size of the value at idx, counted until it
+** passes `limit` (then limit + 1): each string byte as 6 (the longest
+** escape), each number as 25 characters (the longest shortest-round-trip
+** spelling is 24), structure included; integer keys (array indices) as
+** nothing. A table that encode would refuse gets a bound all the same:
+** encode raises for it anyway.
+*/
+static size_t bound (lua_State *L, int idx, size_t limit, int depth) {
+  size_t n;
+  switch (lua_type(L, idx)) {
+    case LUA_TSTRING: {
+      size_t len;
+      (void)lua_tolstring(L, idx, &len);
+      return len > (limit - 2) / 6 ? limit + 1 : 2 + 6 * len;
+    }
+    case LUA_TNUMBER: return depth < 0 ? 0 : 25;
+    case LUA_TBOOLEAN: return 5;
+    case LUA_TTABLE:
+      if (depth < 0 || depth > MAXDEPTH || !lua_checkstack(L, 3))
+        return limit + 1;
+      n = 2;
+      lua_pushnil(L);
+      while (lua_next(L, idx)) {  /* STACK: k, v */
+        /* depth -1: a key (a number key is an index, not written) */
+        n += 2 + bound(L, lua_gettop(L) - 1, limit, -1) +
+             bound(L, lua_gettop(L), limit, depth + 1);
+        lua_pop(L, 1);
+        if (n > limit) {
+          lua_pop(L, 1);
+          return limit + 1;
+        }
+      }
+      return n;
+    default: return 4;  /* null; other values make encode fail anyway */
+  }
+}
+
+int stepflow_json_size_within (lua_State *L, int idx, size_t limit) {
+  idx = lua_absindex(L, idx);
+  return limit >= 34 && bound(L, idx, limit, 0) <= limit;
+}

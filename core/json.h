@@ -57,4 +57,11 @@ void stepflow_json_encode (lua_State *L, int idx, int flags, int arraymt,
 */
 int stepflow_json_isarray (lua_State *L, int idx, int arraymt);
 
+/*
+** 1 when the value at idx certainly encodes in at most `limit` bytes,
+** found without encoding it (an upper bound: every string byte counted as
+** its longest escape); 0 when it may not (encode it to know).  [-0, +0, -]
+*/
+int stepflow_json_size_within (lua_State *L, int idx, size_t limit);
+
 #endif

@@ -88,6 +88,16 @@ static int json_encoder (lua_State *L) {
   return 1;
 }
 
+/* size_within(value, limit) -> boolean: certainly encodes in at most
+** limit bytes (false: it may not; encode to know)  [-0, +1, -] */
+static int json_size_within (lua_State *L) {
+  lua_Integer limit = luaL_checkinteger(L, 2);
+  luaL_checkany(L, 1);
+  lua_pushboolean(L, limit > 0 &&
+                  stepflow_json_size_within(L, 1, (size_t)limit));
+  return 1;
+}
+
 /* array(t) -> t, with the array metatable  [-0, +1, e] */
 static int json_array (lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -244,6 +254,8 @@ STEPFLOW_EXPORT int luaopen_stepflow_core_json (lua_State *L) {
   lua_setfield(L, mod, "is_array");
   lua_pushcfunction(L, json_copy);
   lua_setfield(L, mod, "copy");
+  lua_pushcfunction(L, json_size_within);
+  lua_setfield(L, mod, "size_within");
   lua_pushcfunction(L, json_deep_copy);
   lua_setfield(L, mod, "deep_copy");
   stepflow_jsonpath_open(L);

@@ -8,6 +8,7 @@
 --     print(exec.status, stepflow.json.encode(exec.output))
 local core = require("stepflow.core.engine")
 local json = require("stepflow.json")
+local size_within = json.size_within
 local errors = require("stepflow.errors")
 local execution = require("stepflow.execution")
 local compile = require("stepflow.asl.compile")
@@ -306,7 +307,7 @@ local function launch(self, exec)
   local limit = self.payload_limit
   local root = execution.new_frame(exec, sm.program, exec.input, variables.NONE, function(_, ok, value)
     if ok then
-      if limit and #json.encode(value) > limit then
+      if limit and not size_within(value, limit) and #json.encode(value) > limit then
         return end_execution(exec, "FAILED", nil, errors.new(errors.DataLimitExceeded,
           "The execution output exceeds the maximum number of bytes service limit."))
       end
@@ -345,8 +346,11 @@ function Engine:start_execution(sm, input, opts)
   local name = opts.name
   if not name and (store and sm.type == "STANDARD") then name = self:uuid() end
   local exec = new_execution(self, sm, name, input, self.loop:now(), opts.on_done)
-  -- The input as text, only when the store or the payload limit needs it.
-  local input_text = ((store and sm.type == "STANDARD") or self.payload_limit) and json.encode(input)
+  -- The input as text, only when the store or the payload limit needs it
+  -- (most inputs are certainly below the limit: no text needed).
+  local limit = self.payload_limit
+  local durable_start = store and sm.type == "STANDARD"
+  local input_text = (durable_start or (limit and not size_within(input, limit))) and json.encode(input)
   if store and sm.type == "STANDARD" then
     -- Insert first; only a name already taken needs a look-up (AWS: the
     -- same name and input is the same execution, another input an error).
@@ -375,8 +379,7 @@ function Engine:start_execution(sm, input, opts)
   execution.event(exec, nil, "ExecutionStarted", exec.sink and {
     input = input, roleArn = sm.role_arn, stateMachineArn = sm.arn,
   })
-  local limit = self.payload_limit
-  if limit and #input_text > limit then
+  if limit and input_text and #input_text > limit then
     end_execution(exec, "FAILED", nil, errors.new(errors.DataLimitExceeded,
       "The execution input exceeds the maximum number of bytes service limit."))
     return exec

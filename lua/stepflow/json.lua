@@ -42,6 +42,11 @@ M.encode = core.encode
 -- @treturn function(value) -> text
 M.encoder = core.encoder
 
+--- Tells, without encoding, that a value certainly encodes in at most
+-- `limit` bytes (an upper bound); false means it may not: encode it to
+-- know. For size limits, where most values are far below them.
+M.size_within = core.size_within
+
 --- Marks a table as a JSON array (sets the array metatable).
 -- @tparam table t
 -- @treturn table t

@@ -201,6 +201,51 @@ describe("stepflow.json", function()
     end)
   end)
 
+  describe("size_within", function()
+    it("says a value certainly fits only when its encoding does", function()
+      math.randomseed(7)
+      local function rnd(depth)
+        local r = math.random(8)
+        if depth > 3 or r <= 2 then return math.random(-1e6, 1e6) end
+        if r == 3 then return math.random() * 1e300 end
+        if r == 4 then
+          local t = {}
+          for i = 1, math.random(0, 20) do t[i] = string.char(math.random(0, 255)) end
+          return table.concat(t)
+        end
+        if r == 5 then return json.null end
+        if r == 6 then return math.random(2) == 1 end
+        local t = r == 7 and json.array({}) or {}
+        for i = 1, math.random(0, 5) do
+          if r == 7 then t[i] = rnd(depth + 1) else t["k" .. i .. "\n"] = rnd(depth + 1) end
+        end
+        return t
+      end
+      local fits = 0
+      for _ = 1, 2000 do
+        local v = rnd(0)
+        local ok, text = pcall(json.encode, v)
+        if ok then
+          for _, limit in ipairs({ 40, 100, 400, 2000 }) do
+            if json.size_within(v, limit) then
+              fits = fits + 1
+              assert(#text <= limit, text)
+            end
+          end
+        end
+      end
+      assert.is_true(fits > 1000)
+    end)
+
+    it("answers at once for small values and says maybe for big ones", function()
+      assert.is_true(json.size_within({ i = 1, n = 2 }, 262144))
+      assert.is_true(json.size_within(("x"):rep(1000), 262144))
+      assert.is_false(json.size_within(("x"):rep(300000), 262144))
+      assert.is_false(json.size_within({ ("y"):rep(50000) }, 262144))  -- maybe: escapes
+      assert.is_false(json.size_within({ a = 1 }, 0))
+    end)
+  end)
+
   describe("encoder", function()
     it("returns an encode function with the options fixed", function()
       local enc = json.encoder({ sort = false })

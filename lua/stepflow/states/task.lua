@@ -117,7 +117,8 @@ function M.compile(c, st, def, where)
     if result == nil then result = null end
     local limit = engine.payload_limit
     local rt = type(result)
-    if record and limit and (rt == "table" or rt == "string") and #json.encode(result) > limit then
+    if record and limit and (rt == "table" or rt == "string") and not json.size_within(result, limit)
+      and #json.encode(result) > limit then
       -- AWS names the integration's service ('lambda' for lambda:invoke),
       -- or the Resource itself for a function ARN or an activity.
       local e = errors.new(errors.DataLimitExceeded,
