@@ -20,11 +20,20 @@ describe("JSONPath data flow", function()
       assert.is_nil(getmetatable(out))
     end)
     it("fails with States.Runtime naming the normalised path when nothing matches", function()
-      local status, err = pass({ InputPath = "$.missing.x" }, { a = 1 })
+      -- as AWS (Jayway) says it: a missing last step is "No results", a
+      -- missing step before it "Missing property" up to that step
+      local status, err = pass({ InputPath = "$.a.x" }, { a = { b = 1 } })
       assert.equal("FAILED", status)
       assert.equal("States.Runtime", err.Error)
       assert.equal("An error occurred while executing the state 'P' (entered at the event id #2). " ..
-        "Invalid path '$.missing.x' : No results for path: $['missing']['x']", err.Cause)
+        "Invalid path '$.a.x' : No results for path: $['a']['x']", err.Cause)
+      status, err = pass({ InputPath = "$.missing.x" }, { a = 1 })
+      assert.equal("FAILED", status)
+      assert.equal("An error occurred while executing the state 'P' (entered at the event id #2). " ..
+        "Invalid path '$.missing.x' : Missing property in path $['missing']", err.Cause)
+      status, err = pass({ OutputPath = "$.a.no.such" }, { a = { b = 1 } })
+      assert.equal("Invalid path '$.a.no.such' : Missing property in path $['a']['no']",
+        err.Cause:match("Invalid path.*"))
     end)
   end)
 

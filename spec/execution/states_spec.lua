@@ -26,6 +26,29 @@ describe("states", function()
     end)
   end)
 
+  describe("paths to numbers and to Fail's error and cause", function()
+    it("fails a TimeoutSecondsPath that matches nothing as InputPath does, before the task runs", function()
+      local ran = false
+      local status, err = h.run({ StartAt = "T", States = { T = { Type = "Task", Resource = "work",
+        TimeoutSecondsPath = "$.NoSuchTimeout", End = true } } }, {}, { work = function() ran = true end })
+      assert.equal("FAILED", status)
+      assert.equal("States.Runtime", err.Error)
+      assert.equal("An error occurred while executing the state 'T' (entered at the event id #2). " ..
+        "Invalid path '$.NoSuchTimeout' : No results for path: $['NoSuchTimeout']", err.Cause)
+      assert.is_false(ran)
+    end)
+
+    it("fails an ErrorPath that matches nothing naming the field and the input", function()
+      local status, err = h.run({ StartAt = "F", States = { F = { Type = "Fail",
+        ErrorPath = "$.ErrorX", Cause = "c" } } }, { a = 1 })
+      assert.equal("FAILED", status)
+      assert.equal("States.Runtime", err.Error)
+      assert.equal("An error occurred while executing the state 'F' (entered at the event id #2). " ..
+        "The JSONPath '$.ErrorX' specified for the field 'ErrorPath' could not be found in the " ..
+        "input '{\"a\":1}'", err.Cause)
+    end)
+  end)
+
   describe("Fail", function()
     it("fails with its Error and Cause", function()
       local status, err = h.run({ StartAt = "F", States = { F = { Type = "Fail", Error = "E", Cause = "C" } } }, {})

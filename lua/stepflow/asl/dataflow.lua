@@ -33,8 +33,31 @@ local function runtime(cause)
 end
 M.runtime = runtime
 
---- Raises AWS's States.Runtime for a path that matched nothing.
-local function no_results(text)
+--- Raises AWS's States.Runtime for a path that matched nothing. With the
+-- value the path was applied to, a missing property before the last step
+-- is reported as Jayway does: "Missing property in path $['a']" (the path
+-- up to the missing key); a missing last step keeps "No results for path".
+local function no_results(text, root)
+  if root ~= nil then
+    local p = jsonpath.compile(text)
+    local keys = p and p:keys()
+    if keys and #keys > 1 then
+      local cur = root
+      for i = 1, #keys - 1 do
+        local k = keys[i]
+        if type(k) ~= "string" or type(cur) ~= "table"
+            or getmetatable(cur) == json.array_mt then break end
+        local nxt = cur[k]
+        if nxt == nil then
+          local prefix = { "$" }
+          for j = 1, i do prefix[#prefix + 1] = "['" .. keys[j] .. "']" end
+          error(runtime("Invalid path '" .. text .. "' : Missing property in path "
+            .. table.concat(prefix)), 0)
+        end
+        cur = nxt
+      end
+    end
+  end
   error(runtime("Invalid path '" .. text .. "' : No results for path: " .. normalised(text)), 0)
 end
 M.no_results = no_results
@@ -56,7 +79,7 @@ function M.compile_select(text, present)
   return function(env, value)
     env.input = value
     local v = acc(env)
-    if v == nil then no_results(text) end
+    if v == nil then no_results(text, value) end
     return v
   end
 end

@@ -37,6 +37,9 @@ function M.compile(c, st, def, field, kind, where, opts)
   return function(frame, effective)
     frame.input = effective
     local v = get(frame)
+    -- A path that matches nothing fails like InputPath/OutputPath do
+    -- (AWS: "Invalid path '$.x' : No results for path: $['x']").
+    if v == nil then dataflow.no_results(text) end
     if type(v) == "string" then
       local n = tonumber(v)
       if n and (kind == "float" or mtype(n) == "integer") then v = n end

@@ -18,6 +18,21 @@ local function short_json(v)
   return text
 end
 
+--- Raises AWS's States.Runtime for a template path (or a Fail state's
+-- ErrorPath/CausePath) that matches nothing: "The JSONPath '$.x' specified
+-- for the field 'F' could not be found in the input '<input as JSON>'"
+-- (the Context object for a `$$` path). AWS does not report it as
+-- ParameterPathFailure.
+function M.not_found(text, field, env)
+  local root = text:sub(1, 2) == "$$" and paths.context_of(env) or env.input
+  local e = errors.new(errors.Runtime,
+    "The JSONPath '" .. text .. "' specified for the field '" .. field ..
+    "' could not be found in the input '" .. short_json(root) .. "'")
+  e.state_prefix = true
+  error(e, 0)
+end
+local not_found = M.not_found
+
 -- A literal never changes after compilation and the interpreter never
 -- mutates values in place, so a literal subtree is shared, not copied.
 local compile_value
@@ -39,15 +54,7 @@ local function compile_object(tmpl, field, where)
         local text = v
         get = function(env)
           local value = acc(env)
-          if value == nil then
-            -- AWS reports this as States.Runtime, not ParameterPathFailure.
-            local root = text:sub(1, 2) == "$$" and paths.context_of(env) or env.input
-            local e = errors.new(errors.Runtime,
-              "The JSONPath '" .. text .. "' specified for the field '" .. k ..
-              "' could not be found in the input '" .. short_json(root) .. "'")
-            e.state_prefix = true
-            error(e, 0)
-          end
+          if value == nil then not_found(text, k, env) end
           return value
         end
       end

@@ -1,7 +1,8 @@
 --- Fail: ends its program with an error name and cause, from literals,
 -- paths or intrinsic calls (JSONPath) or expressions (JSONata).
 local errors = require("stepflow.errors")
-local dataflow = require("stepflow.asl.dataflow")
+local json = require("stepflow.json")
+local template = require("stepflow.asl.template")
 
 local M = {}
 
@@ -28,10 +29,9 @@ local function field(c, st, def, name, where)
     return function(frame, raw)
       frame.input = raw
       local v = get(frame)
-      if v == nil then
-        dataflow.no_results(path)
-      end
-      if type(v) ~= "string" then v = require("stepflow.json").encode(v) end
+      -- as AWS words it for a template's path
+      if v == nil then template.not_found(path, name .. "Path", frame) end
+      if type(v) ~= "string" then v = json.encode(v) end
       return v
     end
   end
