@@ -147,7 +147,7 @@ local function context_part(f, k)
   elseif k == "Task" then
     return f.task_token and { Token = f.task_token } or nil
   elseif k == "Map" then
-    return f.map_part or (f.map_item and { Item = f.map_item }) or nil
+    return f.map_item and { Item = f.map_item } or nil
   end
   return nil
 end
@@ -169,7 +169,7 @@ end
 -- little memory) and a read never calls a metamethod function.
 local FRAME_DEFAULTS = {
   retries = false, last_ts = false, input = false, assigned = false,
-  task_token = false, rule = false, map_item = false, map_part = false, var_sizes = false,
+  task_token = false, rule = false, map_item = false, var_sizes = false,
   index = 0, dead = false, shared_vars = false, parent = false,
   context_part = context_part, context_of = build_context,
 }

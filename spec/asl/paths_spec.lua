@@ -27,6 +27,19 @@ describe("stepflow.asl.paths", function()
       assert.equal(30, assert(paths.accessor("$.list[-1]"))(env))
     end)
 
+    it("reads $$.Map.Item.* from the item being selected, else from the context", function()
+      local index, value = assert(paths.accessor("$$.Map.Item.Index")), assert(paths.accessor("$$.Map.Item.Value"))
+      assert.equal(0, index(env))
+      assert.is_nil(value(env))
+      env.map_item = { Index = 7, Value = "v" }
+      assert.equal(7, index(env))
+      assert.equal("v", value(env))
+      env.map_item, env.context = nil, {}
+      assert.is_nil(index(env))
+      env.context_part = function(_, part) if part == "Map" then return { Item = { Index = 3 } } end end
+      assert.equal(3, index(env))
+    end)
+
     it("reads the whole context object with $$", function()
       assert.equal(env.context, assert(paths.accessor("$$"))(env))
     end)

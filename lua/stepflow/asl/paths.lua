@@ -123,6 +123,26 @@ local function context_walker(p)
   local first = keys[1]
   local rest = {}
   for i = 2, #keys do rest[i - 1] = keys[i] end
+  -- `$$.Map.Item.Index` / `.Value` in an ItemSelector, read once per item:
+  -- straight from the item being selected (frame.map_item), when there is
+  -- one; the general way otherwise.
+  if first == "Map" and #rest == 2 and rest[1] == "Item" and type(rest[2]) == "string" then
+    local field = rest[2]
+    return function(env)
+      local item = env.map_item
+      if item then return item[field] end
+      local part = env.context_part
+      local map
+      if part then map = part(env, "Map")
+      else
+        local ctx = context_of(env)
+        map = type(ctx) == "table" and ctx.Map or nil
+      end
+      local it = type(map) == "table" and map.Item or nil
+      if type(it) ~= "table" then return nil end
+      return it[field]
+    end
+  end
   local tail = #rest > 0 and walker({ keys = function() return rest end }, function(env)
     local part = env.context_part
     if part then return part(env, first) end

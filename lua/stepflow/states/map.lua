@@ -111,15 +111,12 @@ function M.compile(c, st, def, where)
       inputs = setmetatable({}, array_mt)
       for i = 1, #items do
         frame.input = effective
-        -- The context's Map part, built once per item ($$.Map.Item.Index and
-        -- .Value both read it).
-        local item = { Index = i - 1, Value = items[i] }
-        frame.map_item = item
-        frame.map_part = { Item = item }
+        -- The item the context's Map part shows: `$$.Map.Item.Index` and
+        -- `.Value` read it directly (paths.lua), `$$.Map` builds the part.
+        frame.map_item = { Index = i - 1, Value = items[i] }
         inputs[i] = selector(frame, raw, items[i], i - 1)
       end
       frame.map_item = false
-      frame.map_part = false
     end
     if batcher then inputs = batcher(frame, effective, inputs) end
     local n = #inputs
