@@ -267,7 +267,7 @@ function M.resume(argv)
   end
   if opts.watch then
     engine.watch = true
-    require("stepflow.durable").watch_stops(engine)
+    require("stepflow.durable").watch_requests(engine)
   end
   local ok, rerr = pcall(engine.run, engine)
   local still = 0

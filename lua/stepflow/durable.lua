@@ -4,7 +4,8 @@
 -- committed in groups, one commit per loop turn: the first event of a turn
 -- queues a commit on the loop's ready queue, so it runs after everything
 -- that turn did. Work that must wait until its events are durable (a Task
--- handler after its TaskScheduled) waits for that commit.
+-- handler after its TaskScheduled) waits for that commit. Commits also
+-- read what other processes asked for: stops, and new executions.
 local json = require("stepflow.json")
 local replay = require("stepflow.replay")
 
@@ -31,12 +32,13 @@ function M.attach(engine, store)
     engine.commit_deferred = false
     M.commit(engine)
   end
-  engine.stops_polled = -math.huge
-  engine.stop_timer = false
+  engine.requests_polled = -math.huge
+  engine.requests_timer = false
   engine.seen_seq = 0  -- executions up to this store number were looked at
 end
 
--- How often stop requests are read, in ms of the engine's clock.
+-- How often requests from other processes (stops, new executions) are
+-- read, in ms of the engine's clock.
 local POLL_MS = 250
 
 local function post_commit(engine)
@@ -50,7 +52,7 @@ end
 -- stops the engine: in-memory state must never run ahead of the store.
 function M.commit(engine)
   engine.commit_posted = false
-  if engine.loop:now() - engine.stops_polled >= POLL_MS then M.poll_stops(engine) end
+  if engine.loop:now() - engine.requests_polled >= POLL_MS then M.poll_requests(engine) end
   local store = engine.store
   if store:pending() > 0 then
     local ok, err = store:commit()
@@ -73,10 +75,10 @@ end
 -- in the current group; a request for an execution that is not running is
 -- dropped. With `engine.accept_new`: runs the RUNNING executions that
 -- clients added (`stepflow start` while this engine runs).
-function M.poll_stops(engine)
+function M.poll_requests(engine)
   local store = engine.store
   if engine.client then return end
-  engine.stops_polled = engine.loop:now()
+  engine.requests_polled = engine.loop:now()
   local list, err = store:stop_requests()
   if not list then error("stepflow: reading stop requests failed: " .. tostring(err), 0) end
   for _, r in ipairs(list) do
@@ -109,14 +111,14 @@ end
 -- executions) every POLL_MS of real time (commits read them too). It never
 -- keeps the loop alive by itself, unless `engine.watch` (a service that
 -- waits for work), and virtual time goes without it (its clock jumps).
-function M.watch_stops(engine)
+function M.watch_requests(engine)
   local loop = engine.loop
-  if engine.stop_timer or not engine.store or loop:is_virtual() then return end
-  engine.stop_timer = loop:timer(POLL_MS, function()
-    engine.stop_timer = false
+  if engine.requests_timer or not engine.store or loop:is_virtual() then return end
+  engine.requests_timer = loop:timer(POLL_MS, function()
+    engine.requests_timer = false
     if not engine.store then return end
-    M.poll_stops(engine)
-    if loop:pending() > 0 or engine.watch then M.watch_stops(engine) end
+    M.poll_requests(engine)
+    if loop:pending() > 0 or engine.watch then M.watch_requests(engine) end
   end)
 end
 

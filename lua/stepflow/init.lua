@@ -320,7 +320,7 @@ local function launch(self, exec)
   -- Only executions that can be looked up later by ARN are kept (durable
   -- ones, and those keeping their history); the rest are the caller's.
   if exec.durable or exec.history then self.executions[exec.arn] = exec end
-  if exec.durable then durable.watch_stops(self) end
+  if exec.durable then durable.watch_requests(self) end
   if sm.timeout_seconds then
     local due = exec.start_ms + sm.timeout_seconds * 1000
     self:after(due - self.loop:now(), root, function()
@@ -489,9 +489,9 @@ end
 --- Commits what is pending and closes the store (if any) and the loop.
 function Engine:close()
   if self.store then
-    if self.stop_timer then
-      self.stop_timer:cancel()
-      self.stop_timer = false
+    if self.requests_timer then
+      self.requests_timer:cancel()
+      self.requests_timer = false
     end
     durable.commit(self)
     self.store:close()
