@@ -257,6 +257,32 @@ describe("stepflow.store", function()
     end)
   end)
 
+  describe("event rows written by something else", function()
+    it("reports a row that is not in row format as corrupt, in both orders", function()
+      make_store(path)
+      local bad = { "x", "1 0 1 X 5\n{}\n", "1 0 1 X 2\n{}", "1 0 1  2\n{}\n",
+        "99999999999999999999 0 1 X 2\n{}\n", "1 0 1 X -1\n\n", "1 0 1 X 2\n{}\n2 1" }
+      for _, data in ipairs(bad) do
+        python_sqlite(path, ("DELETE FROM events; INSERT INTO events (exec, first, last, data) "
+          .. "VALUES (1, 1, 2, '%s');"):format(data:gsub("\n", "' || char(10) || '")))
+        local s = assert(store.open(path))
+        for _, reverse in ipairs({ false, true }) do
+          local h, err = s:history(E1, { reverse = reverse })
+          assert.is_nil(h, data)
+          assert.equal("store: history: corrupt event row", err)
+        end
+        assert(s:close())
+      end
+      -- and a good one, for contrast
+      python_sqlite(path, "DELETE FROM events; INSERT INTO events (exec, first, last, data) "
+        .. "VALUES (1, 1, 1, '1 0 5 X 2' || char(10) || '{}' || char(10));")
+      local s = assert(store.open(path))
+      assert.same({ { id = 1, previousEventId = 0, timestamp = 5, type = "X", details = "{}" } },
+        s:history(E1))
+      assert(s:close())
+    end)
+  end)
+
   describe("upgrade of a version 1 store", function()
     -- A store as version 1 wrote it: one row per event.
     local V1 = [[
