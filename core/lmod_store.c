@@ -297,24 +297,31 @@ static int l_find_exec (lua_State *L) {
   return push_exec_result(L, st, rc, &r);
 }
 
-/* store:list_executions(status|nil, sm_arn|nil, limit|nil)
-** -> array (newest first) | nil, msg  [-0, +1|2, m] */
-static int l_list_exec (lua_State *L) {
-  stepflow_store *st = checkstore(L);
+/* Pushes the rows of the execution iteration begun on st as an array,
+** or nil, msg, kind.  [-0, +1|3, m] */
+static int push_exec_rows (lua_State *L, stepflow_store *st) {
   stepflow_exec_rec r;
-  size_t len;
-  const char *status = optstr(L, 2, &len);
-  const char *sm = optstr(L, 3, &len);
-  lua_Integer limit = luaL_optinteger(L, 4, 0), n = 0;
+  lua_Integer n = 0;
   int rc;
   lua_newtable(L);
-  stepflow_store_list_exec_begin(st, status, sm, limit);
   while ((rc = stepflow_store_list_exec_next(st, &r)) == 1) {
     push_exec(L, &r);
     lua_rawseti(L, -2, ++n);
   }
   if (rc != 0) return pushfail(L, st, rc);
   return 1;
+}
+
+/* store:list_executions(status|nil, sm_arn|nil, limit|nil)
+** -> array (newest first) | nil, msg  [-0, +1|2, m] */
+static int l_list_exec (lua_State *L) {
+  stepflow_store *st = checkstore(L);
+  size_t len;
+  const char *status = optstr(L, 2, &len);
+  const char *sm = optstr(L, 3, &len);
+  lua_Integer limit = luaL_optinteger(L, 4, 0);
+  stepflow_store_list_exec_begin(st, status, sm, limit);
+  return push_exec_rows(L, st);
 }
 
 /* store:append(key, id, prev_id, timestamp_ms, type, details)
@@ -415,18 +422,8 @@ static int l_put_stop (lua_State *L) {
 /* store:running_after(key) -> array of records (keys kept) | nil, msg */
 static int l_running_after (lua_State *L) {
   stepflow_store *st = checkstore(L);
-  stepflow_exec_rec r;
-  lua_Integer n = 0;
-  int rc;
-  lua_Integer after = luaL_checkinteger(L, 2);
-  lua_newtable(L);
-  stepflow_store_running_after_begin(st, after);
-  while ((rc = stepflow_store_list_exec_next(st, &r)) == 1) {
-    push_exec(L, &r);
-    lua_rawseti(L, -2, ++n);
-  }
-  if (rc != 0) return pushfail(L, st, rc);
-  return 1;
+  stepflow_store_running_after_begin(st, luaL_checkinteger(L, 2));
+  return push_exec_rows(L, st);
 }
 
 static const luaL_Reg store_methods[] = {

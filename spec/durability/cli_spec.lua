@@ -16,6 +16,13 @@ end
 
 describe("stepflow command line with --store", function()
   local dir, db, def, handlers
+  -- The pid an engine writes into the store's lock file ("" before any).
+  local function lock_owner()
+    local f = io.open(db .. ".lock")
+    local text = f and f:read("a") or ""
+    if f then f:close() end
+    return text
+  end
   before_each(function()
     dir = os.tmpname()
     os.remove(dir)
@@ -130,12 +137,6 @@ describe("stepflow command line with --store", function()
     -- until the engine holds the lock: it writes its pid into the lock
     -- file, over the pid of `stepflow start` (probing by taking the lock
     -- could make the engine's own open fail)
-    local function lock_owner()
-      local f = io.open(db .. ".lock")
-      local text = f and f:read("a") or ""
-      if f then f:close() end
-      return text
-    end
     local before = lock_owner()
     for _ = 1, 200 do
       local now = lock_owner()
@@ -164,12 +165,6 @@ describe("stepflow command line with --store", function()
     local log = dir .. "/watch.log"
     os.execute("(bin/stepflow resume --store " .. db .. " --handlers " .. handlers .. " --watch > " .. log
       .. " 2>&1) & echo $! > " .. dir .. "/watch.pid")
-    local function lock_owner()
-      local f = io.open(db .. ".lock")
-      local text = f and f:read("a") or ""
-      if f then f:close() end
-      return text
-    end
     for _ = 1, 200 do  -- until the engine holds the lock
       if lock_owner():match("%d") then break end
       os.execute("sleep 0.05")
