@@ -12,7 +12,7 @@ BUSTED     ?= /usr/bin/busted
 ROCKSPEC    = rocks/stepflow-scm-1.rockspec
 ROCK_FLAGS ?=
 BUILD      ?= build
-DEBS        = lua5.4 liblua5.4-dev libevent-dev libsqlite3-dev lua-busted \
+DEBS        = lua5.4 liblua5.4-dev libevent-dev libsqlite3-dev lua-busted lua-cjson \
               luarocks gcc make python3
 
 srcs = $(shell $(LUA) tools/rock_sources.lua $(ROCKSPEC) $(1))
