@@ -266,8 +266,7 @@ function M.resume(argv)
     return 1
   end
   if opts.watch then
-    engine.watch = true
-    require("stepflow.durable").watch_requests(engine)
+    engine:watch_store()
   end
   local ok, rerr = pcall(engine.run, engine)
   local still = 0

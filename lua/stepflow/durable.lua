@@ -1,11 +1,12 @@
 --- Durable STANDARD executions: the engine's side of the store.
 --
--- Events are appended to the store as the interpreter makes them and
--- committed in groups, one commit per loop turn: the first event of a turn
--- queues a commit on the loop's ready queue, so it runs after everything
--- that turn did. Work that must wait until its events are durable (a Task
--- handler after its TaskScheduled) waits for that commit. Commits also
--- read what other processes asked for: stops, and new executions.
+-- A Durability object belongs to an engine that has a store. Events are
+-- appended to the store as the interpreter makes them and committed in
+-- groups, one commit per loop turn: the first event of a turn queues a
+-- commit on the loop's ready queue, so it runs after everything that turn
+-- did. Work that must wait until its events are durable (a Task handler
+-- after its TaskScheduled) waits for that commit. Commits also read what
+-- other processes asked for: stops, and new executions.
 local json = require("stepflow.json")
 local replay = require("stepflow.replay")
 
@@ -13,47 +14,59 @@ local M = {}
 
 local encode = json.encode
 
---- Attaches a store to an engine.
-function M.attach(engine, store)
-  engine.store = store
-  engine.after_commit = {}
-  engine.commit_posted = false
-  -- Once per group, the posted commit first lets what was queued behind
-  -- it run (it goes to the back of the next turn's queue): a new
-  -- execution's start then shares one synced commit with its first
-  -- states, instead of having one of its own.
-  engine.commit_deferred = false
-  engine.commit_fn = function()
-    if not engine.commit_deferred then
-      engine.commit_deferred = true
-      engine.loop:call(engine.commit_fn)
-      return
-    end
-    engine.commit_deferred = false
-    M.commit(engine)
-  end
-  engine.requests_polled = -math.huge
-  engine.requests_timer = false
-  engine.seen_seq = 0  -- executions up to this store number were looked at
-end
+local Durability = {}
+Durability.__index = Durability
+Durability.__name = "stepflow.Durability"
 
 -- How often requests from other processes (stops, new executions) are
 -- read, in ms of the engine's clock.
 local POLL_MS = 250
 
-local function post_commit(engine)
-  if not engine.commit_posted then
-    engine.commit_posted = true
-    engine.loop:call(engine.commit_fn)
+--- Makes the durability of `engine` on an opened `store`. opts:
+--   client      this engine only records executions (another runs them)
+--   accept_new  also run RUNNING executions that clients add
+function M.new(engine, store, opts)
+  local self = setmetatable({
+    engine = engine, store = store, loop = engine.loop,
+    client = opts.client and true or false,
+    accept_new = opts.accept_new and true or false,
+    watch = false,            -- keep the loop alive waiting for work
+    after_commit = {},
+    commit_posted = false,
+    -- Once per group, the posted commit first lets what was queued behind
+    -- it run (it goes to the back of the next turn's queue): a new
+    -- execution's start then shares one synced commit with its first
+    -- states, instead of having one of its own.
+    commit_deferred = false,
+    requests_polled = -math.huge,
+    requests_timer = false,
+    seen_seq = 0,             -- executions up to this store number were looked at
+  }, Durability)
+  self.commit_fn = function()
+    if not self.commit_deferred then
+      self.commit_deferred = true
+      self.loop:call(self.commit_fn)
+      return
+    end
+    self.commit_deferred = false
+    self:commit()
+  end
+  return self
+end
+
+function Durability:post_commit()
+  if not self.commit_posted then
+    self.commit_posted = true
+    self.loop:call(self.commit_fn)
   end
 end
 
 --- Commits the open group and runs what waited for it. A failed commit
 -- stops the engine: in-memory state must never run ahead of the store.
-function M.commit(engine)
-  engine.commit_posted = false
-  if engine.loop:now() - engine.requests_polled >= POLL_MS then M.poll_requests(engine) end
-  local store = engine.store
+function Durability:commit()
+  self.commit_posted = false
+  if self.loop:now() - self.requests_polled >= POLL_MS then self:poll_requests() end
+  local store = self.store
   if store:pending() > 0 then
     local ok, err = store:commit()
     if not ok then
@@ -61,9 +74,9 @@ function M.commit(engine)
         "); stopping so that nothing runs ahead of it. Restart to recover.", 0)
     end
   end
-  local waiting = engine.after_commit
+  local waiting = self.after_commit
   if #waiting > 0 then
-    engine.after_commit = {}
+    self.after_commit = {}
     for i = 1, #waiting do waiting[i]() end
   end
 end
@@ -73,12 +86,12 @@ end
 -- each execution, ABORTED with the request's error and cause (one this
 -- engine does not run is aborted in the store), and deletes the request,
 -- in the current group; a request for an execution that is not running is
--- dropped. With `engine.accept_new`: runs the RUNNING executions that
--- clients added (`stepflow start` while this engine runs).
-function M.poll_requests(engine)
-  local store = engine.store
-  if engine.client then return end
-  engine.requests_polled = engine.loop:now()
+-- dropped. With `accept_new`: runs the RUNNING executions that clients
+-- added (`stepflow start` while this engine runs).
+function Durability:poll_requests()
+  local store, engine = self.store, self.engine
+  if self.client then return end
+  self.requests_polled = self.loop:now()
   local list, err = store:stop_requests()
   if not list then error("stepflow: reading stop requests failed: " .. tostring(err), 0) end
   for _, r in ipairs(list) do
@@ -86,13 +99,13 @@ function M.poll_requests(engine)
     if not ok then error("stepflow: store write failed: " .. tostring(derr), 0) end
     engine:stop_execution(r.arn, r.error, r.cause)
   end
-  if #list > 0 then post_commit(engine) end
-  if engine.accept_new then
+  if #list > 0 then self:post_commit() end
+  if self.accept_new then
     local recs
-    recs, err = store:running_after(engine.seen_seq)
+    recs, err = store:running_after(self.seen_seq)
     if not recs then error("stepflow: reading new executions failed: " .. tostring(err), 0) end
     for _, rec in ipairs(recs) do
-      if rec.seq > engine.seen_seq then engine.seen_seq = rec.seq end
+      if rec.seq > self.seen_seq then self.seen_seq = rec.seq end
       if not engine.executions[rec.arn] then
         local events, why = store:history(rec.arn)
         local ok = false
@@ -109,24 +122,53 @@ end
 
 --- While the loop has other work, reads stop requests (and new
 -- executions) every POLL_MS of real time (commits read them too). It never
--- keeps the loop alive by itself, unless `engine.watch` (a service that
--- waits for work), and virtual time goes without it (its clock jumps).
-function M.watch_requests(engine)
-  local loop = engine.loop
-  if engine.requests_timer or not engine.store or loop:is_virtual() then return end
-  engine.requests_timer = loop:timer(POLL_MS, function()
-    engine.requests_timer = false
-    if not engine.store then return end
-    M.poll_requests(engine)
-    if loop:pending() > 0 or engine.watch then M.watch_requests(engine) end
+-- keeps the loop alive by itself, unless `watch` (a service that waits for
+-- work), and virtual time goes without it (its clock jumps).
+function Durability:watch_requests()
+  local loop = self.loop
+  if self.requests_timer or self.closed or loop:is_virtual() then return end
+  self.requests_timer = loop:timer(POLL_MS, function()
+    self.requests_timer = false
+    if self.closed then return end
+    self:poll_requests()
+    if loop:pending() > 0 or self.watch then self:watch_requests() end
   end)
 end
 
 --- Runs fn once everything recorded so far is committed.
-function M.when_durable(engine, fn)
-  local w = engine.after_commit
+function Durability:when_durable(fn)
+  local w = self.after_commit
   w[#w + 1] = fn
-  post_commit(engine)
+  self:post_commit()
+end
+
+--- Records a new execution with its input text. Returns true, or nil and
+-- "ExecutionAlreadyExists" or a store message.
+function Durability:create_execution(exec, input_text)
+  local sm = exec.machine
+  return self.store:create_execution({ arn = exec.arn, sm_arn = sm.arn, name = exec.name,
+    input = input_text, status = "RUNNING", started = exec.start_ms, revision = sm.revision })
+end
+
+--- Records an execution's end in the store (in the open group).
+function Durability:finish_execution(exec, status, output)
+  local ok, err = self.store:finish_execution(exec.arn, status,
+    status == "SUCCEEDED" and encode(output) or nil, exec.error, exec.cause, exec.stop_ms)
+  if not ok and err ~= "ExecutionNotRunning" then
+    error("stepflow: store finish failed: " .. tostring(err), 0)
+  end
+end
+
+--- Commits what is pending and closes the store.
+function Durability:close()
+  if self.closed then return end
+  if self.requests_timer then
+    self.requests_timer:cancel()
+    self.requests_timer = false
+  end
+  self:commit()
+  self.closed = true
+  self.store:close()
 end
 
 -- Event records are encoded with keys in table order: nothing compares
@@ -138,21 +180,21 @@ local NO_DETAILS = {}
 --- The sink of a durable execution: appends each event to the store as
 -- {"d": AWS details, "f": frame key, "x": extras}.
 function M.sink(exec, id, prev, ts, etype, details, fkey, x)
-  local engine = exec.engine
+  local d = exec.engine.durability
   exec.last_output = false
   record.d, record.f, record.x = details or NO_DETAILS, fkey, x
   local text = encode_unsorted(record)
   record.d, record.x = nil, nil
-  local ok, err = engine.store:append(exec.arn, id, prev, ts, etype, text)
+  local ok, err = d.store:append(exec.arn, id, prev, ts, etype, text)
   if not ok then error("stepflow: store append failed: " .. tostring(err), 0) end
-  post_commit(engine)
+  d:post_commit()
 end
 
 -- The JSON of the last frame key seen: consecutive events mostly share it.
 local last_fkey, last_fkey_json = "", '""'
 
 --- The durable sink of state entered/exited events (execution.lua's
--- state_event): the same record as `sink` makes from
+-- record_state): the same record as `sink` makes from
 -- {name =, input|output =, assignedVariables =} and {next =}, written
 -- around one encoding of the payload. An exited state's output is most
 -- often the next state's input, the same table, with no code run in
@@ -196,10 +238,10 @@ function M.state_sink(exec, id, prev, ts, etype, st, field, value, vars, frame, 
       .. (vars and (',"assignedVariables":' .. encode_unsorted(vars)) or "") .. '},"f":' .. fj
       .. (nx and (',"x":{"next":' .. nx .. '}}') or '}')
   end
-  local engine = exec.engine
-  local ok, err = engine.store:append(exec.arn, id, prev, ts, etype, text)
+  local d = exec.engine.durability
+  local ok, err = d.store:append(exec.arn, id, prev, ts, etype, text)
   if not ok then error("stepflow: store append failed: " .. tostring(err), 0) end
-  post_commit(engine)
+  d:post_commit()
 end
 
 --- Decodes a stored event into the form the replay index uses.
@@ -211,19 +253,16 @@ function M.decode_event(e)
   }
 end
 
---- Rebuilds an execution from its record and events and starts replaying
--- it. `machine` is its compiled state machine.
-function M.resume_execution(engine, machine, rec, events, make_exec)
+--- The replay state of an execution rebuilt from its stored events:
+-- the replay index and the last event id.
+function M.replay_of(events)
   local decoded = {}
   local last = 0
   for i, e in ipairs(events) do
     decoded[i] = M.decode_event(e)
     if e.id > last then last = e.id end
   end
-  local exec = make_exec(machine, rec)
-  exec.event_id = last
-  exec.replay = replay.index(decoded)
-  return exec
+  return replay.index(decoded), last
 end
 
 return M

@@ -4,8 +4,23 @@
 -- iteration) one state at a time. `drive` runs a frame's states back to
 -- back until a state blocks (a Task handler waiting, a Wait timer, a Map or
 -- Parallel waiting on its children) or the frame has used its budget, so
--- that many executions interleave fairly on one loop. Each step is
--- reported as AWS history events.
+-- that many executions interleave fairly on one loop.
+--
+-- The step protocol (docs/INTERNALS.md, "Steps"): a state's `run(st,
+-- frame, input)` returns one step, always with the same argument order:
+--
+--     "next", output, next_state   done; next_state nil ends the frame
+--     "fail", err                  an ASL error, routed through Retry/Catch
+--     "block"                      waiting; whoever wakes it calls resume()
+--
+-- `st.fast(st, frame, input) -> output, next_state` is the same contract
+-- for states that cannot fail in ways that need more than an error value
+-- and record nothing but their entered and exited events (Pass, Choice,
+-- Succeed without Assign): the driver calls them in a tight loop.
+--
+-- Every history event goes through `record` (or `record_from`), the one
+-- owner of event ids: ids are counted even without a history sink, because
+-- AWS's causes name them ("entered at the event id #2").
 local errors = require("stepflow.errors")
 local retry = require("stepflow.asl.retry")
 local timestamp = require("stepflow.asl.timestamp")
@@ -19,6 +34,11 @@ local traceback = debug.traceback
 
 --- Transitions a frame runs before it lets other frames run.
 M.BUDGET = 256
+
+--- AWS's limit on a STANDARD execution's history (an engine option turns
+-- it off): event 25,000 may only be ExecutionSucceeded; anything else in
+-- its place fails the execution.
+M.HISTORY_LIMIT = 25000
 
 ---------------------------------------------------------------- scheduler
 
@@ -62,46 +82,80 @@ end
 
 ---------------------------------------------------------------- events
 
---- Records one history event of `frame`'s execution and returns its id.
--- Ids are counted even without a history sink, because AWS's causes name
--- them ("entered at the event id #2").
--- `x` holds what recovery needs beyond AWS's details (the next state).
-local function event(exec, frame, etype, details, x)
-  local rp = exec.replay
-  if rp and frame then
-    local ev = replay.consume(rp, frame, etype, details)
-    if ev then
-      frame.last_event = ev.id
-      frame.last_ts = ev.timestamp
-      return ev.id
-    end
-  end
+local HISTORY_LIMIT_CAUSE = "The execution reached the maximum number of history events (25000)."
+
+-- The next event id of an execution. At the history limit the execution
+-- fails instead (its ExecutionFailed takes the id), and nil is returned:
+-- the caller records nothing.
+local function next_id(exec, etype)
   local id = exec.event_id + 1
+  local limit = exec.history_limit
+  if limit and id >= limit and etype ~= "ExecutionSucceeded" and etype ~= "ExecutionFailed"
+    and not exec.finished then
+    -- lifecycle requires this module: looked up here, on this rare path
+    require("stepflow.lifecycle").fail(exec, errors.new(errors.Runtime, HISTORY_LIMIT_CAUSE))
+    return nil
+  end
   exec.event_id = id
+  return id
+end
+
+-- Writes one event to the execution's sink, if it has one.
+local function emit(exec, frame, id, prev, etype, details, x)
   local sink = exec.sink
   if sink then
     local now = exec.engine.loop:now()
-    local prev = frame and frame.last_event or (id - 1)
     -- sink(exec, id, previousEventId, timestamp, type, details, frame key, extras)
     sink(exec, id, prev, now, etype, details, frame and frame.key, x)
     if frame then frame.last_ts = now end
   end
-  if frame then frame.last_event = id end
+end
+
+--- Records an event whose previous event is `prev`, without moving the
+-- frame's chain (AWS links some events to an earlier one: a Map's
+-- MapStateSucceeded and MapStateExited both to the last iteration's end).
+-- `x` holds what recovery needs beyond AWS's details (the next state).
+-- Returns the event's id (after a recovery, the recorded one), or nil
+-- when the execution has just ended at the history limit.
+local function record_from(exec, frame, prev, etype, details, x)
+  local rp = exec.replay
+  if rp and frame then
+    local ev = replay.consume(rp, frame, etype, details)
+    if ev then
+      frame.last_ts = ev.timestamp
+      return ev.id
+    end
+  end
+  -- a frame still running code after its execution ended records nothing
+  if frame and exec.finished then return exec.event_id end
+  local id = next_id(exec, etype)
+  if not id then return nil end
+  emit(exec, frame, id, prev, etype, details, x)
   return id
 end
-M.event = event
+M.record_from = record_from
+
+--- Records the next event of a frame's chain (its previous event is the
+-- frame's last one) and makes it the frame's last. Execution-level events
+-- pass no frame. Returns the id, or nil at the history limit.
+local function record(exec, frame, etype, details, x)
+  local id = record_from(exec, frame, frame and frame.last_event or exec.event_id, etype, details, x)
+  if id and frame then frame.last_event = id end
+  return id
+end
+M.record = record
 
 --- Records a state's entered (`field` "input") or exited ("output")
 -- event. A sink that takes the parts (the durable one, `exec.state_sink`)
 -- gets them instead of a details table; `nxt` is the next state of an
 -- exited event, `vars` its assigned variables.
-local function state_event(exec, frame, etype, st, field, value, vars, nxt)
+local function record_state(exec, frame, etype, st, field, value, vars, nxt)
   local ss = exec.state_sink
   if ss and not exec.replay then
-    local id = exec.event_id + 1
-    exec.event_id = id
+    local id = next_id(exec, etype)
+    if not id then return nil end
     local now = exec.engine.loop:now()
-    ss(exec, id, frame.last_event or (id - 1), now, etype, st, field, value, vars, frame, nxt)
+    ss(exec, id, frame.last_event or 0, now, etype, st, field, value, vars, frame, nxt)
     frame.last_ts = now
     frame.last_event = id
     return id
@@ -111,7 +165,7 @@ local function state_event(exec, frame, etype, st, field, value, vars, nxt)
     details = { name = st.name, [field] = value }
     if vars then details.assignedVariables = vars end
   end
-  return event(exec, frame, etype, details,
+  return record(exec, frame, etype, details,
     exec.durable and field == "output" and { next = nxt and nxt.name } or nil)
 end
 
@@ -164,13 +218,15 @@ local function build_context(f)
   }
 end
 
+---------------------------------------------------------------- frames
+
 -- A frame's rarely set fields read their defaults from the metatable, so
 -- a frame holds only what it uses (100,000 parked executions must fit in
 -- little memory) and a read never calls a metamethod function.
 local FRAME_DEFAULTS = {
   retries = false, last_ts = false, input = false, assigned = false,
   task_token = false, rule = false, map_item = false, var_sizes = false,
-  index = 0, dead = false, shared_vars = false, parent = false,
+  index = 0, dead = false, shared_vars = false, parent = false, entered_prev = 0,
   context_part = context_part, context_of = build_context,
 }
 
@@ -178,11 +234,12 @@ local frame_mt = { __name = "stepflow.Frame", __index = FRAME_DEFAULTS }
 
 --- Makes a frame that runs `program` on `input`. `done(frame, ok, value)`
 -- is called once when it ends. `vars` is the frame's variable scope.
-function M.new_frame(exec, program, input, vars, done, parent, key)
+-- `last_event` is the event its first state's entered event follows.
+function M.new_frame(exec, program, input, vars, done, parent, key, last_event)
   return setmetatable({
     exec = exec, program = program, state = program.start, raw = input,
     vars = vars, done = done, parent = parent or false, key = key or "",
-    retry_count = 0, last_event = false, entered_ms = 0, entered_id = 0,
+    retry_count = 0, last_event = last_event or 0, entered_ms = 0, entered_id = 0,
     finished = false,
   }, frame_mt)
 end
@@ -198,26 +255,35 @@ local function is_dead(f)
 end
 M.is_dead = is_dead
 
+local function finish(frame, ok, value)
+  if frame.finished then return end
+  frame.finished = true
+  if frame.var_sizes then variables.release(frame) end
+  frame.done(frame, ok, value)
+end
+M.finish = finish
+
 ---------------------------------------------------------------- stepping
 
+-- ASL errors pass through; any other error is a defect of the runtime
+-- or of a state's code: it keeps its traceback for the report.
 local function on_error(e)
   if errors.is(e) then return e end
   return traceback(tostring(e), 2)
 end
 
---- Runs the current state once (a first attempt or a retry).
+--- Runs the current state once (a first attempt or a retry): a step.
 local function attempt(frame)
   local st = frame.state
   local ok, kind, a, b = xpcall(st.run, on_error, st, frame, frame.raw)
   if ok then return kind, a, b end
-  if errors.is(kind) then return "error", kind end
-  error(kind, 0)
+  if errors.is(kind) then return "fail", kind end
+  return "fail", errors.internal(kind, frame)
 end
-M.attempt = attempt
 
 -- Skips a state whose visit is recorded: its output, next state and
--- variables come from the record.
-local function replayed(frame, st, entered, exited)
+-- variables come from the record. Returns a "replayed" step.
+local function replayed(frame, entered, exited)
   frame.entered_id = entered.id
   frame.entered_ms = entered.timestamp
   frame.last_event = exited.id
@@ -241,7 +307,9 @@ local function replayed(frame, st, entered, exited)
   return "replayed", output, nil
 end
 
-local function enter(frame)
+--- Enters the frame's current state: records its entered event (or finds
+-- it in a recovered history) and runs it. Returns a step.
+local function enter(frame, now_ms)
   local st = frame.state
   local exec = frame.exec
   exec.transitions = exec.transitions + 1
@@ -250,32 +318,57 @@ local function enter(frame)
     frame.retries = false
   end
   if frame.task_token then frame.task_token = false end
-  local rp = exec.replay
-  if rp then
-    local entered, exited = replay.visit(rp, frame, st.entered_type, st.exited_type)
-    if exited then return replayed(frame, st, entered, exited) end
+  if exec.sink or exec.replay then
+    local rp = exec.replay
+    local entered, exited
+    if rp then entered, exited = replay.visit(rp, frame, st.entered_type, st.exited_type) end
+    if exited then return replayed(frame, entered, exited) end
+    frame.entered_prev = frame.last_event
     if entered then
       frame.entered_id = entered.id
       frame.entered_ms = entered.timestamp
       frame.last_event = entered.id
       frame.last_ts = entered.timestamp
-      return attempt(frame)
+    else
+      frame.entered_ms = now_ms
+      local id = record_state(exec, frame, st.entered_type, st, "input", frame.raw)
+      if not id then return "block" end
+      frame.entered_id = id
     end
-  end
-  local engine = exec.engine
-  frame.entered_ms = engine.now(engine.loop)
-  if exec.sink then
-    frame.entered_id = state_event(exec, frame, st.entered_type, st, "input", frame.raw)
   else
-    local id = exec.event_id + 1
-    exec.event_id = id
+    frame.entered_ms = now_ms
+    local id = next_id(exec, st.entered_type)
+    if not id then return "block" end
     frame.entered_id = id
     frame.last_event = id
   end
-  local ok, kind, a, b = xpcall(st.run, on_error, st, frame, frame.raw)
-  if ok then return kind, a, b end
-  if errors.is(kind) then return "error", kind end
-  error(kind, 0)
+  return attempt(frame)
+end
+
+--- Leaves the current state with its output: commits its variables and
+-- records its exited event. Returns true, or false and an error when the
+-- variables could not be committed.
+local function leave(frame, output, nxt)
+  local st = frame.state
+  local exec = frame.exec
+  if st.commit_vars and frame.assigned then
+    local ok, err = pcall(st.commit_vars, frame)
+    if not ok then
+      frame.assigned = false
+      if not errors.is(err) then err = errors.internal(err, frame) end
+      return false, err
+    end
+  end
+  if st.exited_type then
+    if exec.sink or exec.replay then
+      record_state(exec, frame, st.exited_type, st, "output", output, frame.assigned or nil, nxt)
+    else
+      local id = next_id(exec, st.exited_type)
+      if id then frame.last_event = id end
+    end
+  end
+  if frame.assigned then frame.assigned = false end
+  return true
 end
 
 local function state_prefix(frame)
@@ -283,16 +376,23 @@ local function state_prefix(frame)
     "' (entered at the event id #" .. frame.entered_id .. "). "
 end
 
-local function finish(frame, ok, value)
-  if frame.finished then return end
-  frame.finished = true
-  if frame.var_sizes then variables.release(frame) end
-  frame.done(frame, ok, value)
+-- Errors of JSONata evaluation are recorded as EvaluationFailed where they
+-- happen (before Retry and Catch see them). AWS links the event to the
+-- one the state's entered event follows (it evaluates as it enters), but
+-- a Wait's to its entered event (it evaluates its due time once entered).
+local function record_evaluation_failure(frame, err)
+  local exec = frame.exec
+  local st = frame.state
+  local prev = st.type == "Wait" and frame.entered_id or frame.entered_prev
+  local id = record_from(exec, frame, prev, "EvaluationFailed", exec.sink and {
+    error = err.Error, cause = err.Cause, location = err.location, state = st.name,
+  })
+  if id then frame.last_event = id end
 end
-M.finish = finish
 
 --- Routes an ASL error through the state's Retry and Catch. Returns the
--- next step (kind, a, b) or "block" while a retry waits.
+-- next step: "block" while a retry waits, "next" to a catcher's state, or
+-- "fatal" when nothing handles it.
 local function handle_error(frame, err)
   local st = frame.state
   local exec = frame.exec
@@ -300,6 +400,11 @@ local function handle_error(frame, err)
   if err.state_prefix then
     err.Cause = state_prefix(frame) .. (err.Cause or "")
     err.state_prefix = nil
+  end
+  if err.evaluation then
+    err.evaluation = nil
+    record_evaluation_failure(frame, err)
+    if exec.finished then return "block" end
   end
   local retriers = st.retriers
   if retriers then
@@ -315,11 +420,18 @@ local function handle_error(frame, err)
       if delay then
         counts[i] = n
         frame.retry_count = frame.retry_count + 1
-        local due = (frame.last_ts or exec.engine.loop:now()) + delay
-        exec.engine:after(due - exec.engine.loop:now(), frame, function() M.drive(frame, "attempt") end)
+        local engine = exec.engine
+        local due = (frame.last_ts or engine.loop:now()) + delay
+        engine:after(due - engine.loop:now(), frame, function() M.drive(frame, "retry") end)
         return "block"
       end
     end
+  end
+  -- A Map or Parallel that fails for good records its failure (not before
+  -- a retry, and not for States.Runtime, which ends the execution at once).
+  if st.failed_type and err.Error ~= errors.Runtime then
+    record(exec, frame, st.failed_type, exec.sink and {})
+    if exec.finished then return "block" end
   end
   local catchers = st.catchers
   if catchers then
@@ -328,26 +440,30 @@ local function handle_error(frame, err)
       local ok, output = xpcall(c.apply, on_error, frame, frame.raw, err)
       if not ok then
         if errors.is(output) then return "fatal", output end
-        error(output, 0)
+        return "fatal", errors.internal(output, frame)
       end
-      return "goto", c.next_state, output
+      return "next", output, c.next_state
     end
   end
   return "fatal", err
 end
 
--- Runs a chain of fast states (Pass, Choice, Succeed without Assign) of an
--- in-memory execution in one protected call: each is a plain function of
--- its input, so the generic step dispatch is not needed. Returns the
+-- Runs a chain of fast states of an execution that records nothing in one
+-- protected call: each is a plain function of its input. Returns the
 -- number of transitions made and, when the frame ended, true and the
--- output. A state that raises leaves frame.state on itself.
+-- output. The events each state would record (entered and exited) are
+-- counted, as `record` would count them. A state that raises leaves
+-- frame.state on itself.
 local function fast_run(frame, budget, now_ms)
   local exec = frame.exec
   local st, raw = frame.state, frame.raw
   -- Event ids and the transition count live in locals here and are
   -- written back once; when a state raises, the driver recovers them from
-  -- frame.entered_id (fast states record nothing else).
+  -- frame.entered_id. The history limit shortens the run so that the
+  -- general path reaches it.
   local id = exec.event_id
+  local limit = exec.history_limit
+  if limit and id + 2 * budget + 2 >= limit then budget = (limit - id - 2) // 2 end
   local n = 0
   while n < budget do
     n = n + 1
@@ -371,9 +487,11 @@ local function fast_run(frame, budget, now_ms)
   return n, false
 end
 
---- Drives a frame from a step result (kind, a, b), or from entering its
--- current state when kind is nil. Returns when the frame blocks, ends or
--- has used its budget (then it is queued again).
+--- Drives a frame from a step, or from entering its current state when
+-- kind is nil. The steps it takes besides the states' own: "retry" (run
+-- the current state again), "replayed", output, next_state (a recovered
+-- visit), "fatal", err (end the frame with an error). Returns when the
+-- frame blocks, ends or has used its budget (then it is queued again).
 function M.drive(frame, kind, a, b)
   local exec = frame.exec
   local engine = exec.engine
@@ -383,6 +501,11 @@ function M.drive(frame, kind, a, b)
   local budget = M.BUDGET
   -- Only a parent stops a frame from outside, and not while it runs here.
   if frame.parent and is_dead(frame) then return end
+  -- An execution past its longest duration (a year, or five minutes for
+  -- EXPRESS) times out, even one that never waits on a timer.
+  if now_ms - exec.start_ms >= exec.machine.max_ms then
+    return require("stepflow.lifecycle").time_out(exec)
+  end
   while true do
     if frame.finished or exec.finished or frame.dead then return end
     if kind == nil then
@@ -393,83 +516,54 @@ function M.drive(frame, kind, a, b)
         engine.scheduler:push(frame)
         return
       end
-      if frame.state.fast and not (exec.sink or exec.replay) then
+      local st = frame.state
+      if st.fast and not (exec.sink or exec.replay) then
         local start_id = exec.event_id
         local ok, n, ended, out = xpcall(fast_run, on_error, frame, budget, now_ms)
-        if not ok then
-          if not errors.is(n) then error(n, 0) end
+        if ok then
+          if ended then return finish(frame, true, out) end
+          budget = budget - n
+          if budget <= 0 then goto continue end
+          if n == 0 then
+            -- at the history limit: the general path records the failure
+            budget = budget - 1
+            kind, a, b = enter(frame, now_ms)
+          else
+            goto continue
+          end
+        else
           -- The failing state was entered (one id), each before it entered
           -- and exited (two ids).
           local entered = frame.entered_id
           exec.transitions = exec.transitions + (entered - start_id + 1) // 2
           exec.event_id, frame.last_event = entered, entered
           budget = budget - 1
-          kind, a = "error", n
-        elseif ended then
-          return finish(frame, true, out)
-        else
-          budget = budget - n
-          goto continue
+          kind, a = "fail", errors.is(n) and n or errors.internal(n, frame)
         end
       else
         budget = budget - 1
-        if exec.sink or exec.replay then
-          kind, a, b = enter(frame)
-        else
-          -- The in-memory fast path of enter(): no event table, no replay.
-          local st = frame.state
-          exec.transitions = exec.transitions + 1
-          if frame.retry_count ~= 0 then
-            frame.retry_count = 0
-            frame.retries = false
-          end
-          if frame.task_token then frame.task_token = false end
-          frame.entered_ms = now_ms
-          local id = exec.event_id + 1
-          exec.event_id = id
-          frame.entered_id = id
-          frame.last_event = id
-          local ok
-          ok, kind, a, b = xpcall(st.run, on_error, st, frame, frame.raw)
-          if not ok then
-            if not errors.is(kind) then error(kind, 0) end
-            kind, a = "error", kind
-          end
-          -- A handler that ran here may have taken real time.
-          if st.type == "Task" then now_ms = engine.now(engine.loop) end
-        end
+        kind, a, b = enter(frame, now_ms)
+        -- A handler that ran here may have taken real time.
+        if st.type == "Task" then now_ms = engine.now(engine.loop) end
       end
-    elseif kind == "attempt" then
+    elseif kind == "retry" then
       kind, a, b = attempt(frame)
     end
-    if kind == "next" or kind == "goto" then
-      local st = frame.state
-      local output, nxt
-      if kind == "next" then output, nxt = a, st.next_state else output, nxt = b, a end
-      if st.commit_vars and frame.assigned then
-        local ok, err = pcall(st.commit_vars, frame)
-        if not ok then
-          if not errors.is(err) then error(err, 0) end
-          frame.assigned = false
-          return finish(frame, false, err)
-        end
-      end
-      if exec.sink or exec.replay then
-        state_event(exec, frame, st.exited_type, st, "output", output, frame.assigned or nil, nxt)
-        frame.assigned = false
-      else
-        local id = exec.event_id + 1
-        exec.event_id = id
-        frame.last_event = id
-        if frame.assigned then frame.assigned = false end
-      end
-      if nxt then
-        frame.state = nxt
-        frame.raw = output
+    if kind == "next" then
+      local ok, err = leave(frame, a, b)
+      if not ok then return finish(frame, false, err) end
+      if b then
+        frame.state = b
+        frame.raw = a
         kind = nil
       else
-        return finish(frame, true, output)
+        return finish(frame, true, a)
       end
+    elseif kind == "fail" then
+      kind, a, b = handle_error(frame, a)
+      if kind == "block" then return end
+    elseif kind == "block" then
+      return
     elseif kind == "replayed" then
       if b then
         frame.state = b
@@ -478,40 +572,31 @@ function M.drive(frame, kind, a, b)
       else
         return finish(frame, true, a)
       end
-    elseif kind == "error" then
-      kind, a, b = handle_error(frame, a)
-      if kind == "block" then return end
-    elseif kind == "block" then
-      return
     elseif kind == "fatal" then
       return finish(frame, false, a)
-    elseif kind == "succeed" then
-      local st = frame.state
-      if st.exited_type then
-        state_event(exec, frame, st.exited_type, st, "output", a)
-      end
-      return finish(frame, true, a)
-    else
-      error("stepflow: state '" .. tostring(frame.state.name) ..
-        "' returned unknown step '" .. tostring(kind) .. "'")
+    elseif kind ~= nil then
+      return finish(frame, false, errors.internal("state '" .. tostring(frame.state.name) ..
+        "' returned unknown step '" .. tostring(kind) .. "'", frame))
     end
     ::continue::
   end
 end
 
---- Resumes a blocked frame with a step result.
+--- Resumes a blocked frame with a step: ("next", output, next_state) or
+-- ("fail", err).
 function M.resume(frame, kind, a, b)
+  if frame.finished or frame.exec.finished or is_dead(frame) then return end
   return M.drive(frame, kind, a, b)
 end
 
---- Resumes a blocked frame with "next" and what `fn(...)` returns, or with
--- the ASL error it raises.
+--- Resumes a blocked frame with "next" and what `fn(...)` returns (to the
+-- state's next state), or with the ASL error it raises.
 function M.continue(frame, fn, ...)
   if frame.finished or frame.exec.finished or is_dead(frame) then return end
   local ok, res = xpcall(fn, on_error, ...)
-  if ok then return M.drive(frame, "next", res) end
-  if errors.is(res) then return M.drive(frame, "error", res) end
-  error(res, 0)
+  if ok then return M.drive(frame, "next", res, frame.state.next_state) end
+  if errors.is(res) then return M.drive(frame, "fail", res) end
+  return M.drive(frame, "fail", errors.internal(res, frame))
 end
 
 return M

@@ -51,26 +51,39 @@ function M.describe(resource)
     resource = resource, name = base, activity = activity }
 end
 
+-- AWS's cause when Lambda has no such function: the qualified ARN of the
+-- function it looked for ($LATEST when none is named).
+local function not_found(engine, text)
+  local arn = type(text) == "string" and text or tostring(text)
+  if not arn:match("^arn:") then
+    local region = engine and engine.region or "us-east-1"
+    local account = engine and engine.account or "123456789012"
+    arn = "arn:aws:lambda:" .. region .. ":" .. account .. ":function:" .. arn
+  end
+  if not arn:match(":function:[^:]+:[^:]+$") then arn = arn .. ":$LATEST" end
+  return errors.new("Lambda.ResourceNotFoundException",
+    "Function not found: " .. arn .. " (Service: AWSLambda; Status Code: 404; Error Code: " ..
+    "ResourceNotFoundException; Request ID: " .. (engine and engine:uuid() or "unknown") ..
+    "; Proxy: null)")
+end
+
 --- Finds the handler function for a Task. `registry` maps names to
--- functions. Returns fn, function_name or nil, error value.
-function M.find(registry, resource, info, payload)
+-- functions. Returns fn, function_name or nil, error value. `engine`
+-- (optional) gives the region and account of AWS's not-found cause.
+function M.find(registry, resource, info, payload, engine)
   local fn = registry[resource]
   if fn then return fn end
   if info.kind == "lambda" then
     fn = registry[info.name]
     if fn then return fn, info.name end
-    return nil, errors.new("Lambda.ResourceNotFoundException",
-      "Function not found: " .. resource .. " (Service: AWSLambda; Status Code: 404; " ..
-      "Error Code: ResourceNotFoundException)")
+    return nil, not_found(engine, (M.pattern(resource)))
   end
   if info.kind == "lambda_invoke" then
     local fname = type(payload) == "table" and M.function_name(payload.FunctionName)
     fn = fname and registry[fname]
     if fn then return fn, fname end
-    return nil, errors.new("Lambda.ResourceNotFoundException",
-      "Function not found: arn:aws:lambda:us-east-1:123456789012:function:" ..
-      tostring(fname) .. " (Service: AWSLambda; Status Code: 404; Error Code: " ..
-      "ResourceNotFoundException)")
+    local given = type(payload) == "table" and payload.FunctionName
+    return nil, not_found(engine, type(given) == "string" and given or tostring(fname))
   end
   fn = registry[info.name] or (info.activity and registry[info.activity])
   if fn then return fn end

@@ -13,10 +13,13 @@ local function details_key(etype)
 end
 M.details_key = details_key
 
--- Events that AWS records without details.
+-- Events that AWS records without details: the event types of the
+-- service model's HistoryEventType that have no *EventDetails member.
 local NO_DETAILS = {
-  ParallelStateStarted = true, ParallelStateSucceeded = true, ParallelStateFailed = true,
-  MapStateSucceeded = true, MapStateFailed = true, ParallelStateAborted = true, MapStateAborted = true,
+  LambdaFunctionStarted = true, MapRunAborted = true, MapRunSucceeded = true,
+  MapStateAborted = true, MapStateFailed = true, MapStateSucceeded = true,
+  ParallelStateAborted = true, ParallelStateFailed = true, ParallelStateStarted = true,
+  ParallelStateSucceeded = true, TaskStateAborted = true, WaitStateAborted = true,
 }
 
 -- Fields AWS carries as JSON text, with a *Details {truncated} beside them.

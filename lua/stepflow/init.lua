@@ -8,14 +8,13 @@
 --     print(exec.status, stepflow.json.encode(exec.output))
 local core = require("stepflow.core.engine")
 local json = require("stepflow.json")
-local size_within = json.size_within
 local errors = require("stepflow.errors")
 local execution = require("stepflow.execution")
+local lifecycle = require("stepflow.lifecycle")
 local compile = require("stepflow.asl.compile")
 local validate = require("stepflow.asl.validate")
 local handlers = require("stepflow.handlers")
 local durable = require("stepflow.durable")
-local variables = require("stepflow.asl.variables")
 local history = require("stepflow.history")
 
 local M = {}
@@ -32,18 +31,7 @@ Engine.__name = "stepflow.Engine"
 local StateMachine = { __name = "stepflow.StateMachine" }
 StateMachine.__index = StateMachine
 
-local Execution = { __name = "stepflow.Execution" }
--- An execution started without a name gets its UUID name (and ARN) when
--- something first reads them: most in-memory executions never do.
-Execution.__index = function(e, k)
-  if k == "name" or k == "arn" then
-    local name = e.engine:uuid()
-    rawset(e, "name", name)
-    rawset(e, "arn", rawget(e, "arn_prefix") .. name)
-    return rawget(e, k)
-  end
-  return Execution[k]
-end
+local Execution = lifecycle.Execution
 
 --- Makes an engine. opts (all optional):
 --   handlers      table name -> function(input, ctx)
@@ -52,6 +40,8 @@ end
 --   payload_limit bytes (default 262144; false disables the check)
 --   variable_limit  bytes per variable and per Assign (default 262144; false disables)
 --   variables_limit bytes of variables per execution (default 10 MiB; false disables)
+--   history_limit events per STANDARD execution (default 25000, AWS's
+--                 quota; false disables)
 --   history       boolean: keep every execution's history events in memory
 --   store         a store file path (or an opened stepflow.store): STANDARD
 --                 executions become durable, and every open one resumes
@@ -64,15 +54,16 @@ end
 --   accept_new    with a store: also run RUNNING executions that clients
 --                 add to the store while this engine runs (read with the
 --                 stop requests: at commits and every 250 ms)
--- Returns the engine, or nil, message when the store cannot be opened.
+-- Returns the engine, or nil, message, {kind = ...} when the store cannot
+-- be opened (see store.open).
 function M.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("stepflow.new: opts must be a table", 2) end
   local store = opts.store
   if type(store) == "string" then
-    local err
-    store, err = require("stepflow.store").open(store, { client = opts.client })
-    if not store then return nil, err end
+    local err, info
+    store, err, info = require("stepflow.store").open(store, { client = opts.client })
+    if not store then return nil, err, info end
   elseif opts.client then
     error("stepflow.new: client needs a store path", 2)
   end
@@ -85,21 +76,23 @@ function M.new(opts)
     payload_limit = opts.payload_limit == nil and 262144 or opts.payload_limit,
     variable_limit = opts.variable_limit == nil and 262144 or opts.variable_limit,
     variables_limit = opts.variables_limit == nil and 10485760 or opts.variables_limit,
+    history_limit = opts.history_limit == nil and execution.HISTORY_LIMIT or opts.history_limit,
     keep_history = opts.history and true or false,
     machines = {},
     revisions = {},  -- "ARN#revision" -> machine, for recovered executions
     executions = {},
-    random = math.random,
     co_pool = {},
     handlers_version = 0,
+    client = opts.client and true or false,
+    store = false,
+    durability = false,
   }, Engine)
   self.scheduler = execution.new_scheduler(self.loop)
   -- The clock method itself, so the interpreter calls it without lookups.
   self.now = self.loop.now
   if store then
-    durable.attach(self, store)
-    if opts.client then self.client = true end
-    if opts.accept_new then self.accept_new = true end
+    self.store = store
+    self.durability = durable.new(self, store, opts)
   end
   if opts.handlers then
     for name, fn in pairs(opts.handlers) do self:register(name, fn) end
@@ -155,6 +148,7 @@ function Engine:create_state_machine(definition, opts)
   local name = opts.name or "StateMachine"
   machine.name = name
   machine.type = opts.type or "STANDARD"
+  machine.max_ms = (lifecycle.MAX_SECONDS[machine.type] or lifecycle.MAX_SECONDS.STANDARD) * 1000
   machine.arn = "arn:aws:states:" .. self.region .. ":" .. self.account .. ":stateMachine:" .. name
   machine.role_arn = opts.role_arn or ("arn:aws:iam::" .. self.account .. ":role/stepflow")
   machine.engine = self
@@ -187,11 +181,19 @@ function Engine:uuid()
 end
 
 --- Runs fn after ms milliseconds for an execution's frame; the timer is
--- cancelled if the execution ends first. Returns the timer.
+-- cancelled if the execution ends first. A timer due after the
+-- execution's longest duration (a year; five minutes for EXPRESS) times
+-- the execution out at that moment instead. Returns the timer.
 function Engine:after(ms, frame, fn)
   local exec = frame.exec
+  if ms < 0 or ms ~= ms then ms = 0 end
+  local left = exec.start_ms + exec.machine.max_ms - self.loop:now()
+  if ms >= left then
+    ms = left > 0 and left or 0
+    fn = function() lifecycle.time_out(exec) end
+  end
   local t
-  t = self.loop:timer(ms < 0 and 0 or ms, function()
+  t = self.loop:timer(ms, function()
     -- Forget the fired timer: exec.timers is false, one timer, or a set.
     local timers = exec.timers
     if timers == t then exec.timers = false
@@ -219,7 +221,7 @@ end
 --- Runs fn once the events so far are committed (at once for in-memory
 -- executions).
 function Engine:when_durable(exec, fn)
-  if exec.durable then return durable.when_durable(self, fn) end
+  if exec.durable then return self.durability:when_durable(fn) end
   return fn()
 end
 
@@ -227,168 +229,37 @@ end
 function Engine:send_task_success(token, output)
   local call = self.tokens[token]
   if not call then return nil, "TaskDoesNotExist: no task waits for token " .. tostring(token) end
-  call.complete(true, output)
-  return true
+  return call:complete(true, output)
 end
 
 --- Fails a task that waits for its token.
 function Engine:send_task_failure(token, err, cause)
   local call = self.tokens[token]
   if not call then return nil, "TaskDoesNotExist: no task waits for token " .. tostring(token) end
-  call.complete(false, errors.new(err or "", cause))
-  return true
+  return call:complete(false, errors.new(err or "", cause))
 end
 
 --- Records a heartbeat for a task that waits for its token.
 function Engine:send_task_heartbeat(token)
   local call = self.tokens[token]
   if not call then return nil, "TaskDoesNotExist: no task waits for token " .. tostring(token) end
-  call.on_heartbeat()
+  call:heartbeat()
   return true
-end
-
-local function end_execution(exec, status, output, err)
-  if exec.finished then return end
-  exec.finished = true
-  exec.status = status
-  exec.stop_ms = exec.engine.loop:now()
-  local timers = exec.timers
-  if type(timers) == "table" then
-    for t in pairs(timers) do t:cancel() end
-  elseif timers then
-    timers:cancel()
-  end
-  exec.timers = false
-  if status == "SUCCEEDED" then
-    exec.output = output
-    execution.event(exec, nil, "ExecutionSucceeded", exec.sink and { output = output })
-  else
-    if err then exec.error, exec.cause = err.Error, err.Cause end
-    local etype = status == "FAILED" and "ExecutionFailed"
-      or status == "TIMED_OUT" and "ExecutionTimedOut" or "ExecutionAborted"
-    execution.event(exec, nil, etype, exec.sink and { error = exec.error, cause = exec.cause })
-  end
-  if exec.durable then
-    local store = exec.engine.store
-    local ok, err = store:finish_execution(exec.arn, status,
-      status == "SUCCEEDED" and json.encode(output) or nil, exec.error, exec.cause, exec.stop_ms)
-    if not ok and err ~= "ExecutionNotRunning" then
-      error("stepflow: store finish failed: " .. tostring(err), 0)
-    end
-  end
-  if exec.on_done then exec.on_done(exec) end
-end
-
-local function new_execution(self, sm, name, input, start_ms, on_done)
-  local prefix = sm.exec_arn_prefix
-  if not prefix then
-    local kind = sm.type == "EXPRESS" and ":express:" or ":execution:"
-    prefix = "arn:aws:states:" .. self.region .. ":" .. self.account .. kind .. sm.name .. ":"
-    sm.exec_arn_prefix = prefix
-  end
-  -- The fields the interpreter reads on every transition are set here, so
-  -- the table is sized once; rarer ones (history, on_done, stop_ms, the
-  -- context's Execution part) are absent until set: a parked execution
-  -- stays small.
-  local exec = setmetatable({
-    engine = self, machine = sm, name = name, input = input,
-    arn = name and (prefix .. name), arn_prefix = prefix,
-    status = "RUNNING", start_ms = start_ms, event_id = 0, transitions = 0,
-    timers = false, durable = false, sink = false, root = false, replay = false,
-    finished = false,
-  }, Execution)
-  if on_done then exec.on_done = on_done end
-  return exec
-end
-
--- Starts (or, after a recovery, resumes) the top-level frame.
-local function launch(self, exec)
-  local sm = exec.machine
-  local limit = self.payload_limit
-  local root = execution.new_frame(exec, sm.program, exec.input, variables.NONE, function(_, ok, value)
-    if ok then
-      if limit and not size_within(value, limit) and #json.encode(value) > limit then
-        return end_execution(exec, "FAILED", nil, errors.new(errors.DataLimitExceeded,
-          "The execution output exceeds the maximum number of bytes service limit."))
-      end
-      end_execution(exec, "SUCCEEDED", value)
-    else
-      end_execution(exec, "FAILED", nil, value)
-    end
-  end)
-  exec.root = root
-  -- Only executions that can be looked up later by ARN are kept (durable
-  -- ones, and those keeping their history); the rest are the caller's.
-  if exec.durable or exec.history then self.executions[exec.arn] = exec end
-  if exec.durable then durable.watch_requests(self) end
-  if sm.timeout_seconds then
-    local due = exec.start_ms + sm.timeout_seconds * 1000
-    self:after(due - self.loop:now(), root, function()
-      end_execution(exec, "TIMED_OUT", nil, errors.new(errors.Timeout))
-    end)
-  end
-  self.scheduler:push(root)
-  return exec
 end
 
 --- Starts an execution of a state machine with an input value (a decoded
 -- JSON value). opts: name, on_done(exec), history. With a store, a
 -- STANDARD execution is durable, and its name is unique: the same name
 -- with the same input returns the existing execution, another input
--- returns nil, "ExecutionAlreadyExists".
+-- returns nil, "ExecutionAlreadyExists". An input over the payload limit
+-- is refused (nil, message, {code = "ValidationException"}), as AWS's
+-- StartExecution refuses it; nothing is recorded then.
 function Engine:start_execution(sm, input, opts)
   if getmetatable(sm) ~= StateMachine then
     error("start_execution: expected a state machine from create_state_machine", 2)
   end
-  opts = opts or {}
   if input == nil then input = {} end
-  local store = self.store
-  local name = opts.name
-  if not name and (store and sm.type == "STANDARD") then name = self:uuid() end
-  local exec = new_execution(self, sm, name, input, self.loop:now(), opts.on_done)
-  -- The input as text, only when the store or the payload limit needs it
-  -- (most inputs are certainly below the limit: no text needed).
-  local limit = self.payload_limit
-  local durable_start = store and sm.type == "STANDARD"
-  local input_text = (durable_start or (limit and not size_within(input, limit))) and json.encode(input)
-  if store and sm.type == "STANDARD" then
-    -- Insert first; only a name already taken needs a look-up (AWS: the
-    -- same name and input is the same execution, another input an error).
-    local ok, err = store:create_execution({ arn = exec.arn, sm_arn = sm.arn, name = name,
-      input = input_text, status = "RUNNING", started = exec.start_ms, revision = sm.revision })
-    if not ok then
-      if err ~= "ExecutionAlreadyExists" then return nil, err end
-      local rec = store:find_execution(sm.arn, name)
-      if rec and rec.input == input_text then
-        return self.executions[rec.arn] or self:get_execution(rec.arn)
-      end
-      return nil, "ExecutionAlreadyExists: an execution named '" .. name ..
-        "' exists with another input"
-    end
-    exec.durable = true
-    exec.sink = durable.sink
-    exec.state_sink = durable.state_sink
-  elseif opts.history or self.keep_history then
-    exec.history = {}
-    exec.sink = function(e, id, prev, ts, etype, details, fkey, x)
-      local h = e.history
-      h[#h + 1] = { id = id, previousEventId = prev, timestamp = ts, type = etype,
-        details = details, frame = fkey, x = x }
-    end
-  end
-  execution.event(exec, nil, "ExecutionStarted", exec.sink and {
-    input = input, roleArn = sm.role_arn, stateMachineArn = sm.arn,
-  })
-  if limit and input_text and #input_text > limit then
-    end_execution(exec, "FAILED", nil, errors.new(errors.DataLimitExceeded,
-      "The execution input exceeds the maximum number of bytes service limit."))
-    return exec
-  end
-  if opts.defer then
-    self.executions[exec.arn] = exec
-    return exec
-  end
-  return launch(self, exec)
+  return lifecycle.start(self, sm, input, opts or {})
 end
 
 --- A finished or running execution by ARN: from memory, or a record from
@@ -456,15 +327,7 @@ end
 function Engine:resume_record(rec, events)
   local sm, err = self:machine_of(rec)
   if not sm then return nil, err end
-  local exec = durable.resume_execution(self, sm, rec, events, function(machine, r)
-    local e = new_execution(self, machine, r.name, json.decode(r.input), r.started)
-    e.arn = r.arn
-    e.durable = true
-    e.sink = durable.sink
-    e.state_sink = durable.state_sink
-    return e
-  end)
-  return launch(self, exec)
+  return lifecycle.resume(self, sm, rec, events)
 end
 
 --- The AWS-shaped history of an execution (from the store or memory).
@@ -486,27 +349,24 @@ function Engine:history(arn)
   return out
 end
 
---- Commits what is pending and closes the store (if any) and the loop.
-function Engine:close()
-  if self.store then
-    if self.requests_timer then
-      self.requests_timer:cancel()
-      self.requests_timer = false
-    end
-    durable.commit(self)
-    self.store:close()
-    self.store = nil
-  end
+--- Keeps the loop alive waiting for work that clients add to the store
+-- (`stepflow resume --watch`), until the process is stopped.
+function Engine:watch_store()
+  local d = self.durability
+  if not d then error("watch_store: this engine has no store", 2) end
+  d.watch = true
+  d:watch_requests()
 end
 
---- Stops a running execution: ABORTED with an optional error and cause.
-function Execution:stop(err, cause)
-  if self.finished then return nil, "execution is not running (" .. self.status .. ")" end
-  local e = errors.new(err or "", cause)
-  if err == nil then e.Error = nil end
-  end_execution(self, "ABORTED", nil, e)
-  return true
+--- Commits what is pending and closes the store (if any).
+function Engine:close()
+  if self.durability then
+    self.durability:close()
+    self.durability = false
+    self.store = false
+  end
 end
+Engine.__close = Engine.close
 
 --- Stops an execution by ARN: one running here, or (when no engine runs
 -- it) a RUNNING execution in the store. Returns true or nil, message.
@@ -528,12 +388,6 @@ function Engine:stop_execution(arn, err, cause)
   return true
 end
 
---- The execution's result as the command line prints it with --json.
-function Execution:result()
-  if self.status == "SUCCEEDED" then return { status = self.status, output = self.output } end
-  return { status = self.status, error = self.error, cause = self.cause }
-end
-
 --- Runs the loop until no execution can make progress.
 function Engine:run()
   if self.client then error("run: a client engine runs no executions", 2) end
@@ -545,7 +399,8 @@ end
 function Engine:run_once(definition, input, opts)
   local sm, err, problems = self:create_state_machine(definition, opts)
   if not sm then return nil, err, problems end
-  local exec = self:start_execution(sm, input, opts)
+  local exec, serr = self:start_execution(sm, input, opts)
+  if not exec then return nil, serr end
   self:run()
   return exec:result(), exec
 end

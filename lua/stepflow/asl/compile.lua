@@ -13,8 +13,8 @@ local EVENTS = {
   Wait = { "WaitStateEntered", "WaitStateExited" },
   Succeed = { "SucceedStateEntered", "SucceedStateExited" },
   Fail = { "FailStateEntered", nil },
-  Parallel = { "ParallelStateEntered", "ParallelStateExited" },
-  Map = { "MapStateEntered", "MapStateExited" },
+  Parallel = { "ParallelStateEntered", "ParallelStateExited", "ParallelStateFailed" },
+  Map = { "MapStateEntered", "MapStateExited", "MapStateFailed" },
 }
 
 local STATE_MODULES = {
@@ -73,7 +73,7 @@ function Compiler:state(name, def, where, outer_ql, program)
   if not ev then fail(where .. "/Type", "unknown state type '" .. tostring(def.Type) .. "'") end
   local st = {
     name = name, type = def.Type, ql = ql, where = where, program = program,
-    Next = def.Next, entered_type = ev[1], exited_type = ev[2], links = {},
+    Next = def.Next, entered_type = ev[1], exited_type = ev[2], failed_type = ev[3], links = {},
   }
   local flow = flow_for(ql)
   st.flow = flow

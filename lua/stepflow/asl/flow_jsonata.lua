@@ -26,9 +26,13 @@ local function expression_of(v)
 end
 M.expression_of = expression_of
 
-local function query_error(cause)
+-- A failed evaluation: States.QueryEvaluationError, recorded in the
+-- history as EvaluationFailed at `location` (the field, when there is one).
+local function query_error(cause, location)
   local e = errors.new(errors.QueryEvaluationError, cause)
   e.state_prefix = true
+  e.evaluation = true
+  e.location = location
   return e
 end
 M.query_error = query_error
@@ -94,15 +98,15 @@ function M.expression(c, text, where, field, allow_undefined)
         tail = ": " .. tostring(type(e) == "table" and e.message or e)
       end
       error(query_error("The JSONata expression '" .. text .. "' specified for the field '" ..
-        field .. "' threw an error during evaluation" .. tail), 0)
+        field .. "' threw an error during evaluation" .. tail, field), 0)
     end
     if v == nil and not allow_undefined then
       error(query_error("The JSONata expression '" .. text .. "' specified for the field '" ..
-        field .. "' returned nothing (undefined)."), 0)
+        field .. "' returned nothing (undefined).", field), 0)
     end
     if type(v) == "function" or is_function(v) then
       error(query_error("The JSONata expression '" .. text .. "' specified for the field '" ..
-        field .. "' returned an unsupported result type."), 0)
+        field .. "' returned an unsupported result type.", field), 0)
     end
     return v
   end
@@ -214,7 +218,7 @@ function M.condition(c, st, rdef, where)
     if type(v) ~= "boolean" then
       error(query_error("The JSONata expression '" .. tostring(expression_of(rdef.Condition)) ..
         "' specified for the field '" .. field .. "' returned an unexpected result type. " ..
-        "Expected 'boolean', but was '" .. type_name(v) .. "' for value: " .. json.encode(v)), 0)
+        "Expected 'boolean', but was '" .. type_name(v) .. "' for value: " .. json.encode(v), field), 0)
     end
     return v
   end
@@ -242,7 +246,7 @@ function M.number_field(c, _, value, where, field)
     if type(v) ~= "number" or (mtype(v) == "float" and v ~= floor(v)) then
       error(query_error("The JSONata expression '" .. tostring(text) .. "' specified for the field '" ..
         field .. "' returned an unexpected result type. Expected 'integer', but was '" ..
-        type_name(v) .. "' for value: " .. json.encode(v)), 0)
+        type_name(v) .. "' for value: " .. json.encode(v), field), 0)
     end
     return floor(v)
   end
@@ -256,7 +260,7 @@ function M.wait_due(c, st, def, where)
     return function(frame, raw)
       local s = seconds(frame, nil, raw)
       if s < 0 then
-        error(query_error("The Seconds field must be a non-negative integer: " .. s), 0)
+        error(query_error("The Seconds field must be a non-negative integer: " .. s, "Seconds"), 0)
       end
       return frame.entered_ms + s * 1000
     end
@@ -267,7 +271,7 @@ function M.wait_due(c, st, def, where)
     local t = type(v) == "string" and timestamp.parse(v)
     if not t then
       error(query_error("The Timestamp field cannot be parsed as an ISO-8601 extended offset " ..
-        "date-time format string: " .. (type(v) == "string" and v or json.encode(v))), 0)
+        "date-time format string: " .. (type(v) == "string" and v or json.encode(v)), "Timestamp"), 0)
     end
     return floor(t * 1000)
   end
@@ -292,7 +296,7 @@ function M.map_items(c, _, def, where)
       if type(v) == "table" and getmetatable(v) == nil and v[1] ~= nil then return v end
       error(query_error("The JSONata expression '" .. tostring(text) ..
         "' specified for the field 'Items' returned an unexpected result type. Expected 'array', " ..
-        "but was '" .. type_name(v) .. "' for value: " .. json.encode(v)), 0)
+        "but was '" .. type_name(v) .. "' for value: " .. json.encode(v), "Items"), 0)
     end
     return v
   end

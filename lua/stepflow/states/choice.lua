@@ -38,14 +38,14 @@ function M.compile(c, st, def, where)
       frame.input = v
       if rule.test(frame, raw) then
         frame.rule = rule
-        return "goto", rule.next_state, finish(frame, raw, v)
+        return "next", finish(frame, raw, v), rule.next_state
       end
     end
     if default.next_state then
       frame.rule = false
-      return "goto", default.next_state, finish(frame, raw, v)
+      return "next", finish(frame, raw, v), default.next_state
     end
-    return "error", errors.new(errors.NoChoiceMatched, "No Matches!")
+    return "fail", errors.new(errors.NoChoiceMatched, "No Matches!")
   end
   -- Without Assign anywhere, the driver's fast loop calls the rules directly.
   local assigns = st.commit_vars ~= nil

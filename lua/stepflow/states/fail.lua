@@ -15,10 +15,8 @@ local function field(c, st, def, name, where)
     return function(frame, raw)
       local v = expr(frame, raw)
       if type(v) ~= "string" then
-        local e = errors.new(errors.QueryEvaluationError,
-          "The " .. name .. " field must evaluate to a string value.")
-        e.state_prefix = true
-        error(e, 0)
+        error(st.flow.query_error("The " .. name .. " field must evaluate to a string value.",
+          name), 0)
       end
       return v
     end
@@ -47,7 +45,7 @@ function M.compile(c, st, def, where)
     local cause = get_cause and get_cause(frame, raw)
     local e = errors.new(name or "", cause)
     if name == nil then e.Error = nil end
-    return "fatal", e
+    return "fail", e
   end
 end
 

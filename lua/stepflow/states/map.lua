@@ -12,7 +12,8 @@ local numbers = require("stepflow.asl.number_field")
 
 local M = {}
 
-local event = execution.event
+local record, record_from = execution.record, execution.record_from
+local lifecycle = require("stepflow.lifecycle")
 local array_mt, null = json.array_mt, json.null
 local setmetatable = setmetatable
 
@@ -78,6 +79,15 @@ local function batcher_fn(c, st, def, where)
   end
 end
 
+-- A Map Run's ARN: AWS names it after the machine and the Label (or a
+-- generated one), with a UUID.
+local function map_run_arn(exec, label)
+  local engine = exec.engine
+  local sm = exec.machine
+  return "arn:aws:states:" .. engine.region .. ":" .. engine.account .. ":mapRun:" .. sm.name ..
+    "/" .. (label or engine:uuid():sub(1, 8)) .. ":" .. engine:uuid()
+end
+
 function M.compile(c, st, def, where)
   local proc = def.ItemProcessor or def.Iterator
   local pfield = def.ItemProcessor and "ItemProcessor" or "Iterator"
@@ -93,18 +103,14 @@ function M.compile(c, st, def, where)
   local tol_pct = number_field(c, st, def, "ToleratedFailurePercentage", "float", where)
   local prepare, finish = st.prepare, st.finish
   local name = st.name
+  local label = def.Label
 
   st.run = function(_, frame, raw)
     local effective = prepare(frame, raw)
     local exec = frame.exec
+    local sink = exec.sink
     local items = get_items(frame, effective, raw)
     local max = max_conc and max_conc(frame, effective, raw) or 0
-    local tc = tol_count and tol_count(frame, effective, raw)
-    local tp = tol_pct and tol_pct(frame, effective, raw)
-    if tc and tc < 0 then runtime("ToleratedFailureCount cannot be negative.") end
-    if tp and (tp < 0 or tp > 100) then
-      runtime("ToleratedFailurePercentage must be between 0 and 100.")
-    end
     if max < 0 then runtime("MaxConcurrency cannot be negative.") end
     local inputs = items
     if selector then
@@ -120,39 +126,32 @@ function M.compile(c, st, def, where)
     end
     if batcher then inputs = batcher(frame, effective, inputs) end
     local n = #inputs
-    event(exec, frame, "MapStateStarted", exec.sink and { length = n })
+    if not record(exec, frame, "MapStateStarted", sink and { length = n }) then return "block" end
+    -- A Distributed Map checks its tolerance after it has started (AWS
+    -- records MapStateStarted before these failures).
+    local tc = tol_count and tol_count(frame, effective, raw)
+    local tp = tol_pct and tol_pct(frame, effective, raw)
+    if tc and tc < 0 then runtime("ToleratedFailureCount cannot be negative.") end
+    if tp and (tp < 0 or tp > 100) then
+      runtime("ToleratedFailurePercentage must be between 0 and 100.")
+    end
     -- Unique per visit and attempt, and the same when a recovery replays
     -- it; only durable executions need keys.
     local durable = exec.durable
     local key = durable and (frame.key .. "/" .. frame.entered_id .. "." .. frame.retry_count .. "#") or ""
-    -- Distributed iterations are child workflows: they see no outer
-    -- variables. Inline ones share the outer scope until they assign.
     local outer = frame.vars
-    local recorded = exec.sink or exec.replay
-    return group.start(frame, {
+    -- The last iteration's end: MapStateSucceeded and MapStateExited
+    -- follow it.
+    local last_end = false
+    local opts = {
       n = n, max = max,
-      tolerated_count = distributed and tc or nil,
-      tolerated_percentage = distributed and tp or nil,
-      child = function(i)
-        if distributed then return program, inputs[i], {}, durable and key .. i or key, false end
-        return program, inputs[i], outer, durable and key .. i or key, true
-      end,
-      -- Without a history the iteration events are only counted (ids).
-      count_events = not recorded,
-      started = recorded and function(i, child)
-        child.last_event = event(exec, frame, "MapIterationStarted",
-          exec.sink and { name = name, index = i - 1 })
-      end,
-      ended = recorded and function(i, ok)
-        event(exec, frame, ok and "MapIterationSucceeded" or "MapIterationFailed",
-          exec.sink and { name = name, index = i - 1 })
-      end,
       done = function(ok, value, failed)
         if not ok then
-          event(exec, frame, "MapStateFailed", exec.sink and {})
-          if distributed and (tc or tp) then
-            error(errors.new(errors.ExceedToleratedFailureThreshold,
-              "The specified tolerated failure threshold was exceeded"), 0)
+          if distributed then
+            local err = (tc or tp) and errors.new(errors.ExceedToleratedFailureThreshold,
+              "The specified tolerated failure threshold was exceeded") or errors.from(value)
+            record(exec, frame, "MapRunFailed", sink and { error = err.Error, cause = err.Cause })
+            error(err, 0)
           end
           error(errors.from(value), 0)
         end
@@ -161,10 +160,46 @@ function M.compile(c, st, def, where)
             if errors.is(value[i]) then value[i] = errors.output(value[i]) end
           end
         end
-        event(exec, frame, "MapStateSucceeded", exec.sink and {})
+        if distributed then record(exec, frame, "MapRunSucceeded", sink and {}) end
+        if last_end then frame.last_event = last_end end
+        record_from(exec, frame, frame.last_event, "MapStateSucceeded", sink and {})
         return finish(frame, raw, value)
       end,
-    })
+    }
+    if distributed then
+      -- Each iteration is a child workflow of a Map Run: it sees no outer
+      -- variables, and its events are its own, not the parent's.
+      if not record(exec, frame, "MapRunStarted", sink and { mapRunArn = map_run_arn(exec, label) }) then
+        return "block"
+      end
+      opts.tolerated_count, opts.tolerated_percentage = tc, tp
+      opts.child = function(i)
+        local child_exec = lifecycle.child(exec, program, name, inputs[i])
+        return program, inputs[i], {}, key, false, child_exec
+      end
+      opts.started = function(_, child) child.last_event = 0 end
+    else
+      -- Inline iterations share the outer scope until they assign.
+      opts.child = function(i)
+        return program, inputs[i], outer, durable and key .. i or key, true
+      end
+      opts.started = function(i, child)
+        child.last_event = record_from(exec, child, frame.last_event, "MapIterationStarted",
+          sink and { name = name, index = i - 1 }) or 0
+      end
+      opts.ended = function(i, ok, _, child)
+        local id = record_from(exec, child, child.last_event,
+          ok and "MapIterationSucceeded" or "MapIterationFailed", sink and { name = name, index = i - 1 })
+        -- The next iteration follows this one's last event, not its end.
+        frame.last_event = child.last_event
+        last_end = id or false
+      end
+      opts.aborted = function(i, child)
+        record_from(exec, child, child.last_event, "MapIterationAborted",
+          sink and { name = name, index = i - 1 })
+      end
+    end
+    return group.start(frame, opts)
   end
 end
 

@@ -7,7 +7,7 @@ local errors = require("stepflow.errors")
 
 local M = {}
 
-local event = execution.event
+local record, record_from = execution.record, execution.record_from
 
 function M.compile(c, st, def, where)
   local branches = {}
@@ -19,7 +19,9 @@ function M.compile(c, st, def, where)
   st.run = function(_, frame, raw)
     local input = prepare(frame, raw)
     local exec = frame.exec
-    event(exec, frame, "ParallelStateStarted", exec.sink and {})
+    local sink = exec.sink
+    -- Each branch's first event follows ParallelStateStarted.
+    if not record(exec, frame, "ParallelStateStarted", sink and {}) then return "block" end
     -- Unique per visit and attempt, and the same when a recovery replays it.
     local key = exec.durable and (frame.key .. "/" .. frame.entered_id .. "." .. frame.retry_count .. "#")
     return group.start(frame, {
@@ -27,12 +29,12 @@ function M.compile(c, st, def, where)
       child = function(i)
         return branches[i], input, frame.vars, key and key .. i or "", true
       end,
+      -- What follows a branch follows its last event.
+      ended = function(_, _, _, child) frame.last_event = child.last_event end,
       done = function(ok, value)
-        if not ok then
-          event(exec, frame, "ParallelStateFailed", exec.sink and {})
-          error(errors.from(value), 0)
-        end
-        event(exec, frame, "ParallelStateSucceeded", exec.sink and {})
+        if not ok then error(errors.from(value), 0) end
+        -- ParallelStateExited follows the last branch, as its Succeeded does
+        record_from(exec, frame, frame.last_event, "ParallelStateSucceeded", sink and {})
         return finish(frame, raw, value)
       end,
     })

@@ -22,11 +22,11 @@ function M.compile(_, st, def)
     st.run = function(s, frame, raw)
       prepare(frame, raw) -- InputPath still fails on a missing path
       check_size(s, frame, bytes)
-      return "next", finish(frame, raw, result)
+      return "next", finish(frame, raw, result), s.next_state
     end
   else
-    st.run = function(_, frame, raw)
-      return "next", finish(frame, raw, prepare(frame, raw))
+    st.run = function(s, frame, raw)
+      return "next", finish(frame, raw, prepare(frame, raw)), s.next_state
     end
   end
   -- Without Assign a Pass is a plain function of its input: the driver's

@@ -4,7 +4,7 @@ local M = {}
 function M.compile(_, st)
   local prepare, finish = st.prepare, st.finish
   st.run = function(_, frame, raw)
-    return "succeed", finish(frame, raw, prepare(frame, raw))
+    return "next", finish(frame, raw, prepare(frame, raw)), nil
   end
   st.fast = function(_, frame, raw)
     return finish(frame, raw, prepare(frame, raw)), nil

@@ -1,7 +1,13 @@
---- Task: calls a handler as a coroutine. A handler that returns at once
--- keeps the frame running; one that waits (ctx.sleep, ctx.await, a task
--- token) blocks only its frame. TimeoutSeconds and HeartbeatSeconds are
--- enforced by timers.
+--- Task: one call of a handler per attempt. A handler that returns at
+-- once keeps the frame running; one that waits (ctx.sleep, ctx.await, a
+-- task token) blocks only its frame. TimeoutSeconds and HeartbeatSeconds
+-- are enforced by timers, and a handler that computes past TimeoutSeconds
+-- without yielding is stopped by an instruction-count hook.
+--
+-- A call (one attempt) goes: schedule (its Scheduled event; a durable
+-- execution waits for that to be committed) -> start (Started, then the
+-- handler runs) -> settle (Succeeded, Failed or TimedOut, then the state's
+-- output) -> the frame resumes.
 local json = require("stepflow.json")
 local errors = require("stepflow.errors")
 local handlers = require("stepflow.handlers")
@@ -12,8 +18,12 @@ local numbers = require("stepflow.asl.number_field")
 local M = {}
 
 local cocreate, coresume, coyield = coroutine.create, coroutine.resume, coroutine.yield
-local event = execution.event
+local record = execution.record
 local null = json.null
+local size_within = json.size_within
+local huge = math.huge
+local clock = os.clock
+local sethook, gethook = debug.sethook, debug.gethook
 
 -- A worker coroutine runs one handler after another: it yields DONE with
 -- the handler's results, and is resumed with the next handler.
@@ -51,293 +61,408 @@ local function take_worker(engine)
   return cocreate(worker)
 end
 
--- Event names per resource kind: Lambda function ARNs record LambdaFunction*.
+---------------------------------------------------------------- results
+
+-- Why a handler's result cannot be a state's result, or nil: it must be
+-- JSON (no functions, threads, NaN or infinities, no table mixing array
+-- and object keys). Only values that may be large or odd are encoded.
+local function not_json(value, limit)
+  local t = type(value)
+  if t == "number" then
+    if value ~= value or value == huge or value == -huge then
+      return "a number that JSON cannot hold (" .. tostring(value) .. ")"
+    end
+    return nil
+  end
+  if t == "string" or t == "boolean" or value == null then return nil end
+  if t ~= "table" then return "a " .. t .. " value, not JSON" end
+  if limit and size_within(value, limit) then return nil end
+  local ok, err = pcall(json.encode, value)
+  if ok then return nil end
+  return (tostring(err):gsub("^json: ", ""))
+end
+
+---------------------------------------------------------------- events
+
+-- The events of a call, by kind of Resource: a Lambda function ARN
+-- records AWS's legacy LambdaFunction* events, everything else Task*.
 local LAMBDA_EVENTS = {
   scheduled = "LambdaFunctionScheduled", started = "LambdaFunctionStarted",
-  succeeded = "LambdaFunctionSucceeded", failed = "LambdaFunctionFailed",
+  submitted = false, succeeded = "LambdaFunctionSucceeded", failed = "LambdaFunctionFailed",
   timed_out = "LambdaFunctionTimedOut",
 }
 local TASK_EVENTS = {
-  scheduled = "TaskScheduled", started = "TaskStarted", succeeded = "TaskSucceeded",
-  failed = "TaskFailed", timed_out = "TaskTimedOut",
+  scheduled = "TaskScheduled", started = "TaskStarted", submitted = "TaskSubmitted",
+  succeeded = "TaskSucceeded", failed = "TaskFailed", timed_out = "TaskTimedOut",
 }
 
--- Without a history only the event ids are counted (AWS's causes name them).
-local function recorded(exec) return exec.sink or exec.replay end
+---------------------------------------------------------------- the call
 
-local function bump(exec, frame)
-  local id = exec.event_id + 1
-  exec.event_id = id
-  frame.last_event = id
+--- One attempt of a Task state: the state's compiled `task` (the fixed
+-- parts), the frame, and what the attempt has found so far.
+local Call = {}
+Call.__index = Call
+Call.__name = "stepflow.TaskCall"
+
+-- The details of one of this call's events (AWS's shapes): Lambda
+-- function events carry no resource, Task events carry resourceType and
+-- resource.
+function Call:details(extra)
+  local task = self.task
+  if task.lambda then return extra end
+  local d = extra or {}
+  d.resourceType, d.resource = task.resource_type, task.resource_name
+  return d
 end
 
-function M.compile(c, st, def, where)
-  local resource = def.Resource
-  local info = handlers.describe(resource)
-  local ev = info.kind == "lambda" and LAMBDA_EVENTS or TASK_EVENTS
-  local timeout_of = numbers.compile(c, st, def, "TimeoutSeconds", "integer", where, { positive = true })
-  local heartbeat_of = numbers.compile(c, st, def, "HeartbeatSeconds", "integer", where, { positive = true })
-  local wait_token = info.pattern == ".waitForTaskToken"
-  local prepare, finish = st.prepare, st.finish
-  local is_lambda = info.kind == "lambda" or info.kind == "lambda_invoke"
-  local limit_name = info.kind == "plain" and info.resource_type ~= "lua" and
-    info.resource_type ~= "activity" and info.resource_type or
-    info.kind == "lambda_invoke" and "lambda" or resource
+function Call:event(kind, extra)
+  local exec = self.frame.exec
+  local etype = self.task.events[kind]
+  if not etype then return end
+  return record(exec, self.frame, etype, exec.sink and self:details(extra))
+end
 
-  local function event_details(call, extra)
-    local d = { resource = info.resource or resource, resourceType = info.resource_type }
-    if extra then for k, v in pairs(extra) do d[k] = v end end
-    return d
-  end
+-- Resumes the frame with the step an ended call gives it.
+function Call:resume_frame(kind, x, nxt)
+  if kind then execution.resume(self.frame, kind, x, nxt) end
+end
 
-  -- Ends a call: the step result for the frame (never raises).
-  local function settle(call, ok, value)
-    if call.settled then return nil end
-    call.settled = true
-    local engine = call.engine
-    if call.timer then engine:cancel(call.timer); call.timer = nil end
-    if call.hb_timer then engine:cancel(call.hb_timer); call.hb_timer = nil end
-    if call.token then engine.tokens[call.token] = nil end
-    local frame, exec = call.frame, call.frame.exec
-    local record = not call.replayed
-    if not ok then
+--- Ends the call: records its outcome and returns the frame's step
+-- (never raises).
+function Call:settle(ok, value)
+  if self.settled then return nil end
+  self.settled = true
+  local engine, task, frame = self.engine, self.task, self.frame
+  if self.timer then engine:cancel(self.timer); self.timer = nil end
+  if self.hb_timer then engine:cancel(self.hb_timer); self.hb_timer = nil end
+  if self.token then engine.tokens[self.token] = nil end
+  local record_it = not self.replayed
+  if not ok then
+    if record_it then
       local e = value
-      if not record then
-        -- the outcome was consumed from the recorded history
-      elseif e.Error == "States.Timeout" or e.Error == "States.HeartbeatTimeout" then
-        event(exec, frame, ev.timed_out, exec.sink and event_details(call,
-          { error = e.Error, cause = e.Cause }))
-      else
-        event(exec, frame, ev.failed, exec.sink and event_details(call,
-          { error = e.Error, cause = e.Cause }))
-      end
-      return "error", e
+      local timed_out = e.Error == errors.Timeout or e.Error == errors.HeartbeatTimeout
+      self:event(timed_out and "timed_out" or "failed", { error = e.Error, cause = e.Cause })
     end
-    local result = value
-    if result == nil then result = null end
+    return "fail", value
+  end
+  local result = value
+  if result == nil then result = null end
+  if record_it then
     local limit = engine.payload_limit
+    local bad = not_json(result, limit)
+    if bad then
+      local e = errors.new(errors.Runtime, "The state/task '" .. task.limit_name ..
+        "' returned a result that is not JSON: " .. bad)
+      self:event("failed", { error = e.Error, cause = e.Cause })
+      return "fail", e
+    end
     local rt = type(result)
-    if record and limit and (rt == "table" or rt == "string") and not json.size_within(result, limit)
+    if limit and (rt == "table" or rt == "string") and not size_within(result, limit)
       and #json.encode(result) > limit then
       -- AWS names the integration's service ('lambda' for lambda:invoke),
       -- or the Resource itself for a function ARN or an activity.
       local e = errors.new(errors.DataLimitExceeded,
-        "The state/task '" .. limit_name .. "' returned a result with a size exceeding " ..
+        "The state/task '" .. task.limit_name .. "' returned a result with a size exceeding " ..
         "the maximum number of bytes service limit.")
-      event(exec, frame, ev.failed, exec.sink and event_details(call,
-        { error = e.Error, cause = e.Cause }))
-      return "error", e
+      self:event("failed", { error = e.Error, cause = e.Cause })
+      return "fail", e
     end
-    if not recorded(exec) then
-      bump(exec, frame)
-    elseif record then
-      event(exec, frame, ev.succeeded, exec.sink and event_details(call, { output = result }))
+    if task.kind == "lambda_invoke" then
+      result = handlers.wrap_invoke(engine, result, self.effective)
     end
-    if info.kind == "lambda_invoke" then
-      result = handlers.wrap_invoke(engine, result, call.effective)
-    end
-    local fine, out = pcall(finish, frame, call.raw, result)
-    if fine then return "next", out end
-    if errors.is(out) then return "error", out end
-    error(out, 0)
+    self:event("succeeded", { output = result })
+  elseif task.kind == "lambda_invoke" and not (type(result) == "table" and result.StatusCode) then
+    result = handlers.wrap_invoke(engine, result, self.effective)
   end
+  local fine, out = pcall(task.finish, frame, self.raw, result)
+  if fine then return "next", out, task.st.next_state end
+  if errors.is(out) then return "fail", out end
+  return "fail", errors.internal(out, frame)
+end
 
-  -- Feeds a handler coroutine until it returns or waits. A worker that
-  -- finished its handler goes back to the engine's pool for the next task.
-  local function step(call, ...)
-    local co = call.co
-    local ok, a, b, c = coresume(co, ...)
-    if not ok then
-      call.co = nil
-      return false, errors.from(a)
+-- Runs one piece of a handler coroutine until it returns or waits.
+-- Returns true, result; false, error; or nil while it waits. A worker
+-- that finished its handler goes back to the engine's pool.
+function Call:step(...)
+  local co = self.co
+  local ok, a, b, c = coresume(co, ...)
+  if not ok then
+    self.co = nil
+    if self.preempted then return false, self.preempted end
+    return false, errors.from(a)
+  end
+  if a == DONE then
+    self.co = nil
+    if self.guarded then sethook(co) end
+    local pool = self.engine.co_pool
+    pool[#pool + 1] = co
+    if b == nil and c ~= nil then return false, errors.from(c) end
+    if self.task.wait_token then
+      self.returned = true
+      self:event("submitted", { output = b == nil and null or b })
+      return nil
     end
-    if a == DONE then
-      call.co = nil
-      local pool = call.engine.co_pool
-      pool[#pool + 1] = co
-      if b == nil and c ~= nil then return false, errors.from(c) end
-      if wait_token then call.returned = true; return nil end
-      return true, b
-    end
-    -- Suspended: the handler yielded a function that arranges its resume.
-    if type(a) ~= "function" then
-      call.co = nil
-      return false, errors.new(errors.TaskFailed,
-        "handler yielded outside ctx.sleep/ctx.await (got " .. type(a) .. ")")
-    end
-    a(function(...)
-      if call.settled or call.co ~= co then return end
-      local done, value = step(call, ...)
-      if done ~= nil then
-        local kind, x = settle(call, done, value)
-        if kind then execution.resume(call.frame, kind, x) end
+    return true, b
+  end
+  -- Suspended: the handler yielded a function that arranges its resume.
+  if type(a) ~= "function" then
+    self.co = nil
+    return false, errors.new(errors.TaskFailed,
+      "handler yielded outside ctx.sleep/ctx.await (got " .. type(a) .. ")")
+  end
+  a(function(...)
+    if self.settled or self.co ~= co then return end
+    local done, value = self:step(...)
+    if done ~= nil then self:resume_frame(self:settle(done, value)) end
+  end)
+  return nil
+end
+
+function Call:arm_heartbeat()
+  local engine = self.engine
+  if self.hb_timer then engine:cancel(self.hb_timer) end
+  self.hb_timer = engine:after(self.heartbeat_s * 1000, self.frame, function()
+    self.hb_timer = nil
+    self:resume_frame(self:settle(false, errors.new(errors.HeartbeatTimeout)))
+  end)
+end
+
+--- Completes a call that waits for its token (SendTaskSuccess/Failure).
+function Call:complete(ok, value)
+  if ok then
+    local bad = not_json(value == nil and null or value, self.engine.payload_limit)
+    if bad then return nil, "InvalidOutput: the output is not JSON: " .. bad end
+  end
+  self:resume_frame(self:settle(ok, value))
+  return true
+end
+
+--- Records a heartbeat of a call that waits for its token.
+function Call:heartbeat()
+  if self.heartbeat_s and not self.settled then self:arm_heartbeat() end
+end
+
+-- ctx's functions and context are made when a handler first uses them,
+-- so a plain handler costs one table.
+local ctx_mt = {
+  __index = function(ctx, k)
+    local call = rawget(ctx, CALL)
+    local v
+    if k == "heartbeat" then
+      v = function()
+        call:heartbeat()
+        return true
       end
-    end)
-    return nil
-  end
-
-  local function arm_heartbeat(call)
-    local engine = call.engine
-    if call.hb_timer then engine:cancel(call.hb_timer) end
-    call.hb_timer = engine:after(call.heartbeat * 1000, call.frame, function()
-      call.hb_timer = nil
-      local kind, x = settle(call, false, errors.new(errors.HeartbeatTimeout))
-      if kind then execution.resume(call.frame, kind, x) end
-    end)
-  end
-
-  -- ctx's functions and context are made when a handler first uses them,
-  -- so a plain handler costs one table.
-  local ctx_mt = {
-    __index = function(ctx, k)
-      local call = rawget(ctx, CALL)
-      local v
-      if k == "heartbeat" then
-        v = function()
-          if call.heartbeat and not call.settled then arm_heartbeat(call) end
-          return true
-        end
-      elseif k == "await" then
-        v = function(fn) return coyield(fn) end
-      elseif k == "sleep" then
-        local engine, frame = call.engine, call.frame
-        v = function(sec)
-          return coyield(function(resume) engine:after(sec * 1000, frame, resume) end)
-        end
-      elseif k == "context" then
-        v = call.frame:context_of()
-      elseif k == "execution_id" then
-        v = call.frame.exec.arn
-      elseif k == "execution_name" then
-        v = call.frame.exec.name
-      else
-        return nil
+    elseif k == "await" then
+      v = function(fn) return coyield(fn) end
+    elseif k == "sleep" then
+      local engine, frame = call.engine, call.frame
+      v = function(sec)
+        return coyield(function(resume) engine:after(sec * 1000, frame, resume) end)
       end
-      rawset(ctx, k, v)
-      return v
-    end,
-  }
-
-  local function make_ctx(call)
-    local exec = call.frame.exec
-    return setmetatable({
-      state_name = st.name, state_machine_id = exec.machine.arn, resource = resource, task_token = call.token or nil,
-      function_name = call.function_name or nil, engine = call.engine, [CALL] = call,
-    }, ctx_mt)
-  end
-
-  local outcome_types = { [ev.succeeded] = true, [ev.failed] = true, [ev.timed_out] = true }
-  -- The handler found last, for the engine and handlers it was found in.
-  local cached_engine, cached_version, cached_fn, cached_name
-
-  local function invoke(call)
-    local engine = call.engine
-    local frame = call.frame
-    local exec = frame.exec
-    if recorded(exec) then
-      event(exec, frame, ev.started, exec.sink and event_details(call))
+    elseif k == "context" then
+      v = call.frame:context_of()
+    elseif k == "execution_id" then
+      v = call.frame.exec.arn
+    elseif k == "execution_name" then
+      v = call.frame.exec.name
     else
-      bump(exec, frame)
+      return nil
     end
-    if exec.replay then
-      -- A recovery: the attempt's recorded outcome stands; only a task
-      -- without one is invoked again.
-      local rec = replay.outcome(exec.replay, frame, outcome_types)
-      if rec then
-        call.replayed = rec
-        frame.last_event = rec.id
-        frame.last_ts = rec.timestamp
-        local d = rec.d or {}
-        if rec.type == ev.succeeded then
-                    return true, d.output
-        end
-        return false, errors.new(d.error or errors.TaskFailed, d.cause)
-      end
-    end
-    local fn, fname_or_err
-    if engine == cached_engine and engine.handlers_version == cached_version then
-      fn, fname_or_err = cached_fn, cached_name
-    else
-      fn, fname_or_err = handlers.find(engine.handlers, resource, info, call.effective)
-      -- lambda:invoke names its function per call; the others are fixed.
-      if fn and info.kind ~= "lambda_invoke" then
-        cached_engine, cached_version, cached_fn, cached_name = engine, engine.handlers_version,
-          fn, fname_or_err
-      end
-    end
-    if not fn then return false, fname_or_err end
-    call.function_name = fname_or_err
-    local input = handlers.handler_input(info, call.effective)
-    if not wait_token and not uses_ctx(fn) then
-      -- As the worker would, without it: a yield here (outside ctx) fails
-      -- the task, since the loop's C call boundary is not yieldable.
-      local ok, a, b = pcall(fn, input)
-      if not ok then return false, errors.from(a) end
-      if a == nil and b ~= nil then return false, errors.from(b) end
-      return true, a
-    end
-    call.co = take_worker(engine)
-    return step(call, fn, input, make_ctx(call))
-  end
+    rawset(ctx, k, v)
+    return v
+  end,
+}
 
-  local function start(call)
-    local done, value = invoke(call)
-    if done ~= nil then return settle(call, done, value) end
-    -- The handler waits: arm the timeout and heartbeat timers.
-    local engine, frame = call.engine, call.frame
-    if call.timeout then
-      call.timer = engine:after(call.timeout * 1000, frame, function()
-        call.timer = nil
-        local kind, x = settle(call, false, errors.new(errors.Timeout,
-          wait_token and nil or ("Task timed out after " .. call.timeout .. " seconds")))
-        if kind then execution.resume(frame, kind, x) end
-      end)
+function Call:make_ctx()
+  local exec, task = self.frame.exec, self.task
+  return setmetatable({
+    state_name = task.st.name, state_machine_id = exec.machine.arn, resource = task.resource,
+    task_token = self.token or nil, function_name = self.function_name or nil,
+    engine = self.engine, [CALL] = self,
+  }, ctx_mt)
+end
+
+-- The instruction-count hook that stops a handler computing past its
+-- TimeoutSeconds without yielding: it raises in the handler, and the call
+-- fails with States.Timeout. CPU seconds are counted (a busy handler uses
+-- the CPU; a waiting one yields and its timer counts).
+local HOOK_EVERY = 100000
+
+function Call:guard(thread)
+  local deadline = clock() + self.timeout_s
+  local function hook()
+    if clock() > deadline then
+      self.preempted = errors.new(errors.Timeout)
+      error(self.preempted, 0)
     end
-    if call.heartbeat then arm_heartbeat(call) end
+  end
+  self.guarded = true
+  if thread then sethook(thread, hook, "", HOOK_EVERY) else sethook(hook, "", HOOK_EVERY) end
+end
+
+--- Finds the handler and runs it. Returns true, result; false, error; or
+-- nil while it waits.
+function Call:invoke()
+  local engine, task = self.engine, self.task
+  local fn, fname_or_err = task:find_handler(engine, self.effective)
+  if not fn then return false, fname_or_err end
+  self.function_name = fname_or_err
+  local input = handlers.handler_input(task.info, self.effective)
+  if not task.wait_token and not uses_ctx(fn) then
+    -- As the worker would, without it: a yield here (outside ctx) fails
+    -- the task, since the loop's C call boundary is not yieldable.
+    local ok, a, b
+    if self.timeout_s then
+      local oh, om, oc = gethook()
+      self:guard(nil)
+      ok, a, b = pcall(fn, input)
+      if oh then sethook(oh, om, oc) else sethook() end
+      if not ok and self.preempted then return false, self.preempted end
+    else
+      ok, a, b = pcall(fn, input)
+    end
+    if not ok then return false, errors.from(a) end
+    if a == nil and b ~= nil then return false, errors.from(b) end
+    return true, a
+  end
+  local co = take_worker(engine)
+  self.co = co
+  if self.timeout_s then self:guard(co) end
+  return self:step(fn, input, self:make_ctx())
+end
+
+--- Starts the call: records its Started event, then finds the recorded
+-- outcome (a recovery) or invokes the handler, and arms the timers when
+-- it waits. Returns the frame's step, or "block".
+function Call:start()
+  local frame = self.frame
+  local exec = frame.exec
+  self:event("started")
+  if exec.replay then
+    -- A recovery: the attempt's recorded outcome stands; only a task
+    -- without one is invoked again.
+    local rec = replay.outcome(exec.replay, frame, self.task.outcome_types)
+    if rec then
+      self.replayed = rec
+      frame.last_event = rec.id
+      frame.last_ts = rec.timestamp
+      local d = rec.d or {}
+      if rec.type == self.task.events.succeeded then return self:settle(true, d.output) end
+      return self:settle(false, errors.new(d.error or errors.TaskFailed, d.cause))
+    end
+  end
+  local done, value = self:invoke()
+  if done ~= nil then return self:settle(done, value) end
+  -- The handler waits: arm the timeout and heartbeat timers.
+  local engine = self.engine
+  if self.timeout_s then
+    self.timer = engine:after(self.timeout_s * 1000, frame, function()
+      self.timer = nil
+      self:resume_frame(self:settle(false, errors.new(errors.Timeout)))
+    end)
+  end
+  if self.heartbeat_s then self:arm_heartbeat() end
+  return "block"
+end
+
+--- Schedules the call: records its Scheduled event; a durable execution
+-- starts the handler only once that event is committed.
+function Call:schedule()
+  local frame, engine, task = self.frame, self.engine, self.task
+  local exec = frame.exec
+  if exec.sink then
+    local d
+    if task.lambda then
+      d = { resource = task.resource, input = self.effective,
+        timeoutInSeconds = self.timeout_s or nil }
+    else
+      d = { region = engine.region, parameters = self.effective,
+        timeoutInSeconds = self.timeout_s or nil, heartbeatInSeconds = self.heartbeat_s or nil }
+    end
+    self:event("scheduled", d)
+  else
+    self:event("scheduled")
+  end
+  if exec.finished then return "block" end
+  if exec.durable then
+    engine:when_durable(exec, function()
+      if exec.finished or self.settled then return end
+      local kind, x, nxt = self:start()
+      if kind ~= "block" then self:resume_frame(kind, x, nxt) end
+    end)
     return "block"
   end
+  return self:start()
+end
 
-  st.resource_info = info
-  st.resource = resource
+---------------------------------------------------------------- the state
+
+--- A Task state's fixed parts, shared by its calls.
+local TaskSpec = {}
+TaskSpec.__index = TaskSpec
+
+--- The handler for a call, and the function name it was found under (or
+-- nil and an error value). The last one found is kept per engine and
+-- handlers version: lambda:invoke names its function per call, the other
+-- kinds of Resource name one fixed handler.
+function TaskSpec:find_handler(engine, effective)
+  if engine == self.cached_engine and engine.handlers_version == self.cached_version then
+    return self.cached_fn, self.cached_name
+  end
+  local fn, name_or_err = handlers.find(engine.handlers, self.resource, self.info, effective, engine)
+  if fn and self.kind ~= "lambda_invoke" then
+    self.cached_engine, self.cached_version = engine, engine.handlers_version
+    self.cached_fn, self.cached_name = fn, name_or_err
+  end
+  return fn, name_or_err
+end
+
+local function compile_spec(c, st, def, where)
+  local resource = def.Resource
+  local info = handlers.describe(resource)
+  local lambda = info.kind == "lambda"
+  local events = lambda and LAMBDA_EVENTS or TASK_EVENTS
+  local task = setmetatable({
+    st = st, resource = resource, info = info, kind = info.kind, lambda = lambda,
+    events = events,
+    outcome_types = { [events.succeeded] = true, [events.failed] = true, [events.timed_out] = true },
+    resource_type = info.resource_type, resource_name = info.resource or resource,
+    wait_token = info.pattern == ".waitForTaskToken",
+    timeout_of = numbers.compile(c, st, def, "TimeoutSeconds", "integer", where, { positive = true }),
+    heartbeat_of = numbers.compile(c, st, def, "HeartbeatSeconds", "integer", where, { positive = true }),
+    prepare = st.prepare, finish = st.finish,
+    -- the name a result over the size limit is blamed on
+    limit_name = info.kind == "plain" and info.resource_type ~= "lua" and
+      info.resource_type ~= "activity" and info.resource_type or
+      info.kind == "lambda_invoke" and "lambda" or resource,
+  }, TaskSpec)
+  return task
+end
+
+function M.compile(c, st, def, where)
+  local task = compile_spec(c, st, def, where)
+  local prepare, timeout_of, heartbeat_of = task.prepare, task.timeout_of, task.heartbeat_of
+  st.resource_info = task.info
+  st.resource = task.resource
   st.run = function(_, frame, raw)
     local exec = frame.exec
     local engine = exec.engine
     -- The token exists before Parameters, which pass it on as $$.Task.Token.
-    local token = wait_token and engine:uuid() or false
+    local token = task.wait_token and engine:uuid() or false
     frame.task_token = token
     local effective = prepare(frame, raw)
     -- The fields every call uses; the rest (token, timers, ...) only when needed.
-    local call = { frame = frame, engine = engine, raw = raw, effective = effective,
-      co = false, settled = false, timeout = false, heartbeat = false }
-    if timeout_of then call.timeout = timeout_of(frame, effective, raw) end
-    if heartbeat_of then call.heartbeat = heartbeat_of(frame, effective, raw) end
-    if wait_token then
+    local call = setmetatable({ task = task, frame = frame, engine = engine, raw = raw,
+      effective = effective, co = false, settled = false, timeout_s = false,
+      heartbeat_s = false }, Call)
+    if timeout_of then call.timeout_s = timeout_of(frame, effective, raw) end
+    if heartbeat_of then call.heartbeat_s = heartbeat_of(frame, effective, raw) end
+    if token then
       call.token = token
       engine.tokens[token] = call
-      call.complete = function(ok, value)
-        local kind, x = settle(call, ok, value)
-        if kind then execution.resume(frame, kind, x) end
-      end
-      call.on_heartbeat = function() if call.heartbeat then arm_heartbeat(call) end end
     end
-    if recorded(exec) then
-      event(exec, frame, ev.scheduled, exec.sink and event_details(call, {
-        region = engine.region, parameters = effective,
-        timeoutInSeconds = call.timeout or nil, heartbeatInSeconds = call.heartbeat or nil,
-        input = is_lambda and effective or nil,
-      }))
-    else
-      bump(exec, frame)
-    end
-    if exec.durable then
-      -- A handler runs only once its scheduled event is committed.
-      engine:when_durable(exec, function()
-        local kind, x = start(call)
-        if kind ~= "block" and kind then execution.resume(frame, kind, x) end
-      end)
-      return "block"
-    end
-    return start(call)
+    return call:schedule()
   end
 end
 

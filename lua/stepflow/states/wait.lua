@@ -34,7 +34,7 @@ local function due_fn(c, st, def, where)
       frame.input = v
       local s = get(frame)
       if s == nil then
-        dataflow.no_results(text)
+        runtime("The SecondsPath parameter does not reference an input value: " .. text)
       end
       if mtype(s) ~= "integer" then
         if mtype(s) == "float" and s == floor(s) and s >= 0 then s = floor(s)
@@ -55,7 +55,7 @@ local function due_fn(c, st, def, where)
     frame.input = v
     local s = get(frame)
     if s == nil then
-      dataflow.no_results(text)
+      runtime("The TimestampPath parameter does not reference an input value: " .. text)
     end
     local t = type(s) == "string" and timestamp.parse(s)
     if not t then
@@ -75,7 +75,7 @@ function M.compile(c, st, def, where)
     local at = due(frame, raw, v)
     local engine = frame.exec.engine
     local delay = at - engine.loop:now()
-    if delay <= 0 then return "next", finish(frame, raw, v) end
+    if delay <= 0 then return "next", finish(frame, raw, v), st.next_state end
     engine:after(delay, frame, function()
       execution.continue(frame, finish, frame, raw, v)
     end)

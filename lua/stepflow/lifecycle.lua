@@ -1,0 +1,237 @@
+--- The life of an execution: made, started (durably with a store),
+-- limited (payload, duration, history), ended or stopped. The states in
+-- between are execution.lua's.
+local json = require("stepflow.json")
+local errors = require("stepflow.errors")
+local execution = require("stepflow.execution")
+local durable = require("stepflow.durable")
+local variables = require("stepflow.asl.variables")
+
+local M = {}
+
+local size_within = json.size_within
+
+--- The longest an execution may run (AWS's quotas): a STANDARD execution
+-- one year, an EXPRESS one five minutes. A machine's TimeoutSeconds can
+-- only shorten it.
+M.MAX_SECONDS = { STANDARD = 365 * 24 * 3600, EXPRESS = 300 }
+
+local Execution = { __name = "stepflow.Execution" }
+M.Execution = Execution
+
+-- An execution started without a name gets its UUID name (and ARN) when
+-- something first reads them: most in-memory executions never do.
+Execution.__index = function(e, k)
+  if k == "name" or k == "arn" then
+    local name = e.engine:uuid()
+    rawset(e, "name", name)
+    rawset(e, "arn", rawget(e, "arn_prefix") .. name ..
+      (e.machine.type == "EXPRESS" and (":" .. e.engine:uuid()) or ""))
+    return rawget(e, k)
+  end
+  return Execution[k]
+end
+
+--- Makes an execution object (nothing runs yet).
+function M.new(engine, sm, name, input, start_ms, on_done)
+  local prefix = sm.exec_arn_prefix
+  if not prefix then
+    local kind = sm.type == "EXPRESS" and ":express:" or ":execution:"
+    prefix = "arn:aws:states:" .. engine.region .. ":" .. engine.account .. kind .. sm.name .. ":"
+    sm.exec_arn_prefix = prefix
+  end
+  local arn = name and (prefix .. name)
+  -- AWS makes an EXPRESS execution's ARN unique with a UUID after its name.
+  if arn and sm.type == "EXPRESS" then arn = arn .. ":" .. engine:uuid() end
+  -- The fields the interpreter reads on every transition are set here, so
+  -- the table is sized once; rarer ones (history, on_done, stop_ms, the
+  -- context's Execution part) are absent until set: a parked execution
+  -- stays small.
+  local exec = setmetatable({
+    engine = engine, machine = sm, name = name, input = input,
+    arn = arn, arn_prefix = prefix,
+    status = "RUNNING", start_ms = start_ms, event_id = 0, transitions = 0,
+    timers = false, durable = false, sink = false, root = false, replay = false,
+    finished = false,
+    history_limit = sm.type == "STANDARD" and engine.history_limit or false,
+  }, Execution)
+  if on_done then exec.on_done = on_done end
+  return exec
+end
+
+local function cancel_timers(exec)
+  local timers = exec.timers
+  if type(timers) == "table" then
+    for t in pairs(timers) do t:cancel() end
+  elseif timers then
+    timers:cancel()
+  end
+  exec.timers = false
+end
+
+--- Ends an execution: SUCCEEDED with its output, or FAILED, TIMED_OUT or
+-- ABORTED with an error value (Error and Cause may be nil). Records the
+-- last event, stops its timers and frames, and tells `on_done`.
+function M.finish(exec, status, output, err)
+  if exec.finished then return end
+  exec.finished = true
+  exec.status = status
+  exec.stop_ms = exec.engine.loop:now()
+  cancel_timers(exec)
+  local root = exec.root
+  -- the last event of the top-level chain; an execution stopped from
+  -- outside follows whatever was recorded last
+  local prev = (status == "SUCCEEDED" or status == "FAILED") and root and root.last_event
+    or exec.event_id
+  if status == "SUCCEEDED" then
+    exec.output = output
+    execution.record_from(exec, nil, prev, "ExecutionSucceeded", exec.sink and { output = output })
+  else
+    if err then exec.error, exec.cause = err.Error, err.Cause end
+    local etype = status == "FAILED" and "ExecutionFailed"
+      or status == "TIMED_OUT" and "ExecutionTimedOut" or "ExecutionAborted"
+    execution.record_from(exec, nil, prev, etype, exec.sink and { error = exec.error, cause = exec.cause })
+  end
+  if exec.durable then exec.engine.durability:finish_execution(exec, status, output) end
+  if exec.on_done then exec.on_done(exec) end
+end
+
+--- Times an execution out (TimeoutSeconds, or its longest duration).
+function M.time_out(exec)
+  return M.finish(exec, "TIMED_OUT", nil, errors.new(errors.Timeout))
+end
+
+--- Fails an execution with an ASL error value.
+function M.fail(exec, err)
+  return M.finish(exec, "FAILED", nil, err)
+end
+
+--- Starts (or, after a recovery, resumes) the top-level frame.
+function M.launch(engine, exec)
+  local sm = exec.machine
+  local limit = engine.payload_limit
+  local root = execution.new_frame(exec, sm.program, exec.input, variables.NONE, function(_, ok, value)
+    if ok then
+      if limit and not size_within(value, limit) and #json.encode(value) > limit then
+        return M.fail(exec, errors.new(errors.DataLimitExceeded,
+          "The execution output exceeds the maximum number of bytes service limit."))
+      end
+      M.finish(exec, "SUCCEEDED", value)
+    else
+      M.fail(exec, value)
+    end
+  end)
+  exec.root = root
+  -- Only executions that can be looked up later by ARN are kept (durable
+  -- ones, and those keeping their history); the rest are the caller's.
+  if exec.durable or exec.history then engine.executions[exec.arn] = exec end
+  if exec.durable then engine.durability:watch_requests() end
+  -- TimeoutSeconds is a timer; the type's longest duration is checked
+  -- where time passes (Engine:after, the driver), so that it neither
+  -- keeps the loop running nor makes virtual time jump a year ahead.
+  local seconds = sm.timeout_seconds
+  if seconds and seconds * 1000 < sm.max_ms then
+    local due = exec.start_ms + seconds * 1000
+    engine:after(due - engine.loop:now(), root, function() M.time_out(exec) end)
+  end
+  engine.scheduler:push(root)
+  return exec
+end
+
+-- The in-memory history sink (`history = true`).
+local function memory_sink(e, id, prev, ts, etype, details, fkey, x)
+  local h = e.history
+  h[#h + 1] = { id = id, previousEventId = prev, timestamp = ts, type = etype,
+    details = details, frame = fkey, x = x }
+end
+
+--- Starts an execution (see Engine:start_execution). Returns the
+-- execution, or nil, message, {code = AWS error code}.
+function M.start(engine, sm, input, opts)
+  local d = engine.durability
+  local name = opts.name
+  local durable_start = d and sm.type == "STANDARD"
+  if not name and durable_start then name = engine:uuid() end
+  local limit = engine.payload_limit
+  -- The input as text, only when the store or the payload limit needs it
+  -- (most inputs are certainly below the limit: no text needed).
+  local input_text = (durable_start or (limit and not size_within(input, limit))) and json.encode(input)
+  if limit and input_text and #input_text > limit then
+    -- AWS refuses the request; nothing is recorded
+    return nil, "ValidationException: 1 validation error detected: Value at 'input' failed to " ..
+      "satisfy constraint: Member must have length less than or equal to " .. limit,
+      { code = "ValidationException" }
+  end
+  local exec = M.new(engine, sm, name, input, engine.loop:now(), opts.on_done)
+  if durable_start then
+    -- Insert first; only a name already taken needs a look-up (AWS: the
+    -- same name and input is the same execution, another input an error).
+    local ok, err = d:create_execution(exec, input_text)
+    if not ok then
+      if err ~= "ExecutionAlreadyExists" then return nil, err, { code = "InternalError" } end
+      local rec = d.store:find_execution(sm.arn, name)
+      if rec and rec.input == input_text then
+        return engine:get_execution(rec.arn)
+      end
+      return nil, "ExecutionAlreadyExists: an execution named '" .. name ..
+        "' exists with another input", { code = "ExecutionAlreadyExists" }
+    end
+    exec.durable = true
+    exec.sink = durable.sink
+    exec.state_sink = durable.state_sink
+  elseif opts.history or engine.keep_history then
+    exec.history = {}
+    exec.sink = memory_sink
+  end
+  execution.record(exec, nil, "ExecutionStarted", exec.sink and {
+    input = input, roleArn = sm.role_arn,
+  })
+  if opts.defer then
+    engine.executions[exec.arn] = exec
+    return exec
+  end
+  return M.launch(engine, exec)
+end
+
+--- Rebuilds a stored RUNNING execution from its record and events and
+-- starts replaying it.
+function M.resume(engine, sm, rec, events)
+  local exec = M.new(engine, sm, rec.name, json.decode(rec.input), rec.started)
+  exec.arn = rec.arn
+  exec.durable = true
+  exec.sink = durable.sink
+  exec.state_sink = durable.state_sink
+  exec.replay, exec.event_id = durable.replay_of(events)
+  return M.launch(engine, exec)
+end
+
+--- A child execution of a Distributed Map's iteration: it runs
+-- `program` on `input` with events of its own (none in the parent's
+-- history), in memory.
+function M.child(parent, program, state_name, input)
+  local engine = parent.engine
+  local psm = parent.machine
+  local sm = { program = program, type = "EXPRESS", name = psm.name .. "/" .. state_name,
+    arn = psm.arn .. "/" .. state_name, role_arn = psm.role_arn,
+    max_ms = M.MAX_SECONDS.EXPRESS * 1000 }
+  local exec = M.new(engine, sm, nil, input, engine.loop:now())
+  exec.parent = parent
+  return exec
+end
+
+--- Stops a running execution: ABORTED with an optional error and cause.
+function Execution:stop(err, cause)
+  if self.finished then return nil, "execution is not running (" .. self.status .. ")" end
+  local e = errors.new(err or "", cause)
+  if err == nil then e.Error = nil end
+  M.finish(self, "ABORTED", nil, e)
+  return true
+end
+
+--- The execution's result as the command line prints it with --json.
+function Execution:result()
+  if self.status == "SUCCEEDED" then return { status = self.status, output = self.output } end
+  return { status = self.status, error = self.error, cause = self.cause }
+end
+
+return M
