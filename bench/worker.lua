@@ -57,7 +57,7 @@ local function run_workload(name, mode)
   if w.inputs and n > #w.inputs then n = #w.inputs end
   mode = mode or (n == 1 and "single" or "sequential")
 
-  local engine = stepflow.new({ virtual_time = true, payload_limit = false,
+  local engine = stepflow.new({ virtual_time = true, payload_limit = false, history_limit = false,
     handlers = common.handlers_for(spec) })
 
   -- Definition load: JSON decode + validation + compilation, apart.
@@ -133,7 +133,7 @@ end
 local function run_load(name)
   local w = common.load_workload(name)
   local n = args.count or (args.quick and 5 or 50)
-  local engine = stepflow.new({ virtual_time = true, payload_limit = false })
+  local engine = stepflow.new({ virtual_time = true, payload_limit = false, history_limit = false })
   local phases = { decode = 0, validate = 0, compile = 0 }
   local validate = require("stepflow.asl.validate")
   local compile = require("stepflow.asl.compile")
@@ -200,7 +200,7 @@ end
 local function run_parked()
   local n = count_for("parked", 100000)
   local probes = args.quick and 20 or 100
-  local engine = stepflow.new({ virtual_time = false, payload_limit = false })
+  local engine = stepflow.new({ virtual_time = false, payload_limit = false, history_limit = false })
   local loop = engine.loop
   local parked = assert(engine:create_state_machine(PARKED, { name = "parked", type = "EXPRESS" }))
   local short = assert(engine:create_state_machine(SHORT, { name = "short", type = "EXPRESS" }))

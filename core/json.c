@@ -1148,8 +1148,10 @@ int stepflow_json_isarray (lua_State *L, int idx, int arraymt) {
 ** passes `limit` (then limit + 1): each string byte as 6 (the longest
 ** escape), each number as 25 characters (the longest shortest-round-trip
 ** spelling is 24), structure included; integer keys (array indices) as
-** nothing. A table that encode would refuse gets a bound all the same:
-** encode raises for it anyway.
+** nothing. A value that encode would refuse (a function, a thread, NaN or
+** an infinity, a key that is neither a string nor a positive integer, a
+** table mixing the two) counts as over the limit: the caller then
+** encodes, and learns what is wrong.
 */
 static size_t bound (lua_State *L, int idx, size_t limit, int depth) {
   size_t n;
@@ -1159,25 +1161,43 @@ static size_t bound (lua_State *L, int idx, size_t limit, int depth) {
       (void)lua_tolstring(L, idx, &len);
       return len > (limit - 2) / 6 ? limit + 1 : 2 + 6 * len;
     }
-    case LUA_TNUMBER: return depth < 0 ? 0 : 25;
-    case LUA_TBOOLEAN: return 5;
-    case LUA_TTABLE:
+    case LUA_TNUMBER:
+      if (depth < 0) {  /* a key: an array index */
+        return lua_isinteger(L, idx) && lua_tointeger(L, idx) > 0 ? 0 : limit + 1;
+      }
+      if (!lua_isinteger(L, idx) && !isfinite(lua_tonumber(L, idx)))
+        return limit + 1;
+      return 25;
+    case LUA_TBOOLEAN: return depth < 0 ? limit + 1 : 5;
+    case LUA_TTABLE: {
+      int keys = 0;  /* 1: string keys seen, 2: index keys seen */
+      lua_Integer count = 0, max = 0;  /* index keys: a sequence? */
       if (depth < 0 || depth > MAXDEPTH || !lua_checkstack(L, 3))
         return limit + 1;
       n = 2;
       lua_pushnil(L);
       while (lua_next(L, idx)) {  /* STACK: k, v */
+        if (lua_type(L, -2) == LUA_TSTRING) keys |= 1;
+        else {
+          keys |= 2;
+          count++;
+          if (lua_isinteger(L, -2) && lua_tointeger(L, -2) > max)
+            max = lua_tointeger(L, -2);
+        }
         /* depth -1: a key (a number key is an index, not written) */
         n += 2 + bound(L, lua_gettop(L) - 1, limit, -1) +
              bound(L, lua_gettop(L), limit, depth + 1);
         lua_pop(L, 1);
-        if (n > limit) {
+        if (n > limit || keys == 3) {
           lua_pop(L, 1);
           return limit + 1;
         }
       }
-      return n;
-    default: return 4;  /* null; other values make encode fail anyway */
+      return count == max ? n : limit + 1;  /* holes: encode decides */
+    }
+    case LUA_TLIGHTUSERDATA:  /* null only */
+      return depth < 0 || lua_touserdata(L, idx) != NULL ? limit + 1 : 4;
+    default: return limit + 1;  /* encode refuses it */
   }
 }
 

@@ -89,8 +89,7 @@ local HISTORY_LIMIT_CAUSE = "The execution reached the maximum number of history
 -- the caller records nothing.
 local function next_id(exec, etype)
   local id = exec.event_id + 1
-  local limit = exec.history_limit
-  if limit and id >= limit and etype ~= "ExecutionSucceeded" and etype ~= "ExecutionFailed"
+  if id >= exec.history_limit and etype ~= "ExecutionSucceeded" and etype ~= "ExecutionFailed"
     and not exec.finished then
     -- lifecycle requires this module: looked up here, on this rare path
     require("stepflow.lifecycle").fail(exec, errors.new(errors.Runtime, HISTORY_LIMIT_CAUSE))
@@ -111,13 +110,8 @@ local function emit(exec, frame, id, prev, etype, details, x)
   end
 end
 
---- Records an event whose previous event is `prev`, without moving the
--- frame's chain (AWS links some events to an earlier one: a Map's
--- MapStateSucceeded and MapStateExited both to the last iteration's end).
--- `x` holds what recovery needs beyond AWS's details (the next state).
--- Returns the event's id (after a recovery, the recorded one), or nil
--- when the execution has just ended at the history limit.
-local function record_from(exec, frame, prev, etype, details, x)
+-- The general path of record_from: a sink, a replay or the history limit.
+local function record_slow(exec, frame, prev, etype, details, x)
   local rp = exec.replay
   if rp and frame then
     local ev = replay.consume(rp, frame, etype, details)
@@ -133,17 +127,51 @@ local function record_from(exec, frame, prev, etype, details, x)
   emit(exec, frame, id, prev, etype, details, x)
   return id
 end
+
+--- Records an event whose previous event is `prev`, without moving the
+-- frame's chain (AWS links some events to an earlier one: a Map's
+-- MapStateSucceeded and MapStateExited both to the last iteration's end).
+-- `x` holds what recovery needs beyond AWS's details (the next state).
+-- Returns the event's id (after a recovery, the recorded one), or nil
+-- when the execution has just ended at the history limit.
+local function record_from(exec, frame, prev, etype, details, x)
+  local id = exec.event_id + 1
+  if exec.sink or exec.replay or id >= exec.history_limit then
+    return record_slow(exec, frame, prev, etype, details, x)
+  end
+  -- Nothing to write: the id is only counted.
+  exec.event_id = id
+  return id
+end
 M.record_from = record_from
 
 --- Records the next event of a frame's chain (its previous event is the
 -- frame's last one) and makes it the frame's last. Execution-level events
 -- pass no frame. Returns the id, or nil at the history limit.
 local function record(exec, frame, etype, details, x)
-  local id = record_from(exec, frame, frame and frame.last_event or exec.event_id, etype, details, x)
-  if id and frame then frame.last_event = id end
+  local id = exec.event_id + 1
+  if exec.sink or exec.replay or id >= exec.history_limit or not frame then
+    id = record_slow(exec, frame, frame and frame.last_event or exec.event_id, etype, details, x)
+    if id and frame then frame.last_event = id end
+    return id
+  end
+  exec.event_id = id
+  frame.last_event = id
   return id
 end
 M.record = record
+
+--- Counts `n` events of a frame that nothing records (no sink, no
+-- replay), the ids a caller would get from `record` n times; returns
+-- false, counting nothing, when they must be recorded one by one.
+local function count(exec, frame, n)
+  local id = exec.event_id + n
+  if exec.sink or exec.replay or id >= exec.history_limit then return false end
+  exec.event_id = id
+  frame.last_event = id
+  return true
+end
+M.count = count
 
 --- Records a state's entered (`field` "input") or exited ("output")
 -- event. A sink that takes the parts (the durable one, `exec.state_sink`)
@@ -307,68 +335,39 @@ local function replayed(frame, entered, exited)
   return "replayed", output, nil
 end
 
---- Enters the frame's current state: records its entered event (or finds
--- it in a recovered history) and runs it. Returns a step.
-local function enter(frame, now_ms)
-  local st = frame.state
+--- Records the entered event of the frame's current state when it must
+-- be recorded (a sink, a replay, the history limit). In a recovery the
+-- recorded visit is found instead: returns a "replayed" step when the
+-- visit ended, "block" at the history limit, or nil to run the state.
+local function record_entered(frame, st, now_ms)
   local exec = frame.exec
-  exec.transitions = exec.transitions + 1
-  if frame.retry_count ~= 0 then
-    frame.retry_count = 0
-    frame.retries = false
-  end
-  if frame.task_token then frame.task_token = false end
-  if exec.sink or exec.replay then
-    local rp = exec.replay
-    local entered, exited
-    if rp then entered, exited = replay.visit(rp, frame, st.entered_type, st.exited_type) end
+  local rp = exec.replay
+  frame.entered_prev = frame.last_event
+  if rp then
+    local entered, exited = replay.visit(rp, frame, st.entered_type, st.exited_type)
     if exited then return replayed(frame, entered, exited) end
-    frame.entered_prev = frame.last_event
     if entered then
       frame.entered_id = entered.id
       frame.entered_ms = entered.timestamp
       frame.last_event = entered.id
       frame.last_ts = entered.timestamp
-    else
-      frame.entered_ms = now_ms
-      local id = record_state(exec, frame, st.entered_type, st, "input", frame.raw)
-      if not id then return "block" end
-      frame.entered_id = id
+      return nil
     end
-  else
-    frame.entered_ms = now_ms
-    local id = next_id(exec, st.entered_type)
-    if not id then return "block" end
-    frame.entered_id = id
-    frame.last_event = id
   end
-  return attempt(frame)
+  frame.entered_ms = now_ms
+  local id = record_state(exec, frame, st.entered_type, st, "input", frame.raw)
+  if not id then return "block" end
+  frame.entered_id = id
+  return nil
 end
 
---- Leaves the current state with its output: commits its variables and
--- records its exited event. Returns true, or false and an error when the
--- variables could not be committed.
-local function leave(frame, output, nxt)
-  local st = frame.state
-  local exec = frame.exec
-  if st.commit_vars and frame.assigned then
-    local ok, err = pcall(st.commit_vars, frame)
-    if not ok then
-      frame.assigned = false
-      if not errors.is(err) then err = errors.internal(err, frame) end
-      return false, err
-    end
-  end
-  if st.exited_type then
-    if exec.sink or exec.replay then
-      record_state(exec, frame, st.exited_type, st, "output", output, frame.assigned or nil, nxt)
-    else
-      local id = next_id(exec, st.exited_type)
-      if id then frame.last_event = id end
-    end
-  end
-  if frame.assigned then frame.assigned = false end
-  return true
+-- Commits a leaving state's variables: nil, or the error that fails the frame.
+local function commit_vars(frame, st)
+  local ok, err = pcall(st.commit_vars, frame)
+  if ok then return nil end
+  frame.assigned = false
+  if not errors.is(err) then err = errors.internal(err, frame) end
+  return err
 end
 
 local function state_prefix(frame)
@@ -462,8 +461,8 @@ local function fast_run(frame, budget, now_ms)
   -- frame.entered_id. The history limit shortens the run so that the
   -- general path reaches it.
   local id = exec.event_id
-  local limit = exec.history_limit
-  if limit and id + 2 * budget + 2 >= limit then budget = (limit - id - 2) // 2 end
+  -- near the history limit the general path goes one state at a time
+  if id + 2 * budget + 2 >= exec.history_limit then return 0, false end
   local n = 0
   while n < budget do
     n = n + 1
@@ -487,6 +486,14 @@ local function fast_run(frame, budget, now_ms)
   return n, false
 end
 
+-- Times the execution out when it has run longer than its type allows;
+-- tells whether it did.
+local function past_deadline(exec, now_ms)
+  if now_ms - exec.start_ms < exec.machine.max_ms then return false end
+  require("stepflow.lifecycle").time_out(exec)
+  return true
+end
+
 --- Drives a frame from a step, or from entering its current state when
 -- kind is nil. The steps it takes besides the states' own: "retry" (run
 -- the current state again), "replayed", output, next_state (a recovered
@@ -501,15 +508,13 @@ function M.drive(frame, kind, a, b)
   local budget = M.BUDGET
   -- Only a parent stops a frame from outside, and not while it runs here.
   if frame.parent and is_dead(frame) then return end
-  -- An execution past its longest duration (a year, or five minutes for
-  -- EXPRESS) times out, even one that never waits on a timer.
-  if now_ms - exec.start_ms >= exec.machine.max_ms then
-    return require("stepflow.lifecycle").time_out(exec)
-  end
   while true do
     if frame.finished or exec.finished or frame.dead then return end
     if kind == nil then
       if budget <= 0 then
+        -- An execution past its longest duration (a year, or five minutes
+        -- for EXPRESS) times out, also one that never waits on a timer.
+        if past_deadline(exec, now_ms) then return end
         -- other code runs before this frame's next event: the durable
         -- sink must not reuse the text of its last output for it
         if exec.state_sink then exec.last_output = false end
@@ -517,21 +522,12 @@ function M.drive(frame, kind, a, b)
         return
       end
       local st = frame.state
+      local n = 0
       if st.fast and not (exec.sink or exec.replay) then
         local start_id = exec.event_id
-        local ok, n, ended, out = xpcall(fast_run, on_error, frame, budget, now_ms)
-        if ok then
-          if ended then return finish(frame, true, out) end
-          budget = budget - n
-          if budget <= 0 then goto continue end
-          if n == 0 then
-            -- at the history limit: the general path records the failure
-            budget = budget - 1
-            kind, a, b = enter(frame, now_ms)
-          else
-            goto continue
-          end
-        else
+        local ok, ended, out
+        ok, n, ended, out = xpcall(fast_run, on_error, frame, budget, now_ms)
+        if not ok then
           -- The failing state was entered (one id), each before it entered
           -- and exited (two ids).
           local entered = frame.entered_id
@@ -539,19 +535,62 @@ function M.drive(frame, kind, a, b)
           exec.event_id, frame.last_event = entered, entered
           budget = budget - 1
           kind, a = "fail", errors.is(n) and n or errors.internal(n, frame)
+        elseif ended then
+          return finish(frame, true, out)
+        elseif n > 0 then
+          budget = budget - n
+          goto continue
         end
-      else
+        -- n == 0: near the history limit, the general path enters the state
+      end
+      if kind == nil then
+        -- Entering a state: its entered event, then its run.
         budget = budget - 1
-        kind, a, b = enter(frame, now_ms)
-        -- A handler that ran here may have taken real time.
-        if st.type == "Task" then now_ms = engine.now(engine.loop) end
+        exec.transitions = exec.transitions + 1
+        if frame.retry_count ~= 0 then
+          frame.retry_count = 0
+          frame.retries = false
+        end
+        if frame.task_token then frame.task_token = false end
+        local id = exec.event_id + 1
+        if exec.sink or exec.replay or id >= exec.history_limit then
+          kind, a, b = record_entered(frame, st, now_ms)
+        else
+          -- nothing records the event: its id is only counted
+          exec.event_id = id
+          frame.last_event = id
+          frame.entered_id = id
+          frame.entered_ms = now_ms
+          kind = nil
+        end
+        if kind == nil then
+          local ok
+          ok, kind, a, b = xpcall(st.run, on_error, st, frame, frame.raw)
+          if not ok then kind, a = "fail", errors.is(kind) and kind or errors.internal(kind, frame) end
+          -- A handler that ran here may have taken real time.
+          if st.type == "Task" then now_ms = engine.now(engine.loop) end
+        end
       end
     elseif kind == "retry" then
       kind, a, b = attempt(frame)
     end
     if kind == "next" then
-      local ok, err = leave(frame, a, b)
-      if not ok then return finish(frame, false, err) end
+      -- Leaving a state: its variables, then its exited event.
+      local st = frame.state
+      if st.commit_vars and frame.assigned then
+        local err = commit_vars(frame, st)
+        if err then return finish(frame, false, err) end
+      end
+      if st.exited_type then
+        local id = exec.event_id + 1
+        if exec.sink or exec.replay or id >= exec.history_limit then
+          record_state(exec, frame, st.exited_type, st, "output", a, frame.assigned or nil, b)
+        else
+          exec.event_id = id
+          frame.last_event = id
+        end
+      end
+      if frame.assigned then frame.assigned = false end
       if b then
         frame.state = b
         frame.raw = a
@@ -585,7 +624,9 @@ end
 --- Resumes a blocked frame with a step: ("next", output, next_state) or
 -- ("fail", err).
 function M.resume(frame, kind, a, b)
-  if frame.finished or frame.exec.finished or is_dead(frame) then return end
+  local exec = frame.exec
+  if frame.finished or exec.finished or is_dead(frame) then return end
+  if past_deadline(exec, exec.engine.loop:now()) then return end
   return M.drive(frame, kind, a, b)
 end
 

@@ -76,7 +76,8 @@ function M.new(opts)
     payload_limit = opts.payload_limit == nil and 262144 or opts.payload_limit,
     variable_limit = opts.variable_limit == nil and 262144 or opts.variable_limit,
     variables_limit = opts.variables_limit == nil and 10485760 or opts.variables_limit,
-    history_limit = opts.history_limit == nil and execution.HISTORY_LIMIT or opts.history_limit,
+    history_limit = opts.history_limit == nil and execution.HISTORY_LIMIT or opts.history_limit
+      or math.huge,
     keep_history = opts.history and true or false,
     machines = {},
     revisions = {},  -- "ARN#revision" -> machine, for recovered executions

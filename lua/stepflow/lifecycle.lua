@@ -53,7 +53,8 @@ function M.new(engine, sm, name, input, start_ms, on_done)
     status = "RUNNING", start_ms = start_ms, event_id = 0, transitions = 0,
     timers = false, durable = false, sink = false, root = false, replay = false,
     finished = false,
-    history_limit = sm.type == "STANDARD" and engine.history_limit or false,
+    -- a number either way: the recorder compares without a test for false
+    history_limit = sm.type == "STANDARD" and engine.history_limit or math.huge,
   }, Execution)
   if on_done then exec.on_done = on_done end
   return exec

@@ -30,11 +30,13 @@ describe("Parallel", function()
     assert.same({ x = 0, r = { first = 1 } }, out)
   end)
   it("retries the whole state", function()
-    local calls = 0
     local status, out = h.run({ StartAt = "P", States = { P = { Type = "Parallel", End = true,
       Retry = { { ErrorEquals = { "States.ALL" } } }, Branches = {
       { StartAt = "T", States = { T = { Type = "Task", Resource = "t", End = true } } },
-    } } } }, {}, { t = function() calls = calls + 1; if calls == 1 then error("first") end return calls end })
+    } } } }, {}, function()
+      local calls = 0
+      return { t = function() calls = calls + 1; if calls == 1 then error("first") end return calls end }
+    end)
     assert.equal("SUCCEEDED", status)
     assert.same({ 2 }, out)
   end)

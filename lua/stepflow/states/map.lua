@@ -138,7 +138,7 @@ function M.compile(c, st, def, where)
     -- Unique per visit and attempt, and the same when a recovery replays
     -- it; only durable executions need keys.
     local durable = exec.durable
-    local key = durable and (frame.key .. "/" .. frame.entered_id .. "." .. frame.retry_count .. "#") or ""
+    local key = durable and (frame.key .. "/" .. frame.entered_id .. "." .. frame.retry_count .. "#")
     local outer = frame.vars
     -- The last iteration's end: MapStateSucceeded and MapStateExited
     -- follow it.
@@ -173,16 +173,18 @@ function M.compile(c, st, def, where)
         return "block"
       end
       opts.tolerated_count, opts.tolerated_percentage = tc, tp
-      opts.child = function(i)
-        local child_exec = lifecycle.child(exec, program, name, inputs[i])
-        return program, inputs[i], {}, key, false, child_exec
-      end
+      opts.program, opts.inputs, opts.vars = program, inputs, {}
+      opts.child_exec = function(i) return lifecycle.child(exec, program, name, inputs[i]) end
       opts.started = function(_, child) child.last_event = 0 end
     else
       -- Inline iterations share the outer scope until they assign.
-      opts.child = function(i)
-        return program, inputs[i], outer, durable and key .. i or key, true
-      end
+      opts.program, opts.inputs, opts.vars, opts.shared = program, inputs, outer, true
+      opts.key = durable and key
+    end
+    if not distributed and not (sink or exec.replay) then
+      -- Nothing records the iteration events: they are only counted.
+      opts.count_events = true
+    elseif not distributed then
       opts.started = function(i, child)
         child.last_event = record_from(exec, child, frame.last_event, "MapIterationStarted",
           sink and { name = name, index = i - 1 }) or 0

@@ -25,10 +25,7 @@ function M.compile(c, st, def, where)
     -- Unique per visit and attempt, and the same when a recovery replays it.
     local key = exec.durable and (frame.key .. "/" .. frame.entered_id .. "." .. frame.retry_count .. "#")
     return group.start(frame, {
-      n = n,
-      child = function(i)
-        return branches[i], input, frame.vars, key and key .. i or "", true
-      end,
+      n = n, programs = branches, input = input, vars = frame.vars, shared = true, key = key,
       -- What follows a branch follows its last event.
       ended = function(_, _, _, child) frame.last_event = child.last_event end,
       done = function(ok, value)

@@ -18,10 +18,11 @@ local numbers = require("stepflow.asl.number_field")
 local M = {}
 
 local cocreate, coresume, coyield = coroutine.create, coroutine.resume, coroutine.yield
-local record = execution.record
+local record, count = execution.record, execution.count
 local null = json.null
 local size_within = json.size_within
 local huge = math.huge
+local MAX_BOUND = math.maxinteger
 local clock = os.clock
 local sethook, gethook = debug.sethook, debug.gethook
 
@@ -76,7 +77,8 @@ local function not_json(value, limit)
   end
   if t == "string" or t == "boolean" or value == null then return nil end
   if t ~= "table" then return "a " .. t .. " value, not JSON" end
-  if limit and size_within(value, limit) then return nil end
+  -- size_within is true only for values that encode (within the bound)
+  if size_within(value, limit or MAX_BOUND) then return nil end
   local ok, err = pcall(json.encode, value)
   if ok then return nil end
   return (tostring(err):gsub("^json: ", ""))
@@ -115,11 +117,14 @@ function Call:details(extra)
   return d
 end
 
-function Call:event(kind, extra)
-  local exec = self.frame.exec
-  local etype = self.task.events[kind]
-  if not etype then return end
-  return record(exec, self.frame, etype, exec.sink and self:details(extra))
+-- Records one of the call's events (`etype` one of task.events). `extra`,
+-- the details beyond the resource, is nil without a sink: callers build
+-- it only for one.
+function Call:event(etype, extra)
+  local frame = self.frame
+  local exec = frame.exec
+  if not exec.sink then return record(exec, frame, etype) end
+  return record(exec, frame, etype, self:details(extra))
 end
 
 -- Resumes the frame with the step an ended call gives it.
@@ -127,21 +132,25 @@ function Call:resume_frame(kind, x, nxt)
   if kind then execution.resume(self.frame, kind, x, nxt) end
 end
 
---- Ends the call: records its outcome and returns the frame's step
--- (never raises).
-function Call:settle(ok, value)
+--- Ends the call: records its outcome (unless it was `replayed` from a
+-- recovered history) and returns the frame's step (never raises).
+function Call:settle(ok, value, replayed)
   if self.settled then return nil end
   self.settled = true
   local engine, task, frame = self.engine, self.task, self.frame
-  if self.timer then engine:cancel(self.timer); self.timer = nil end
-  if self.hb_timer then engine:cancel(self.hb_timer); self.hb_timer = nil end
-  if self.token then engine.tokens[self.token] = nil end
-  local record_it = not self.replayed
+  -- (a call that returned at once has no timers, token or worker)
+  if self.waited then
+    if self.timer then engine:cancel(self.timer); self.timer = false end
+    if self.hb_timer then engine:cancel(self.hb_timer); self.hb_timer = false end
+    if self.token then engine.tokens[self.token] = nil end
+  end
+  local record_it = not replayed
   if not ok then
     if record_it then
       local e = value
       local timed_out = e.Error == errors.Timeout or e.Error == errors.HeartbeatTimeout
-      self:event(timed_out and "timed_out" or "failed", { error = e.Error, cause = e.Cause })
+      self:event(timed_out and task.events.timed_out or task.events.failed,
+        frame.exec.sink and { error = e.Error, cause = e.Cause })
     end
     return "fail", value
   end
@@ -149,14 +158,20 @@ function Call:settle(ok, value)
   if result == nil then result = null end
   if record_it then
     local limit = engine.payload_limit
-    local bad = not_json(result, limit)
+    local rt = type(result)
+    -- strings and booleans are JSON; numbers and the rest are checked
+    local bad
+    if rt == "number" then
+      if result ~= result or result == huge or result == -huge then bad = not_json(result) end
+    elseif rt ~= "string" and rt ~= "boolean" then
+      bad = not_json(result, limit)
+    end
     if bad then
       local e = errors.new(errors.Runtime, "The state/task '" .. task.limit_name ..
         "' returned a result that is not JSON: " .. bad)
-      self:event("failed", { error = e.Error, cause = e.Cause })
+      self:event(task.events.failed, frame.exec.sink and { error = e.Error, cause = e.Cause })
       return "fail", e
     end
-    local rt = type(result)
     if limit and (rt == "table" or rt == "string") and not size_within(result, limit)
       and #json.encode(result) > limit then
       -- AWS names the integration's service ('lambda' for lambda:invoke),
@@ -164,13 +179,15 @@ function Call:settle(ok, value)
       local e = errors.new(errors.DataLimitExceeded,
         "The state/task '" .. task.limit_name .. "' returned a result with a size exceeding " ..
         "the maximum number of bytes service limit.")
-      self:event("failed", { error = e.Error, cause = e.Cause })
+      self:event(task.events.failed, frame.exec.sink and { error = e.Error, cause = e.Cause })
       return "fail", e
     end
     if task.kind == "lambda_invoke" then
       result = handlers.wrap_invoke(engine, result, self.effective)
     end
-    self:event("succeeded", { output = result })
+    if not count(frame.exec, frame, 1) then
+      self:event(task.events.succeeded, frame.exec.sink and { output = result })
+    end
   elseif task.kind == "lambda_invoke" and not (type(result) == "table" and result.StatusCode) then
     result = handlers.wrap_invoke(engine, result, self.effective)
   end
@@ -187,26 +204,27 @@ function Call:step(...)
   local co = self.co
   local ok, a, b, c = coresume(co, ...)
   if not ok then
-    self.co = nil
+    self.co = false
     if self.preempted then return false, self.preempted end
     return false, errors.from(a)
   end
   if a == DONE then
-    self.co = nil
-    if self.guarded then sethook(co) end
+    self.co = false
+    if self.timeout_s then sethook(co) end  -- the guard's hook
     local pool = self.engine.co_pool
     pool[#pool + 1] = co
     if b == nil and c ~= nil then return false, errors.from(c) end
     if self.task.wait_token then
       self.returned = true
-      self:event("submitted", { output = b == nil and null or b })
+      local etype = self.task.events.submitted
+      if etype then self:event(etype, self.frame.exec.sink and { output = b == nil and null or b }) end
       return nil
     end
     return true, b
   end
   -- Suspended: the handler yielded a function that arranges its resume.
   if type(a) ~= "function" then
-    self.co = nil
+    self.co = false
     return false, errors.new(errors.TaskFailed,
       "handler yielded outside ctx.sleep/ctx.await (got " .. type(a) .. ")")
   end
@@ -222,7 +240,7 @@ function Call:arm_heartbeat()
   local engine = self.engine
   if self.hb_timer then engine:cancel(self.hb_timer) end
   self.hb_timer = engine:after(self.heartbeat_s * 1000, self.frame, function()
-    self.hb_timer = nil
+    self.hb_timer = false
     self:resume_frame(self:settle(false, errors.new(errors.HeartbeatTimeout)))
   end)
 end
@@ -297,7 +315,6 @@ function Call:guard(thread)
       error(self.preempted, 0)
     end
   end
-  self.guarded = true
   if thread then sethook(thread, hook, "", HOOK_EVERY) else sethook(hook, "", HOOK_EVERY) end
 end
 
@@ -305,8 +322,13 @@ end
 -- nil while it waits.
 function Call:invoke()
   local engine, task = self.engine, self.task
-  local fn, fname_or_err = task:find_handler(engine, self.effective)
-  if not fn then return false, fname_or_err end
+  local fn, fname_or_err
+  if engine == task.cached_engine and engine.handlers_version == task.cached_version then
+    fn, fname_or_err = task.cached_fn, task.cached_name
+  else
+    fn, fname_or_err = task:find_handler(engine, self.effective)
+    if not fn then return false, fname_or_err end
+  end
   self.function_name = fname_or_err
   local input = handlers.handler_input(task.info, self.effective)
   if not task.wait_token and not uses_ctx(fn) then
@@ -338,27 +360,41 @@ end
 function Call:start()
   local frame = self.frame
   local exec = frame.exec
-  self:event("started")
+  self:event(self.task.events.started)
+  return self:run_handler()
+end
+
+--- Runs the handler of a started call (or, in a recovery, finds its
+-- recorded outcome). Returns the frame's step, or "block".
+function Call:run_handler()
+  local frame = self.frame
+  local exec = frame.exec
   if exec.replay then
     -- A recovery: the attempt's recorded outcome stands; only a task
     -- without one is invoked again.
     local rec = replay.outcome(exec.replay, frame, self.task.outcome_types)
     if rec then
-      self.replayed = rec
       frame.last_event = rec.id
       frame.last_ts = rec.timestamp
       local d = rec.d or {}
-      if rec.type == self.task.events.succeeded then return self:settle(true, d.output) end
-      return self:settle(false, errors.new(d.error or errors.TaskFailed, d.cause))
+      if rec.type == self.task.events.succeeded then return self:settle(true, d.output, true) end
+      return self:settle(false, errors.new(d.error or errors.TaskFailed, d.cause), true)
     end
   end
   local done, value = self:invoke()
   if done ~= nil then return self:settle(done, value) end
-  -- The handler waits: arm the timeout and heartbeat timers.
+  return self:wait()
+end
+
+--- Arms the timeout and heartbeat timers of a call whose handler waits.
+-- Returns "block".
+function Call:wait()
+  local frame = self.frame
   local engine = self.engine
+  self.waited = true
   if self.timeout_s then
     self.timer = engine:after(self.timeout_s * 1000, frame, function()
-      self.timer = nil
+      self.timer = false
       self:resume_frame(self:settle(false, errors.new(errors.Timeout)))
     end)
   end
@@ -380,9 +416,9 @@ function Call:schedule()
       d = { region = engine.region, parameters = self.effective,
         timeoutInSeconds = self.timeout_s or nil, heartbeatInSeconds = self.heartbeat_s or nil }
     end
-    self:event("scheduled", d)
+    self:event(task.events.scheduled, d)
   else
-    self:event("scheduled")
+    record(exec, frame, task.events.scheduled)
   end
   if exec.finished then return "block" end
   if exec.durable then
@@ -407,9 +443,6 @@ TaskSpec.__index = TaskSpec
 -- handlers version: lambda:invoke names its function per call, the other
 -- kinds of Resource name one fixed handler.
 function TaskSpec:find_handler(engine, effective)
-  if engine == self.cached_engine and engine.handlers_version == self.cached_version then
-    return self.cached_fn, self.cached_name
-  end
   local fn, name_or_err = handlers.find(engine.handlers, self.resource, self.info, effective, engine)
   if fn and self.kind ~= "lambda_invoke" then
     self.cached_engine, self.cached_version = engine, engine.handlers_version
@@ -453,14 +486,24 @@ function M.compile(c, st, def, where)
     frame.task_token = token
     local effective = prepare(frame, raw)
     -- The fields every call uses; the rest (token, timers, ...) only when needed.
+    -- The fields every call reads (false when unused); the rest are set
+    -- when needed (timers, token, worker) and read only after `waited`.
     local call = setmetatable({ task = task, frame = frame, engine = engine, raw = raw,
-      effective = effective, co = false, settled = false, timeout_s = false,
-      heartbeat_s = false }, Call)
+      effective = effective, settled = false, timeout_s = false, waited = false }, Call)
     if timeout_of then call.timeout_s = timeout_of(frame, effective, raw) end
     if heartbeat_of then call.heartbeat_s = heartbeat_of(frame, effective, raw) end
     if token then
       call.token = token
+      call.waited = true
       engine.tokens[token] = call
+    end
+    -- In memory with nothing to record (the common case), Scheduled and
+    -- Started are only counted and the handler runs at once: schedule()
+    -- and start() without their events.
+    if not exec.durable and count(exec, frame, 2) then
+      local done, value = call:invoke()
+      if done ~= nil then return call:settle(done, value) end
+      return call:wait()
     end
     return call:schedule()
   end
