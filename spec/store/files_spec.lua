@@ -136,11 +136,27 @@ describe("stepflow.store", function()
         "stepflow.store.open: path must be a non-empty string")
     end)
 
-    it("fails with a message when the directory does not exist", function()
-      local s, err = store.open("/nonexistent-dir/x.db")
+    it("fails with a message and not_found when the directory does not exist", function()
+      local s, err, info = store.open("/nonexistent-dir/x.db")
       assert.is_nil(s)
-      assert.equal("store: /nonexistent-dir/x.db.lock: cannot open lock "
-        .. "file: No such file or directory", err)
+      assert.equal("store: /nonexistent-dir/x.db: no such folder to create it in", err)
+      assert.same({ kind = "not_found" }, info)
+      s, err, info = store.open("/nonexistent-dir/x.db", { read_only = true })
+      assert.is_nil(s)
+      assert.equal("store: /nonexistent-dir/x.db: No such file or directory", err)
+      assert.same({ kind = "not_found" }, info)
+    end)
+
+    it("refuses a folder, with not_a_file", function()
+      local dir = new_path()
+      assert(os.execute("mkdir " .. dir))
+      for _, opts in ipairs({ {}, { read_only = true }, { client = true } }) do
+        local s, err, info = store.open(dir, opts)
+        assert.is_nil(s)
+        assert.equal("store: " .. dir .. ": a folder, not a store file", err)
+        assert.same({ kind = "not_a_file" }, info)
+      end
+      os.remove(dir)
     end)
   end)
 
