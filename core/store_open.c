@@ -575,8 +575,16 @@ static int open_db (stepflow_store *st, const char *path, int flags,
     return refuse(why, STEPFLOW_FAIL_READ_ONLY, "store: %s: this process may "
                   "only read it (a read-only open can)", path);
   kind = identify(st, path, verify, version, why);
+  if (kind < 0 && !st->readonly && why->kind == STEPFLOW_FAIL_READ_ONLY)
+    /* SQLite could not make its -wal or -shm beside the file */
+    return refuse(why, STEPFLOW_FAIL_READ_ONLY, "store: %s: this process may "
+                  "not write its folder (%s); a read-only open can read it",
+                  path, sqlite3_errmsg(st->db));
+  /* (the file exists: CANTOPEN is about the -shm SQLite could not make) */
   if (kind < 0 && st->readonly && (why->kind == STEPFLOW_FAIL_READ_ONLY ||
-                                    why->kind == STEPFLOW_FAIL_FULL)) {
+      why->kind == STEPFLOW_FAIL_FULL ||
+      (sqlite3_errcode(st->db) & 0xff) == SQLITE_CANTOPEN)) {
+    if (why->kind != STEPFLOW_FAIL_FULL) why->kind = STEPFLOW_FAIL_READ_ONLY;
     if (wal_exists(path) && why->kind == STEPFLOW_FAIL_READ_ONLY)
       return refuse(why, STEPFLOW_FAIL_READ_ONLY, "store: %s: cannot read "
                     "it: its WAL (%s-wal) holds commits that SQLite reads "

@@ -23,8 +23,8 @@ function M.usage_error(msg)
 end
 
 --- Parses argv from index `first` into positional arguments and options.
--- `spec` maps option names to "flag", "value" or "list". Returns pos,
--- opts or nil, message.
+-- `spec` maps option names to "flag", "value" (not empty), "text" (may be
+-- empty) or "list". Returns pos, opts or nil, message.
 function M.parse_args(argv, first, spec)
   local pos, opts = {}, {}
   local i = first
@@ -38,7 +38,9 @@ function M.parse_args(argv, first, spec)
         opts[name] = true
       else
         i = i + 1
-        if argv[i] == nil then return nil, "option --" .. name .. " needs a value" end
+        if argv[i] == nil or (argv[i] == "" and kind ~= "text") then
+          return nil, "option --" .. name .. " needs a value"
+        end
         if kind == "list" then
           opts[name] = opts[name] or {}
           table.insert(opts[name], argv[i])

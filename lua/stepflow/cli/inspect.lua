@@ -176,7 +176,7 @@ local function request_stop(path, which, opts, pid)
 end
 
 function M.stop(argv)
-  local pos, opts = common.parse_args(argv, 2, { store = "value", error = "value", cause = "value" })
+  local pos, opts = common.parse_args(argv, 2, { store = "value", error = "text", cause = "text" })
   if not pos then return usage_error(opts) end
   if #pos ~= 1 or not opts.store then
     return usage_error("usage: stepflow stop EXECUTION --store FILE [--error E] [--cause C]")
