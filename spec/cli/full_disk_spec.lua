@@ -37,8 +37,9 @@ step after $S executions --store "$F/s.db" --json
       return tonumber(h.read(r .. "/" .. name .. ".rc") or ""), h.read(r .. "/" .. name .. ".out") or "",
         h.read(r .. "/" .. name .. ".err") or ""
     end
-    local rc, sout, serr = step("setup")
+    local rc, _, serr = step("setup")
     assert.equal(0, rc, mode .. ": " .. out .. serr)
+    local sout
 
     -- start: the record's commit fails; nothing is recorded
     rc, sout, serr = step("start")
@@ -62,7 +63,7 @@ step after $S executions --store "$F/s.db" --json
     assert.equal("small", json.decode(sout).name)
 
     -- with room again, resume finishes what was recorded
-    rc, sout, serr = step("resume")
+    rc, _, serr = step("resume")
     assert.equal(0, rc, mode .. ": " .. serr)
     rc, sout = step("after")
     assert.equal(0, rc)

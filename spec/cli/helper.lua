@@ -51,7 +51,7 @@ end
 --- True when a command exited 1 or 2 with a "stepflow: " message and no
 -- traceback (what every refused invocation must look like); else false
 -- and why.
-function M.clean_refusal(rc, out, err)
+function M.clean_refusal(rc, _, err)
   if rc ~= 1 and rc ~= 2 then return false, "exit " .. tostring(rc) end
   if not err:find("stepflow: ", 1, true) then return false, "no message" end
   if err:find("traceback", 1, true) or err:find("internal error", 1, true) or err:find("%.lua:%d+:") then

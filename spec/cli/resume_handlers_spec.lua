@@ -57,6 +57,7 @@ describe("stepflow resume without the handlers RUNNING executions need", functio
     assert.same(before, state_of_store())
     -- run --store resumes them too, so it refuses the same way
     rc, out, err = h.sh(sf .. " run " .. def .. " --store " .. db .. " --name c --input 1 --handlers " .. handlers)
+    assert.equal("", out)
     assert.equal(2, rc)
     assert.matches("2 RUNNING executions in " .. db .. " need handlers", err, 1, true)
     assert.same(before, state_of_store())
