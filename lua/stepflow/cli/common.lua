@@ -107,8 +107,9 @@ end
 -- decoded or written.
 function M.decode_input(spec)
   if spec == nil then return {} end
-  local text, err, size, over = spec, nil, nil, nil
+  local text = spec
   if spec:sub(1, 1) == "@" then
+    local err, size, over
     text, err, size, over = M.read_file(spec:sub(2), "input", M.INPUT_LIMIT)
     if size then return nil, too_large(size, over) end
     if not text then return nil, err end
