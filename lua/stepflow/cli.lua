@@ -151,7 +151,7 @@ local function run_or_start(argv, start_only)
     local problem = common.name_problem(opts.name)
     if problem then return usage_error(problem) end
   end
-  local text, err = common.read_file(pos[1], "definition")
+  local text, err = common.read_definition(pos[1])
   if not text then return usage_error(err) end
   local input
   input, err = common.decode_input(opts.input)
@@ -263,7 +263,7 @@ function M.validate(argv)
   local pos, opts = common.parse_args(argv, 2, { json = "flag" })
   if not pos then return usage_error(opts) end
   if #pos ~= 1 then return usage_error("validate needs exactly one DEFINITION file") end
-  local text, err = common.read_file(pos[1], "definition")
+  local text, err = common.read_definition(pos[1])
   if not text then return usage_error(err) end
   local ok, def = pcall(json.decode, text)
   local problems

@@ -34,7 +34,8 @@ describe("stepflow command line given bad input", function()
       "executions --store DIR", "executions --store DIR/none.db", "executions --store TXT",
       "history e1 --store DIR", "describe e1 --store TXT", "resume --store DIR", "resume --store TXT",
       "run DEF --store DIR", "start DEF --store TXT", "stop e1 --store DIR", "stop e1 --store TXT",
-      "resume --store /nonexistent-dir/s.db", "executions --store ''",
+      "resume --store /nonexistent-dir/s.db", "executions --store ''", "run /dev/zero", "validate /dev/zero",
+      "run DEF --input @/dev/zero", "run /dev/null",
       -- values out of range
       "executions --store DB --status running", "run DEF --name 'two words'", "run DEF --name ''",
       "start DEF --store DB --name 'a/b'", "run DEF --type BOTH", "start DEF --store DB --type EXPRESS",
@@ -99,6 +100,16 @@ describe("stepflow command line given bad input", function()
     -- the limit itself is accepted
     h.write(big, '"' .. ("x"):rep(262142) .. '"')
     assert.equal(0, (run("run DEF --input @" .. big .. " --json >/dev/null")))
+  end)
+
+  it("refuses a definition over AWS's 1 MiB limit without reading it all", function()
+    local big = h.write(dir .. "/big.asl.json", (" "):rep(1048577))
+    for _, args in ipairs({ "run " .. big, "validate " .. big, "run /dev/zero" }) do
+      local rc, _, err = run(args)
+      assert.equal(2, rc, args)
+      assert.matches("stepflow: ValidationException: 1 validation error detected: Value at 'definition' failed "
+        .. "to satisfy constraint: Member must have length less than or equal to 1048576", err, 1, true)
+    end
   end)
 
   it("refuses start of an EXPRESS execution, which could not be durable", function()

@@ -59,9 +59,9 @@ function M.parse_args(argv, first, spec)
 end
 
 --- Reads a file named on the command line. `what` names it in messages
--- ("definition", "input"). With `limit`, a file over `limit` bytes is not
--- read: nil, nil, its size (and true when it is only known to be larger:
--- a pipe). Returns the text, or nil and a message (no such file, a
+-- ("definition", "input"). A file over `limit` bytes is not read: nil,
+-- nil, its size (and true when it is only known to be larger: a pipe or a
+-- device). Returns the text, or nil and a message (no such file, a
 -- folder, unreadable).
 function M.read_file(path, what, limit)
   local fh, err = io.open(path, "rb")
@@ -74,18 +74,19 @@ function M.read_file(path, what, limit)
   end
   local size = fh:seek("end")
   local text
-  if size then
-    if limit and size > limit then
+  if size and size > 0 then  -- a regular file (a device says 0)
+    if size > limit then
       fh:close()
       return nil, nil, size
     end
     fh:seek("set")
     text, rerr = fh:read("a")
   else
-    -- a pipe: read one byte past the limit to know it is over
-    text, rerr = fh:read(limit and limit + 1 or "a")
+    -- a pipe, a device or an empty file: one byte past the limit tells
+    fh:seek("set")
+    text, rerr = fh:read(limit + 1)
     text = text or (not rerr and "") or nil
-    if text and limit and #text > limit then
+    if text and #text > limit then
       fh:close()
       return nil, nil, limit, true
     end
@@ -93,6 +94,21 @@ function M.read_file(path, what, limit)
   fh:close()
   if not text then return nil, "cannot read " .. what .. ": " .. path .. ": " .. tostring(rerr) end
   return text
+end
+
+--- AWS's limit on a state machine definition: 1,048,576 bytes.
+M.DEFINITION_LIMIT = 1048576
+
+--- The text of a DEFINITION file, or nil and a message (also for one over
+-- AWS's limit, which is not read).
+function M.read_definition(path)
+  local text, err, size, over = M.read_file(path, "definition", M.DEFINITION_LIMIT)
+  if size then
+    return nil, "ValidationException: 1 validation error detected: Value at 'definition' failed to "
+      .. "satisfy constraint: Member must have length less than or equal to " .. M.DEFINITION_LIMIT
+      .. " (" .. path .. " is " .. (over and "over " or "") .. size .. " bytes)"
+  end
+  return text, err
 end
 
 local function too_large(size, over)
