@@ -45,6 +45,7 @@ build = {
     ["stepflow.replay"] = "lua/stepflow/replay.lua",
     ["stepflow.durable"] = "lua/stepflow/durable.lua",
     ["stepflow.history"] = "lua/stepflow/history.lua",
+    ["stepflow.lifecycle"] = "lua/stepflow/lifecycle.lua",
     ["stepflow.handlers"] = "lua/stepflow/handlers.lua",
     ["stepflow.cli"] = "lua/stepflow/cli.lua",
     ["stepflow.cli.common"] = "lua/stepflow/cli/common.lua",
