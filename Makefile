@@ -1,4 +1,4 @@
-# stepflow: build, test, demo, sanitize, rock, bench.
+# stepflow: build, test, lint, demo, sanitize, rock, bench.
 # The rockspec (rocks/stepflow-scm-1.rockspec) is the one source list: the
 # C sources of each module are read from it, so the two cannot drift.
 
@@ -12,8 +12,10 @@ BUSTED     ?= /usr/bin/busted
 ROCKSPEC    = rocks/stepflow-scm-1.rockspec
 ROCK_FLAGS ?=
 BUILD      ?= build
+# tools/check_requires.lua checks that every module the tree requires is
+# ours or comes from one of these (keep its table of modules in step).
 DEBS        = lua5.4 liblua5.4-dev libevent-dev libsqlite3-dev lua-busted lua-cjson \
-              luarocks gcc make python3
+              lua-check luarocks gcc make python3
 
 srcs = $(shell $(LUA) tools/rock_sources.lua $(ROCKSPEC) $(1))
 libs = $(shell $(LUA) tools/rock_sources.lua $(ROCKSPEC) $(1) --libs)
@@ -21,7 +23,8 @@ libs = $(shell $(LUA) tools/rock_sources.lua $(ROCKSPEC) $(1) --libs)
 MODULES = stepflow.core.engine stepflow.core.json stepflow.core.store
 SOS     = $(foreach m,$(MODULES),$(BUILD)/$(subst .,/,$(m)).so)
 
-.PHONY: all deps test demo sanitize rock clean check-rockspec bench conformance
+.PHONY: all deps test test-all lint check-requires demo sanitize rock clean check-rockspec bench \
+        conformance
 
 all: deps $(SOS)
 
@@ -45,8 +48,24 @@ $(BUILD)/stepflow/core/%.so: core/*.c core/*.h $(ROCKSPEC)
 	$(CC) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -I$(LUA_INCDIR) -Icore \
 	  $(LIBFLAG) -o $@ $(call srcs,stepflow.core.$*) $(call libs,stepflow.core.$*)
 
-test: all
+# The default run leaves out the specs tagged #full (the long crash test:
+# about 30 s of real time); test-all, which CI runs, has them.
+test: all check-requires
+	@tools/run_busted $(LUA) $(BUSTED) --exclude-tags=full
+
+test-all: all check-requires
 	@tools/run_busted $(LUA) $(BUSTED)
+
+# Every module that a spec, tool, bench script or lua/ file requires is
+# ours or provided by a package in DEBS.
+check-requires:
+	@$(LUA) tools/check_requires.lua $(DEBS)
+
+# luacheck (Debian's lua-check) with .luacheckrc, over the Lua files and
+# the Lua scripts without a .lua name (bin/stepflow, bench/run, ...).
+LUA_SCRIPTS = $(shell grep -lsE '^.!/usr/bin/env lua' bin/* bench/* tools/* tools/*/*)
+lint: deps
+	luacheck -q lua spec bench tools $(LUA_SCRIPTS)
 
 demo: all
 	bin/stepflow run examples/order/definition.asl.json \

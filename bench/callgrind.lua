@@ -26,9 +26,10 @@ do
       local x, y = arg[i]:match("^(%d+),(%d+)$")
       counts = { tonumber(x), tonumber(y) }
     elseif a == "--top" then i = i + 1; top = tonumber(arg[i])
-    elseif a == "--quick" then            -- accepted: the default counts are small already
-    elseif not workload then workload = a
-    elseif not mode then mode = a end
+    elseif a ~= "--quick" then  -- --quick is accepted: the default counts are small already
+      if not workload then workload = a
+      elseif not mode then mode = a end
+    end
     i = i + 1
   end
 end

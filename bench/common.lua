@@ -11,6 +11,19 @@ local M = {}
 
 M.WORKLOADS = os.getenv("STEPFLOW_BENCH_WORKLOADS") or "../shared/bench/workloads"
 
+--- Exits with a message saying what is missing when the workloads folder
+-- is absent (the benchmarks run the shared workloads).
+function M.need_workloads(dir)
+  dir = dir or M.WORKLOADS
+  local ok = os.execute("test -d '" .. dir:gsub("'", "'\\''") .. "'")
+  if ok then return end
+  io.stderr:write("bench: missing: ", dir, " (the benchmarks run the shared workloads, from ../shared "
+    .. "beside the clone as the README's set-up section says; STEPFLOW_BENCH_WORKLOADS=DIR names another "
+    .. "folder)\n")
+  os.exit(2)
+end
+M.need_workloads()
+
 -- A real-time loop used only as a wall clock (CLOCK_REALTIME, ms).
 local clock_loop = core.loop({ virtual_time = false })
 

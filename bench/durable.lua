@@ -100,6 +100,12 @@ local function median(xs)
 end
 
 local function main(argv)
+  if not os.execute("test -d '" .. WORK:gsub("'", "'\\''") .. "'") then
+    io.stderr:write("bench: missing: ", WORK, " (the benchmarks run the shared workloads, from ../shared "
+      .. "beside the clone as the README's set-up section says; STEPFLOW_BENCH_WORKLOADS=DIR names another "
+      .. "folder)\n")
+    return 2
+  end
   if argv[1] == "--trial" then
     io.stdout:write(json.encode(trial(argv[2], argv[3], argv[4], tonumber(argv[5]))), "\n")
     return 0

@@ -25,7 +25,8 @@ local cases = {
   { "field", "$states.input.orderId" },
   { "filter+sum", "$states.input.items[price > 10].price ~> $sum()" },
   { "condition", "$states.input.total > 100 and $states.input.customer.tier = 'gold'" },
-  { "object", "{ 'id': $states.input.orderId, 'who': $uppercase($states.input.customer.name), 'n': $count($states.input.items) }" },
+  { "object", "{ 'id': $states.input.orderId, 'who': $uppercase($states.input.customer.name), "
+    .. "'n': $count($states.input.items) }" },
   { "map", "$map($states.input.items, function($v){ $v.price * $v.qty })" },
   { "string", "'Order ' & $states.input.orderId & ' for ' & $states.input.customer.name" },
   { "sort", "$states.input.items^(>price).name[[0..2]]" },

@@ -1,11 +1,12 @@
 -- bench/store_bench.lua: durable transitions per second of stepflow.store.
 -- Usage (from the repository root, after `make`):
---   lua5.4 bench/store_bench.lua [DIR] [TRANSITIONS]
+--   lua5.4 bench/store_bench.lua [DIR] [TRANSITIONS] [GROUP,GROUP,...]
 -- DIR must be on the disk to measure (default: the system temp directory).
 -- A transition is 2 events (StateEntered + StateExited, ~150-byte details).
 -- A pool of RUNNING executions advances round-robin; each one ends after 20
 -- transitions (ExecutionSucceeded + finish_execution) and a new one starts
--- (create_execution + ExecutionStarted). Every group is one synced commit.
+-- (create_execution + ExecutionStarted). Every group is one synced commit;
+-- GROUP sizes (transitions per group) default to 50,200,1000,2000,5000.
 package.path = "./lua/?.lua;./lua/?/init.lua;" .. package.path
 package.cpath = (os.getenv("STEPFLOW_CPATH") or "./build/?.so") .. ";"
   .. package.cpath
@@ -14,6 +15,11 @@ local store = require("stepflow.store")
 
 local dir = arg[1] or (os.tmpname():match("^(.*)/") or "/tmp")
 local total = tonumber(arg[2]) or 200000
+local groups = { 50, 200, 1000, 2000, 5000 }
+if arg[3] then
+  groups = {}
+  for g in arg[3]:gmatch("%d+") do groups[#groups + 1] = tonumber(g) end
+end
 
 local SM = "arn:aws:states:us-east-1:123456789012:stateMachine:bench"
 local POOL, LENGTH = 500, 20
@@ -93,6 +99,6 @@ end
 
 print(("stepflow.store bench: %d transitions per run, store in %s, "
   .. "synchronous=FULL (one fsync per commit)"):format(total, dir))
-for _, g in ipairs(GROUPS or { 50, 200, 1000, 2000, 5000 }) do run(g) end
+for _, g in ipairs(groups) do run(g) end
 -- the same work without I/O: the CPU ceiling (SQL + this Lua driver)
 run(1000, true)

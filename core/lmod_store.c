@@ -21,13 +21,41 @@ static stepflow_store *checkstore (lua_State *L) {
   return p->st;
 }
 
-/* Pushes nil, message, kind for a failed call; returns 3. */
+/* Names of the STEPFLOW_FAIL_* kinds (store.h), as Lua sees them. */
+static const char *const fail_kinds[] = {
+  [STEPFLOW_FAIL_ERROR] = "error",
+  [STEPFLOW_FAIL_LOCKED] = "locked",
+  [STEPFLOW_FAIL_ALREADY_OPEN] = "already_open",
+  [STEPFLOW_FAIL_NOT_OURS] = "not_ours",
+  [STEPFLOW_FAIL_CORRUPT] = "corrupt",
+  [STEPFLOW_FAIL_NEWER_VERSION] = "newer_version",
+  [STEPFLOW_FAIL_NEEDS_UPGRADE] = "needs_upgrade",
+  [STEPFLOW_FAIL_UPGRADE_FAILED] = "upgrade_failed",
+  [STEPFLOW_FAIL_NOT_FOUND] = "not_found",
+  [STEPFLOW_FAIL_NOT_A_FILE] = "not_a_file",
+  [STEPFLOW_FAIL_DENIED] = "denied",
+  [STEPFLOW_FAIL_READ_ONLY] = "read_only",
+  [STEPFLOW_FAIL_FULL] = "full",
+  [STEPFLOW_FAIL_IO] = "io",
+  [STEPFLOW_FAIL_BUSY] = "busy"
+};
+
+static const char *fail_kind (int kind) {
+  int n = (int)(sizeof(fail_kinds) / sizeof(fail_kinds[0]));
+  return kind >= 0 && kind < n && fail_kinds[kind] != NULL ?
+         fail_kinds[kind] : "error";
+}
+
+/* Pushes nil, message, kind for a failed call; returns 3. The kind is
+** "exists", "notfound" or "invalid" for those results, else the kind of
+** failure ("full", "io", "read_only", ...: see fail_kinds). */
 static int pushfail (lua_State *L, stepflow_store *st, int rc) {
   lua_pushnil(L);
   lua_pushstring(L, stepflow_store_errmsg(st));
   lua_pushstring(L, rc == STEPFLOW_STORE_EXISTS ? "exists" :
                  rc == STEPFLOW_STORE_NOTFOUND ? "notfound" :
-                 rc == STEPFLOW_STORE_INVALID ? "invalid" : "error");
+                 rc == STEPFLOW_STORE_INVALID ? "invalid" :
+                 fail_kind(stepflow_store_errkind(st)));
   return 3;
 }
 
@@ -85,9 +113,12 @@ static void push_event (lua_State *L, const stepflow_event_rec *r) {
   setstr(L, "details", r->details, r->details_len);
 }
 
-/* core.open(path[, read_only[, verify]]) -> store | nil, msg  [-0, +1|2, m] */
+/* core.open(path[, read_only[, verify[, client]]])
+** -> store | nil, msg, {kind=, pid=, version=}  [-0, +1|3, m]
+** pid: the lock holder ("locked", "already_open"); version: the file's
+** store version ("newer_version", "needs_upgrade", "upgrade_failed"). */
 static int l_open (lua_State *L) {
-  char err[600];
+  stepflow_store_refusal why;
   size_t len;
   const char *path = luaL_checklstring(L, 1, &len);
   int flags = (lua_toboolean(L, 2) ? STEPFLOW_STORE_READONLY : 0) |
@@ -101,31 +132,39 @@ static int l_open (lua_State *L) {
   p = (lstore *)lua_newuserdatauv(L, sizeof(lstore), 0);
   p->st = NULL;
   luaL_setmetatable(L, STORE_MT);
-  p->st = stepflow_store_open(path, flags, err, sizeof(err));
+  p->st = stepflow_store_open(path, flags, &why);
   if (p->st == NULL) {
     lua_pushnil(L);
-    lua_pushstring(L, err);
-    return 2;
+    lua_pushstring(L, why.msg);
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, fail_kind(why.kind));
+    lua_setfield(L, -2, "kind");
+    if (why.pid > 0) setint(L, "pid", why.pid);
+    if (why.version > 0) setint(L, "version", why.version);
+    return 3;
   }
   return 1;
 }
 
-/* store:close() -> true | nil, msg (pending writes are committed)
-** [-0, +1|2, m] */
+/* store:close() -> true | nil, msg, kind (pending writes are committed;
+** the store is closed either way)  [-0, +1|3, m] */
 static int l_close (lua_State *L) {
-  char err[600];
   lstore *p = (lstore *)luaL_checkudata(L, 1, STORE_MT);
   stepflow_store *st = p->st;
   if (st == NULL) {
     lua_pushboolean(L, 1);
     return 1;
   }
-  p->st = NULL;  /* closed even if the last commit fails */
-  if (stepflow_store_close(st, err, sizeof(err)) != STEPFLOW_STORE_OK) {
-    lua_pushnil(L);
-    lua_pushstring(L, err);
-    return 2;
+  if (stepflow_store_commit(st) != STEPFLOW_STORE_OK) {
+    /* pushed while p still owns st: a memory error here leaves it to
+    ** __gc */
+    pushfail(L, st, STEPFLOW_STORE_ERROR);
+    p->st = NULL;
+    stepflow_store_close(st, NULL, 0);
+    return 3;
   }
+  p->st = NULL;
+  stepflow_store_close(st, NULL, 0);  /* nothing left to commit */
   lua_pushboolean(L, 1);
   return 1;
 }

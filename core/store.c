@@ -3,6 +3,7 @@
 ** a group written as one row per execution at commit), writes and reads.
 ** Opening, the lock and the schema: core/store_open.c. No lua.h here.
 */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,9 +80,34 @@ void sf_setmsg (char *buf, size_t n, const char *fmt, ...) {
   va_end(ap);
 }
 
+int sf_errkind (sqlite3 *db) {
+  int e;
+  switch (sqlite3_errcode(db) & 0xff) {
+    case SQLITE_FULL: return STEPFLOW_FAIL_FULL;
+    case SQLITE_READONLY: case SQLITE_PERM: return STEPFLOW_FAIL_READ_ONLY;
+    case SQLITE_CORRUPT: return STEPFLOW_FAIL_CORRUPT;
+    case SQLITE_NOTADB: return STEPFLOW_FAIL_NOT_OURS;
+    case SQLITE_BUSY: case SQLITE_LOCKED: return STEPFLOW_FAIL_BUSY;
+    case SQLITE_IOERR: case SQLITE_CANTOPEN:
+      /* the errno is meaningful only after a failed system call */
+      e = sqlite3_system_errno(db);
+      /* EFBIG: the file size limit (ulimit -f), full for this process */
+      if (e == ENOSPC || e == EFBIG || e == EDQUOT) return STEPFLOW_FAIL_FULL;
+      if (e == EACCES || e == EPERM || e == EROFS)
+        return STEPFLOW_FAIL_READ_ONLY;
+      return STEPFLOW_FAIL_IO;
+    default: return STEPFLOW_FAIL_ERROR;
+  }
+}
+
+int stepflow_store_errkind (stepflow_store *st) {
+  return st->kind;
+}
+
 int sf_fail (stepflow_store *st, const char *what) {
   int e = sqlite3_system_errno(st->db);
   int code = sqlite3_errcode(st->db) & 0xff;
+  st->kind = sf_errkind(st->db);
   if ((code == SQLITE_IOERR || code == SQLITE_FULL) && e != 0)
     sf_setmsg(st->msg, sizeof(st->msg), "store: %s: %s (%s)", what,
            sqlite3_errmsg(st->db), strerror(e));
@@ -122,6 +148,7 @@ static int begin (stepflow_store *st) {
   sf_release(st);
   if (st->readonly) {
     sf_setmsg(st->msg, sizeof(st->msg), "store: opened read-only");
+    st->kind = STEPFLOW_FAIL_READ_ONLY;
     return STEPFLOW_STORE_ERROR;
   }
   if (st->lost) {
@@ -306,6 +333,7 @@ int stepflow_store_append (stepflow_store *st, int64_t exec_id,
   return STEPFLOW_STORE_OK;
 nomem:
   sf_setmsg(st->msg, sizeof(st->msg), "store: append: out of memory");
+  st->kind = STEPFLOW_FAIL_ERROR;
   return STEPFLOW_STORE_ERROR;
 }
 
@@ -549,6 +577,7 @@ static int index_row (stepflow_store *st) {
       size_t *no = realloc(st->hoffs, c * sizeof(*no));
       if (no == NULL) {
         sf_setmsg(st->msg, sizeof(st->msg), "store: history: out of memory");
+        st->kind = STEPFLOW_FAIL_ERROR;
         return STEPFLOW_STORE_ERROR;
       }
       st->hoffs = no;
@@ -558,6 +587,7 @@ static int index_row (stepflow_store *st) {
   }
   if (rc < 0) {
     sf_setmsg(st->msg, sizeof(st->msg), "store: history: corrupt event row");
+    st->kind = STEPFLOW_FAIL_CORRUPT;
     return STEPFLOW_STORE_ERROR;
   }
   return STEPFLOW_STORE_OK;
@@ -577,6 +607,7 @@ static int row_event (stepflow_store *st, stepflow_event_rec *out) {
   else rc = sf_event_parse(st->hrow, st->hlen, &st->hpos, out, st->htype);
   if (rc < 0) {
     sf_setmsg(st->msg, sizeof(st->msg), "store: history: corrupt event row");
+    st->kind = STEPFLOW_FAIL_CORRUPT;
     return STEPFLOW_STORE_ERROR;
   }
   return rc;

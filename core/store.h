@@ -22,6 +22,40 @@
 ** and stop requests, which the engine picks up. */
 #define STEPFLOW_STORE_CLIENT   4
 
+/*
+** Kinds of failure: why stepflow_store_open refused a file (why->kind),
+** or what a failed call met (stepflow_store_errkind), so that callers act
+** on a kind instead of on message text.
+*/
+enum {
+  STEPFLOW_FAIL_ERROR,          /* anything else (out of memory, internal) */
+  STEPFLOW_FAIL_LOCKED,         /* another process's engine holds the lock */
+  STEPFLOW_FAIL_ALREADY_OPEN,   /* this process holds the lock already */
+  STEPFLOW_FAIL_NOT_OURS,       /* not a stepflow store: left untouched */
+  STEPFLOW_FAIL_CORRUPT,
+  STEPFLOW_FAIL_NEWER_VERSION,  /* written by a newer stepflow */
+  STEPFLOW_FAIL_NEEDS_UPGRADE,  /* older version; a read-only or client open */
+  STEPFLOW_FAIL_UPGRADE_FAILED,
+  STEPFLOW_FAIL_NOT_FOUND,      /* no such file, or no such folder */
+  STEPFLOW_FAIL_NOT_A_FILE,     /* a folder or a device */
+  STEPFLOW_FAIL_DENIED,         /* this process may not read it */
+  STEPFLOW_FAIL_READ_ONLY,      /* this process may not write the file or
+                                   its folder (or the file system) */
+  STEPFLOW_FAIL_FULL,           /* disk, quota or file size limit reached */
+  STEPFLOW_FAIL_IO,             /* any other I/O error */
+  STEPFLOW_FAIL_BUSY            /* SQLite's lock stayed taken too long */
+};
+
+/* Why stepflow_store_open refused: kind, what goes with it, message. */
+typedef struct stepflow_store_refusal {
+  int kind;                     /* STEPFLOW_FAIL_* */
+  long pid;                     /* LOCKED, ALREADY_OPEN: the holder's pid,
+                                   0 when unknown */
+  long version;                 /* NEWER_VERSION, NEEDS_UPGRADE,
+                                   UPGRADE_FAILED: the file's version */
+  char msg[600];
+} stepflow_store_refusal;
+
 /* Results of the functions below. */
 #define STEPFLOW_STORE_OK      0
 #define STEPFLOW_STORE_ERROR  -1  /* message in stepflow_store_errmsg */
@@ -61,14 +95,15 @@ typedef struct stepflow_event_rec {
 
 /*
 ** Opens (creating if needed) the store at path, or ":memory:". Unless
-** READONLY, first takes an exclusive flock on "<path>.lock" for the life
-** of the store. Refuses, without writing to it, a file that is not an
-** SQLite database, a database of another application, a corrupt one, or
-** one of a newer schema version. On error returns NULL and writes a
-** message into err (errlen bytes).
+** READONLY or CLIENT, first takes an exclusive flock on "<path>.lock" for
+** the life of the store. Refuses, without writing to it, a file that is
+** not an SQLite database, a database of another application, a corrupt
+** one, or one of a newer schema version. A writable open refuses a file
+** this process may only read (READ_ONLY). On error returns NULL and fills
+** *why (kind, pid or version, message).
 */
 stepflow_store *stepflow_store_open (const char *path, int flags,
-                                     char *err, size_t errlen);
+                                     stepflow_store_refusal *why);
 
 /*
 ** Commits what is pending (like stepflow_store_commit), releases the lock
@@ -79,6 +114,9 @@ int stepflow_store_close (stepflow_store *st, char *err, size_t errlen);
 
 /* Message of the last failed call (valid until the next call). */
 const char *stepflow_store_errmsg (stepflow_store *st);
+/* Kind (STEPFLOW_FAIL_*) of the last call that returned ERROR; a group
+** rolled back after an error keeps the kind of that error. */
+int stepflow_store_errkind (stepflow_store *st);
 
 /*
 ** Writes. Each one joins the current group (an open SQLite transaction)

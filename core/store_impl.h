@@ -49,11 +49,15 @@ struct stepflow_store {
   int hreverse;
   char htype[SF_EVENT_TYPE_MAX + 1];
   char msg[512];
+  int kind;               /* STEPFLOW_FAIL_* of the last ERROR */
 };
 
 /* Formats a message into buf (n bytes). */
 void sf_setmsg (char *buf, size_t n, const char *fmt, ...);
-/* Sets st->msg from SQLite's error for `what`; returns ERROR. */
+/* The STEPFLOW_FAIL_* kind of SQLite's last error on db. */
+int sf_errkind (sqlite3 *db);
+/* Sets st->msg and st->kind from SQLite's error for `what`; returns
+** ERROR. */
 int sf_fail (stepflow_store *st, const char *what);
 /* Resets the statement of the previous call (see core/store.c). */
 void sf_release (stepflow_store *st);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,44 @@ static uint32_t be32 (const unsigned char *p) {
          ((uint32_t)p[2] << 8) | (uint32_t)p[3];
 }
 
+/* Records why the open failed, in *why; returns -1. */
+static int refuse (stepflow_store_refusal *why, int kind, const char *fmt,
+                   ...) {
+  va_list ap;
+  why->kind = kind;
+  va_start(ap, fmt);
+  vsnprintf(why->msg, sizeof(why->msg), fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+/* Refuses with SQLite's last error on db, adding the system's reason to
+** an I/O error (SQLite says "disk I/O error" for a full disk too). `what`
+** names the step, or is NULL. */
+static int refuse_db (stepflow_store_refusal *why, sqlite3 *db,
+                      const char *path, const char *what) {
+  int code = sqlite3_errcode(db) & 0xff, e = sqlite3_system_errno(db);
+  const char *sep = what != NULL ? ": " : "";
+  if (what == NULL) what = "";
+  if ((code == SQLITE_IOERR || code == SQLITE_FULL ||
+       code == SQLITE_CANTOPEN) && e != 0)
+    return refuse(why, sf_errkind(db), "store: %s: %s%s%s (%s)", path, what,
+                  sep, sqlite3_errmsg(db), strerror(e));
+  return refuse(why, sf_errkind(db), "store: %s: %s%s%s", path, what, sep,
+                sqlite3_errmsg(db));
+}
+
+/* The kind of a failed system call on the store's files: `writing` when
+** the call would have written (a denied write means read-only for us). */
+static int errno_kind (int e, int writing) {
+  if (e == ENOENT || e == ENOTDIR) return STEPFLOW_FAIL_NOT_FOUND;
+  if (e == ENOSPC || e == EDQUOT || e == EFBIG) return STEPFLOW_FAIL_FULL;
+  if (e == EROFS || (writing && (e == EACCES || e == EPERM)))
+    return STEPFLOW_FAIL_READ_ONLY;
+  if (e == EACCES || e == EPERM) return STEPFLOW_FAIL_DENIED;
+  return STEPFLOW_FAIL_IO;
+}
+
 /*
 ** Reads the file header without SQLite and refuses what is certainly not
 ** ours: not SQLite, a damaged header, another application's id, a newer
@@ -118,63 +157,65 @@ static uint32_t be32 (const unsigned char *p) {
 ** this process can have the file open: closing any descriptor of a file
 ** drops every POSIX lock the process holds on it, SQLite's included.
 */
-static int precheck (const char *path, char *err, size_t n) {
+static int precheck (const char *path, stepflow_store_refusal *why) {
   unsigned char h[108];
   ssize_t got;
   unsigned psize;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return 0;
-    sf_setmsg(err, n, "store: %s: %s", path, strerror(errno));
-    return -1;
+    return refuse(why, errno_kind(errno, 0), "store: %s: %s", path,
+                  strerror(errno));
   }
   memset(h, 0, sizeof(h));
   got = pread(fd, h, sizeof(h), 0);
   close(fd);
   if (got == 0) return 0;  /* empty file: a new store */
   if (got < 100 || memcmp(h, "SQLite format 3", 16) != 0) {
-    sf_setmsg(err, n, "store: %s: not a stepflow store (not an SQLite "
-           "database); left untouched", path);
-    return -1;
+    return refuse(why, STEPFLOW_FAIL_NOT_OURS, "store: %s: not a stepflow "
+                  "store (not an SQLite database); left untouched", path);
   }
   psize = ((unsigned)h[16] << 8) | h[17];
   if (!(psize == 1 || (psize >= 512 && (psize & (psize - 1)) == 0)) ||
       h[21] != 64 || h[22] != 32 || h[23] != 32) {
-    sf_setmsg(err, n, "store: %s: corrupt (invalid SQLite header); left "
-           "untouched", path);
-    return -1;
+    return refuse(why, STEPFLOW_FAIL_CORRUPT, "store: %s: corrupt (invalid "
+                  "SQLite header); left untouched", path);
   }
   if (be32(h + 68) == STEPFLOW_STORE_APP_ID) {
     if (be32(h + 60) > STEPFLOW_STORE_VERSION) {
-      sf_setmsg(err, n, "store: %s: written by a newer stepflow (store "
-             "version %lu, this build reads up to %d); left untouched",
-             path, (unsigned long)be32(h + 60), STEPFLOW_STORE_VERSION);
-      return -1;
+      why->version = (long)be32(h + 60);
+      return refuse(why, STEPFLOW_FAIL_NEWER_VERSION, "store: %s: written by "
+                    "a newer stepflow (store version %ld, this build reads up "
+                    "to %d); left untouched", path, why->version,
+                    STEPFLOW_STORE_VERSION);
     }
   }
   else if (be32(h + 68) != 0 ||
            (got == 108 && (h[100] == 0x05 || (h[100] == 0x0D &&
                                               (h[103] | h[104]) != 0)))) {
-    sf_setmsg(err, n, "store: %s: not a stepflow store (an SQLite database "
-           "of another application); left untouched", path);
-    return -1;
+    return refuse(why, STEPFLOW_FAIL_NOT_OURS, "store: %s: not a stepflow "
+                  "store (an SQLite database of another application); left "
+                  "untouched", path);
   }
   return 0;
 }
 
 /* Checks with stat (no descriptor: see precheck) that path is a regular
 ** file, or absent when a new store may be created. */
-static int check_path (const char *path, int readonly, char *err, size_t n) {
+static int check_path (const char *path, int readonly,
+                       stepflow_store_refusal *why) {
   struct stat sb;
   if (stat(path, &sb) != 0) {
     if (errno == ENOENT && !readonly) return 0;
-    sf_setmsg(err, n, "store: %s: %s", path, strerror(errno));
-    return -1;
+    return refuse(why, errno_kind(errno, 0), "store: %s: %s", path,
+                  strerror(errno));
   }
-  if (!S_ISREG(sb.st_mode)) {
-    sf_setmsg(err, n, "store: %s: not a regular file", path);
-    return -1;
-  }
+  if (S_ISDIR(sb.st_mode))
+    return refuse(why, STEPFLOW_FAIL_NOT_A_FILE, "store: %s: a folder, not a "
+                  "store file", path);
+  if (!S_ISREG(sb.st_mode))
+    return refuse(why, STEPFLOW_FAIL_NOT_A_FILE, "store: %s: not a regular "
+                  "file", path);
   return 0;
 }
 
@@ -200,21 +241,26 @@ static int lock_file_exists (const char *path) {
 ** processes (handlers may spawn some) from inheriting it. The holder
 ** writes its pid into the file so a refused opener can name it.
 */
-static int take_lock (stepflow_store *st, const char *path, char *err,
-                      size_t n) {
+static int take_lock (stepflow_store *st, const char *path,
+                      stepflow_store_refusal *why) {
   char lpath[4096], buf[32];
   ssize_t got;
   long pid;
   int fd;
-  if (lock_path(path, lpath, sizeof(lpath)) != 0) {
-    sf_setmsg(err, n, "store: %s: path too long", path);
-    return -1;
-  }
+  if (lock_path(path, lpath, sizeof(lpath)) != 0)
+    return refuse(why, STEPFLOW_FAIL_ERROR, "store: %s: path too long", path);
   fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
-    sf_setmsg(err, n, "store: %s: cannot open lock file: %s", lpath,
-           strerror(errno));
-    return -1;
+    int e = errno;
+    if (e == ENOENT)  /* the file is absent too, or realpath finds it */
+      return refuse(why, STEPFLOW_FAIL_NOT_FOUND, "store: %s: no such "
+                    "folder to create it in", path);
+    if (errno_kind(e, 1) == STEPFLOW_FAIL_READ_ONLY)
+      return refuse(why, STEPFLOW_FAIL_READ_ONLY, "store: %s: this process "
+                    "may not write its folder (cannot create %s: %s); a "
+                    "read-only open can read it", path, lpath, strerror(e));
+    return refuse(why, errno_kind(e, 1), "store: %s: cannot open lock file: "
+                  "%s", lpath, strerror(e));
   }
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     int e = errno;
@@ -222,17 +268,18 @@ static int take_lock (stepflow_store *st, const char *path, char *err,
     got = pread(fd, buf, sizeof(buf) - 1, 0);
     close(fd);
     pid = got > 0 ? strtol(buf, NULL, 10) : 0;
+    why->pid = pid > 0 ? pid : 0;
     if (e != EWOULDBLOCK)
-      sf_setmsg(err, n, "store: %s: cannot lock: %s", lpath, strerror(e));
-    else if (pid == (long)getpid())
-      sf_setmsg(err, n, "store: %s: already open in this process (pid %ld)",
-             path, pid);
-    else if (pid > 0)
-      sf_setmsg(err, n, "store: %s: locked by process %ld (another engine "
-             "uses this store)", path, pid);
-    else
-      sf_setmsg(err, n, "store: %s: locked by another process", path);
-    return -1;
+      return refuse(why, errno_kind(e, 1), "store: %s: cannot lock: %s",
+                    lpath, strerror(e));
+    if (pid == (long)getpid())
+      return refuse(why, STEPFLOW_FAIL_ALREADY_OPEN, "store: %s: already "
+                    "open in this process (pid %ld)", path, pid);
+    if (pid > 0)
+      return refuse(why, STEPFLOW_FAIL_LOCKED, "store: %s: locked by process "
+                    "%ld (another engine uses this store)", path, pid);
+    return refuse(why, STEPFLOW_FAIL_LOCKED, "store: %s: locked by another "
+                  "process", path);
   }
   snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
   if (ftruncate(fd, 0) != 0 ||
@@ -258,22 +305,22 @@ static int query_int (sqlite3 *db, const char *sql, sqlite3_int64 *out) {
 }
 
 static void open_error (stepflow_store *st, const char *path, int rc,
-                        char *err, size_t n) {
+                        stepflow_store_refusal *why) {
   int prim = rc & 0xff;
   if (prim == SQLITE_NOTADB)
-    sf_setmsg(err, n, "store: %s: not a stepflow store (not an SQLite "
-           "database); left untouched", path);
+    refuse(why, STEPFLOW_FAIL_NOT_OURS, "store: %s: not a stepflow store (not "
+           "an SQLite database); left untouched", path);
   else if (prim == SQLITE_CORRUPT)
-    sf_setmsg(err, n, "store: %s: corrupt (%s); left untouched", path,
-           sqlite3_errmsg(st->db));
+    refuse(why, STEPFLOW_FAIL_CORRUPT, "store: %s: corrupt (%s); left "
+           "untouched", path, sqlite3_errmsg(st->db));
   else
-    sf_setmsg(err, n, "store: %s: %s", path, sqlite3_errmsg(st->db));
+    refuse_db(why, st->db, path, NULL);
 }
 
 /* 1: a stepflow store to use (its version in *version); 0: an empty
-** database to initialise; -1: refused (message in err). Only reads. */
+** database to initialise; -1: refused (*why filled). Only reads. */
 static int identify (stepflow_store *st, const char *path, int verify,
-                     sqlite3_int64 *version, char *err, size_t n) {
+                     sqlite3_int64 *version, stepflow_store_refusal *why) {
   sqlite3_int64 app = 0, ver = 0, nschema = 0, ntables = 0;
   int rc = query_int(st->db, "PRAGMA application_id", &app);
   if (rc == SQLITE_OK) rc = query_int(st->db, "PRAGMA user_version", &ver);
@@ -285,38 +332,34 @@ static int identify (stepflow_store *st, const char *path, int verify,
                    "'executions', 'events', 'stop_requests', 'definitions')",
                    &ntables);
   if (rc != SQLITE_OK) {
-    open_error(st, path, rc, err, n);
+    open_error(st, path, rc, why);
     return -1;
   }
   if (app != STEPFLOW_STORE_APP_ID) {
     if (app == 0 && ver == 0 && nschema == 0) {
       if (!st->readonly && !st->client) return 0;
-      sf_setmsg(err, n, "store: %s: not a stepflow store (empty database)",
-             path);
-      return -1;
+      return refuse(why, STEPFLOW_FAIL_NOT_OURS, "store: %s: not a stepflow "
+                    "store (empty database)", path);
     }
-    sf_setmsg(err, n, "store: %s: not a stepflow store (an SQLite database "
-           "of another application); left untouched", path);
-    return -1;
+    return refuse(why, STEPFLOW_FAIL_NOT_OURS, "store: %s: not a stepflow "
+                  "store (an SQLite database of another application); left "
+                  "untouched", path);
   }
-  if (ver > STEPFLOW_STORE_VERSION) {
-    sf_setmsg(err, n, "store: %s: written by a newer stepflow (store version "
-           "%lld, this build reads up to %d); left untouched", path,
-           (long long)ver, STEPFLOW_STORE_VERSION);
-    return -1;
-  }
-  if (ver < 1 || ntables != (ver >= 2 ? 5 : 3)) {
-    sf_setmsg(err, n, "store: %s: corrupt (stepflow tables missing); left "
-           "untouched", path);
-    return -1;
-  }
-  if (ver < STEPFLOW_STORE_VERSION && (st->readonly || st->client)) {
-    sf_setmsg(err, n, "store: %s: store version %lld needs an upgrade to "
-           "version %d, which a %s open cannot do; open it once "
-           "read-write to upgrade it", path, (long long)ver,
-           STEPFLOW_STORE_VERSION, st->readonly ? "read-only" : "client");
-    return -1;
-  }
+  why->version = (long)ver;
+  if (ver > STEPFLOW_STORE_VERSION)
+    return refuse(why, STEPFLOW_FAIL_NEWER_VERSION, "store: %s: written by a "
+                  "newer stepflow (store version %ld, this build reads up to "
+                  "%d); left untouched", path, why->version,
+                  STEPFLOW_STORE_VERSION);
+  if (ver < 1 || ntables != (ver >= 2 ? 5 : 3))
+    return refuse(why, STEPFLOW_FAIL_CORRUPT, "store: %s: corrupt (stepflow "
+                  "tables missing); left untouched", path);
+  if (ver < STEPFLOW_STORE_VERSION && (st->readonly || st->client))
+    return refuse(why, STEPFLOW_FAIL_NEEDS_UPGRADE, "store: %s: store "
+                  "version %ld needs an upgrade to version %d, which a %s "
+                  "open cannot do; open it once read-write to upgrade it",
+                  path, why->version, STEPFLOW_STORE_VERSION,
+                  st->readonly ? "read-only" : "client");
   if (verify) {
     sqlite3_stmt *s;
     rc = sqlite3_prepare_v2(st->db, "PRAGMA quick_check", -1, &s, NULL);
@@ -325,7 +368,8 @@ static int identify (stepflow_store *st, const char *path, int verify,
       if (rc == SQLITE_ROW) {
         const char *r = (const char *)sqlite3_column_text(s, 0);
         if (r != NULL && strcmp(r, "ok") != 0) {
-          sf_setmsg(err, n, "store: %s: corrupt (%s); left untouched", path, r);
+          refuse(why, STEPFLOW_FAIL_CORRUPT, "store: %s: corrupt (%s); left "
+                 "untouched", path, r);
           sqlite3_finalize(s);
           return -1;
         }
@@ -334,7 +378,7 @@ static int identify (stepflow_store *st, const char *path, int verify,
       sqlite3_finalize(s);
     }
     if (rc != SQLITE_OK) {
-      open_error(st, path, rc, err, n);
+      open_error(st, path, rc, why);
       return -1;
     }
   }
@@ -365,7 +409,7 @@ static void sync_dir (const char *path) {
 ** checking again, under SQLite's write lock, that the file is still empty
 ** (another application could have written to it since identify()). */
 static int create_schema (stepflow_store *st, const char *path, int memory,
-                          char *err, size_t n) {
+                          stepflow_store_refusal *why) {
   char sql[sizeof(schema_v2) + 128];
   char *emsg = NULL;
   sqlite3_int64 app = 0, nschema = 0;
@@ -376,11 +420,10 @@ static int create_schema (stepflow_store *st, const char *path, int memory,
     rc = query_int(st->db, "SELECT count(*) FROM sqlite_master", &nschema);
   if (rc != SQLITE_OK || app != 0 || nschema != 0) {
     if (rc == SQLITE_OK)
-      sf_setmsg(err, n, "store: %s: not a stepflow store (an SQLite database "
-             "of another application); left untouched", path);
+      refuse(why, STEPFLOW_FAIL_NOT_OURS, "store: %s: not a stepflow store (an "
+             "SQLite database of another application); left untouched", path);
     else
-      sf_setmsg(err, n, "store: %s: cannot create the schema: %s", path,
-             sqlite3_errmsg(st->db));
+      refuse_db(why, st->db, path, "cannot create the schema");
     if (!sqlite3_get_autocommit(st->db))
       sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
@@ -389,8 +432,8 @@ static int create_schema (stepflow_store *st, const char *path, int memory,
            "PRAGMA user_version = %d;COMMIT;", schema_v2,
            STEPFLOW_STORE_APP_ID, STEPFLOW_STORE_VERSION);
   if (sqlite3_exec(st->db, sql, NULL, NULL, &emsg) != SQLITE_OK) {
-    sf_setmsg(err, n, "store: %s: cannot create the schema: %s", path,
-           emsg ? emsg : sqlite3_errmsg(st->db));
+    refuse(why, sf_errkind(st->db), "store: %s: cannot create the schema: %s",
+           path, emsg ? emsg : sqlite3_errmsg(st->db));
     sqlite3_free(emsg);
     if (!sqlite3_get_autocommit(st->db))
       sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
@@ -403,7 +446,7 @@ static int create_schema (stepflow_store *st, const char *path, int memory,
 /* Upgrades a store of an older version in one transaction: it is either
 ** fully upgraded or left as it was. */
 static int upgrade (stepflow_store *st, const char *path, sqlite3_int64 ver,
-                    char *err, size_t n) {
+                    stepflow_store_refusal *why) {
   char *emsg = NULL;
   int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, &emsg);
   if (rc == SQLITE_OK && ver == 1)
@@ -411,9 +454,10 @@ static int upgrade (stepflow_store *st, const char *path, sqlite3_int64 ver,
   if (rc == SQLITE_OK)
     rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, &emsg);
   if (rc != SQLITE_OK) {
-    sf_setmsg(err, n, "store: %s: cannot upgrade from store version %lld to "
-           "%d: %s; left as it was", path, (long long)ver,
-           STEPFLOW_STORE_VERSION, emsg ? emsg : sqlite3_errmsg(st->db));
+    refuse(why, STEPFLOW_FAIL_UPGRADE_FAILED, "store: %s: cannot upgrade from "
+           "store version %lld to %d: %s; left as it was", path,
+           (long long)ver, STEPFLOW_STORE_VERSION,
+           emsg ? emsg : sqlite3_errmsg(st->db));
     sqlite3_free(emsg);
     if (!sqlite3_get_autocommit(st->db))
       sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
@@ -424,7 +468,7 @@ static int upgrade (stepflow_store *st, const char *path, sqlite3_int64 ver,
 
 /* Connection settings; see docs/STORE.md for why synchronous = FULL. */
 static int configure (stepflow_store *st, const char *path, int memory,
-                      char *err, size_t n) {
+                      stepflow_store_refusal *why) {
   char *emsg = NULL;
   if (!st->readonly && !memory) {
     sqlite3_stmt *s;
@@ -439,9 +483,7 @@ static int configure (stepflow_store *st, const char *path, int memory,
       sqlite3_finalize(s);
     }
     if (!ok) {
-      sf_setmsg(err, n, "store: %s: cannot switch to WAL mode: %s", path,
-             sqlite3_errmsg(st->db));
-      return -1;
+      return refuse_db(why, st->db, path, "cannot switch to WAL mode");
     }
   }
   if (sqlite3_exec(st->db, "PRAGMA synchronous = FULL;"
@@ -450,7 +492,8 @@ static int configure (stepflow_store *st, const char *path, int memory,
                    "PRAGMA journal_size_limit = 67108864;"
                    "PRAGMA wal_autocheckpoint = 16384;",
                    NULL, NULL, &emsg) != SQLITE_OK) {
-    sf_setmsg(err, n, "store: %s: %s", path, emsg ? emsg : "cannot configure");
+    refuse(why, sf_errkind(st->db), "store: %s: %s", path,
+           emsg ? emsg : "cannot configure");
     sqlite3_free(emsg);
     return -1;
   }
@@ -469,65 +512,154 @@ static void destroy (stepflow_store *st) {
   free(st);
 }
 
+/* Whether "<path>-wal" holds anything: commits SQLite has not yet copied
+** into the file itself may be there (an engine runs the store, or was
+** killed). An empty one (a failed open leaves one) holds none. */
+static int wal_exists (const char *path) {
+  char wpath[4096];
+  struct stat sb;
+  int len = snprintf(wpath, sizeof(wpath), "%s-wal", path);
+  if (len < 0 || (size_t)len >= sizeof(wpath)) return 1;  /* assume so */
+  return stat(wpath, &sb) == 0 && sb.st_size > 0;
+}
+
+/* Opens the file read-only as "immutable" (no locks, no -shm): see
+** open_db. The path is percent-encoded into a URI. */
+static int open_immutable (stepflow_store *st, const char *path) {
+  static const char hex[] = "0123456789ABCDEF";
+  char uri[3 * 4096 + 32], *o;
+  const unsigned char *c;
+  if (strlen(path) >= 4096) return SQLITE_CANTOPEN;
+  o = uri + sprintf(uri, "file:");
+  for (c = (const unsigned char *)path; *c != '\0'; c++) {
+    if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+        (*c >= '0' && *c <= '9') || strchr("/._-~", *c) != NULL)
+      *o++ = (char)*c;
+    else {
+      *o++ = '%';
+      *o++ = hex[*c >> 4];
+      *o++ = hex[*c & 15];
+    }
+  }
+  strcpy(o, "?immutable=1");
+  return sqlite3_open_v2(uri, &st->db, SQLITE_OPEN_READONLY |
+                         SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, NULL);
+}
+
+/*
+** Opens the SQLite connection and identifies the file (identify's
+** result). A read-only open of a WAL database needs "<path>-shm", which
+** SQLite creates beside the file: in a folder this process may not write
+** (or on a full disk), a store without a "<path>-wal" (no engine runs it,
+** none was killed while running it: everything is in the file itself) is
+** read as immutable instead, which needs no -shm. An engine starting meanwhile
+** writes to its WAL, not to the file, until it checkpoints (at close, or
+** after 64 MB): a short reader sees the store as it was when it opened.
+*/
+static int open_db (stepflow_store *st, const char *path, int flags,
+                    sqlite3_int64 *version, stepflow_store_refusal *why) {
+  int verify = (flags & STEPFLOW_STORE_VERIFY) != 0;
+  int oflags = SQLITE_OPEN_NOMUTEX | (st->readonly ? SQLITE_OPEN_READONLY :
+               st->client ? SQLITE_OPEN_READWRITE :
+               SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  int kind;
+  if (sqlite3_open_v2(path, &st->db, oflags, NULL) != SQLITE_OK) {
+    if (st->db == NULL)
+      return refuse(why, STEPFLOW_FAIL_ERROR, "store: out of memory");
+    return refuse_db(why, st->db, path, NULL);
+  }
+  sqlite3_extended_result_codes(st->db, 1);
+  sqlite3_busy_timeout(st->db, 5000);
+  /* SQLite opens a file it may not write read-only without a word */
+  if (!st->readonly && sqlite3_db_readonly(st->db, "main") == 1)
+    return refuse(why, STEPFLOW_FAIL_READ_ONLY, "store: %s: this process may "
+                  "only read it (a read-only open can)", path);
+  kind = identify(st, path, verify, version, why);
+  if (kind < 0 && !st->readonly && why->kind == STEPFLOW_FAIL_READ_ONLY)
+    /* SQLite could not make its -wal or -shm beside the file */
+    return refuse(why, STEPFLOW_FAIL_READ_ONLY, "store: %s: this process may "
+                  "not write its folder (%s); a read-only open can read it",
+                  path, sqlite3_errmsg(st->db));
+  /* (the file exists: CANTOPEN is about the -shm SQLite could not make) */
+  if (kind < 0 && st->readonly && (why->kind == STEPFLOW_FAIL_READ_ONLY ||
+      why->kind == STEPFLOW_FAIL_FULL ||
+      (sqlite3_errcode(st->db) & 0xff) == SQLITE_CANTOPEN)) {
+    if (why->kind != STEPFLOW_FAIL_FULL) why->kind = STEPFLOW_FAIL_READ_ONLY;
+    if (wal_exists(path) && why->kind == STEPFLOW_FAIL_READ_ONLY)
+      return refuse(why, STEPFLOW_FAIL_READ_ONLY, "store: %s: cannot read "
+                    "it: its WAL (%s-wal) holds commits that SQLite reads "
+                    "through %s-shm, which this process may not create in "
+                    "that folder; open it once as a user who may write the "
+                    "folder", path, path, path);
+    if (wal_exists(path)) return kind;  /* full: the message says so */
+    sqlite3_close(st->db);
+    st->db = NULL;
+    if (open_immutable(st, path) != SQLITE_OK) {
+      if (st->db == NULL)
+        return refuse(why, STEPFLOW_FAIL_ERROR, "store: out of memory");
+      return refuse_db(why, st->db, path, NULL);
+    }
+    sqlite3_extended_result_codes(st->db, 1);
+    kind = identify(st, path, verify, version, why);
+  }
+  return kind;
+}
+
 stepflow_store *stepflow_store_open (const char *path, int flags,
-                                     char *err, size_t n) {
+                                     stepflow_store_refusal *why) {
   int memory = strcmp(path, ":memory:") == 0;
-  int oflags, kind, i;
+  int kind, i;
   sqlite3_int64 version = 0;
   stepflow_store *st = calloc(1, sizeof(*st));
+  why->kind = STEPFLOW_FAIL_ERROR;
+  why->pid = 0;
+  why->version = 0;
+  why->msg[0] = '\0';
   if (st == NULL) {
-    sf_setmsg(err, n, "store: out of memory");
+    refuse(why, STEPFLOW_FAIL_ERROR, "store: out of memory");
     return NULL;
   }
   st->lock_fd = -1;
   st->readonly = (flags & STEPFLOW_STORE_READONLY) != 0;
   st->client = !st->readonly && (flags & STEPFLOW_STORE_CLIENT) != 0;
   if (memory && (st->readonly || st->client)) {
-    sf_setmsg(err, n, "store: :memory: cannot be opened %s", st->readonly ?
-              "read-only" : "as a client (it is private to its engine)");
+    refuse(why, STEPFLOW_FAIL_ERROR, "store: :memory: cannot be opened %s",
+           st->readonly ? "read-only" :
+           "as a client (it is private to its engine)");
     goto failed;
   }
   if (!memory) {
-    if (check_path(path, st->readonly || st->client, err, n) != 0)
+    if (check_path(path, st->readonly || st->client, why) != 0)
       goto failed;
     if (!st->readonly && !st->client) {
-      if (!lock_file_exists(path) && precheck(path, err, n) != 0)
+      if (!lock_file_exists(path) && precheck(path, why) != 0)
         goto failed;
-      if (take_lock(st, path, err, n) != 0) goto failed;
+      if (take_lock(st, path, why) != 0) goto failed;
     }
   }
-  oflags = SQLITE_OPEN_NOMUTEX | (st->readonly ? SQLITE_OPEN_READONLY :
-           st->client ? SQLITE_OPEN_READWRITE :
-           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-  if (sqlite3_open_v2(path, &st->db, oflags, NULL) != SQLITE_OK) {
-    sf_setmsg(err, n, "store: %s: %s", path, st->db ? sqlite3_errmsg(st->db)
-           : "out of memory");
-    goto failed;
-  }
-  sqlite3_extended_result_codes(st->db, 1);
-  sqlite3_busy_timeout(st->db, 5000);
-  kind = identify(st, path, (flags & STEPFLOW_STORE_VERIFY) != 0, &version,
-                  err, n);
+  kind = open_db(st, path, flags, &version, why);
   if (kind < 0) goto failed;
-  if (configure(st, path, memory, err, n) != 0) goto failed;
-  if (kind == 0 && create_schema(st, path, memory, err, n) != 0)
+  if (configure(st, path, memory, why) != 0) goto failed;
+  if (kind == 0 && create_schema(st, path, memory, why) != 0)
     goto failed;
   if (kind == 1 && version < STEPFLOW_STORE_VERSION &&
-      upgrade(st, path, version, err, n) != 0)
+      upgrade(st, path, version, why) != 0)
     goto failed;
   st->events = sf_events_new();
   if (st->events == NULL) {
-    sf_setmsg(err, n, "store: out of memory");
+    refuse(why, STEPFLOW_FAIL_ERROR, "store: out of memory");
     goto failed;
   }
   for (i = 0; i < S_COUNT; i++) {
     if (sf_stmt_sql[i] == NULL) {  /* a statement the table forgot */
-      sf_setmsg(err, n, "store: internal error: no SQL for statement %d", i);
+      refuse(why, STEPFLOW_FAIL_ERROR, "store: internal error: no SQL for "
+             "statement %d", i);
       goto failed;
     }
-    if (sqlite3_prepare_v3(st->db, sf_stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-                           &st->stmt[i], NULL) != SQLITE_OK) {
-      sf_setmsg(err, n, "store: %s: %s", path, sqlite3_errmsg(st->db));
+    if (sqlite3_prepare_v3(st->db, sf_stmt_sql[i], -1,
+                           SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
+                           NULL) != SQLITE_OK) {
+      refuse_db(why, st->db, path, NULL);
       goto failed;
     }
   }

@@ -1,6 +1,14 @@
---- The command line: `stepflow run`, `stepflow validate` and the commands
--- of durable executions. main(argv) returns the exit status.
+--- The command line: `stepflow run`, `start`, `resume`, `validate`, and
+-- the commands that read and stop a store's executions
+-- (stepflow.cli.inspect). main(argv) returns the exit status: 0 done, 1
+-- a failed execution or an operation that failed (a store that cannot be
+-- opened or written), 2 a bad invocation, input or definition, 3 a bug
+-- (with its traceback, to report).
 local json = require("stepflow.json")
+local common = require("stepflow.cli.common")
+local needs = require("stepflow.cli.needs")
+
+local say, usage_error = common.say, common.usage_error
 
 local M = {}
 
@@ -15,21 +23,27 @@ commands:
       otherwise. --json prints one line: {"status":..., "output":...} or
       {"status":..., "error":..., "cause":...}. --virtual-time makes Wait
       states and retry intervals cost no real time.
-  run DEFINITION --store FILE [--name NAME] [--type STANDARD|EXPRESS] ...
+  run DEFINITION --store FILE [--allow-missing-handlers] ...
       A durable execution: its history is committed to FILE as it runs,
-      and every other open execution in FILE resumes too.
+      and every other open execution in FILE resumes too (see resume).
   start DEFINITION --store FILE [--name NAME] [--input JSON|@FILE]
-      Records a new durable execution and exits without running it (an
-      engine running FILE with resume picks it up).
+      Records a new durable STANDARD execution and exits without running
+      it (an engine running FILE with resume picks it up).
   resume --store FILE [--handlers FILE]... [--virtual-time] [--watch]
+         [--allow-missing-handlers]
       Continues every open execution in FILE, and those that start adds
       meanwhile; exits when none can go on (with --watch: keeps waiting
-      for new ones until killed).
+      for new ones until killed). Refuses to start (exit 2) when open
+      executions need handlers that no --handlers file provides, since
+      their Tasks would fail for good; --allow-missing-handlers resumes
+      them anyway.
   executions --store FILE [--status STATUS] [--json]
       Lists executions (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED).
+  describe EXECUTION --store FILE [--json]
+      Shows an execution as AWS's DescribeExecution does (EXECUTION is an
+      ARN or a name).
   history EXECUTION --store FILE [--json]
-      Prints an execution's history events as AWS returns them
-      (EXECUTION is an ARN or a name).
+      Prints an execution's history events as AWS returns them.
   stop EXECUTION --store FILE [--error E] [--cause C]
       Stops an execution: ABORTED with an optional error and cause. While
       another engine runs FILE, asks it and waits up to 10 s for it.
@@ -41,71 +55,14 @@ commands:
 
 A handlers file is a Lua chunk returning a table from handler name to
 function(input, ctx); Task Resources name handlers (a Lambda function ARN
-also by its function name). Exit status 2: a bad invocation or an invalid
-definition.
+also by its function name). executions, describe and history only read
+FILE: they work on a store the user may only read. Exit status 1: a failed
+execution or a failed operation; 2: a bad invocation, input or
+definition; 3: a bug (please report it with the traceback).
 ]]
 
-local function read_file(path)
-  local fh, err = io.open(path, "rb")
-  if not fh then return nil, err end
-  local text = fh:read("a")
-  fh:close()
-  return text
-end
-
--- Parses argv into positional arguments and options. `spec` maps option
--- names to "flag", "value" or "list".
-local function parse_args(argv, first, spec)
-  local pos, opts = {}, {}
-  local i = first
-  while i <= #argv do
-    local a = argv[i]
-    local name = a:match("^%-%-([%w%-]+)$")
-    if name then
-      local kind = spec[name]
-      if not kind then return nil, "unknown option --" .. name end
-      if kind == "flag" then
-        opts[name] = true
-      else
-        i = i + 1
-        if argv[i] == nil then return nil, "option --" .. name .. " needs a value" end
-        if kind == "list" then
-          opts[name] = opts[name] or {}
-          table.insert(opts[name], argv[i])
-        else
-          opts[name] = argv[i]
-        end
-      end
-    else
-      pos[#pos + 1] = a
-    end
-    i = i + 1
-  end
-  return pos, opts
-end
-
-local function fail_usage(msg)
-  io.stderr:write("stepflow: " .. msg .. "\n(run 'stepflow help' for usage)\n")
-  return 2
-end
-
-local function load_definition(path)
-  local text, err = read_file(path)
-  if not text then return nil, "cannot read definition: " .. err end
-  return text
-end
-
-local function decode_input(spec)
-  if spec == nil then return {} end
-  local text = spec
-  if spec:sub(1, 1) == "@" then
-    local err
-    text, err = read_file(spec:sub(2))
-    if not text then return nil, "cannot read input: " .. err end
-  end
-  local ok, v = pcall(json.decode, text)
-  if not ok then return nil, "input is not valid JSON: " .. tostring(v) end
-  return v
+local function machine_name(path)
+  return ((path:match("([^/]+)$") or "StateMachine"):gsub("%.asl%.json$", ""):gsub("%.json$", ""))
 end
 
 local function print_problems(problems)
@@ -114,37 +71,149 @@ local function print_problems(problems)
   end
 end
 
-local function machine_name(path)
-  return ((path:match("([^/]+)$") or "StateMachine"):gsub("%.asl%.json$", ""):gsub("%.json$", ""))
+-- Loads the --handlers files into one table name -> function, or returns
+-- nil after saying why.
+local function load_handlers(files)
+  local registry = {}
+  for _, path in ipairs(files or {}) do
+    local t, err = require("stepflow.handlers").load_file(path)
+    if not t then
+      say(err)
+      return nil
+    end
+    for name, fn in pairs(t) do registry[name] = fn end
+  end
+  return registry
 end
 
--- Makes an engine, with a store when --store is given. Returns the engine
--- or nil after printing why.
-local function open_engine(opts)
+-- Before an engine resumes the RUNNING executions of store `s`: nil when
+-- it may (every handler they need is loaded, or --allow-missing-handlers),
+-- else 2 after saying which executions need what.
+local function refuse_missing_handlers(s, registry, opts)
+  if opts["allow-missing-handlers"] then return nil end
+  local list = needs.running(s, registry)
+  if #list == 0 then return nil end
+  needs.report(list, opts.store)
+  return 2
+end
+
+-- Opens the store and makes the engine of run, start and resume. Returns
+-- the engine and its store (nil without --store), or nil and an exit
+-- status after saying why. A store another engine runs is opened as a
+-- client when `client_if_locked` (start: that engine runs the execution).
+local function make_engine(opts, registry, client_if_locked)
   local stepflow = require("stepflow")
-  local engine, err = stepflow.new({ virtual_time = opts["virtual-time"], store = opts.store,
-    accept_new = opts.accept_new })
-  if not engine and opts.client_if_locked and tostring(err):find("locked by process", 1, true) then
-    -- another engine runs the store: record the execution for it
-    engine, err = stepflow.new({ store = opts.store, client = true })
-  end
-  if not engine then
-    io.stderr:write("stepflow: ", tostring(err), "\n")
-    return nil
-  end
-  for _, h in ipairs(opts.handlers or {}) do
-    local ok, herr = engine:load_handlers(h)
-    if not ok then
-      io.stderr:write("stepflow: ", herr, "\n")
-      engine:close()
-      return nil, 2
+  local s
+  if opts.store then
+    local info
+    s, info = common.open_store(opts.store, client_if_locked)
+    if not s then
+      if not (client_if_locked and info.kind == "locked") then return nil, 1 end
+      local engine, err = stepflow.new({ store = opts.store, client = true })
+      if not engine then
+        say(err)
+        return nil, 1
+      end
+      return engine, engine.store
+    end
+    if opts.resumes then
+      local code = refuse_missing_handlers(s, registry, opts)
+      if code then
+        s:close()
+        return nil, code
+      end
     end
   end
-  return engine
+  local engine = stepflow.new({ virtual_time = opts["virtual-time"], store = s, handlers = registry,
+    accept_new = opts.accept_new })
+  return engine, s
 end
 
-local function print_result(result, as_json)
-  if as_json then
+local RUN_OPTIONS = {
+  input = "value", handlers = "list", json = "flag", ["virtual-time"] = "flag",
+  name = "value", type = "value", store = "value", ["allow-missing-handlers"] = "flag",
+}
+
+-- run and start: one execution of a definition.
+local function run_or_start(argv, start_only)
+  local pos, opts = common.parse_args(argv, 2, RUN_OPTIONS)
+  if not pos then return usage_error(opts) end
+  if #pos ~= 1 then return usage_error(argv[1] .. " needs exactly one DEFINITION file") end
+  if start_only and not opts.store then return usage_error("start needs --store FILE") end
+  if opts.type and opts.type ~= "STANDARD" and opts.type ~= "EXPRESS" then
+    return usage_error("--type must be STANDARD or EXPRESS")
+  end
+  if start_only and opts.type == "EXPRESS" then
+    return usage_error("start records a durable execution, and EXPRESS executions are not durable "
+      .. "(run one with: stepflow run DEFINITION --type EXPRESS)")
+  end
+  if opts.name then
+    local problem = common.name_problem(opts.name)
+    if problem then return usage_error(problem) end
+  end
+  local text, err = common.read_definition(pos[1])
+  if not text then return usage_error(err) end
+  local input
+  input, err = common.decode_input(opts.input)
+  if input == nil then return usage_error(err) end
+  local registry = load_handlers(opts.handlers)
+  if not registry then return 2 end
+  opts.resumes = not start_only
+  local engine, s = make_engine(opts, registry, start_only)
+  if not engine then return s end
+  local sm, msg, problems = engine:create_state_machine(text, { name = machine_name(pos[1]), type = opts.type })
+  if not sm then
+    pcall(engine.close, engine)
+    if problems then
+      io.stderr:write("stepflow: invalid definition " .. pos[1] .. ":\n")
+      print_problems(problems)
+      return 2
+    end
+    say(msg)  -- the store refused to record it
+    return 1
+  end
+  if not start_only then
+    -- start runs nothing, so only run warns about its own Tasks
+    local ok, def = pcall(json.decode, text)
+    for _, m in ipairs(ok and needs.missing(def, registry) or {}) do
+      say("warning: no handler for Resource '", m.resource, "' (state ", m.state,
+        "); load one with --handlers FILE")
+    end
+  end
+  if s and not start_only and not engine.client then
+    local n, rerr = engine:recover()
+    if not n then
+      pcall(engine.close, engine)
+      say(rerr)
+      return 1
+    end
+  end
+  local exec, serr = engine:start_execution(sm, input, { name = opts.name, defer = start_only })
+  if not exec then
+    pcall(engine.close, engine)
+    say(serr)
+    return 1
+  end
+  if start_only then
+    local client = engine.client
+    local ok, cerr = pcall(engine.close, engine)  -- commits the record
+    if not ok then
+      local failure = s:last_failure()
+      if not failure then error(cerr, 0) end
+      pcall(s.close, s)
+      say(failure.message)
+      say("the execution was not recorded")
+      return 1
+    end
+    io.stdout:write(exec.arn, "\n")
+    if client then
+      say("recorded for the engine that runs ", opts.store, " (it runs it if started with resume)")
+    end
+    return 0
+  end
+  if not common.run_engine(engine, s, opts.store) then return 1 end
+  local result = exec:result()
+  if opts.json then
     io.stdout:write(json.encode(result), "\n")
   elseif result.status == "SUCCEEDED" then
     io.stdout:write(json.encode(result.output, { pretty = true }), "\n")
@@ -156,301 +225,46 @@ local function print_result(result, as_json)
   return result.status == "SUCCEEDED" and 0 or 1
 end
 
--- Names the Task resources that no loaded handler serves, before running,
--- so a missing --handlers file is obvious (the task would fail with
--- States.TaskFailed or Lambda.ResourceNotFoundException).
-local function warn_missing_handlers(engine, sm)
-  local handlers = require("stepflow.handlers")
-  local seen = {}
-  local function walk(program)
-    for name, st in pairs(program.states) do
-      local info = st.resource_info
-      if info and info.kind ~= "lambda_invoke" and not seen[name] then
-        local fn = handlers.find(engine.handlers, st.resource, info, nil)
-        if not fn then
-          seen[name] = true
-          io.stderr:write("stepflow: warning: no handler for Resource '", st.resource,
-            "' (state ", name, "); load one with --handlers FILE\n")
-        end
-      end
-      for _, sub in ipairs(st.programs or {}) do walk(sub) end
-    end
-  end
-  walk(sm.program)
-end
-
-local RUN_OPTIONS = {
-  input = "value", handlers = "list", json = "flag", ["virtual-time"] = "flag",
-  name = "value", type = "value", store = "value",
-}
-
--- run and start: one execution of a definition.
-local function run_or_start(argv, start_only)
-  local pos, opts = parse_args(argv, 2, RUN_OPTIONS)
-  if not pos then return fail_usage(opts) end
-  if #pos ~= 1 then return fail_usage(argv[1] .. " needs exactly one DEFINITION file") end
-  if start_only and not opts.store then return fail_usage("start needs --store FILE") end
-  if opts.type and opts.type ~= "STANDARD" and opts.type ~= "EXPRESS" then
-    return fail_usage("--type must be STANDARD or EXPRESS")
-  end
-  local text, err = load_definition(pos[1])
-  if not text then return fail_usage(err) end
-  local input
-  input, err = decode_input(opts.input)
-  if input == nil then return fail_usage(err) end
-  opts.client_if_locked = start_only
-  local engine, code = open_engine(opts)
-  if not engine then return code or 1 end
-  local sm, msg, problems = engine:create_state_machine(text, { name = machine_name(pos[1]), type = opts.type })
-  if not sm then
-    engine:close()
-    io.stderr:write("stepflow: invalid definition " .. pos[1] .. ":\n")
-    print_problems(problems or { { path = "", message = msg } })
-    return 2
-  end
-  -- start runs nothing, so only run warns about handlers.
-  if not start_only then warn_missing_handlers(engine, sm) end
-  if engine.store and not start_only then
-    local ok, rerr = engine:recover()
-    if not ok then
-      engine:close()
-      io.stderr:write("stepflow: ", rerr, "\n")
-      return 1
-    end
-  end
-  local exec, serr = engine:start_execution(sm, input, { name = opts.name, defer = start_only })
-  if not exec then
-    engine:close()
-    io.stderr:write("stepflow: ", serr, "\n")
-    return 1
-  end
-  if start_only then
-    local client = engine.client
-    local ok, cerr = pcall(engine.close, engine)  -- commits the record
-    if not ok then
-      io.stderr:write(tostring(cerr), "\n")
-      return 1
-    end
-    io.stdout:write(exec.arn, "\n")
-    if client then
-      io.stderr:write("stepflow: recorded for the engine that runs ", opts.store,
-        " (it runs it if started with resume)\n")
-    end
-    return 0
-  end
-  local ok, rerr = pcall(engine.run, engine)
-  engine:close()
-  if not ok then error(rerr, 0) end
-  return print_result(exec:result(), opts.json)
-end
-
 function M.run(argv) return run_or_start(argv, false) end
 function M.start(argv) return run_or_start(argv, true) end
 
 function M.resume(argv)
-  local pos, opts = parse_args(argv, 2, { store = "value", handlers = "list", ["virtual-time"] = "flag",
-    watch = "flag" })
-  if not pos then return fail_usage(opts) end
+  local pos, opts = common.parse_args(argv, 2, { store = "value", handlers = "list", ["virtual-time"] = "flag",
+    watch = "flag", ["allow-missing-handlers"] = "flag" })
+  if not pos then return usage_error(opts) end
   if #pos ~= 0 or not opts.store then
-    return fail_usage("usage: stepflow resume --store FILE [--handlers FILE]... [--watch]")
+    return usage_error("usage: stepflow resume --store FILE [--handlers FILE]... [--watch]")
   end
-  if opts.watch and opts["virtual-time"] then return fail_usage("--watch runs in real time") end
+  if opts.watch and opts["virtual-time"] then return usage_error("--watch runs in real time") end
+  local registry = load_handlers(opts.handlers)
+  if not registry then return 2 end
   -- executions that `stepflow start` adds meanwhile are run too
-  opts.accept_new = true
-  local engine, code = open_engine(opts)
-  if not engine then return code or 1 end
+  opts.accept_new, opts.resumes = true, true
+  local engine, s = make_engine(opts, registry, false)
+  if not engine then return s end
   local n, err = engine:recover()
   if not n then
-    engine:close()
-    io.stderr:write("stepflow: ", err, "\n")
+    pcall(engine.close, engine)
+    say(err)
     return 1
   end
   if opts.watch then
     engine:watch_store()
   end
-  local ok, rerr = pcall(engine.run, engine)
-  local still = 0
-  for _, e in pairs(engine.executions) do
-    if e.status == "RUNNING" then still = still + 1 end
-  end
-  engine:close()
-  if not ok then error(rerr, 0) end
-  io.stderr:write("stepflow: resumed ", n, " execution(s)",
-    still > 0 and ("; " .. still .. " still waiting (task tokens)") or "", "\n")
-  return 0
-end
-
--- Opens a store for reading (it may be in use by a running engine). A
--- store of an older version is upgraded first: that needs a writable open,
--- which a running engine would have done already.
-local function read_store(path)
-  local store = require("stepflow.store")
-  local s, err = store.open(path, { read_only = true })
-  if not s and tostring(err):find("needs an upgrade", 1, true) then
-    local w
-    w, err = store.open(path)
-    if w then
-      w:close()
-      io.stderr:write("stepflow: upgraded ", path, " to store version ", store.VERSION, "\n")
-      s, err = store.open(path, { read_only = true })
-    end
-  end
-  if not s then io.stderr:write("stepflow: ", tostring(err), "\n") end
-  return s
-end
-
-local function find_execution(s, which)
-  local rec = s:get_execution(which)
-  if rec then return rec end
-  for _, r in ipairs(s:list_executions({})) do
-    if r.name == which then return r end
-  end
-  return nil
-end
-
-local function iso(ms) return ms and require("stepflow.asl.timestamp").format(ms) or nil end
-
-function M.executions(argv)
-  local pos, opts = parse_args(argv, 2, { store = "value", status = "value", json = "flag" })
-  if not pos then return fail_usage(opts) end
-  if not opts.store then return fail_usage("executions needs --store FILE") end
-  local s = read_store(opts.store)
-  if not s then return 1 end
-  local list = s:list_executions({ status = opts.status })
-  for _, r in ipairs(list) do
-    if opts.json then
-      io.stdout:write(json.encode({ executionArn = r.arn, stateMachineArn = r.sm_arn, name = r.name,
-        status = r.status, startDate = iso(r.started), stopDate = iso(r.stopped),
-        output = r.output and json.decode(r.output), error = r.error, cause = r.cause }), "\n")
-    else
-      io.stdout:write(string.format("%-10s %s  %s\n", r.status, iso(r.started), r.arn))
-    end
-  end
-  s:close()
-  return 0
-end
-
-function M.history(argv)
-  local pos, opts = parse_args(argv, 2, { store = "value", json = "flag" })
-  if not pos then return fail_usage(opts) end
-  if #pos ~= 1 or not opts.store then return fail_usage("usage: stepflow history EXECUTION --store FILE [--json]") end
-  local s = read_store(opts.store)
-  if not s then return 1 end
-  local rec = find_execution(s, pos[1])
-  if not rec then
-    s:close()
-    io.stderr:write("stepflow: ExecutionDoesNotExist: ", pos[1], "\n")
-    return 1
-  end
-  local history = require("stepflow.history")
-  local durable = require("stepflow.durable")
-  for _, e in ipairs(s:history(rec.arn)) do
-    local d = durable.decode_event(e)
-    local ev = history.to_aws({ id = d.id, previousEventId = d.previousEventId,
-      timestamp = d.timestamp, type = d.type, details = d.d })
-    if opts.json then
-      io.stdout:write(json.encode(ev), "\n")
-    else
-      io.stdout:write(string.format("%4d %s %s\n", ev.id, ev.timestamp, ev.type))
-    end
-  end
-  s:close()
-  return 0
-end
-
--- How long `stepflow stop` waits for a running engine to act on its
--- request (the engine reads requests every 250 ms while it has work).
-local STOP_WAIT_S = 10
-
--- Stops an execution that another engine process runs: leaves a stop
--- request in the store, then waits for the engine to abort it.
-local function request_stop(path, which, opts, locked_msg)
-  local store = require("stepflow.store")
-  local s = read_store(path)
-  if not s then return 1 end
-  local rec = find_execution(s, which)
-  s:close()
-  if not rec then
-    io.stderr:write("stepflow: ExecutionDoesNotExist: ", which, "\n")
-    return 1
-  end
-  if rec.status ~= "RUNNING" then
-    io.stderr:write("stepflow: execution is not running (", rec.status, ")\n")
-    return 1
-  end
-  local ok, err = store.request_stop(path, rec.arn, opts.error, opts.cause)
-  if not ok then
-    io.stderr:write("stepflow: ", tostring(err), "\n")
-    return 1
-  end
-  local pid = locked_msg:match("locked by process (%d+)") or "?"
-  -- Polls the execution's status on a real-time loop until it ends or the
-  -- wait is over.
-  local loop = require("stepflow.core.engine").loop({})
-  local deadline = loop:now() + STOP_WAIT_S * 1000
-  local final, failure
-  local function check()
-    local r = read_store(path)
-    if not r then failure = true; return end
-    local now_rec = r:get_execution(rec.arn)
-    r:close()
-    if now_rec and now_rec.status ~= "RUNNING" then
-      final = now_rec.status
-    elseif loop:now() < deadline then
-      loop:timer(50, check)
-    end
-  end
-  loop:timer(50, check)
-  loop:run()
-  loop:close()
-  if failure then return 1 end
-  if final == "ABORTED" then
-    io.stdout:write("stopped ", rec.arn, " (by engine process ", pid, ")\n")
-    return 0
-  elseif final then
-    io.stderr:write("stepflow: ", rec.arn, " ended ", final, " before the stop\n")
-    return 1
-  end
-  io.stdout:write("stop requested for ", rec.arn, "; engine process ", pid,
-    " has not acted on it yet and will when it next reads requests\n")
-  return 0
-end
-
-function M.stop(argv)
-  local pos, opts = parse_args(argv, 2, { store = "value", error = "value", cause = "value" })
-  if not pos then return fail_usage(opts) end
-  if #pos ~= 1 or not opts.store then return fail_usage("usage: stepflow stop EXECUTION --store FILE [--error E] [--cause C]") end
-  local engine, err = require("stepflow").new({ store = opts.store })
-  if not engine then
-    -- Another engine runs the store: ask it.
-    if tostring(err):find("locked by process", 1, true) then
-      return request_stop(opts.store, pos[1], opts, tostring(err))
-    end
-    io.stderr:write("stepflow: ", tostring(err), "\n")
-    return 1
-  end
-  local rec = find_execution(engine.store, pos[1])
-  if not rec then
-    engine:close()
-    io.stderr:write("stepflow: ExecutionDoesNotExist: ", pos[1], "\n")
-    return 1
-  end
-  local ok, serr = engine:stop_execution(rec.arn, opts.error, opts.cause)
-  engine:close()
-  if not ok then
-    io.stderr:write("stepflow: ", serr, "\n")
-    return 1
-  end
-  io.stdout:write("stopped ", rec.arn, "\n")
+  if not common.run_engine(engine, s, opts.store) then return 1 end
+  local r = require("stepflow.store").open(opts.store, { read_only = true })
+  local still = r and #(r:list_executions({ status = "RUNNING" }) or {}) or 0
+  if r then r:close() end
+  say("resumed ", n, " execution(s)", still > 0 and ("; " .. still .. " still waiting (task tokens)") or "")
   return 0
 end
 
 function M.validate(argv)
-  local pos, opts = parse_args(argv, 2, { json = "flag" })
-  if not pos then return fail_usage(opts) end
-  if #pos ~= 1 then return fail_usage("validate needs exactly one DEFINITION file") end
-  local text, err = load_definition(pos[1])
-  if not text then return fail_usage(err) end
+  local pos, opts = common.parse_args(argv, 2, { json = "flag" })
+  if not pos then return usage_error(opts) end
+  if #pos ~= 1 then return usage_error("validate needs exactly one DEFINITION file") end
+  local text, err = common.read_definition(pos[1])
+  if not text then return usage_error(err) end
   local ok, def = pcall(json.decode, text)
   local problems
   if not ok then
@@ -472,20 +286,39 @@ function M.validate(argv)
   return #problems == 0 and 0 or 2
 end
 
+local inspect = require("stepflow.cli.inspect")
+local COMMANDS = {
+  run = M.run, start = M.start, resume = M.resume, validate = M.validate,
+  executions = inspect.executions, describe = inspect.describe, history = inspect.history,
+  stop = inspect.stop,
+}
+
+--- Runs the command line `argv` (arg); returns the exit status.
 function M.main(argv)
   local cmd = argv[1]
   if cmd == nil or cmd == "help" or cmd == "--help" or cmd == "-h" then
     io.stdout:write(USAGE)
     return cmd == nil and 2 or 0
   end
-  local fn = M[cmd]
-  if cmd == "main" or type(fn) ~= "function" then
-    return fail_usage("unknown command '" .. cmd .. "'")
+  for i = 2, #argv do
+    if argv[i] == "--help" or argv[i] == "-h" then
+      io.stdout:write(USAGE)
+      return 0
+    end
   end
+  local fn = COMMANDS[cmd]
+  if not fn then return usage_error("unknown command '" .. cmd .. "'") end
   local ok, status = xpcall(fn, debug.traceback, argv)
   if not ok then
     io.stderr:write("stepflow: internal error: ", tostring(status), "\n")
     return 3
+  end
+  -- output that could not be written (a full disk, a closed pipe) is a
+  -- failure, not a silent success
+  local wok, werr = io.stdout:flush()
+  if not wok then
+    say("cannot write the output: ", tostring(werr))
+    return status == 0 and 1 or status
   end
   return status
 end

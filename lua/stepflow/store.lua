@@ -57,12 +57,26 @@ local function publics(self, list)
   return list
 end
 
+-- Returns nil, err for a failed call, remembering the failure when it is
+-- the store's (an I/O error, a full disk...: see Store:last_failure), not
+-- a refused row ("exists", "notfound", "invalid") or a missing one.
+local function failed(self, err, kind)
+  if err ~= nil and kind ~= nil and kind ~= "exists" and kind ~= "notfound"
+      and kind ~= "invalid" then
+    self._failure = { kind = kind, message = err }
+  end
+  return nil, err
+end
+
 -- The internal key of an execution: nil, err when there is none.
 local function key_of(self, arn)
   local k = self._keys[arn]
   if k then return k end
-  local rec, err = self._core:get_execution(arn)
-  if rec == nil then return nil, err or "ExecutionDoesNotExist" end
+  local rec, err, kind = self._core:get_execution(arn)
+  if rec == nil then
+    if err ~= nil then return failed(self, err, kind) end
+    return nil, "ExecutionDoesNotExist"
+  end
   if rec.status == "RUNNING" then self._keys[arn] = rec._key end
   return rec._key
 end
@@ -74,8 +88,12 @@ end
 --   without the engine lock, for processes that only add executions and
 --   stop requests while an engine runs the store: the file must be a store
 --   of this version; SQLite serialises the writes)
--- @return store, or nil and a message when the file is not a store, is
---   corrupt, of a newer version, or locked by another engine
+-- @return store, or nil, message, `{kind=, pid=, version=}` when it cannot
+--   be opened: `kind` says why ("locked" and "already_open" with the
+--   holder's `pid`; "not_ours", "corrupt", "newer_version",
+--   "needs_upgrade" and "upgrade_failed" with the file's `version` where
+--   known; "not_found", "not_a_file", "denied", "read_only", "full", "io",
+--   "busy", "error"), so callers never read the message to decide
 function M.open(path, opts)
   if type(path) ~= "string" or path == "" then
     error("stepflow.store.open: path must be a non-empty string", 2)
@@ -84,8 +102,9 @@ function M.open(path, opts)
     error("stepflow.store.open: opts must be a table", 2)
   end
   opts = opts or {}
-  local c, err = core.open(path, opts.read_only, opts.verify, opts.client)
-  if c == nil then return nil, err end
+  local c, err, info = core.open(path, opts.read_only, opts.verify,
+    opts.client)
+  if c == nil then return nil, err, info end
   return setmetatable({ _core = c, _keys = {}, path = path }, Store)
 end
 
@@ -103,9 +122,9 @@ function Store:put_state_machine(sm)
       .. "EXPRESS", 2)
   end
   check_ms("put_state_machine", "created", sm.created)
-  local rev, err = self._core:put_state_machine(sm.arn, sm.name,
+  local rev, err, kind = self._core:put_state_machine(sm.arn, sm.name,
     sm.definition, sm.type, sm.created)
-  if not rev then return nil, err end
+  if not rev then return failed(self, err, kind) end
   return rev
 end
 
@@ -116,29 +135,33 @@ function Store:get_definition(sm_arn, revision)
   if math_type(revision) ~= "integer" then
     error("stepflow.store.get_definition: revision must be an integer", 2)
   end
-  local text, err = self._core:get_definition(sm_arn, revision)
-  return text, err
+  local text, err, kind = self._core:get_definition(sm_arn, revision)
+  if text == nil and err ~= nil then return failed(self, err, kind) end
+  return text
 end
 
 --- A state machine record, or nil when there is none (nil and a message
 -- on an error).
 function Store:get_state_machine(arn)
   check_string("get_state_machine", "arn", arn)
-  local rec, err = self._core:get_state_machine(arn)
-  return rec, err
+  local rec, err, kind = self._core:get_state_machine(arn)
+  if rec == nil and err ~= nil then return failed(self, err, kind) end
+  return rec
 end
 
 --- All state machine records, oldest first (nil and a message on an error).
 function Store:list_state_machines()
-  local list, err = self._core:list_state_machines()
-  return list, err
+  local list, err, kind = self._core:list_state_machines()
+  if list == nil then return failed(self, err, kind) end
+  return list
 end
 
 --- Deletes a state machine (its executions stay): true, false if absent.
 function Store:delete_state_machine(arn)
   check_string("delete_state_machine", "arn", arn)
-  local ok, err = self._core:delete_state_machine(arn)
-  return ok, err
+  local ok, err, kind = self._core:delete_state_machine(arn)
+  if ok == nil then return failed(self, err, kind) end
+  return ok
 end
 
 --- Records a new execution.
@@ -166,7 +189,7 @@ function Store:create_execution(e)
     status, e.input, e.started, e.revision)
   if key == nil then
     if kind == "exists" then return nil, "ExecutionAlreadyExists" end
-    return nil, err
+    return failed(self, err, kind)
   end
   if status == "RUNNING" then self._keys[e.arn] = key end
   return true
@@ -175,8 +198,8 @@ end
 --- The execution with this ARN, or nil (nil and a message on an error).
 function Store:get_execution(arn)
   check_string("get_execution", "arn", arn)
-  local rec, err = self._core:get_execution(arn)
-  if rec == nil then return nil, err end
+  local rec, err, kind = self._core:get_execution(arn)
+  if rec == nil then return failed(self, err, kind) end
   return public(self, rec)
 end
 
@@ -185,8 +208,8 @@ end
 function Store:find_execution(sm_arn, name)
   check_string("find_execution", "sm_arn", sm_arn)
   check_string("find_execution", "name", name)
-  local rec, err = self._core:find_execution(sm_arn, name)
-  if rec == nil then return nil, err end
+  local rec, err, kind = self._core:find_execution(sm_arn, name)
+  if rec == nil then return failed(self, err, kind) end
   return public(self, rec)
 end
 
@@ -203,9 +226,9 @@ function Store:list_executions(filter)
   if filter.limit ~= nil and math_type(filter.limit) ~= "integer" then
     error("stepflow.store.list_executions: limit must be an integer", 2)
   end
-  local list, err = self._core:list_executions(filter.status, filter.sm_arn,
-    filter.limit)
-  if list == nil then return nil, err end
+  local list, err, kind = self._core:list_executions(filter.status,
+    filter.sm_arn, filter.limit)
+  if list == nil then return failed(self, err, kind) end
   return publics(self, list)
 end
 
@@ -243,7 +266,7 @@ function Store:append(arn, id, prev_id, ts, etype, details)
   elseif kind == "invalid" then
     error("stepflow.store.append: " .. err:gsub("^store: append: ", ""), 2)
   end
-  return nil, err
+  return failed(self, err, kind)
 end
 
 --- Ends an execution in the current group (with its final events).
@@ -265,23 +288,35 @@ function Store:finish_execution(arn, status, output, err_name, cause, stopped)
   check_ms("finish_execution", "stopped", stopped)
   local key, err = key_of(self, arn)
   if key == nil then return nil, err end
-  local ok
-  ok, err = self._core:finish_execution(key, status, output, err_name, cause,
-    stopped)
-  if ok == nil then return nil, err end
+  local ok, kind
+  ok, err, kind = self._core:finish_execution(key, status, output, err_name,
+    cause, stopped)
+  if ok == nil then return failed(self, err, kind) end
   self._keys[arn] = nil
   if ok == false then return nil, "ExecutionNotRunning" end
   return true
 end
 
 --- Commits the current group in one synced transaction.
--- @return true, or nil and a message (the whole group is then rolled back)
+-- @return true, or nil, message, kind (the whole group is then rolled
+--   back; kind "full", "io", "read_only", "busy", "corrupt" or "error")
 function Store:commit()
-  local ok, err = self._core:commit()
+  local ok, err, kind = self._core:commit()
   if ok then return true end
   -- the rolled-back group may have created executions: forget their keys
   self._keys = {}
-  return nil, err
+  failed(self, err, kind)
+  return nil, err, kind
+end
+
+--- The last failure on the store's side, `{kind=, message=}`: a call
+-- that returned nil and a message because of the file (kind "full", "io",
+-- "read_only", "busy", "corrupt" or "error"), not because of its
+-- arguments or a missing row; nil when there was none. An engine raises
+-- when its store fails (nothing may run ahead of the store): this is how
+-- its caller tells a full disk from a bug.
+function Store:last_failure()
+  return self._failure
 end
 
 --- Number of writes in the current, uncommitted group.
@@ -301,9 +336,11 @@ function Store:history(arn, opts)
   check_table("history", opts)
   local key, err = key_of(self, arn)
   if key == nil then return nil, err end
-  local events
-  events, err = self._core:history(key, opts.after, opts.limit, opts.reverse)
-  return events, err
+  local events, kind
+  events, err, kind = self._core:history(key, opts.after, opts.limit,
+    opts.reverse)
+  if events == nil then return failed(self, err, kind) end
+  return events
 end
 
 --- RUNNING executions, oldest first, for recovery.
@@ -358,8 +395,9 @@ function Store:request_stop(arn, err_name, cause)
   check_string("request_stop", "arn", arn)
   check_string("request_stop", "error", err_name, true)
   check_string("request_stop", "cause", cause, true)
-  local ok, err = self._core:put_stop(arn, err_name, cause, os.time() * 1000)
-  if not ok then return nil, err end
+  local ok, err, kind = self._core:put_stop(arn, err_name, cause,
+    os.time() * 1000)
+  if not ok then return failed(self, err, kind) end
   return true
 end
 
@@ -370,8 +408,8 @@ function Store:running_after(seq)
   if math_type(seq) ~= "integer" then
     error("stepflow.store.running_after: seq must be an integer", 2)
   end
-  local list, err = self._core:running_after(seq)
-  if list == nil then return nil, err end
+  local list, err, kind = self._core:running_after(seq)
+  if list == nil then return failed(self, err, kind) end
   for i = 1, #list do list[i].seq = list[i]._key end
   return publics(self, list)
 end
@@ -379,16 +417,17 @@ end
 --- Pending stop requests, oldest first:
 -- `{arn=, error=, cause=, requested=}` (nil and a message on an error).
 function Store:stop_requests()
-  local list, err = self._core:stops()
-  return list, err
+  local list, err, kind = self._core:stops()
+  if list == nil then return failed(self, err, kind) end
+  return list
 end
 
 --- Deletes the stop request of an execution, in the current group.
 -- @return true, or nil and a message
 function Store:delete_stop_request(arn)
   check_string("delete_stop_request", "arn", arn)
-  local ok, err = self._core:delete_stop(arn)
-  if not ok then return nil, err end
+  local ok, err, kind = self._core:delete_stop(arn)
+  if not ok then return failed(self, err, kind) end
   return true
 end
 
@@ -396,7 +435,10 @@ end
 -- @return true, or nil and a message when the last commit failed
 function Store:close()
   self._keys = {}
-  return self._core:close()
+  local ok, err, kind = self._core:close()
+  if ok then return true end
+  failed(self, err, kind)
+  return nil, err, kind
 end
 
 Store.__close = Store.close

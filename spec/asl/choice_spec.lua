@@ -229,13 +229,10 @@ describe("stepflow.asl.choice", function()
   end)
 
   describe("recorded AWS cases", function()
-    local dir = "../shared/conformance/cases/choice_operators"
-    local p = io.popen('ls "' .. dir .. '"/*.json 2>/dev/null')
-    local files = {}
-    for f in p:lines() do files[#files + 1] = f end
-    p:close()
+    local files, missing = require("shared_dir").files("conformance/cases/choice_operators", "*.json")
 
     it("are all present", function()
+      assert(not missing, missing)
       assert.equal(344, #files)
     end)
 

@@ -392,15 +392,14 @@ describe("stepflow.asl.intrinsics", function()
   end)
 
   describe("recorded AWS cases", function()
-    local dir = "../shared/conformance/cases/intrinsic_functions"
-    local p = io.popen('ls "' .. dir .. '"/*.json 2>/dev/null')
+    local all, missing = require("shared_dir").files("conformance/cases/intrinsic_functions", "*.json")
     local files = {}
-    for f in p:lines() do
+    for _, f in ipairs(all) do
       if not f:find("jsonata") then files[#files + 1] = f end
     end
-    p:close()
 
     it("are all present", function()
+      assert(not missing, missing)
       assert.equal(90, #files)
     end)
 

@@ -2,9 +2,8 @@
 -- Functions, and every benchmark workload is meant to run: the validator
 -- must accept them all (this spec catches over-strictness).
 local validate = require("stepflow.asl.validate")
-
-local ok_json, json = pcall(require, "stepflow.json")
-if not ok_json then json = require("cjson") end
+local json = require("stepflow.json")
+local shared = require("shared_dir")
 
 local function read(path)
   local f = assert(io.open(path, "rb"))
@@ -13,20 +12,11 @@ local function read(path)
   return text
 end
 
-local function files(pattern)
-  local list = {}
-  local p = assert(io.popen("find " .. pattern .. " -name '*.json' 2>/dev/null | sort"))
-  for line in p:lines() do list[#list + 1] = line end
-  p:close()
-  return list
-end
-
-local SHARED = os.getenv("STEPFLOW_SHARED") or "/work/shared"
-
 describe("stepflow.asl.validate", function()
   describe("with the AWS conformance definitions", function()
-    local cases = files(SHARED .. "/conformance/cases")
+    local cases, missing = shared.files("conformance/cases", "*.json", true)
     it("finds the cases", function()
+      assert(not missing, missing)
       assert.is_true(#cases > 600)
     end)
     it("accepts every definition that AWS accepted", function()
@@ -44,11 +34,9 @@ describe("stepflow.asl.validate", function()
   end)
 
   describe("with the benchmark workloads", function()
-    local defs = {}
-    local p = assert(io.popen("ls " .. SHARED .. "/bench/workloads/*/definition.asl.json 2>/dev/null"))
-    for line in p:lines() do defs[#defs + 1] = line end
-    p:close()
+    local defs, missing = shared.files("bench/workloads", "definition.asl.json", true)
     it("finds the workloads", function()
+      assert(not missing, missing)
       assert.is_true(#defs > 0)
     end)
     it("accepts every workload definition", function()

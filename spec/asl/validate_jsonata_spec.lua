@@ -26,11 +26,6 @@ local function accepts(def)
   assert.are.equal("", validate.format(validate.check(def)))
 end
 
-local function state(fields)
-  local s = {}
-  for k, v in pairs(fields) do s[k] = v end
-  return s
-end
 
 describe("stepflow.asl.validate", function()
   describe("with QueryLanguage JSONata", function()

@@ -140,6 +140,16 @@ describe("bench.run", function()
     os.execute("rm -rf '" .. dir .. "'")
   end)
 
+  it("says what is missing when the workloads folder is absent", function()
+    local missing = "/nonexistent-workloads"
+    for _, cmd in ipairs({ "bench/run --quick", "lua5.4 bench/durable.lua --quick" }) do
+      local out, ok = run("STEPFLOW_BENCH_WORKLOADS=" .. missing .. " " .. cmd)
+      assert.is_falsy(ok)
+      assert.matches("bench: missing: " .. missing .. " (the benchmarks run the shared workloads, "
+        .. "from ../shared beside the clone", out, 1, true)
+    end
+  end)
+
   it("refuses a -k that matches nothing", function()
     local _, ok = run("bench/run --quick -k no-such-workload")
     assert.is_falsy(ok)

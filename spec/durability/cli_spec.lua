@@ -162,6 +162,8 @@ describe("stepflow command line with --store", function()
   end)
 
   it("starts an execution that an engine running with resume --watch picks up", function()
+    local double = dir .. "/double.json"  -- no Wait: the engine runs in real time
+    write(double, json.encode({ StartAt = "T", States = { T = { Type = "Task", Resource = "double", End = true } } }))
     local log = dir .. "/watch.log"
     os.execute("(bin/stepflow resume --store " .. db .. " --handlers " .. handlers .. " --watch > " .. log
       .. " 2>&1) & echo $! > " .. dir .. "/watch.pid")
@@ -169,11 +171,11 @@ describe("stepflow command line with --store", function()
       if lock_owner():match("%d") then break end
       os.execute("sleep 0.05")
     end
-    local out, rc = sh("bin/stepflow start " .. def .. " --store " .. db .. " --name w1 --input 21")
+    local out, rc = sh("bin/stepflow start " .. double .. " --store " .. db .. " --name w1 --input 21")
     assert.equal(0, rc, out)
     assert.matches("recorded for the engine that runs", out)
     local status
-    for _ = 1, 100 do  -- the Task doubles, the Wait takes 1 s
+    for _ = 1, 100 do  -- the engine reads new executions every 250 ms
       local rec = json.decode((sh("bin/stepflow executions --store " .. db .. " --json")))
       status = rec.status
       if status == "SUCCEEDED" then

@@ -1,7 +1,9 @@
 -- The crash test (tools/crash_test) of durable STANDARD executions: its
--- checks on hand-altered histories and invocation logs, the whole harness
--- against a fake engine that forgets progress at a kill, then the real
--- engine (bin/stepflow) killed 20 times under 200 executions.
+-- checks on hand-altered histories and invocation logs, a short run of the
+-- real engine (bin/stepflow) killed 3 times under 24 executions, and, with
+-- the tag #full (`make test-all`, CI; they take about 30 s of real time),
+-- the whole harness against a fake engine that forgets progress at a kill
+-- and the real engine killed 20 times under 200 executions.
 package.path = "./tools/?.lua;" .. package.path
 
 local json = require("stepflow.json")
@@ -267,7 +269,7 @@ describe("crash_test #crash", function()
     end)
   end)
 
-  describe("against a fake engine", function()
+  describe("against a fake engine #full", function()
     it("reports OK when no resume is killed", function()
       local code, out = crash_test("--stepflow tools/crash/fake_stepflow --executions 8 --kills 0 --seed 11")
       assert.are.equal("crash test: OK", last_line(out):match("^crash test: OK"), out)
@@ -301,7 +303,14 @@ describe("crash_test #crash", function()
     end)
   end)
 
-  it("leaves every execution SUCCEEDED exactly once after 20 kills of the engine", function()
+  it("leaves every execution SUCCEEDED exactly once after 3 kills, finishing in virtual time", function()
+    local code, out = crash_test("--executions 24 --kills 3 --seed 20261204 --timeout 60 --delays 0.05-0.25 "
+      .. "--virtual-finish")
+    assert.are.equal("crash test: OK", last_line(out):match("^crash test: OK"), out)
+    assert.are.equal(0, code)
+  end)
+
+  it("leaves every execution SUCCEEDED exactly once after 20 kills of the engine #full", function()
     local code, out = crash_test("--executions 200 --kills 20 --seed 20261121 --timeout 60")
     assert.are.equal("crash test: OK", last_line(out):match("^crash test: OK"), out)
     assert.are.equal(0, code)

@@ -186,11 +186,17 @@ describe("durable executions", function()
     local function def() return { StartAt = "W", States = {
       W = { Type = "Wait", Seconds = 0, Next = "P" },
       P = { Type = "Pass", Result = "done", End = true } } } end
+    -- An execution that keeps the real-time loop busy for 0.4 s, past the
+    -- first read of the clients' records (every 250 ms).
+    local KEEP = { keepalive = function(_, ctx) ctx.sleep(0.4) return {} end }
+    local function keepalive(engine)
+      return assert(engine:create_state_machine({ StartAt = "K", States = {
+        K = { Type = "Task", Resource = "keepalive", End = true } } }, { name = "keepalive" }))
+    end
 
     it("runs the executions a client records while it runs, with accept_new", function()
-      local engine = assert(stepflow.new({ store = path, accept_new = true }))  -- real time
-      local sm = assert(engine:create_state_machine({ StartAt = "W", States = {
-        W = { Type = "Wait", Seconds = 1, End = true } } }, { name = "keepalive" }))
+      local engine = assert(stepflow.new({ store = path, accept_new = true, handlers = KEEP }))  -- real time
+      local sm = keepalive(engine)
       local keep = assert(engine:start_execution(sm, {}, { name = "k" }))
       local added
       engine.loop:timer(20, function()
@@ -217,9 +223,8 @@ describe("durable executions", function()
     end)
 
     it("leaves them to a later recovery without accept_new", function()
-      local engine = assert(stepflow.new({ store = path }))
-      local sm = assert(engine:create_state_machine({ StartAt = "W", States = {
-        W = { Type = "Wait", Seconds = 1, End = true } } }, { name = "keepalive" }))
+      local engine = assert(stepflow.new({ store = path, handlers = KEEP }))
+      local sm = keepalive(engine)
       assert(engine:start_execution(sm, {}, { name = "k" }))
       local added
       engine.loop:timer(20, function()

@@ -21,12 +21,14 @@ local function canon(v) return json.encode(v) end
 local function quietly(fn)
   local real = io.stderr
   local lines = {}
+  -- luacheck: push ignore 122 (io.stderr is replaced while fn runs)
   io.stderr = { write = function(self, ...)
     for _, s in ipairs({ ... }) do lines[#lines + 1] = tostring(s) end
     return self
   end }
   local ok, a, b, c = pcall(fn)
   io.stderr = real
+  -- luacheck: pop
   if not ok then error(a, 0) end
   return a, b, c, table.concat(lines)
 end

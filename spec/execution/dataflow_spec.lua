@@ -32,6 +32,7 @@ describe("JSONPath data flow", function()
       assert.equal("An error occurred while executing the state 'P' (entered at the event id #2). " ..
         "Invalid path '$.missing.x' : Missing property in path $['missing']", err.Cause)
       status, err = pass({ OutputPath = "$.a.no.such" }, { a = { b = 1 } })
+      assert.equal("FAILED", status)
       assert.equal("Invalid path '$.a.no.such' : Missing property in path $['a']['no']",
         err.Cause:match("Invalid path.*"))
     end)

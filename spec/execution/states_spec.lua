@@ -1,5 +1,4 @@
 local h = require("spec_helper")
-local json = require("stepflow.json")
 
 describe("states", function()
   describe("Succeed", function()
@@ -115,6 +114,7 @@ describe("states", function()
       assert.equal("An error occurred while executing the state 'W' (entered at the event id #2). " ..
         "The SecondsPath parameter references a negative value: $.s == -1", err.Cause)
       status, err = h.run(def, { s = 1.5 })
+      assert.equal("FAILED", status)
       assert.equal("States.Runtime", err.Error)
       assert.matches("cannot be parsed as a long value", err.Cause)
     end)

@@ -326,7 +326,6 @@ describe("stepflow.json", function()
 end)
 
 describe("stepflow.json copies", function()
-  local json = require("stepflow.json")
   it("copy makes a shallow copy with the metatable, and sets a key", function()
     local inner = { z = 1 }
     local t = { a = 1, b = inner }

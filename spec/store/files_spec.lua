@@ -80,12 +80,24 @@ local function child(p, code, shell_prefix)
   return out
 end
 
--- Runs SQL in Python's sqlite3 (another application writing a database).
-local function python_sqlite(p, sql)
-  local cmd = ("env -u LD_PRELOAD python3 -c %q %q %q"):format(
-    "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
-    .. "c.executescript(sys.argv[2]); c.commit(); c.close()", p, sql)
+-- Runs SQL in Python's sqlite3 (another application writing a database):
+-- on each path its script, in one python3 process.
+local function python_sqlite_many(jobs)
+  local args = {}
+  for _, job in ipairs(jobs) do
+    args[#args + 1] = shell_quote(job[1])
+    args[#args + 1] = shell_quote(job[2])
+  end
+  local cmd = "env -u LD_PRELOAD python3 -c " .. shell_quote(
+    "import sqlite3, sys\n"
+    .. "for p, sql in zip(sys.argv[1::2], sys.argv[2::2]):\n"
+    .. "  c = sqlite3.connect(p); c.executescript(sql); c.commit(); c.close()\n")
+    .. " " .. table.concat(args, " ")
   assert(os.execute(cmd), "python3 with sqlite3 is needed")
+end
+
+local function python_sqlite(p, sql)
+  python_sqlite_many({ { p, sql } })
 end
 
 describe("stepflow.store", function()
@@ -136,11 +148,27 @@ describe("stepflow.store", function()
         "stepflow.store.open: path must be a non-empty string")
     end)
 
-    it("fails with a message when the directory does not exist", function()
-      local s, err = store.open("/nonexistent-dir/x.db")
+    it("fails with a message and not_found when the directory does not exist", function()
+      local s, err, info = store.open("/nonexistent-dir/x.db")
       assert.is_nil(s)
-      assert.equal("store: /nonexistent-dir/x.db.lock: cannot open lock "
-        .. "file: No such file or directory", err)
+      assert.equal("store: /nonexistent-dir/x.db: no such folder to create it in", err)
+      assert.same({ kind = "not_found" }, info)
+      s, err, info = store.open("/nonexistent-dir/x.db", { read_only = true })
+      assert.is_nil(s)
+      assert.equal("store: /nonexistent-dir/x.db: No such file or directory", err)
+      assert.same({ kind = "not_found" }, info)
+    end)
+
+    it("refuses a folder, with not_a_file", function()
+      local dir = new_path()
+      assert(os.execute("mkdir " .. dir))
+      for _, opts in ipairs({ {}, { read_only = true }, { client = true } }) do
+        local s, err, info = store.open(dir, opts)
+        assert.is_nil(s)
+        assert.equal("store: " .. dir .. ": a folder, not a store file", err)
+        assert.same({ kind = "not_a_file" }, info)
+      end
+      os.remove(dir)
     end)
   end)
 
@@ -148,15 +176,17 @@ describe("stepflow.store", function()
     -- Opens twice: without PATH.lock (the header is read before the lock
     -- file is made) and with it (only SQLite reads the file, under the
     -- lock); `pattern_locked` is the message of the second open when it
-    -- differs. Both leave the file as it was.
-    local function refused(data_before, pattern, pattern_locked)
+    -- differs. Both leave the file as it was and say why with `info`
+    -- (`info_locked` for the second when it differs).
+    local function refused(data_before, pattern, pattern_locked, info, info_locked)
       os.remove(path .. ".lock")
-      for _, p in ipairs({ pattern, pattern_locked or pattern }) do
-        local s, err = store.open(path)
+      for i, p in ipairs({ pattern, pattern_locked or pattern }) do
+        local s, err, why = store.open(path)
         assert.is_nil(s)
         assert.matches(p, err, 1, true)
         assert.truthy(err:find(path, 1, true))
         assert.equal(data_before, read_file(path))
+        if info then assert.same(i == 2 and info_locked or info, why) end
         write_file(path .. ".lock", "")
       end
     end
@@ -170,7 +200,7 @@ describe("stepflow.store", function()
         .. "SQLite database); left untouched", err)
       assert.is_false(exists(path .. ".lock"))
       refused(text, "not a stepflow store (not an SQLite database); left "
-        .. "untouched")
+        .. "untouched", nil, { kind = "not_ours" })
     end)
 
     it("refuses a file shorter than an SQLite header", function()
@@ -183,7 +213,7 @@ describe("stepflow.store", function()
         .. "INSERT INTO accounts VALUES (1, 'ann');")
       local before = read_file(path)
       refused(before, "not a stepflow store (an SQLite database of another "
-        .. "application); left untouched")
+        .. "application); left untouched", nil, { kind = "not_ours" })
     end)
 
     it("refuses a database of another application without tables", function()
@@ -207,7 +237,7 @@ describe("stepflow.store", function()
       write_file(path, d)
       refused(d, ("written by a newer stepflow (store version %d, this build "
         .. "reads up to %d); left untouched"):format(store.VERSION + 1,
-        store.VERSION))
+        store.VERSION), nil, { kind = "newer_version", version = store.VERSION + 1 })
     end)
 
     it("refuses a store whose schema page is garbage", function()
@@ -215,7 +245,8 @@ describe("stepflow.store", function()
       local d = read_file(path)
       d = d:sub(1, 100) .. ("\171"):rep(3996) .. d:sub(4097)
       write_file(path, d)
-      refused(d, "corrupt (database disk image is malformed); left untouched")
+      refused(d, "corrupt (database disk image is malformed); left untouched", nil,
+        { kind = "corrupt" })
     end)
 
     it("refuses a store with an invalid header", function()
@@ -224,7 +255,8 @@ describe("stepflow.store", function()
       d = d:sub(1, 16) .. ("\171"):rep(#d - 16)
       write_file(path, d)
       refused(d, "corrupt (invalid SQLite header); left untouched",
-        "not a stepflow store (not an SQLite database); left untouched")
+        "not a stepflow store (not an SQLite database); left untouched",
+        { kind = "corrupt" }, { kind = "not_ours" })
     end)
 
     it("refuses a truncated store", function()
@@ -262,16 +294,24 @@ describe("stepflow.store", function()
       make_store(path)
       local bad = { "x", "1 0 1 X 5\n{}\n", "1 0 1 X 2\n{}", "1 0 1  2\n{}\n",
         "99999999999999999999 0 1 X 2\n{}\n", "1 0 1 X -1\n\n", "1 0 1 X 2\n{}\n2 1" }
-      for _, data in ipairs(bad) do
-        python_sqlite(path, ("DELETE FROM events; INSERT INTO events (exec, first, last, data) "
-          .. "VALUES (1, 1, 2, '%s');"):format(data:gsub("\n", "' || char(10) || '")))
-        local s = assert(store.open(path))
+      -- a copy of the store per row, all written by one python3
+      local jobs = {}
+      for i, data in ipairs(bad) do
+        assert(os.execute(("cp %s %s-%d"):format(path, path, i)))
+        jobs[i] = { path .. "-" .. i, ("DELETE FROM events; INSERT INTO events (exec, first, last, data) "
+          .. "VALUES (1, 1, 2, '%s');"):format(data:gsub("\n", "' || char(10) || '")) }
+      end
+      python_sqlite_many(jobs)
+      for i, data in ipairs(bad) do
+        local copy = path .. "-" .. i
+        local s = assert(store.open(copy))
         for _, reverse in ipairs({ false, true }) do
           local h, err = s:history(E1, { reverse = reverse })
           assert.is_nil(h, data)
           assert.equal("store: history: corrupt event row", err)
         end
         assert(s:close())
+        remove_store(copy)
       end
       -- and a good one, for contrast
       python_sqlite(path, "DELETE FROM events; INSERT INTO events (exec, first, last, data) "
@@ -342,11 +382,12 @@ describe("stepflow.store", function()
     it("refuses a read-only open, saying how to upgrade, and leaves it alone", function()
       python_sqlite(path, V1:format(SM, E1, SM))
       local before = read_file(path)
-      local s, err = store.open(path, { read_only = true })
+      local s, err, info = store.open(path, { read_only = true })
       assert.is_nil(s)
       assert.equal("store: " .. path .. ": store version 1 needs an upgrade to version "
         .. store.VERSION .. ", which a read-only open cannot do; open it once "
         .. "read-write to upgrade it", err)
+      assert.same({ kind = "needs_upgrade", version = 1 }, info)
       s, err = store.open(path, { client = true })
       assert.is_nil(s)
       assert.matches("which a client open cannot do", err)
@@ -357,20 +398,21 @@ describe("stepflow.store", function()
   describe("lock", function()
     it("refuses a second open in the same process", function()
       local s = assert(store.open(path))
-      local s2, err = store.open(path)
+      local s2, err, info = store.open(path)
       s:close()
       assert.is_nil(s2)
       assert.equal(("store: %s: already open in this process (pid %d)")
         :format(path, my_pid()), err)
+      assert.same({ kind = "already_open", pid = my_pid() }, info)
     end)
 
     it("refuses an open from another process, naming the holder", function()
       local s = assert(store.open(path))
-      local out = child(path, "local s, err = store.open(P); "
-        .. "io.write(tostring(s), ' ', tostring(err))")
+      local out = child(path, "local s, err, info = store.open(P); "
+        .. "io.write(tostring(s), ' ', tostring(err), ' ', info.kind, ' ', info.pid)")
       s:close()
       assert.equal(("nil store: %s: locked by process %d (another engine "
-        .. "uses this store)"):format(path, my_pid()), out)
+        .. "uses this store) locked %d"):format(path, my_pid(), my_pid()), out)
     end)
 
     it("is shared by a symbolic link to the store", function()
@@ -448,6 +490,81 @@ describe("stepflow.store", function()
     end)
   end)
 
+  describe("a file this process may only read", function()
+    -- For root, the capabilities that override permissions are dropped
+    -- (spec/cli/helper.lua): the files and folders are really read-only.
+    local prefix, why = require("cli.helper").reader_prefix()
+    local dir
+    before_each(function()
+      dir = new_path()
+      assert(os.execute("mkdir " .. dir))
+      path = dir .. "/s.db"
+    end)
+    after_each(function() os.execute("chmod -R u+w " .. dir .. "; rm -rf " .. dir) end)
+
+    -- What each kind of open says in a child process that may only read.
+    local function opens()
+      return child(path, [[
+        for _, opts in ipairs({ {}, { client = true }, { read_only = true } }) do
+          local s, err, info = store.open(P, opts)
+          if s then
+            io.write("ok ", #s:history("]] .. E1 .. [["), "\n")
+            s:close()
+          else
+            io.write(info.kind, " ", err, "\n")
+          end
+        end]], prefix)
+    end
+
+    it("is refused as read_only by a writable or client open, and read by a read-only one", function()
+      if not prefix then return pending(why) end
+      make_store(path, 3)
+      assert(os.execute("chmod 444 " .. path))
+      assert.equal(("read_only store: %s: this process may only read it (a read-only open can)\n"):format(path)
+        .. ("read_only store: %s: this process may only read it (a read-only open can)\n"):format(path)
+        .. "ok 3\n", opens())
+    end)
+
+    it("in a read-only folder: read as it was closed, leaving nothing beside it", function()
+      if not prefix then return pending(why) end
+      make_store(path, 3)
+      assert(os.execute("chmod 555 " .. dir))
+      -- the lock file was made with the store: the engine's open takes it
+      -- (it may write that file), then SQLite cannot make its -wal there
+      local refusal = ("read_only store: %s: this process may not write its folder (attempt to write a "
+        .. "readonly database); a read-only open can read it\n"):format(path)
+      assert.equal(refusal .. refusal .. "ok 3\n", opens())
+      assert(os.execute("chmod 755 " .. dir))
+      os.remove(path .. ".lock")
+      assert(os.execute("chmod 555 " .. dir))
+      assert.equal(("read_only store: %s: this process may not write its folder (cannot create %s.lock: "
+        .. "Permission denied); a read-only open can read it\n"):format(path, path)
+        .. refusal .. "ok 3\n", opens())
+      local p = io.popen("ls -A " .. dir)
+      assert.equal("s.db\n", p:read("a"))
+      p:close()
+    end)
+
+    it("in a read-only folder, refuses a store whose WAL holds commits it cannot read", function()
+      if not prefix then return pending(why) end
+      -- an engine killed after a commit leaves its commits in the WAL
+      local out = child(path, ([[
+        local s = assert(store.open(P))
+        assert(s:create_execution{arn = %q, sm_arn = %q, name = "e1", input = "{}", started = 1})
+        assert(s:commit())
+        io.write("committed "); io.flush()
+        local f = io.open("/proc/self/stat"); local pid = f:read("n")
+        os.execute("kill -9 " .. pid)]]):format(E1, SM))
+      assert.equal("committed ", out:sub(1, 10))
+      os.remove(path .. "-shm")
+      assert(os.execute("chmod 555 " .. dir))
+      local last = opens():match("([^\n]*)\n$")
+      assert.equal(("read_only store: %s: cannot read it: its WAL (%s-wal) holds commits that SQLite reads "
+        .. "through %s-shm, which this process may not create in that folder; open it once as a user who "
+        .. "may write the folder"):format(path, path, path), last)
+    end)
+  end)
+
   describe("durability", function()
     it("keeps committed groups across close and reopen", function()
       local s = assert(store.open(path))
@@ -481,15 +598,17 @@ describe("stepflow.store", function()
         for id = 2, 2000 do
           assert(s:append(%q, id, id - 1, id, "X", ("x"):rep(200)))
         end
-        local ok, err = s:commit()
-        io.write(tostring(ok), "|", tostring(err), "|", #s:history(%q), "|")
+        local ok, err, kind = s:commit()
+        io.write(tostring(ok), "|", tostring(err), " (", kind, "; ", s:last_failure().kind, ")|",
+          #s:history(%q), "|")
         assert(s:append(%q, 2, 1, 2, "Y", "{}"))
         io.write(tostring(s:commit()), "|", #s:history(%q))
         s:close()
       ]]):format(E1, SM, E1, E1, E1, E1, E1), "trap '' XFSZ; ulimit -f 400; ")
       local ok, err, n, ok2, n2 = out:match("^(.-)|(.-)|(.-)|(.-)|(.-)$")
       assert.equal("nil", ok)
-      assert.matches("^store: commit: disk I/O error", err)
+      -- SQLite loses the errno (EFBIG) of a failed COMMIT: an I/O error
+      assert.matches("^store: commit: disk I/O error %(io; io%)", err)
       assert.equal("1", n)    -- the failed group is gone from this process
       assert.equal("true", ok2)
       assert.equal("2", n2)   -- and the next group commits normally

@@ -102,7 +102,7 @@ function EXPECT.loop(input, r)
   r.enter("Pause", true)
   while true do
     r.enter("Loop")
-    if not (data.i < data.n) then break end
+    if data.i >= data.n then break end
     r.task("Double", "/", 10 + data.i, input.f[2], 3)
     data.v = data.v * 2
     data.i = data.i + 1
