@@ -14,6 +14,23 @@ local M = {}
 
 local encode = json.encode
 
+-- A store that refuses a write stops the engine (in-memory state must
+-- never run ahead of the store): the error raised is this value, which
+-- the interpreter passes on instead of failing one execution with it.
+local StoreFailure = { __name = "stepflow.StoreFailure" }
+StoreFailure.__tostring = function(e) return e.message end
+
+--- Raises a store failure with `message`.
+local function store_failure(message)
+  error(setmetatable({ message = message }, StoreFailure), 0)
+end
+M.store_failure = store_failure
+
+--- Tells whether an error value is a store failure.
+function M.is_store_failure(e)
+  return getmetatable(e) == StoreFailure
+end
+
 local Durability = {}
 Durability.__index = Durability
 Durability.__name = "stepflow.Durability"
@@ -70,8 +87,8 @@ function Durability:commit()
   if store:pending() > 0 then
     local ok, err = store:commit()
     if not ok then
-      error("stepflow: the store could not commit (" .. tostring(err) ..
-        "); stopping so that nothing runs ahead of it. Restart to recover.", 0)
+      store_failure("stepflow: the store could not commit (" .. tostring(err) ..
+        "); stopping so that nothing runs ahead of it. Restart to recover.")
     end
   end
   local waiting = self.after_commit
@@ -93,17 +110,17 @@ function Durability:poll_requests()
   if self.client then return end
   self.requests_polled = self.loop:now()
   local list, err = store:stop_requests()
-  if not list then error("stepflow: reading stop requests failed: " .. tostring(err), 0) end
+  if not list then store_failure("stepflow: reading stop requests failed: " .. tostring(err)) end
   for _, r in ipairs(list) do
     local ok, derr = store:delete_stop_request(r.arn)
-    if not ok then error("stepflow: store write failed: " .. tostring(derr), 0) end
+    if not ok then store_failure("stepflow: store write failed: " .. tostring(derr)) end
     engine:stop_execution(r.arn, r.error, r.cause)
   end
   if #list > 0 then self:post_commit() end
   if self.accept_new then
     local recs
     recs, err = store:running_after(self.seen_seq)
-    if not recs then error("stepflow: reading new executions failed: " .. tostring(err), 0) end
+    if not recs then store_failure("stepflow: reading new executions failed: " .. tostring(err)) end
     for _, rec in ipairs(recs) do
       if rec.seq > self.seen_seq then self.seen_seq = rec.seq end
       if not engine.executions[rec.arn] then
@@ -155,7 +172,7 @@ function Durability:finish_execution(exec, status, output)
   local ok, err = self.store:finish_execution(exec.arn, status,
     status == "SUCCEEDED" and encode(output) or nil, exec.error, exec.cause, exec.stop_ms)
   if not ok and err ~= "ExecutionNotRunning" then
-    error("stepflow: store finish failed: " .. tostring(err), 0)
+    store_failure("stepflow: store finish failed: " .. tostring(err))
   end
 end
 
@@ -186,7 +203,7 @@ function M.sink(exec, id, prev, ts, etype, details, fkey, x)
   local text = encode_unsorted(record)
   record.d, record.x = nil, nil
   local ok, err = d.store:append(exec.arn, id, prev, ts, etype, text)
-  if not ok then error("stepflow: store append failed: " .. tostring(err), 0) end
+  if not ok then store_failure("stepflow: store append failed: " .. tostring(err)) end
   d:post_commit()
 end
 
@@ -240,7 +257,7 @@ function M.state_sink(exec, id, prev, ts, etype, st, field, value, vars, frame, 
   end
   local d = exec.engine.durability
   local ok, err = d.store:append(exec.arn, id, prev, ts, etype, text)
-  if not ok then error("stepflow: store append failed: " .. tostring(err), 0) end
+  if not ok then store_failure("stepflow: store append failed: " .. tostring(err)) end
   d:post_commit()
 end
 

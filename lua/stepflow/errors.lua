@@ -69,6 +69,19 @@ function M.from(v)
   return M.new("States.TaskFailed", describe(v))
 end
 
+--- Raises States.DataLimitExceeded when a state's result is over the
+-- engine's payload limit, as AWS words it for the state (or the Resource)
+-- `name`. `limit` false: no limit.
+function M.check_size(value, limit, name)
+  if not limit then return end
+  local json = require("stepflow.json")
+  if json.size_within(value, limit) then return end
+  local ok, text = pcall(json.encode, value)
+  if ok and #text <= limit then return end
+  error(M.new(M.DataLimitExceeded, "The state/task '" .. name .. "' returned a result with a " ..
+    "size exceeding the maximum number of bytes service limit."), 0)
+end
+
 --- A defect of the runtime (or of a state's code) met while running one
 -- execution: that execution fails with States.Runtime, and the engine goes
 -- on. `e` is the Lua error (with its traceback), `frame` where it happened.

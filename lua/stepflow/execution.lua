@@ -494,12 +494,8 @@ local function past_deadline(exec, now_ms)
   return true
 end
 
---- Drives a frame from a step, or from entering its current state when
--- kind is nil. The steps it takes besides the states' own: "retry" (run
--- the current state again), "replayed", output, next_state (a recovered
--- visit), "fatal", err (end the frame with an error). Returns when the
--- frame blocks, ends or has used its budget (then it is queued again).
-function M.drive(frame, kind, a, b)
+-- Drives a frame (see M.drive, its protected entry).
+local function drive(frame, kind, a, b)
   local exec = frame.exec
   local engine = exec.engine
   -- One clock read per drive: the transitions a drive runs back to back
@@ -619,6 +615,35 @@ function M.drive(frame, kind, a, b)
     end
     ::continue::
   end
+end
+
+local durable -- required when first needed (it is the engine's, not the interpreter's)
+
+--- Drives a frame from a step, or from entering its current state when
+-- kind is nil. The steps it takes besides the states' own: "retry" (run
+-- the current state again), "replayed", output, next_state (a recovered
+-- visit), "fatal", err (end the frame with an error). Returns when the
+-- frame blocks, ends or has used its budget (then it is queued again).
+--
+-- The safety net of a long-running engine: a defect met while driving
+-- (anything but a state's ASL error, which the states handle, and a store
+-- failure, which stops the engine) fails that frame with States.Runtime
+-- "internal error ..." (and so its execution), and the loop goes on.
+function M.drive(frame, kind, a, b)
+  local ok, err = xpcall(drive, traceback, frame, kind, a, b)
+  if ok then return end
+  durable = durable or require("stepflow.durable")
+  local exec = frame.exec
+  -- a store failure stops the engine; so does anything raised after the
+  -- execution ended (an on_done callback's error is its caller's)
+  if durable.is_store_failure(err) or exec.finished then error(err, 0) end
+  local e = errors.internal(err, frame)
+  if not frame.finished then
+    local fine, again = pcall(finish, frame, false, e)
+    if fine then return end
+    if durable.is_store_failure(again) then error(again, 0) end
+  end
+  if not exec.finished then require("stepflow.lifecycle").fail(exec, e) end
 end
 
 --- Resumes a blocked frame with a step: ("next", output, next_state) or

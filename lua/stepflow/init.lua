@@ -304,23 +304,48 @@ function Engine:machine_of(rec)
   return sm
 end
 
+-- Ends a stored execution that no engine runs here: its last event
+-- (ExecutionAborted or ExecutionFailed) and status, committed.
+local function end_stored(self, arn, status, err, cause)
+  local store = self.store
+  local events = store:history(arn, { reverse = true, limit = 1 })
+  local last = events and events[1] and events[1].id or 0
+  local now = self.loop:now()
+  store:append(arn, last + 1, last, now, status == "ABORTED" and "ExecutionAborted" or "ExecutionFailed",
+    json.encode({ d = { error = err, cause = cause } }))
+  store:finish_execution(arn, status, nil, err, cause, now)
+  return store:commit()
+end
+
 --- Resumes every RUNNING execution in the store: replays its recorded
 -- history (nothing recorded is run or recorded again), re-arms its timers
 -- at their recorded due times, and invokes again the tasks that were in
--- flight. Returns the number of executions resumed, or nil, message.
+-- flight. An execution that cannot be resumed (its state machine's
+-- definition is missing from the store, or no longer compiles) fails with
+-- States.Runtime saying why, so that it never stops the next engine.
+-- Returns the number of executions resumed and the list of those that
+-- failed ({arn =, cause =}), or nil, message when the store fails.
 function Engine:recover()
   local store = self.store
   if not store then error("recover: this engine has no store", 2) end
   if self.client then error("recover: a client engine runs no executions", 2) end
-  local count = 0
-  for _, rec in ipairs(store:running({ events = true })) do
+  local count, failed = 0, {}
+  local list, lerr = store:running({ events = true })
+  if not list then return nil, lerr end
+  for _, rec in ipairs(list) do
     if not self.executions[rec.arn] then
       local ok, err = self:resume_record(rec, rec.events)
-      if not ok then return nil, err end
-      count = count + 1
+      if ok then
+        count = count + 1
+      else
+        local cause = "stepflow could not resume this execution: " .. tostring(err)
+        local done, serr = end_stored(self, rec.arn, "FAILED", errors.Runtime, cause)
+        if not done then return nil, serr end
+        failed[#failed + 1] = { arn = rec.arn, cause = cause }
+      end
     end
   end
-  return count
+  return count, failed
 end
 
 --- Resumes one stored RUNNING execution from its record and events (see
@@ -328,7 +353,9 @@ end
 function Engine:resume_record(rec, events)
   local sm, err = self:machine_of(rec)
   if not sm then return nil, err end
-  return lifecycle.resume(self, sm, rec, events)
+  local ok, exec = pcall(lifecycle.resume, self, sm, rec, events)
+  if not ok then return nil, "its recorded history cannot be read (" .. tostring(exec) .. ")" end
+  return exec
 end
 
 --- The AWS-shaped history of an execution (from the store or memory).
@@ -378,13 +405,7 @@ function Engine:stop_execution(arn, err, cause)
   local rec = store and store:get_execution(arn)
   if not rec then return nil, "ExecutionDoesNotExist: " .. tostring(arn) end
   if rec.status ~= "RUNNING" then return nil, "execution is not running (" .. rec.status .. ")" end
-  local events = store:history(arn, { reverse = true, limit = 1 })
-  local last = events and events[1] and events[1].id or 0
-  local now = self.loop:now()
-  store:append(arn, last + 1, last, now, "ExecutionAborted",
-    json.encode({ d = { error = err, cause = cause } }))
-  store:finish_execution(arn, "ABORTED", nil, err, cause, now)
-  local ok, cerr = store:commit()
+  local ok, cerr = end_stored(self, arn, "ABORTED", err, cause)
   if not ok then return nil, cerr end
   return true
 end

@@ -203,6 +203,8 @@ function M.resume(engine, sm, rec, events)
   exec.sink = durable.sink
   exec.state_sink = durable.state_sink
   exec.replay, exec.event_id = durable.replay_of(events)
+  -- ids up to here were recorded before the restart
+  exec.recorded_upto = exec.event_id
   return M.launch(engine, exec)
 end
 

@@ -102,6 +102,7 @@ end
 
 --- One execution's `history --json` events against its expectation
 -- (oracle.expect): ids 1..n in order, every previousEventId earlier,
+-- (returns the problems, and the TaskStarted events per attempt key)
 -- one ExecutionStarted first and one ExecutionSucceeded last with the
 -- expected output, each state entered and exited as often as the logic
 -- implies, every Task attempt scheduled exactly once.
@@ -113,6 +114,7 @@ function M.history(name, events, exp)
   local scheduled, wanted, iterations, running, visits = {}, {}, {}, {}, {}
   local attempt_of = {} -- TaskScheduled id -> attempt key
   local scheduled_at = {} -- attempt key -> TaskScheduled event
+  local starts = {} -- attempt key -> TaskStarted events recorded for it
   for i, ev in ipairs(events) do
     if ev.id ~= i then
       add("event #" .. i .. " has id " .. tostring(ev.id) .. " (ids must be 1..n without gaps or duplicates)")
@@ -159,6 +161,14 @@ function M.history(name, events, exp)
         scheduled[key] = (scheduled[key] or 0) + 1
         attempt_of[i] = p
         scheduled_at[key] = ev
+      end
+    elseif t == "TaskStarted" then
+      local sched = events[ev.previousEventId]
+      while sched and sched.type == "TaskStarted" do sched = events[sched.previousEventId] end
+      local p = sched and attempt_of[sched.id]
+      if p then
+        local key = oracle.key(p.st, p.tag, p.step, p.rc)
+        starts[key] = (starts[key] or 0) + 1
       end
     elseif t == "MapIterationStarted" or t == "MapIterationSucceeded" or t == "MapIterationFailed" then
       -- Each Map state of the crash test's definitions runs once per execution.
@@ -213,14 +223,15 @@ function M.history(name, events, exp)
     if not wanted[key] then add("unexpected Task attempt " .. key .. " scheduled " .. n .. " time(s)") end
   end
   table.sort(problems)
-  return problems
+  return problems, starts
 end
 
 -- The event types that must precede an event of a type in its frame
 -- (previousEventId), as an execution that is never interrupted records them.
 local PREDECESSORS = {
   TaskScheduled = { TaskStateEntered = true, TaskFailed = true },
-  TaskStarted = { TaskScheduled = true },
+  -- a second TaskStarted: the handler invoked again after a restart
+  TaskStarted = { TaskScheduled = true, TaskStarted = true },
   TaskSucceeded = { TaskStarted = true },
   TaskFailed = { TaskStarted = true },
   TaskStateExited = { TaskSucceeded = true, TaskFailed = true },
@@ -279,6 +290,7 @@ function M.timing(events, attempt_of, scheduled_at)
     elseif t == "TaskFailed" then
       local started = events[ev.previousEventId]
       local sched = started and events[started.previousEventId]
+      while sched and sched.type == "TaskStarted" do sched = events[sched.previousEventId] end
       local p = sched and attempt_of[sched.id]
       if not (started and started.type == "TaskStarted" and p) then
         problems[#problems + 1] = "TaskFailed " .. i .. " does not follow a TaskStarted of a TaskScheduled"
@@ -339,7 +351,7 @@ M.successor = successor
 -- successor of it ran in that process afterwards).
 -- `expected[name] = oracle.expect(...)`, `killed[pid] = true`.
 -- Returns problems, stats {invocations, repeated_keys, repeated_invocations}.
-function M.log(records, expected, killed)
+function M.log(records, expected, killed, starts)
   local problems = {}
   local function add(msg) problems[#problems + 1] = msg end
   local by_key, by_pid = {}, {}
@@ -379,6 +391,11 @@ function M.log(records, expected, killed)
     if #list > 1 then
       stats.repeated_keys = stats.repeated_keys + 1
       stats.repeated_invocations = stats.repeated_invocations + #list - 1
+      -- the history shows every run: a second TaskStarted per re-invocation
+      if starts and (starts[key] or 0) < #list then
+        add("attempt " .. key .. " ran " .. #list .. " times but its history records " ..
+          (starts[key] or 0) .. " TaskStarted event(s)")
+      end
       local pids = {}
       for k, r in ipairs(list) do
         if pids[r.pid] then

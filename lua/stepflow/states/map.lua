@@ -163,6 +163,8 @@ function M.compile(c, st, def, where)
         if distributed then record(exec, frame, "MapRunSucceeded", sink and {}) end
         if last_end then frame.last_event = last_end end
         record_from(exec, frame, frame.last_event, "MapStateSucceeded", sink and {})
+        -- the iterations' results together, like a task's result
+        errors.check_size(value, exec.engine.payload_limit, name)
         return finish(frame, raw, value)
       end,
     }

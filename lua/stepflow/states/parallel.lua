@@ -32,6 +32,8 @@ function M.compile(c, st, def, where)
         if not ok then error(errors.from(value), 0) end
         -- ParallelStateExited follows the last branch, as its Succeeded does
         record_from(exec, frame, frame.last_event, "ParallelStateSucceeded", sink and {})
+        -- the branches' results together, like a task's result
+        errors.check_size(value, exec.engine.payload_limit, st.name)
         return finish(frame, raw, value)
       end,
     })

@@ -354,33 +354,40 @@ function Call:invoke()
   return self:step(fn, input, self:make_ctx())
 end
 
---- Starts the call: records its Started event, then finds the recorded
--- outcome (a recovery) or invokes the handler, and arms the timers when
--- it waits. Returns the frame's step, or "block".
+--- Starts the call: records its Started event. After a restart, a start
+-- found in the recovered history without a recorded outcome means the
+-- handler runs again: a new Started says so (as AWS records a retried
+-- start), so that an audit sees every run. Returns the frame's step when
+-- the recorded outcome stands, or nil when the handler is to run.
 function Call:start()
   local frame = self.frame
   local exec = frame.exec
-  self:event(self.task.events.started)
-  return self:run_handler()
-end
-
---- Runs the handler of a started call (or, in a recovery, finds its
--- recorded outcome). Returns the frame's step, or "block".
-function Call:run_handler()
-  local frame = self.frame
-  local exec = frame.exec
+  local started = self.task.events.started
+  local id = self:event(started)
   if exec.replay then
-    -- A recovery: the attempt's recorded outcome stands; only a task
-    -- without one is invoked again.
-    local rec = replay.outcome(exec.replay, frame, self.task.outcome_types)
-    if rec then
-      frame.last_event = rec.id
-      frame.last_ts = rec.timestamp
-      local d = rec.d or {}
-      if rec.type == self.task.events.succeeded then return self:settle(true, d.output, true) end
-      return self:settle(false, errors.new(d.error or errors.TaskFailed, d.cause), true)
+    local upto = exec.recorded_upto or 0
+    while id and id <= upto do
+      local rec = replay.outcome(exec.replay, frame, self.task.outcome_types)
+      if rec then return self:replayed_outcome(rec) end
+      id = self:event(started)
     end
   end
+  return nil
+end
+
+-- Settles a call with the outcome a recovered history recorded for it.
+function Call:replayed_outcome(rec)
+  local frame = self.frame
+  frame.last_event = rec.id
+  frame.last_ts = rec.timestamp
+  local d = rec.d or {}
+  if rec.type == self.task.events.succeeded then return self:settle(true, d.output, true) end
+  return self:settle(false, errors.new(d.error or errors.TaskFailed, d.cause), true)
+end
+
+--- Runs the handler of a started call. Returns the frame's step, or
+-- "block".
+function Call:run_handler()
   local done, value = self:invoke()
   if done ~= nil then return self:settle(done, value) end
   return self:wait()
@@ -421,15 +428,20 @@ function Call:schedule()
     record(exec, frame, task.events.scheduled)
   end
   if exec.finished then return "block" end
+  local kind, x, nxt = self:start()
+  if kind then return kind, x, nxt end
+  if exec.finished then return "block" end
+  -- A durable call's handler runs once its Scheduled and Started events
+  -- are committed: a restart then knows it may have run.
   if exec.durable then
     engine:when_durable(exec, function()
       if exec.finished or self.settled then return end
-      local kind, x, nxt = self:start()
+      local kind, x, nxt = self:run_handler()
       if kind ~= "block" then self:resume_frame(kind, x, nxt) end
     end)
     return "block"
   end
-  return self:start()
+  return self:run_handler()
 end
 
 ---------------------------------------------------------------- the state
