@@ -18,11 +18,14 @@ usage: stepflow <command> [options]
 commands:
   run DEFINITION [--input JSON|@FILE] [--handlers FILE]... [--json]
                  [--virtual-time] [--name NAME] [--type STANDARD|EXPRESS]
+                 [--history]
       Runs one execution and waits for its end. Prints the output JSON and
       exits 0 on SUCCEEDED; prints error and cause on stderr and exits 1
       otherwise. --json prints one line: {"status":..., "output":...} or
       {"status":..., "error":..., "cause":...}. --virtual-time makes Wait
-      states and retry intervals cost no real time.
+      states and retry intervals cost no real time. --history also prints
+      the execution's history events (with --json, as a "history" member
+      in AWS's GetExecutionHistory shape: {"events": [...]}).
   run DEFINITION --store FILE [--allow-missing-handlers] ...
       A durable execution: its history is committed to FILE as it runs,
       and every other open execution in FILE resumes too (see resume).
@@ -43,7 +46,9 @@ commands:
       Shows an execution as AWS's DescribeExecution does (EXECUTION is an
       ARN or a name).
   history EXECUTION --store FILE [--json]
-      Prints an execution's history events as AWS returns them.
+      Prints an execution's history events (one line each: id, time,
+      type); --json prints them as AWS's GetExecutionHistory returns
+      them: one JSON document {"events": [...]}.
   stop EXECUTION --store FILE [--error E] [--cause C]
       Stops an execution: ABORTED with an optional error and cause. While
       another engine runs FILE, asks it and waits up to 10 s for it.
@@ -125,13 +130,14 @@ local function make_engine(opts, registry, client_if_locked)
     end
   end
   local engine = stepflow.new({ virtual_time = opts["virtual-time"], store = s, handlers = registry,
-    accept_new = opts.accept_new })
+    accept_new = opts.accept_new, history = opts.history })
   return engine, s
 end
 
 local RUN_OPTIONS = {
   input = "value", handlers = "list", json = "flag", ["virtual-time"] = "flag",
   name = "value", type = "value", store = "value", ["allow-missing-handlers"] = "flag",
+  history = "flag",
 }
 
 -- run and start: one execution of a definition.
@@ -211,9 +217,14 @@ local function run_or_start(argv, start_only)
     end
     return 0
   end
-  if not common.run_engine(engine, s, opts.store) then return 1 end
+  -- the history, read before the engine closes its store
+  local events
+  if not common.run_engine(engine, s, opts.store, opts.history and function()
+    events = engine:history(exec.arn)
+  end) then return 1 end
   local result = exec:result()
   if opts.json then
+    if events then result.history = { events = events } end
     io.stdout:write(json.encode(result), "\n")
   elseif result.status == "SUCCEEDED" then
     io.stdout:write(json.encode(result.output, { pretty = true }), "\n")
@@ -221,6 +232,10 @@ local function run_or_start(argv, start_only)
     io.stderr:write(result.status, "\n")
     if result.error then io.stderr:write("error: ", result.error, "\n") end
     if result.cause then io.stderr:write("cause: ", result.cause, "\n") end
+  end
+  if events and not opts.json then
+    io.stdout:write("history:\n")
+    require("stepflow.cli.inspect").print_events(events)
   end
   return result.status == "SUCCEEDED" and 0 or 1
 end

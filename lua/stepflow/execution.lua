@@ -29,7 +29,7 @@ local variables = require("stepflow.asl.variables")
 
 local M = {}
 
-local xpcall, type, setmetatable = xpcall, type, setmetatable
+local xpcall, setmetatable = xpcall, setmetatable
 local traceback = debug.traceback
 
 --- Transitions a frame runs before it lets other frames run.
@@ -518,11 +518,9 @@ local function drive(frame, kind, a, b)
         return
       end
       local st = frame.state
-      local n = 0
       if st.fast and not (exec.sink or exec.replay) then
         local start_id = exec.event_id
-        local ok, ended, out
-        ok, n, ended, out = xpcall(fast_run, on_error, frame, budget, now_ms)
+        local ok, n, ended, out = xpcall(fast_run, on_error, frame, budget, now_ms)
         if not ok then
           -- The failing state was entered (one id), each before it entered
           -- and exited (two ids).

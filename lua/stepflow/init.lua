@@ -176,7 +176,7 @@ local random, format = math.random, string.format
 
 --- A random version 4 UUID (one format call: execution names are made
 -- for every start).
-function Engine:uuid()
+function Engine.uuid(_)
   return format("%08x-%04x-4%03x-%04x-%06x%06x", random(0, 0xffffffff), random(0, 0xffff),
     random(0, 0xfff), 0x8000 | random(0, 0x3fff), random(0, 0xffffff), random(0, 0xffffff))
 end
@@ -215,7 +215,7 @@ function Engine:after(ms, frame, fn)
 end
 
 --- Cancels a timer made by `after`.
-function Engine:cancel(t)
+function Engine.cancel(_, t)
   t:cancel()
 end
 

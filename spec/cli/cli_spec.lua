@@ -106,4 +106,41 @@ describe("stepflow command line", function()
       assert.matches("usage: stepflow", out)
     end)
   end)
+
+  describe("histories", function()
+    it("run --history --json adds the history in AWS's GetExecutionHistory shape", function()
+      local rc, out = sh("bin/stepflow run " .. good .. " --input 1 --handlers " .. handlers .. " --history --json")
+      assert.equal(0, rc)
+      local r = json.decode(out)
+      assert.equal("SUCCEEDED", r.status)
+      local types = {}
+      for i, ev in ipairs(r.history.events) do types[i] = ev.type end
+      assert.same({ "ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled", "LambdaFunctionStarted",
+        "LambdaFunctionSucceeded", "TaskStateExited", "ChoiceStateEntered", "ChoiceStateExited",
+        "SucceedStateEntered", "SucceedStateExited", "ExecutionSucceeded" }, types)
+      assert.equal("2", r.history.events[5].lambdaFunctionSucceededEventDetails.output)
+    end)
+    it("run --history prints the events after the output", function()
+      local rc, out = sh("bin/stepflow run " .. good .. " --input 20 --handlers " .. handlers .. " --history")
+      assert.equal(1, rc)
+      assert.matches("history:\n   1 %S+ ExecutionStarted\n", out)
+      assert.matches("FailStateEntered\n%s+%d+ %S+ ExecutionFailed\n$", out)
+    end)
+    it("history --json prints one document {\"events\": [...]}", function()
+      local db = os.tmpname()
+      os.remove(db)
+      local rc = sh("bin/stepflow run " .. good .. " --input 1 --handlers " .. handlers .. " --store " .. db ..
+        " --name h1")
+      assert.equal(0, rc)
+      local out
+      rc, out = sh("bin/stepflow history h1 --store " .. db .. " --json")
+      assert.equal(0, rc)
+      assert.equal(1, select(2, out:gsub("\n", "")))
+      local doc = json.decode(out)
+      assert.equal(11, #doc.events)
+      assert.same({ input = "1", inputDetails = { truncated = false },
+        roleArn = "arn:aws:iam::123456789012:role/stepflow" }, doc.events[1].executionStartedEventDetails)
+      os.remove(db); os.remove(db .. "-wal"); os.remove(db .. "-shm")
+    end)
+  end)
 end)

@@ -34,7 +34,7 @@ describe("stepflow resume without the handlers RUNNING executions need", functio
     for line in text:gmatch("[^\n]+") do
       local rec = json.decode(line)
       local _, hist = h.sh(sf .. " history " .. rec.name .. " --store " .. db .. " --json")
-      out[rec.name] = { rec.status, select(2, hist:gsub("\n", "")), rec.output }
+      out[rec.name] = { rec.status, #json.decode(hist).events, rec.output }
     end
     return out
   end

@@ -52,8 +52,9 @@ describe("stepflow command line with --store", function()
     assert.equal(8, rec.output)
     out, rc = sh("bin/stepflow history a --store " .. db .. " --json")
     assert.equal(0, rc)
+    -- one document, GetExecutionHistory's shape
     local types = {}
-    for line in out:gmatch("[^\n]+") do types[#types + 1] = json.decode(line).type end
+    for i, ev in ipairs(json.decode(out).events) do types[i] = ev.type end
     assert.same({ "ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSucceeded",
       "TaskStateExited", "WaitStateEntered", "WaitStateExited", "ExecutionSucceeded" }, types)
   end)
@@ -118,7 +119,9 @@ describe("stepflow command line with --store", function()
     assert.matches("stepflow: upgraded " .. db:gsub("%p", "%%%0") .. " to store version 2", out)
     local types = {}
     for line in out:gmatch("[^\n]+") do
-      if line:sub(1, 1) == "{" then types[#types + 1] = json.decode(line).type end
+      if line:sub(1, 1) == "{" then
+        for _, ev in ipairs(json.decode(line).events) do types[#types + 1] = ev.type end
+      end
     end
     assert.same({ "ExecutionStarted", "ExecutionSucceeded" }, types)
     out, rc = sh("bin/stepflow executions --store " .. db)

@@ -22,6 +22,13 @@ M.decode = decode
 --- Parses lines of JSON objects. Returns records, problems.
 function M.json_lines(text, what)
   local out, problems = {}, {}
+  -- `history --json` prints one document {"events": [...]}: its events
+  local doc = text:match("^%s*({.*})%s*$")
+  local whole = doc and not doc:find("\n") and decode(doc)
+  if type(whole) == "table" and type(whole.events) == "table" then
+    for i, ev in ipairs(whole.events) do out[i] = ev end
+    return out, problems
+  end
   for line in text:gmatch("[^\n]+") do
     if line:match("%S") then
       local v, err = decode(line)

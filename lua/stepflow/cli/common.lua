@@ -230,13 +230,15 @@ local ONCE = {
   full = "once its disk has room again", read_only = "once this user may write it",
 }
 
---- Runs an engine until nothing can go on, then closes it. Returns true,
+--- Runs an engine until nothing can go on, then (after `before_close`, if
+-- given) closes it. Returns true,
 -- or nil after saying why when its store `s` failed (a full disk, an I/O
 -- error): the engine stops at the first write its store refuses, so
 -- nothing ran ahead of what the store holds, and `resume` goes on from
 -- there. Anything else that stops the engine is a bug: raised again.
-function M.run_engine(engine, s, path)
+function M.run_engine(engine, s, path, before_close)
   local ok, err = pcall(engine.run, engine)
+  if ok and before_close then ok, err = pcall(before_close) end
   local cok, cerr = pcall(engine.close, engine)
   if ok and cok then return true end
   local failure = s and s:last_failure()

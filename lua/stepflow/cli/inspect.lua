@@ -109,17 +109,26 @@ function M.history(argv)
   end
   local history = require("stepflow.history")
   local durable = require("stepflow.durable")
-  for _, e in ipairs(events) do
+  local out = {}
+  for i, e in ipairs(events) do
     local d = durable.decode_event(e)
-    local ev = history.to_aws({ id = d.id, previousEventId = d.previousEventId,
+    out[i] = history.to_aws({ id = d.id, previousEventId = d.previousEventId,
       timestamp = d.timestamp, type = d.type, details = d.d })
-    if opts.json then
-      io.stdout:write(json.encode(ev), "\n")
-    else
-      io.stdout:write(string.format("%4d %s %s\n", ev.id, ev.timestamp, ev.type))
-    end
+  end
+  if opts.json then
+    -- one document, as GetExecutionHistory returns it
+    io.stdout:write(json.encode({ events = json.array(out) }), "\n")
+  else
+    M.print_events(out)
   end
   return 0
+end
+
+--- Prints AWS-shaped history events one a line: id, time, type.
+function M.print_events(events)
+  for _, ev in ipairs(events) do
+    io.stdout:write(string.format("%4d %s %s\n", ev.id, ev.timestamp, ev.type))
+  end
 end
 
 -- How long `stepflow stop` waits for a running engine to act on its

@@ -436,8 +436,8 @@ function Call:schedule()
   if exec.durable then
     engine:when_durable(exec, function()
       if exec.finished or self.settled then return end
-      local kind, x, nxt = self:run_handler()
-      if kind ~= "block" then self:resume_frame(kind, x, nxt) end
+      local step, out, to = self:run_handler()
+      if step ~= "block" then self:resume_frame(step, out, to) end
     end)
     return "block"
   end
