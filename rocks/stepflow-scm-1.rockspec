@@ -67,6 +67,7 @@ build = {
     ["stepflow.states.fail"] = "lua/stepflow/states/fail.lua",
     ["stepflow.states.parallel"] = "lua/stepflow/states/parallel.lua",
     ["stepflow.states.map"] = "lua/stepflow/states/map.lua",
+    ["stepflow.states.map_run"] = "lua/stepflow/states/map_run.lua",
     ["stepflow.states.group"] = "lua/stepflow/states/group.lua",
     ["stepflow.store"] = "lua/stepflow/store.lua",
     ["stepflow.asl.choice"] = "lua/stepflow/asl/choice.lua",

@@ -82,6 +82,7 @@ function M.new(opts)
     machines = {},
     revisions = {},  -- "ARN#revision" -> machine, for recovered executions
     executions = {},
+    map_runs = {},   -- Map Run ARN -> run (stepflow.states.map_run)
     co_pool = {},
     handlers_version = 0,
     client = opts.client and true or false,

@@ -208,15 +208,23 @@ function M.resume(engine, sm, rec, events)
   return M.launch(engine, exec)
 end
 
---- A child execution of a Distributed Map's iteration: it runs
--- `program` on `input` with events of its own (none in the parent's
--- history), in memory.
-function M.child(parent, program, state_name, input)
+--- A child execution of a Map Run: it runs `program` on `input` with
+-- events of its own (none in the parent's history), as an execution of
+-- the state machine `machine_name` (AWS: "Parent/Label") of `type`.
+function M.child(parent, program, machine_name, input, type)
   local engine = parent.engine
   local psm = parent.machine
-  local sm = { program = program, type = "EXPRESS", name = psm.name .. "/" .. state_name,
-    arn = psm.arn .. "/" .. state_name, role_arn = psm.role_arn,
-    max_ms = M.MAX_SECONDS.EXPRESS * 1000 }
+  local key = machine_name .. "|" .. (type or "EXPRESS")
+  local sm = psm.children and psm.children[key]
+  if not sm then
+    -- one machine per Map Run label, shared by its children
+    type = type or "EXPRESS"
+    sm = { program = program, type = type, name = machine_name,
+      arn = "arn:aws:states:" .. engine.region .. ":" .. engine.account .. ":stateMachine:" .. machine_name,
+      role_arn = psm.role_arn, max_ms = (M.MAX_SECONDS[type] or M.MAX_SECONDS.STANDARD) * 1000 }
+    psm.children = psm.children or {}
+    psm.children[key] = sm
+  end
   local exec = M.new(engine, sm, nil, input, engine.loop:now())
   exec.parent = parent
   return exec

@@ -177,8 +177,10 @@ describe("workflow variables", function()
       M = { Type = "Map", End = true, ItemProcessor = { ProcessorConfig = { Mode = "DISTRIBUTED", ExecutionType = "STANDARD" },
         StartAt = "J", States = { J = { Type = "Pass", Parameters = { ["k.$"] = "$k" }, End = true } } } } } },
       json.array({ 1 }))
+    -- the child fails ($k is undefined there), and a Map Run tolerates no
+    -- failure by default (AWS: ToleratedFailurePercentage defaults to 0)
     assert.equal("FAILED", status)
-    assert.equal("States.Runtime", err.Error)
+    assert.equal("States.ExceedToleratedFailureThreshold", err.Error)
   end)
   it("fail with States.DataLimitExceeded above 256 KiB", function()
     local status, err = h2.run({ StartAt = "A", States = {

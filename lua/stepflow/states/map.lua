@@ -13,7 +13,7 @@ local numbers = require("stepflow.asl.number_field")
 local M = {}
 
 local record, record_from = execution.record, execution.record_from
-local lifecycle = require("stepflow.lifecycle")
+local map_run = require("stepflow.states.map_run")
 local array_mt, null = json.array_mt, json.null
 local setmetatable = setmetatable
 
@@ -79,15 +79,6 @@ local function batcher_fn(c, st, def, where)
   end
 end
 
--- A Map Run's ARN: AWS names it after the machine and the Label (or a
--- generated one), with a UUID.
-local function map_run_arn(exec, label)
-  local engine = exec.engine
-  local sm = exec.machine
-  return "arn:aws:states:" .. engine.region .. ":" .. engine.account .. ":mapRun:" .. sm.name ..
-    "/" .. (label or engine:uuid():sub(1, 8)) .. ":" .. engine:uuid()
-end
-
 function M.compile(c, st, def, where)
   local proc = def.ItemProcessor or def.Iterator
   local pfield = def.ItemProcessor and "ItemProcessor" or "Iterator"
@@ -105,6 +96,45 @@ function M.compile(c, st, def, where)
   local name = st.name
   local label = def.Label
 
+  -- The item's input: its ItemSelector with $$.Map.Item (`$$.Map.Item.Index`
+  -- and `.Value` are read directly by paths.lua, `$$.Map` builds the part).
+  local function select(frame, effective, raw, i, item)
+    frame.input = effective
+    frame.map_item = { Index = i - 1, Value = item }
+    local v = selector(frame, raw, item, i - 1)
+    frame.map_item = false
+    return v
+  end
+
+  -- A Distributed Map: the items (already selected, and batched) run as
+  -- child executions of a Map Run.
+  local function run_distributed(frame, raw, effective, inputs, max)
+    local exec = frame.exec
+    local sink = exec.sink
+    if not record(exec, frame, "MapStateStarted", sink and { length = #inputs }) then return "block" end
+    -- Its tolerance is checked after it has started (AWS records
+    -- MapStateStarted before these failures).
+    local tc = tol_count and tol_count(frame, effective, raw)
+    local tp = tol_pct and tol_pct(frame, effective, raw)
+    if tc and tc < 0 then runtime("ToleratedFailureCount cannot be negative.") end
+    if tp and (tp < 0 or tp > 100) then
+      runtime("ToleratedFailurePercentage must be between 0 and 100.")
+    end
+    return map_run.start(frame, {
+      program = program, child_type = config.ExecutionType or "STANDARD",
+      source = map_run.array_source(inputs), max_concurrency = max,
+      tolerated_count = tc, tolerated_percentage = tp, label = label,
+      done = function(ok, run)
+        if not ok then error(run, 0) end
+        local results = run:output()
+        record_from(exec, frame, frame.last_event, "MapStateSucceeded", sink and {})
+        -- the children's results together, like a task's result
+        errors.check_size(results, exec.engine.payload_limit, name)
+        return finish(frame, raw, results)
+      end,
+    })
+  end
+
   st.run = function(_, frame, raw)
     local effective = prepare(frame, raw)
     local exec = frame.exec
@@ -115,52 +145,30 @@ function M.compile(c, st, def, where)
     local inputs = items
     if selector then
       inputs = setmetatable({}, array_mt)
-      for i = 1, #items do
-        frame.input = effective
-        -- The item the context's Map part shows: `$$.Map.Item.Index` and
-        -- `.Value` read it directly (paths.lua), `$$.Map` builds the part.
-        frame.map_item = { Index = i - 1, Value = items[i] }
-        inputs[i] = selector(frame, raw, items[i], i - 1)
-      end
-      frame.map_item = false
+      for i = 1, #items do inputs[i] = select(frame, effective, raw, i, items[i]) end
     end
     if batcher then inputs = batcher(frame, effective, inputs) end
+    if distributed then return run_distributed(frame, raw, effective, inputs, max) end
     local n = #inputs
     if not record(exec, frame, "MapStateStarted", sink and { length = n }) then return "block" end
-    -- A Distributed Map checks its tolerance after it has started (AWS
-    -- records MapStateStarted before these failures).
-    local tc = tol_count and tol_count(frame, effective, raw)
-    local tp = tol_pct and tol_pct(frame, effective, raw)
-    if tc and tc < 0 then runtime("ToleratedFailureCount cannot be negative.") end
-    if tp and (tp < 0 or tp > 100) then
-      runtime("ToleratedFailurePercentage must be between 0 and 100.")
-    end
     -- Unique per visit and attempt, and the same when a recovery replays
     -- it; only durable executions need keys.
     local durable = exec.durable
     local key = durable and (frame.key .. "/" .. frame.entered_id .. "." .. frame.retry_count .. "#")
-    local outer = frame.vars
     -- The last iteration's end: MapStateSucceeded and MapStateExited
     -- follow it.
     local last_end = false
+    -- Inline iterations share the outer scope until they assign.
     local opts = {
-      n = n, max = max,
+      n = n, max = max, program = program, inputs = inputs, vars = frame.vars, shared = true,
+      key = durable and key,
       done = function(ok, value, failed)
-        if not ok then
-          if distributed then
-            local err = (tc or tp) and errors.new(errors.ExceedToleratedFailureThreshold,
-              "The specified tolerated failure threshold was exceeded") or errors.from(value)
-            record(exec, frame, "MapRunFailed", sink and { error = err.Error, cause = err.Cause })
-            error(err, 0)
-          end
-          error(errors.from(value), 0)
-        end
+        if not ok then error(errors.from(value), 0) end
         if failed > 0 then
           for i = 1, #value do
             if errors.is(value[i]) then value[i] = errors.output(value[i]) end
           end
         end
-        if distributed then record(exec, frame, "MapRunSucceeded", sink and {}) end
         if last_end then frame.last_event = last_end end
         record_from(exec, frame, frame.last_event, "MapStateSucceeded", sink and {})
         -- the iterations' results together, like a task's result
@@ -168,25 +176,10 @@ function M.compile(c, st, def, where)
         return finish(frame, raw, value)
       end,
     }
-    if distributed then
-      -- Each iteration is a child workflow of a Map Run: it sees no outer
-      -- variables, and its events are its own, not the parent's.
-      if not record(exec, frame, "MapRunStarted", sink and { mapRunArn = map_run_arn(exec, label) }) then
-        return "block"
-      end
-      opts.tolerated_count, opts.tolerated_percentage = tc, tp
-      opts.program, opts.inputs, opts.vars = program, inputs, {}
-      opts.child_exec = function(i) return lifecycle.child(exec, program, name, inputs[i]) end
-      opts.started = function(_, child) child.last_event = 0 end
-    else
-      -- Inline iterations share the outer scope until they assign.
-      opts.program, opts.inputs, opts.vars, opts.shared = program, inputs, outer, true
-      opts.key = durable and key
-    end
-    if not distributed and not (sink or exec.replay) then
+    if not (sink or exec.replay) then
       -- Nothing records the iteration events: they are only counted.
       opts.count_events = true
-    elseif not distributed then
+    else
       opts.started = function(i, child)
         child.last_event = record_from(exec, child, frame.last_event, "MapIterationStarted",
           sink and { name = name, index = i - 1 }) or 0

@@ -1,0 +1,123 @@
+-- Distributed Map: each item runs as a child execution of a Map Run.
+local stepflow = require("stepflow")
+local json = require("stepflow.json")
+local h = require("spec_helper")
+
+local function dmap(extra, processor)
+  local m = { Type = "Map", End = true, ItemProcessor = processor or {
+    ProcessorConfig = { Mode = "DISTRIBUTED", ExecutionType = "EXPRESS" },
+    StartAt = "T", States = { T = { Type = "Task", Resource = "work", End = true } } } }
+  for k, v in pairs(extra or {}) do m[k] = v end
+  return { StartAt = "M", States = { M = m } }
+end
+
+-- A handler failing for the items listed, doubling the others.
+local function work(failing)
+  local bad = {}
+  for _, v in ipairs(failing or {}) do bad[v] = true end
+  return { work = function(x)
+    if bad[x] then error({ Error = "Item.Bad", Cause = "item " .. x }) end
+    return x * 2
+  end }
+end
+
+describe("Distributed Map", function()
+  it("runs every item as a child execution and gives the results in item order", function()
+    local status, out, exec = h.run(dmap(), json.array({ 1, 2, 3, 4 }), work())
+    assert.equal("SUCCEEDED", status)
+    assert.same({ 2, 4, 6, 8 }, out)
+    -- the children's events are their own: the parent records the Map Run
+    assert.same({ "ExecutionStarted", "MapStateEntered", "MapStateStarted", "MapRunStarted", "MapRunSucceeded",
+      "MapStateSucceeded", "MapStateExited", "ExecutionSucceeded" }, h.event_types(exec))
+    assert.equal(4, exec.history[3].details.length)
+  end)
+
+  it("names the Map Run after the machine and its Label", function()
+    local _, _, exec = h.run(dmap({ Label = "Orders" }), json.array({ 1 }), work(), { name = "Shop" })
+    local arn = exec.history[4].details.mapRunArn
+    assert.matches("^arn:aws:states:us%-east%-1:123456789012:mapRun:Shop/Orders:[%x-]+$", arn)
+  end)
+
+  it("keeps its counts, status and settings for DescribeMapRun", function()
+    local engine = stepflow.new({ virtual_time = true, handlers = work({ 3 }) })
+    local sm = assert(engine:create_state_machine(dmap({ ToleratedFailureCount = 1, MaxConcurrency = 2 })))
+    local exec = engine:start_execution(sm, json.array({ 1, 2, 3, 4, 5 }))
+    engine:run()
+    assert.equal("SUCCEEDED", exec.status)
+    local arn, run = next(engine.map_runs)
+    assert.is_string(arn)
+    assert.equal("SUCCEEDED", run.status)
+    assert.same({ pending = 0, running = 0, succeeded = 4, failed = 1, timed_out = 0, aborted = 0,
+      total = 5, results_written = 0 }, run.counts)
+    assert.equal(2, run.max_concurrency)
+    assert.equal(1, run.tolerated_count)
+  end)
+
+  describe("tolerated failures", function()
+    it("fails the run with States.ExceedToleratedFailureThreshold at the first failure by default", function()
+      local status, err, exec = h.run(dmap(), json.array({ 1, 2, 3 }), work({ 2 }))
+      assert.equal("FAILED", status)
+      assert.same({ Error = "States.ExceedToleratedFailureThreshold",
+        Cause = "The specified tolerated failure threshold was exceeded" }, err)
+      local failed = exec.history[5]
+      assert.equal("MapRunFailed", failed.type)
+      assert.same({ error = "States.ExceedToleratedFailureThreshold",
+        cause = "The specified tolerated failure threshold was exceeded" }, failed.details)
+      assert.equal("MapStateFailed", exec.history[6].type)
+    end)
+    it("tolerates ToleratedFailureCount failures, with the failures' errors among the results", function()
+      local status, out = h.run(dmap({ ToleratedFailureCount = 1 }), json.array({ 1, 2, 3 }), work({ 2 }))
+      assert.equal("SUCCEEDED", status)
+      assert.same({ 2, { Error = "Item.Bad", Cause = "item 2" }, 6 }, out)
+      status = h.run(dmap({ ToleratedFailureCount = 1 }), json.array({ 1, 2, 3 }), work({ 1, 2 }))
+      assert.equal("FAILED", status)
+    end)
+    it("tolerates ToleratedFailurePercentage of the items", function()
+      assert.equal("SUCCEEDED", (h.run(dmap({ ToleratedFailurePercentage = 50 }), json.array({ 1, 2, 3, 4 }),
+        work({ 1, 2 }))))
+      assert.equal("FAILED", (h.run(dmap({ ToleratedFailurePercentage = 50 }), json.array({ 1, 2, 3, 4 }),
+        work({ 1, 2, 3 }))))
+    end)
+    it("lets a Catch on the Map state catch the threshold error", function()
+      local def = dmap()
+      def.States.M.End = nil
+      def.States.M.Next = "Done"
+      def.States.M.Catch = { { ErrorEquals = { "States.ExceedToleratedFailureThreshold" }, Next = "Caught" } }
+      def.States.Done = { Type = "Succeed" }
+      def.States.Caught = { Type = "Pass", Result = "caught", End = true }
+      local status, out = h.run(def, json.array({ 1, 2 }), work({ 1 }))
+      assert.equal("SUCCEEDED", status)
+      assert.equal("caught", out)
+    end)
+  end)
+
+  describe("MaxConcurrency", function()
+    it("runs at most that many children at once, and starts the next as one ends", function()
+      local in_flight, most = 0, 0
+      local handlers = { work = function(x, ctx)
+        in_flight = in_flight + 1
+        if in_flight > most then most = in_flight end
+        ctx.sleep(1)
+        in_flight = in_flight - 1
+        return x
+      end }
+      local status, out = h.run(dmap({ MaxConcurrency = 3 }), json.array({ 1, 2, 3, 4, 5, 6, 7 }), handlers,
+        { once = true })
+      assert.equal("SUCCEEDED", status)
+      assert.same({ 1, 2, 3, 4, 5, 6, 7 }, out)
+      assert.equal(3, most)
+    end)
+  end)
+
+  it("gives each child execution its own context: its own execution, no outer variables", function()
+    local status, out = h.run({ StartAt = "A", States = {
+      A = { Type = "Pass", Assign = { v = 1 }, Next = "M" },
+      M = { Type = "Map", End = true, ItemProcessor = {
+        ProcessorConfig = { Mode = "DISTRIBUTED", ExecutionType = "STANDARD" }, StartAt = "P",
+        States = { P = { Type = "Pass", Parameters = { ["id.$"] = "$$.Execution.Id", ["input.$"] = "$$.Execution.Input" },
+          End = true } } } } } }, json.array({ 7 }), {}, { name = "Outer" })
+    assert.equal("SUCCEEDED", status)
+    assert.matches("^arn:aws:states:us%-east%-1:123456789012:execution:Outer/[%x-]+:[%x-]+$", out[1].id)
+    assert.equal(7, out[1].input)
+  end)
+end)
