@@ -1,6 +1,6 @@
---- The command line: `stepflow run`, `start`, `resume`, `validate`, and
--- the commands that read and stop a store's executions
--- (stepflow.cli.inspect). main(argv) returns the exit status: 0 done, 1
+--- The command line: `stepflow run`, `start`, `resume`, `validate`, the
+-- commands that read and stop a store's executions (stepflow.cli.inspect)
+-- and `graph` (stepflow.cli_graph). main(argv) returns the exit status: 0 done, 1
 -- a failed execution or an operation that failed (a store that cannot be
 -- opened or written), 2 a bad invocation, input or definition, 3 a bug
 -- (with its traceback, to report).
@@ -55,6 +55,11 @@ commands:
   validate DEFINITION [--json]
       Checks a definition as AWS does; lists every problem with its
       location and exits 2 if there is any, 0 otherwise.
+  graph [DEFINITION] [--format svg|dot] [-o FILE] [--execution NAME --store FILE]
+      Draws the state machine: SVG (the default) or Graphviz DOT, on
+      standard output or into FILE. With --execution (an ARN or a name)
+      each state is coloured by how that execution went; DEFINITION may
+      then be left out to draw the definition the execution ran.
   help
       Shows this text.
 
@@ -306,6 +311,7 @@ local COMMANDS = {
   run = M.run, start = M.start, resume = M.resume, validate = M.validate,
   executions = inspect.executions, describe = inspect.describe, history = inspect.history,
   stop = inspect.stop,
+  graph = function(argv) return require("stepflow.cli_graph").main(argv) end,
 }
 
 --- Runs the command line `argv` (arg); returns the exit status.
