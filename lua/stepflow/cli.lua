@@ -25,7 +25,9 @@ commands:
       {"status":..., "error":..., "cause":...}. --virtual-time makes Wait
       states and retry intervals cost no real time. --history also prints
       the execution's history events (with --json, as a "history" member
-      in AWS's GetExecutionHistory shape: {"events": [...]}).
+      in AWS's GetExecutionHistory shape: {"events": [...]}). On a
+      terminal, a progress line on stderr shows the states done, Map
+      items done of total and the time so far (not with --json).
   run DEFINITION --store FILE [--allow-missing-handlers] ...
       A durable execution: its history is committed to FILE as it runs,
       and every other open execution in FILE resumes too (see resume).
@@ -199,7 +201,13 @@ local function run_or_start(argv, start_only)
       return 1
     end
   end
-  local exec, serr = engine:start_execution(sm, input, { name = opts.name, defer = start_only })
+  -- the progress line on a terminal reads the history; it ends with the
+  -- execution, so that its timer does not hold the loop
+  local progress = not start_only and require("stepflow.progress")
+  local show = progress and progress.wanted(opts.json)
+  local line
+  local exec, serr = engine:start_execution(sm, input, { name = opts.name, defer = start_only,
+    history = show or nil, on_done = show and function() if line then line:finish() end end or nil })
   if not exec then
     pcall(engine.close, engine)
     say(serr)
@@ -224,9 +232,12 @@ local function run_or_start(argv, start_only)
   end
   -- the history, read before the engine closes its store
   local events
-  if not common.run_engine(engine, s, opts.store, opts.history and function()
+  line = show and progress.start(engine, exec)
+  local ran = common.run_engine(engine, s, opts.store, opts.history and function()
     events = engine:history(exec.arn)
-  end) then return 1 end
+  end)
+  if line then line:finish() end
+  if not ran then return 1 end
   local result = exec:result()
   if opts.json then
     if events then result.history = { events = events } end
