@@ -27,7 +27,7 @@ end
 local function columns()
   local n = tonumber(os.getenv("COLUMNS") or "")
   if n and n > 0 then return n end
-  local p = io.popen("stty size </dev/tty 2>/dev/null")
+  local p = io.popen("stty size 2>/dev/null </dev/tty")
   local line = p and p:read("l")
   if p then p:close() end
   n = line and tonumber(line:match("%d+%s+(%d+)"))
@@ -96,8 +96,8 @@ function Progress:draw(elapsed_ms)
   self.ticks = self.ticks + 1
   local text = SPINNER[(self.ticks - 1) % #SPINNER + 1] .. " " .. self:line(elapsed_ms)
   local max = self.width - 1
-  if utf8.len(text) and utf8.len(text) > max then
-    text = text:sub(1, utf8.offset(text, max) - 1)
+  if (utf8.len(text) or 0) > max then
+    text = text:sub(1, utf8.offset(text, max + 1) - 1)
   end
   self.stream:write("\r\27[K", text)
   self.drawn = true
