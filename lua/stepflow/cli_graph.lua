@@ -94,7 +94,8 @@ local function read_execution(path, which)
     return nil
   end
   local status = require("stepflow.graph.status")
-  return rec, status.compute(status.from_store(rows), rec.status), definition
+  local st, visits = status.compute(status.from_store(rows), rec.status)
+  return rec, st, visits, definition
 end
 
 -- The title of a definition file: its name without .asl.json, or its
@@ -119,7 +120,7 @@ function M.main(argv)
   end
   local draw = { title = path and machine_name(path) }
   if opts.execution then
-    local rec, status, stored = read_execution(opts.store, opts.execution)
+    local rec, status, visits, stored = read_execution(opts.store, opts.execution)
     if not rec then return 1 end
     if not text then
       if not stored then
@@ -129,7 +130,7 @@ function M.main(argv)
       text = stored
       draw.title = rec.sm_arn:match("[^:]+$")
     end
-    draw.status = status
+    draw.status, draw.visits = status, visits
     draw.subtitle = "execution " .. rec.name .. " \u{b7} " .. rec.status .. " \u{b7} started " ..
       require("stepflow.asl.timestamp").format(rec.started)
   end

@@ -117,7 +117,7 @@ describe("stepflow.graph.svg", function()
   local coloured = svg("status", assert(graph.svg(order, { title = "order",
     subtitle = "execution e1 \u{b7} FAILED", status = {
       ValidateOrder = "succeeded", ReserveStock = "succeeded", ChargePayment = "caught",
-      ReleaseStock = "succeeded", PaymentFailed = "failed" } })))
+      ReleaseStock = "succeeded", PaymentFailed = "failed" }, visits = { ReserveStock = 2, ShipOrder = 1 } })))
   local plain = svg("plain", assert(graph.svg(json.decode(read("examples/fanout/definition.asl.json")))))
 
   for _, path in ipairs(examples()) do
@@ -155,8 +155,14 @@ describe("stepflow.graph.svg", function()
 
   it("colours states by status and adds a legend", function()
     local d = assert(doc("status"))
-    local class = {}
-    for _, s in ipairs(d.states) do class[s.name] = s.class:match("st%-([%w%-]+)") end
+    local class, titles = {}, {}
+    for _, s in ipairs(d.states) do
+      class[s.name] = s.class:match("st%-([%w%-]+)")
+      titles[s.name] = s.title
+    end
+    assert.equal("ReserveStock\nTask: reserveStock\nRetry: Inventory.Busy, States.Timeout\nSucceeded (entered 2 times)",
+      titles.ReserveStock)
+    assert.equal("ShipOrder\nTask: shipOrder\nNot reached", titles.ShipOrder)
     assert.same({ ValidateOrder = "succeeded", ReserveStock = "succeeded", ChargePayment = "caught",
       ReleaseStock = "succeeded", PaymentFailed = "failed", RejectOrder = "not-reached",
       ShipOrder = "not-reached", Summarize = "not-reached" }, class)

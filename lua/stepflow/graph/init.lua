@@ -24,7 +24,7 @@ function M.layout(def)
 end
 
 --- The SVG text of a decoded definition, or nil, message. opts: title,
--- subtitle, status (see stepflow.graph.svg.render).
+-- subtitle, status, visits (see stepflow.graph.svg.render).
 function M.svg(def, opts)
   local l, err = M.layout(def)
   if not l then return nil, err end

@@ -2,6 +2,23 @@
 -- reaches its boxes, and the cubic curves through its dummies.
 local M = {}
 
+-- Ports on a border from lo to hi for edges whose other ends lie at
+-- `want` (sorted): each as straight above or below its other end as the
+-- border allows, keeping the order and `gap` apart where there is room.
+local function ports(want, lo, hi, gap)
+  local n = #want
+  if n == 0 then return {} end
+  gap = math.min(gap, n > 1 and (hi - lo) / (n - 1) or gap)
+  local p = {}
+  for i, w in ipairs(want) do p[i] = math.max(lo, math.min(hi, w)) end
+  for i = 2, n do p[i] = math.max(p[i], p[i - 1] + gap) end
+  if p[n] > hi then
+    p[n] = hi
+    for i = n - 1, 1, -1 do p[i] = math.min(p[i], p[i + 1] - gap) end
+  end
+  return p
+end
+
 -- Spreads n attachment points over a border of length `len` around `c`.
 local function spread(c, j, m, len, step)
   if m <= 1 then return c end
@@ -97,7 +114,10 @@ local function route(g, result)
     for _, border in ipairs({ { tops[i], -1 }, { bottoms[i], 1 } }) do
       local left, mid, right = split_border(border[1], nd.x)
       local y = nd.y + border[2] * node.h / 2
-      for j, it in ipairs(mid) do put(it, { spread(nd.x, j, #mid, node.w * 0.6, 14), y }, vertical(it)) end
+      local want = {}
+      for j, it in ipairs(mid) do want[j] = it.x end
+      local xs = ports(want, nd.x - node.w * 0.35, nd.x + node.w * 0.35, 12)
+      for j, it in ipairs(mid) do put(it, { xs[j], y }, vertical(it)) end
       for _, it in ipairs(left) do it.half = border[2]; table.insert(sides[-1], it) end
       for _, it in ipairs(right) do it.half = border[2]; table.insert(sides[1], it) end
     end

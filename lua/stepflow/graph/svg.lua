@@ -90,7 +90,7 @@ local function draw_lines(out, box)
   end
 end
 
-local function draw_box(out, box, status)
+local function draw_box(out, box, status, visits)
   if box.kind == "branch" then
     out[#out + 1] = '<rect class="branch" x="' .. num(box.x) .. '" y="' .. num(box.y) .. '" width="' ..
       num(box.w) .. '" height="' .. num(box.h) .. '" rx="6"/>'
@@ -114,6 +114,8 @@ local function draw_box(out, box, status)
     for _, s in ipairs(M.STATUSES) do
       if s[1] == st then title = title .. "\n" .. s[2] end
     end
+    local n = visits and visits[box.name]
+    if n and n > 1 then title = title .. " (entered " .. n .. " times)" end
   end
   out[#out + 1] = "<title>" .. esc(title) .. "</title>"
   out[#out + 1] = '<rect class="box" x="' .. num(box.x) .. '" y="' .. num(box.y) .. '" width="' ..
@@ -174,6 +176,7 @@ end
 --   status    state name -> "succeeded" | "failed" | "caught" |
 --             "running" | "cancelled"; states not in it are drawn
 --             "not reached", and a legend is added
+--   visits    state name -> times entered (said in the state's title)
 function M.render(layout, opts)
   opts = opts or {}
   local status = opts.status
@@ -218,7 +221,7 @@ function M.render(layout, opts)
   -- the drawing is centred when the title or legend is wider
   local dx = MARGIN + (width - content_w) / 2
   out[#out + 1] = '<g transform="translate(' .. num(dx) .. "," .. num(MARGIN + head) .. ')">'
-  for _, box in ipairs(layout.boxes) do draw_box(out, box, status) end
+  for _, box in ipairs(layout.boxes) do draw_box(out, box, status, opts.visits) end
   for _, e in ipairs(layout.edges) do draw_edge(out, e) end
   for _, e in ipairs(layout.edges) do
     if e.label then draw_label(out, e) end
