@@ -119,8 +119,8 @@ local function relax(layers, verts, segs)
     end
     fit_layer(layer, want, wt, gaps[r], x)
   end
-  -- until a round of four sweeps moves nothing more than a tenth of a
-  -- pixel (or at most PASSES sweeps)
+  -- until a round of four sweeps moves nothing more than half a pixel
+  -- (or at most PASSES sweeps)
   local moved = 0
   local before = {}
   for pass = 1, PASSES do
@@ -135,7 +135,7 @@ local function relax(layers, verts, segs)
       if d > moved then moved = d end
     end
     if pass % 4 == 0 then
-      if moved < 0.1 then break end
+      if moved < 0.5 then break end
       moved = 0
       for _, sg in ipairs(segs) do
         local d = math.abs(x[sg.lower] - x[sg.upper] - sg.off)
