@@ -1,6 +1,6 @@
 --- The command line: `stepflow run`, `start`, `resume`, `validate`, the
 -- commands that read and stop a store's executions (stepflow.cli.inspect)
--- and `graph` (stepflow.cli_graph). main(argv) returns the exit status: 0 done, 1
+-- and `graph` (stepflow.cli.graph). main(argv) returns the exit status: 0 done, 1
 -- a failed execution or an operation that failed (a store that cannot be
 -- opened or written), 2 a bad invocation, input or definition, 3 a bug
 -- (with its traceback, to report).
@@ -322,7 +322,7 @@ local COMMANDS = {
   run = M.run, start = M.start, resume = M.resume, validate = M.validate,
   executions = inspect.executions, describe = inspect.describe, history = inspect.history,
   stop = inspect.stop,
-  graph = function(argv) return require("stepflow.cli_graph").main(argv) end,
+  graph = function(argv) return require("stepflow.cli.graph").main(argv) end,
 }
 
 --- Runs the command line `argv` (arg); returns the exit status.

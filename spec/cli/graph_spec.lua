@@ -64,7 +64,7 @@ describe("stepflow graph", function()
       { ORDER .. " --format png", "--format must be svg or dot" },
       { ORDER .. " --colour red", "unknown option --colour" },
       { ORDER .. " -x", "unknown option -x" },
-      { ORDER .. " -o", "option -o needs a value" },
+      { ORDER .. " -o", "option --output needs a value" },
       { ORDER .. " " .. ORDER, "graph takes one DEFINITION file" },
       { ORDER .. " --execution e1", "--execution and --store go together" },
       { "/nonexistent/def.json", "cannot read definition: /nonexistent/def.json" },
