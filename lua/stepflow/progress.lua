@@ -42,7 +42,8 @@ Progress.__name = "stepflow.Progress"
 -- opts: stream (with :write), width (columns), virtual (boolean).
 function M.new(opts)
   return setmetatable({ stream = opts.stream, width = opts.width or 80, virtual = opts.virtual,
-    done = 0, items = 0, items_done = 0, open = {}, current = false, ticks = 0, drawn = false },
+    done = 0, items = 0, items_done = 0, open = {}, current = false, ticks = 0, drawn = false,
+    last_length = {} },
     Progress)
 end
 
@@ -59,7 +60,14 @@ function Progress:feed(e)
     self.open[f] = nil
     if self.current == e.name then self.current = false end
   elseif t == "MapStateStarted" then
-    self.items = self.items + (tonumber(e.length) or 0)
+    local n = tonumber(e.length) or 0
+    self.items = self.items + n
+    self.last_length[f] = n
+  elseif t == "MapRunStarted" then
+    -- a Distributed Map's iterations are child executions: their ends are
+    -- not in this history, so its items are not counted
+    self.items = self.items - (self.last_length[f] or 0)
+    self.last_length[f] = nil
   elseif t == "MapIterationSucceeded" or t == "MapIterationFailed" or t == "MapIterationAborted" then
     self.items_done = self.items_done + 1
   end
@@ -137,7 +145,7 @@ local function reader(engine, exec)
     for _, row in ipairs(rows or {}) do
       local t = row.type
       local e = { type = t }
-      if t:find("State", 1, true) or t == "MapStateStarted" then
+      if t:find("State", 1, true) or t == "MapRunStarted" then
         local d = durable.decode_event(row)
         e.frame = d.f
         if type(d.d) == "table" then e.name, e.length = d.d.name, d.d.length end
