@@ -1,9 +1,9 @@
 --- The command line: `stepflow run`, `start`, `resume`, `validate`, the
 -- commands that read and stop a store's executions (stepflow.cli.inspect)
--- and `graph` (stepflow.cli.graph). main(argv) returns the exit status: 0 done, 1
--- a failed execution or an operation that failed (a store that cannot be
--- opened or written), 2 a bad invocation, input or definition, 3 a bug
--- (with its traceback, to report).
+-- and `graph` (stepflow.cli.graph). main(argv) returns the exit status:
+-- 0 done, 1 a failed execution or an operation that failed (a store that
+-- cannot be opened or written), 2 a bad invocation, input or definition,
+-- 3 a bug (with its traceback, to report).
 local json = require("stepflow.json")
 local common = require("stepflow.cli.common")
 local needs = require("stepflow.cli.needs")
