@@ -23,8 +23,11 @@ libs = $(shell $(LUA) tools/rock_sources.lua $(ROCKSPEC) $(1) --libs)
 MODULES = stepflow.core.engine stepflow.core.json stepflow.core.store
 SOS     = $(foreach m,$(MODULES),$(BUILD)/$(subst .,/,$(m)).so)
 
+# Only `make graphs` needs these (PNGs of docs/graphs).
+GRAPH_DEBS  = librsvg2-bin
+
 .PHONY: all deps test test-all test-full lint check-requires demo sanitize rock clean check-rockspec bench history \
-        conformance
+        conformance graphs
 
 all: deps $(SOS)
 
@@ -92,6 +95,10 @@ check-rockspec:
 bench: all
 	bench/run
 	lua5.4 bench/durable.lua
+
+graphs: all
+	@$(MAKE) --no-print-directory deps DEBS="$(GRAPH_DEBS)"
+	tools/graphs docs/graphs
 
 conformance: all
 	../shared/conformance/run --cmd bin/stepflow

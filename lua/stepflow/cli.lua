@@ -1,9 +1,9 @@
---- The command line: `stepflow run`, `start`, `resume`, `validate`, and
--- the commands that read and stop a store's executions
--- (stepflow.cli.inspect). main(argv) returns the exit status: 0 done, 1
--- a failed execution or an operation that failed (a store that cannot be
--- opened or written), 2 a bad invocation, input or definition, 3 a bug
--- (with its traceback, to report).
+--- The command line: `stepflow run`, `start`, `resume`, `validate`, the
+-- commands that read and stop a store's executions (stepflow.cli.inspect)
+-- and `graph` (stepflow.cli.graph). main(argv) returns the exit status:
+-- 0 done, 1 a failed execution or an operation that failed (a store that
+-- cannot be opened or written), 2 a bad invocation, input or definition,
+-- 3 a bug (with its traceback, to report).
 local json = require("stepflow.json")
 local common = require("stepflow.cli.common")
 local needs = require("stepflow.cli.needs")
@@ -25,7 +25,9 @@ commands:
       {"status":..., "error":..., "cause":...}. --virtual-time makes Wait
       states and retry intervals cost no real time. --history also prints
       the execution's history events (with --json, as a "history" member
-      in AWS's GetExecutionHistory shape: {"events": [...]}).
+      in AWS's GetExecutionHistory shape: {"events": [...]}). On a
+      terminal, a progress line on stderr shows the states done, Map
+      items done of total and the time so far (not with --json).
   run DEFINITION --store FILE [--allow-missing-handlers] ...
       A durable execution: its history is committed to FILE as it runs,
       and every other open execution in FILE resumes too (see resume).
@@ -55,6 +57,11 @@ commands:
   validate DEFINITION [--json]
       Checks a definition as AWS does; lists every problem with its
       location and exits 2 if there is any, 0 otherwise.
+  graph [DEFINITION] [--format svg|dot] [-o FILE] [--execution NAME --store FILE]
+      Draws the state machine: SVG (the default) or Graphviz DOT, on
+      standard output or into FILE. With --execution (an ARN or a name)
+      each state is coloured by how that execution went; DEFINITION may
+      then be left out to draw the definition the execution ran.
   help
       Shows this text.
 
@@ -194,7 +201,13 @@ local function run_or_start(argv, start_only)
       return 1
     end
   end
-  local exec, serr = engine:start_execution(sm, input, { name = opts.name, defer = start_only })
+  -- the progress line on a terminal reads the history; it ends with the
+  -- execution, so that its timer does not hold the loop
+  local progress = not start_only and require("stepflow.progress")
+  local show = progress and progress.wanted(opts.json)
+  local line
+  local exec, serr = engine:start_execution(sm, input, { name = opts.name, defer = start_only,
+    history = show or nil, on_done = show and function() if line then line:finish() end end or nil })
   if not exec then
     pcall(engine.close, engine)
     say(serr)
@@ -219,9 +232,12 @@ local function run_or_start(argv, start_only)
   end
   -- the history, read before the engine closes its store
   local events
-  if not common.run_engine(engine, s, opts.store, opts.history and function()
+  line = show and progress.start(engine, exec)
+  local ran = common.run_engine(engine, s, opts.store, opts.history and function()
     events = engine:history(exec.arn)
-  end) then return 1 end
+  end)
+  if line then line:finish() end
+  if not ran then return 1 end
   local result = exec:result()
   if opts.json then
     if events then result.history = { events = events } end
@@ -306,6 +322,7 @@ local COMMANDS = {
   run = M.run, start = M.start, resume = M.resume, validate = M.validate,
   executions = inspect.executions, describe = inspect.describe, history = inspect.history,
   stop = inspect.stop,
+  graph = function(argv) return require("stepflow.cli.graph").main(argv) end,
 }
 
 --- Runs the command line `argv` (arg); returns the exit status.

@@ -11,7 +11,7 @@ local function sh(cmd)
 end
 
 local CLEAN = "spec bench tools bin/stepflow bench/run tools/crash_test tools/crash/fake_stepflow "
-  .. "lua/stepflow/cli.lua lua/stepflow/cli lua/stepflow/store.lua"
+  .. "lua/stepflow/cli.lua lua/stepflow/cli lua/stepflow/store.lua lua/stepflow/graph lua/stepflow/progress.lua"
 
 describe("make lint", function()
   it("finds nothing in the parts of the tree that are clean", function()
