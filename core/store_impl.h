@@ -36,6 +36,7 @@ struct stepflow_store {
   int lock_fd;            /* -1: no lock (":memory:" or read-only) */
   int readonly;
   int client;             /* writes without the engine lock (no upgrade) */
+  int empty;              /* the last identify found an empty database */
   int in_txn;             /* a group (transaction) is open */
   int lost;               /* SQLite rolled the group back on an error */
   long pending;           /* writes in the open group */

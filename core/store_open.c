@@ -3,10 +3,11 @@
 ** lock, the engine's flock on "<path>.lock", the schema and its upgrades,
 ** the connection's settings. See docs/STORE.md ("Files"). No lua.h here.
 */
-#define _DEFAULT_SOURCE  /* flock, fsync, pread: -std=c99 hides them */
+#define _DEFAULT_SOURCE  /* flock, fsync, pread, nanosleep: -std=c99 hides them */
 
 #include <errno.h>
 #include <fcntl.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,6 +339,7 @@ static int identify (stepflow_store *st, const char *path, int verify,
   if (app != STEPFLOW_STORE_APP_ID) {
     if (app == 0 && ver == 0 && nschema == 0) {
       if (!st->readonly && !st->client) return 0;
+      st->empty = 1;
       return refuse(why, STEPFLOW_FAIL_NOT_OURS, "store: %s: not a stepflow "
                     "store (empty database)", path);
     }
@@ -575,6 +577,18 @@ static int open_db (stepflow_store *st, const char *path, int flags,
     return refuse(why, STEPFLOW_FAIL_READ_ONLY, "store: %s: this process may "
                   "only read it (a read-only open can)", path);
   kind = identify(st, path, verify, version, why);
+  {
+    /* An engine that has just taken the lock of a new store creates its
+    ** schema next: a client or reader opening in between finds an empty
+    ** database. It waits for the schema (up to 2 s) rather than refuse. */
+    int tries = 0;
+    while (kind < 0 && st->empty && tries++ < 200 && lock_file_exists(path)) {
+      struct timespec ts = { 0, 10 * 1000 * 1000 };
+      st->empty = 0;
+      nanosleep(&ts, NULL);
+      kind = identify(st, path, verify, version, why);
+    }
+  }
   if (kind < 0 && !st->readonly && why->kind == STEPFLOW_FAIL_READ_ONLY)
     /* SQLite could not make its -wal or -shm beside the file */
     return refuse(why, STEPFLOW_FAIL_READ_ONLY, "store: %s: this process may "
