@@ -117,7 +117,7 @@ local function record_slow(exec, frame, prev, etype, details, x)
     local ev = replay.consume(rp, frame, etype, details)
     if ev then
       frame.last_ts = ev.timestamp
-      return ev.id
+      return ev.id, ev
     end
   end
   -- a frame still running code after its execution ended records nothing
@@ -132,7 +132,8 @@ end
 -- frame's chain (AWS links some events to an earlier one: a Map's
 -- MapStateSucceeded and MapStateExited both to the last iteration's end).
 -- `x` holds what recovery needs beyond AWS's details (the next state).
--- Returns the event's id (after a recovery, the recorded one), or nil
+-- Returns the event's id (after a recovery, the recorded one, and the
+-- recorded event {id, timestamp, type, d = details, x = extras}), or nil
 -- when the execution has just ended at the history limit.
 local function record_from(exec, frame, prev, etype, details, x)
   local id = exec.event_id + 1
@@ -147,13 +148,14 @@ M.record_from = record_from
 
 --- Records the next event of a frame's chain (its previous event is the
 -- frame's last one) and makes it the frame's last. Execution-level events
--- pass no frame. Returns the id, or nil at the history limit.
+-- pass no frame. Returns as record_from.
 local function record(exec, frame, etype, details, x)
   local id = exec.event_id + 1
   if exec.sink or exec.replay or id >= exec.history_limit or not frame then
-    id = record_slow(exec, frame, frame and frame.last_event or exec.event_id, etype, details, x)
+    local recorded
+    id, recorded = record_slow(exec, frame, frame and frame.last_event or exec.event_id, etype, details, x)
     if id and frame then frame.last_event = id end
-    return id
+    return id, recorded
   end
   exec.event_id = id
   frame.last_event = id
@@ -641,7 +643,13 @@ function M.drive(frame, kind, a, b)
     if fine then return end
     if durable.is_store_failure(again) then error(again, 0) end
   end
-  if not exec.finished then require("stepflow.lifecycle").fail(exec, e) end
+  -- the execution fails, and so does the one it is a child of (a Map
+  -- Run's child): a defect is never swallowed by a child
+  local lifecycle = require("stepflow.lifecycle")
+  while exec do
+    if not exec.finished then lifecycle.fail(exec, e) end
+    exec = exec.parent
+  end
 end
 
 --- Resumes a blocked frame with a step: ("next", output, next_state) or

@@ -538,3 +538,48 @@ describe("stepflow.replay", function()
     assert.is_nil(replay.consume(idx, frame, "TaskScheduled", {}))
   end)
 end)
+
+describe("durable Distributed Map runs", function()
+  local path
+  before_each(function() path = tmpdb() end)
+  after_each(function() cleanup(path) end)
+
+  for _, child_type in ipairs({ "STANDARD", "EXPRESS" }) do
+    it("go on after a crash without running the ended " .. child_type .. " children again", function()
+      local def = { StartAt = "M", States = { M = { Type = "Map", MaxConcurrency = 2, End = true,
+        ItemProcessor = { ProcessorConfig = { Mode = "DISTRIBUTED", ExecutionType = child_type },
+          StartAt = "T", States = { T = { Type = "Task", Resource = "work", End = true } } } } } }
+      local first = {}
+      local engine = engine_on(path, { work = function(x, ctx)
+        first[#first + 1] = x
+        if x >= 3 then return hang(x, ctx) end  -- in flight at the crash
+        return x * 2
+      end })
+      local sm = assert(engine:create_state_machine(def, { name = "dmap" }))
+      local exec = assert(engine:start_execution(sm, json.array({ 1, 2, 3, 4, 5, 6 }), { name = "d1" }))
+      engine:run()
+      assert.equal("RUNNING", exec.status)
+      assert.same({ 1, 2, 3, 4 }, first)
+      engine:close() -- the process dies here, items 3 and 4 in flight
+      local second = {}
+      local again = engine_on(path, { work = function(x)
+        second[#second + 1] = x
+        return x * 2
+      end })
+      again:recover()
+      again:run()
+      local rec = again.store:get_execution(exec.arn)
+      assert.equal("SUCCEEDED", rec.status)
+      assert.same({ 2, 4, 6, 8, 10, 12 }, json.decode(rec.output))
+      table.sort(second)
+      assert.same({ 3, 4, 5, 6 }, second)
+      -- the parent's history holds one Map Run, started once
+      local started = 0
+      for _, e in ipairs(again:history(exec.arn)) do
+        if e.type == "MapRunStarted" then started = started + 1 end
+      end
+      assert.equal(1, started)
+      again:close()
+    end)
+  end
+end)

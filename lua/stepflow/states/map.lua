@@ -86,6 +86,8 @@ function M.compile(c, st, def, where)
   st.programs = { program }
   local config = proc.ProcessorConfig or {}
   local distributed = config.Mode == "DISTRIBUTED"
+  -- a Distributed Map's children run the processor as a machine of its own
+  local processor = distributed and { StartAt = proc.StartAt, States = proc.States, QueryLanguage = st.ql }
   local get_items = items_fn(c, st, def, where)
   local selector = selector_fn(c, st, def, where)
   local batcher = batcher_fn(c, st, def, where)
@@ -121,7 +123,7 @@ function M.compile(c, st, def, where)
       runtime("ToleratedFailurePercentage must be between 0 and 100.")
     end
     return map_run.start(frame, {
-      program = program, child_type = config.ExecutionType or "STANDARD",
+      program = program, processor = processor, child_type = config.ExecutionType or "STANDARD",
       source = map_run.array_source(inputs), max_concurrency = max,
       tolerated_count = tc, tolerated_percentage = tp, label = label,
       done = function(ok, run)

@@ -3,6 +3,14 @@
 -- executions finish, so a Map Run over millions of items holds at most
 -- MaxConcurrency children (and their inputs) at once. Failures are
 -- counted against the tolerated count and percentage.
+--
+-- In an execution with a store, the children are recorded there under
+-- names derived from the run (`<run id>-<item index>`), so that a run
+-- resumed after a crash finds them: an ended child is not run again (its
+-- result is read back), a STANDARD child that was running resumes on its
+-- own (it is a durable execution), an EXPRESS child that was running runs
+-- again (EXPRESS is at-least-once), and the items are read again from
+-- where the run was.
 local json = require("stepflow.json")
 local errors = require("stepflow.errors")
 local execution = require("stepflow.execution")
@@ -34,8 +42,8 @@ function M.array_source(items)
   end, length = n }
 end
 
--- The Map Run's ARN and its id: AWS names a run after the machine and the
--- Label (or a generated one), then a UUID.
+-- The Map Run's ARN, id and label: AWS names a run after the machine and
+-- the Label (or a UUID), then a UUID.
 local function names(exec, label)
   local engine = exec.engine
   local id = engine:uuid()
@@ -61,19 +69,125 @@ function MapRun:over_threshold()
   return false
 end
 
---- Starts a child execution for item `i` (its input already selected).
+-- The name and ARN of the child for item `i`.
+function MapRun:child_names(i)
+  local name = self.id .. "-" .. i
+  local engine = self.exec.engine
+  local kind = self.child_type == "EXPRESS" and ":express:" or ":execution:"
+  return name, "arn:aws:states:" .. engine.region .. ":" .. engine.account .. kind ..
+    self.child_name .. ":" .. name
+end
+
+-- The state machine of a durable run's STANDARD children, recorded in the
+-- store so that they resume after a crash like any execution.
+function MapRun:durable_machine()
+  local sm = self.child_machine
+  if sm then return sm end
+  local engine = self.exec.engine
+  local err
+  sm, err = engine:create_state_machine(self.processor, { name = self.child_name, type = "STANDARD" })
+  if not sm then error("stepflow: Map Run " .. self.arn .. ": " .. tostring(err), 0) end
+  self.child_machine = sm
+  return sm
+end
+
+-- Counts an item's child as ended and keeps (or writes) its result.
+function MapRun:item_ended(i, ok, value)
+  local counts = self.counts
+  if ok then
+    counts.succeeded = counts.succeeded + 1
+  elseif value and value.Error == errors.Timeout then
+    counts.timed_out = counts.timed_out + 1
+  else
+    counts.failed = counts.failed + 1
+  end
+  local result = value
+  if not ok then result = errors.is(value) and errors.output(value) or value end
+  if self.writer then
+    self.writer:add(i, ok, result)
+  else
+    self.results[i] = result
+  end
+end
+
+-- Starts (or, in a recovery, finds) the child execution of item `i`.
+-- Returns true when it runs, false when it had ended (counted already).
 function MapRun:launch(i, input)
   local exec = self.exec
+  local engine = exec.engine
+  local store = exec.durable and engine.store
+  local name, arn
+  if store then name, arn = self:child_names(i) end
+  if store and self.recovering then
+    local rec = store:get_execution(arn)
+    if rec and rec.status ~= "RUNNING" then
+      local ok = rec.status == "SUCCEEDED"
+      local value = ok and json.decode(rec.output or "null") or errors.new(rec.error or "", rec.cause)
+      self:item_ended(i, ok, value)
+      return false
+    end
+    if rec and self.child_type ~= "EXPRESS" then
+      local running = engine.executions[arn]
+      if not running then
+        -- not resumed yet (recover() skipped it?): resume it here
+        local events = store:history(arn)
+        running = events and engine:resume_record(rec, events)
+      end
+      if running then
+        if running.finished then
+          self:item_ended(i, running.status == "SUCCEEDED",
+            running.status == "SUCCEEDED" and running.output or errors.new(running.error or "", running.cause))
+          return false
+        end
+        self:adopt(i, running)
+        return true
+      end
+    end
+  end
+  if store and self.child_type ~= "EXPRESS" then
+    local child = engine:start_execution(self:durable_machine(), input, { name = name })
+    self:adopt(i, child)
+    return true
+  end
   local child = lifecycle.child(exec, self.program, self.child_name, input, self.child_type)
-  local counts = self.counts
-  counts.pending = counts.pending - 1
-  counts.running = counts.running + 1
+  if store then child.name, child.arn = name, arn end
+  self.running_children[i] = child
   self.running = self.running + 1
+  self.counts.running = self.counts.running + 1
   local frame = execution.new_frame(child, self.program, input, {}, function(_, ok, value)
+    self.running_children[i] = nil
+    if store and not self.ended then
+      -- an EXPRESS child is recorded when it ends: a resumed run does not
+      -- run it again
+      local fine, err = store:create_execution({ arn = arn, sm_arn = child.machine.arn, name = name,
+        input = json.encode(input), status = "RUNNING", started = child.start_ms })
+      if fine then
+        store:finish_execution(arn, ok and "SUCCEEDED" or "FAILED", ok and json.encode(value) or nil,
+          not ok and value.Error or nil, not ok and value.Cause or nil, engine.loop:now())
+      elseif err ~= "ExecutionAlreadyExists" then
+        require("stepflow.durable").store_failure("stepflow: store write failed: " .. tostring(err))
+      end
+    end
     self:child_done(i, ok, value)
   end, self.group, "", 0)
   child.root = frame
-  exec.engine.scheduler:push(frame)
+  engine.scheduler:push(frame)
+  return true
+end
+
+-- Follows a child that is an execution of its own (a durable STANDARD
+-- child): its end is the item's.
+function MapRun:adopt(i, child)
+  self.running_children[i] = child
+  self.running = self.running + 1
+  self.counts.running = self.counts.running + 1
+  local before = child.on_done
+  child.on_done = function(e)
+    if before then before(e) end
+    self.running_children[i] = nil
+    local ok = e.status == "SUCCEEDED"
+    self:child_done(i, ok, ok and e.output or errors.new(e.error or "", e.cause))
+  end
 end
 
 -- Pulls items and starts children until MaxConcurrency are in flight or
@@ -94,14 +208,15 @@ function MapRun:fill()
     local i = self.next_index
     self.next_index = i + 1
     self.counts.total = self.counts.total + 1
-    self.counts.pending = self.counts.pending + 1
     local input = item
     if self.select then
       local fine, v = pcall(self.select, i, item)
       if not fine then return self:conclude(false, errors.is(v) and v or errors.internal(v, self.frame)) end
       input = v
     end
-    self:launch(i, input)
+    if not self:launch(i, input) and self:over_threshold() then
+      return self:conclude(false, errors.new(errors.ExceedToleratedFailureThreshold, THRESHOLD_CAUSE))
+    end
   end
   if not self.ended and self.exhausted and self.running == 0 then
     if self:over_threshold() then
@@ -113,23 +228,13 @@ end
 
 function MapRun:child_done(i, ok, value)
   if self.ended then return end
-  local counts = self.counts
-  counts.running = counts.running - 1
   self.running = self.running - 1
-  if ok then
-    counts.succeeded = counts.succeeded + 1
-  elseif value and value.Error == errors.Timeout then
-    counts.timed_out = counts.timed_out + 1
-  else
-    counts.failed = counts.failed + 1
+  self.counts.running = self.counts.running - 1
+  if self.exec.finished then
+    -- the parent ended (stopped, timed out): its run stops with it
+    return self:conclude(false, errors.new(errors.Runtime, "the execution ended"))
   end
-  local result = value
-  if not ok then result = errors.is(value) and errors.output(value) or value end
-  if self.writer then
-    self.writer:add(i, ok, result)
-  else
-    self.results[i] = result
-  end
+  self:item_ended(i, ok, value)
   if not ok and self:over_threshold() then
     return self:conclude(false, errors.new(errors.ExceedToleratedFailureThreshold, THRESHOLD_CAUSE))
   end
@@ -144,10 +249,15 @@ function MapRun:conclude(ok, err)
   self.group.dead = true
   local exec, frame = self.exec, self.frame
   local counts = self.counts
+  -- the children still running are stopped (ABORTED)
+  for _, child in pairs(self.running_children) do
+    if not child.finished then child:stop() end
+  end
   counts.aborted = counts.aborted + counts.running
   counts.running = 0
   self.status = ok and "SUCCEEDED" or "FAILED"
   self.stop_ms = exec.engine.loop:now()
+  if exec.finished then return end
   if ok then
     record(exec, frame, "MapRunSucceeded", exec.sink and {})
   else
@@ -168,7 +278,9 @@ function MapRun:output()
 end
 
 --- Starts a Map Run for `frame` (which then blocks). spec:
---   program         the ItemProcessor
+--   program         the ItemProcessor, compiled
+--   processor       its definition ({StartAt, States, QueryLanguage}): a
+--                   durable run's STANDARD children are executions of it
 --   child_type      "STANDARD" or "EXPRESS"
 --   source          a stream: source:next() -> item, or nil at the end
 --   select(i, item) optional: the child's input (ItemSelector, batching)
@@ -179,25 +291,33 @@ end
 function M.start(frame, spec)
   local exec = frame.exec
   local arn, id, run_label = names(exec, spec.label)
+  local rid, recorded = record(exec, frame, "MapRunStarted", exec.sink and { mapRunArn = arn })
+  if not rid then return "block" end
+  if recorded and recorded.d and recorded.d.mapRunArn then
+    -- a recovery: the run started before the crash goes on under its name
+    arn = recorded.d.mapRunArn
+    id = arn:match(":([^:]+)$")
+    run_label = arn:match("/([^/]+):[^:]+$") or run_label
+  end
   local max = spec.max_concurrency
   if not max or max <= 0 or max > M.MAX_CONCURRENCY then max = M.MAX_CONCURRENCY end
   local run = setmetatable({
     exec = exec, frame = frame, arn = arn, id = id, label = run_label,
-    program = spec.program, child_type = spec.child_type or "STANDARD",
+    program = spec.program, processor = spec.processor, child_type = spec.child_type or "STANDARD",
     child_name = exec.machine.name .. "/" .. run_label,
     source = spec.source, select = spec.select, writer = spec.writer,
     max = max, max_concurrency = spec.max_concurrency or 0,
     tolerated_count = spec.tolerated_count, tolerated_percentage = spec.tolerated_percentage,
     counts = { pending = 0, running = 0, succeeded = 0, failed = 0, timed_out = 0, aborted = 0,
       total = 0, results_written = 0 },
-    results = setmetatable({}, array_mt),
+    results = setmetatable({}, array_mt), running_children = {},
     running = 0, next_index = 1, exhausted = false, ended = false,
+    recovering = recorded ~= nil,
     status = "RUNNING", start_ms = exec.engine.loop:now(), done = spec.done,
   }, MapRun)
-  -- the children's frames hang from this: stopping the run stops them
+  -- the in-memory children's frames hang from this: ending the run stops them
   run.group = { parent = frame, dead = false, key = frame.key }
   exec.engine.map_runs[arn] = run
-  if not record(exec, frame, "MapRunStarted", exec.sink and { mapRunArn = arn }) then return "block" end
   run.starting = true
   run:fill()
   run.starting = false
