@@ -100,6 +100,13 @@ function Rows:slow_record()
       elseif c == QUOTE and np == 0 then
         in_quotes = true
         self.pos = pos + 1
+      elseif c == QUOTE and pos == n and not self.eof then
+        self:fill()
+      elseif c == QUOTE and byte(buf, pos + 1) == QUOTE then
+        -- a doubled quote outside quotes is one quote too (AWS reads
+        -- {""MyKey"":""MyValue""} as {"MyKey":"MyValue"})
+        np = np + 1; parts[np] = '"'
+        self.pos = pos + 2
       elseif c == BACKSLASH then
         if pos == n and not self.eof then
           self:fill()

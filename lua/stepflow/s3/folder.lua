@@ -15,6 +15,7 @@
 --         writer:write(text); writer:close() -> info; writer:abort()
 --     b:put(bucket, key, body)   -> info | nil, code, message
 --     b:delete(bucket, key)      -> true | nil, code, message
+--     b:check_bucket(bucket)     -> true | nil, code, message
 --
 -- Codes: "NoSuchBucket", "NoSuchKey", "InvalidKey" (a key the folder
 -- cannot hold: empty, "." or ".." parts), "IO" (the file system refused).
@@ -52,6 +53,12 @@ function Folder:bucket_dir(bucket)
     return nil, "NoSuchBucket", "no folder " .. dir .. " for bucket " .. bucket
   end
   return dir
+end
+
+function Folder:check_bucket(bucket)
+  local dir, code, msg = self:bucket_dir(bucket)
+  if not dir then return nil, code, msg end
+  return true
 end
 
 -- The file of a key, or nil, code, message.
