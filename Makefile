@@ -97,6 +97,7 @@ check-rockspec:
 bench: all
 	bench/run
 	lua5.4 bench/durable.lua
+	lua5.4 bench/dmap_reader.lua
 
 graphs: all
 	@$(MAKE) --no-print-directory deps DEBS="$(GRAPH_DEBS)"
