@@ -15,12 +15,13 @@ BUILD      ?= build
 # tools/check_requires.lua checks that every module the tree requires is
 # ours or comes from one of these (keep its table of modules in step).
 DEBS        = lua5.4 liblua5.4-dev libevent-dev libsqlite3-dev lua-busted lua-cjson \
-              lua-check luarocks gcc make python3
+              lua-check luarocks gcc make python3 zlib1g-dev \
+              lua-filesystem
 
 srcs = $(shell $(LUA) tools/rock_sources.lua $(ROCKSPEC) $(1))
 libs = $(shell $(LUA) tools/rock_sources.lua $(ROCKSPEC) $(1) --libs)
 
-MODULES = stepflow.core.engine stepflow.core.json stepflow.core.store
+MODULES = stepflow.core.engine stepflow.core.json stepflow.core.store stepflow.core.codec
 SOS     = $(foreach m,$(MODULES),$(BUILD)/$(subst .,/,$(m)).so)
 
 # Only `make graphs` needs these (PNGs of docs/graphs).
@@ -81,7 +82,8 @@ demo: all
 sanitize: deps
 	$(MAKE) BUILD=build-san CC=gcc \
 	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-	  build-san/stepflow/core/engine.so build-san/stepflow/core/json.so build-san/stepflow/core/store.so
+	  build-san/stepflow/core/engine.so build-san/stepflow/core/json.so build-san/stepflow/core/store.so \
+	  build-san/stepflow/core/codec.so
 	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	STEPFLOW_CPATH="./build-san/?.so" tools/run_busted $(LUA) $(BUSTED) --exclude-tags=nosan
@@ -95,6 +97,7 @@ check-rockspec:
 bench: all
 	bench/run
 	lua5.4 bench/durable.lua
+	lua5.4 bench/dmap_reader.lua
 
 graphs: all
 	@$(MAKE) --no-print-directory deps DEBS="$(GRAPH_DEBS)"

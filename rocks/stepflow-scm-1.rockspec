@@ -13,6 +13,7 @@ dependencies = { "lua >= 5.4, < 5.5" }
 external_dependencies = {
   LIBEVENT = { header = "event2/event.h", library = "event_core" },
   SQLITE = { header = "sqlite3.h", library = "sqlite3" },
+  ZLIB = { header = "zlib.h", library = "z" },
 }
 build = {
   type = "builtin",
@@ -34,6 +35,12 @@ build = {
       libraries = { "sqlite3" },
       incdirs = { "core", "$(SQLITE_INCDIR)" },
       libdirs = { "$(SQLITE_LIBDIR)" },
+    },
+    ["stepflow.core.codec"] = {
+      sources = { "core/lmod_codec.c", "core/md5.c" },
+      libraries = { "z" },
+      incdirs = { "core", "$(ZLIB_INCDIR)" },
+      libdirs = { "$(ZLIB_LIBDIR)" },
     },
     -- Lua modules
     ["stepflow"] = "lua/stepflow/init.lua",
@@ -84,6 +91,15 @@ build = {
     ["stepflow.states.map_run"] = "lua/stepflow/states/map_run.lua",
     ["stepflow.states.group"] = "lua/stepflow/states/group.lua",
     ["stepflow.store"] = "lua/stepflow/store.lua",
+    ["stepflow.s3"] = "lua/stepflow/s3/init.lua",
+    ["stepflow.s3.folder"] = "lua/stepflow/s3/folder.lua",
+    ["stepflow.dmap.reader"] = "lua/stepflow/dmap/reader.lua",
+    ["stepflow.dmap.csv"] = "lua/stepflow/dmap/csv.lua",
+    ["stepflow.dmap.json_stream"] = "lua/stepflow/dmap/json_stream.lua",
+    ["stepflow.dmap.manifest"] = "lua/stepflow/dmap/manifest.lua",
+    ["stepflow.dmap.batcher"] = "lua/stepflow/dmap/batcher.lua",
+    ["stepflow.dmap.writer"] = "lua/stepflow/dmap/writer.lua",
+    ["stepflow.dmap.validate"] = "lua/stepflow/dmap/validate.lua",
     ["stepflow.asl.choice"] = "lua/stepflow/asl/choice.lua",
     ["stepflow.asl.validate"] = "lua/stepflow/asl/validate.lua",
     ["stepflow.asl.validate.util"] = "lua/stepflow/asl/validate/util.lua",

@@ -23,6 +23,7 @@ local PROVIDERS = {
   ["luassert"] = "lua-busted", ["luassert."] = "lua-busted",
   ["say"] = "lua-busted",
   ["luarocks."] = "luarocks",
+  ["lfs"] = "lua-filesystem",
 }
 
 local STANDARD = {
