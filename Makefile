@@ -98,6 +98,8 @@ bench: all
 	bench/run
 	lua5.4 bench/durable.lua
 	lua5.4 bench/dmap_reader.lua
+	lua5.4 bench/dmap.lua
+	lua5.4 bench/dmap.lua --standard 1000000
 
 graphs: all
 	@$(MAKE) --no-print-directory deps DEBS="$(GRAPH_DEBS)"

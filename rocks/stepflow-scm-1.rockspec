@@ -89,6 +89,7 @@ build = {
     ["stepflow.states.parallel"] = "lua/stepflow/states/parallel.lua",
     ["stepflow.states.map"] = "lua/stepflow/states/map.lua",
     ["stepflow.states.map_run"] = "lua/stepflow/states/map_run.lua",
+    ["stepflow.states.map_io"] = "lua/stepflow/states/map_io.lua",
     ["stepflow.states.group"] = "lua/stepflow/states/group.lua",
     ["stepflow.store"] = "lua/stepflow/store.lua",
     ["stepflow.s3"] = "lua/stepflow/s3/init.lua",

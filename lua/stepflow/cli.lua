@@ -18,14 +18,16 @@ usage: stepflow <command> [options]
 commands:
   run DEFINITION [--input JSON|@FILE] [--handlers FILE]... [--json]
                  [--virtual-time] [--name NAME] [--type STANDARD|EXPRESS]
-                 [--history]
+                 [--history] [--s3-dir DIR]
       Runs one execution and waits for its end. Prints the output JSON and
       exits 0 on SUCCEEDED; prints error and cause on stderr and exits 1
       otherwise. --json prints one line: {"status":..., "output":...} or
       {"status":..., "error":..., "cause":...}. --virtual-time makes Wait
       states and retry intervals cost no real time. --history also prints
       the execution's history events (with --json, as a "history" member
-      in AWS's GetExecutionHistory shape: {"events": [...]}). On a
+      in AWS's GetExecutionHistory shape: {"events": [...]}). --s3-dir DIR
+      stands for Amazon S3: s3://bucket/key is DIR/bucket/key (Distributed
+      Map ItemReader and ResultWriter, the aws-sdk:s3 Task integrations). On a
       terminal, a progress line on stderr shows the states done, Map
       items done of total and the time so far (not with --json).
   run DEFINITION --store FILE [--allow-missing-handlers] ...
@@ -34,7 +36,7 @@ commands:
   start DEFINITION --store FILE [--name NAME] [--input JSON|@FILE]
       Records a new durable STANDARD execution and exits without running
       it (an engine running FILE with resume picks it up).
-  resume --store FILE [--handlers FILE]... [--virtual-time] [--watch]
+  resume --store FILE [--handlers FILE]... [--virtual-time] [--watch] [--s3-dir DIR]
          [--allow-missing-handlers]
       Continues every open execution in FILE, and those that start adds
       meanwhile; exits when none can go on (with --watch: keeps waiting
@@ -136,15 +138,19 @@ local function make_engine(opts, registry, client_if_locked)
       end
     end
   end
-  local engine = stepflow.new({ virtual_time = opts["virtual-time"], store = s, handlers = registry,
-    accept_new = opts.accept_new, history = opts.history })
+  local engine, eerr = stepflow.new({ virtual_time = opts["virtual-time"], store = s, handlers = registry,
+    s3_dir = opts["s3-dir"], accept_new = opts.accept_new, history = opts.history })
+  if not engine then
+    if s then s:close() end
+    return nil, usage_error("--s3-dir: " .. tostring(eerr))
+  end
   return engine, s
 end
 
 local RUN_OPTIONS = {
   input = "value", handlers = "list", json = "flag", ["virtual-time"] = "flag",
   name = "value", type = "value", store = "value", ["allow-missing-handlers"] = "flag",
-  history = "flag",
+  history = "flag", ["s3-dir"] = "value",
 }
 
 -- run and start: one execution of a definition.
@@ -188,7 +194,7 @@ local function run_or_start(argv, start_only)
   if not start_only then
     -- start runs nothing, so only run warns about its own Tasks
     local ok, def = pcall(json.decode, text)
-    for _, m in ipairs(ok and needs.missing(def, registry) or {}) do
+    for _, m in ipairs(ok and needs.missing(def, engine.handlers) or {}) do
       say("warning: no handler for Resource '", m.resource, "' (state ", m.state,
         "); load one with --handlers FILE")
     end
@@ -261,7 +267,7 @@ function M.start(argv) return run_or_start(argv, true) end
 
 function M.resume(argv)
   local pos, opts = common.parse_args(argv, 2, { store = "value", handlers = "list", ["virtual-time"] = "flag",
-    watch = "flag", ["allow-missing-handlers"] = "flag" })
+    watch = "flag", ["allow-missing-handlers"] = "flag", ["s3-dir"] = "value" })
   if not pos then return usage_error(opts) end
   if #pos ~= 0 or not opts.store then
     return usage_error("usage: stepflow resume --store FILE [--handlers FILE]... [--watch]")

@@ -54,11 +54,21 @@ local Execution = lifecycle.Execution
 --   accept_new    with a store: also run RUNNING executions that clients
 --                 add to the store while this engine runs (read with the
 --                 stop requests: at commits and every 250 ms)
+--   s3_dir        a folder standing for Amazon S3: s3://bucket/key is
+--                 DIR/bucket/key, for Distributed Map ItemReaders and
+--                 ResultWriters and the aws-sdk:s3 Task integrations
+--                 (docs/DMAP.md)
 -- Returns the engine, or nil, message, {kind = ...} when the store cannot
 -- be opened (see store.open).
 function M.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("stepflow.new: opts must be a table", 2) end
+  if opts.s3_dir ~= nil then
+    if type(opts.s3_dir) ~= "string" then error("stepflow.new: s3_dir must be a folder path", 2) end
+    local dir = io.open(opts.s3_dir .. "/.")
+    if not dir then return nil, "s3_dir: " .. opts.s3_dir .. " is not a folder", { kind = "not_found" } end
+    dir:close()
+  end
   local store = opts.store
   if type(store) == "string" then
     local err, info
@@ -86,6 +96,7 @@ function M.new(opts)
     co_pool = {},
     handlers_version = 0,
     client = opts.client and true or false,
+    s3 = false,      -- the S3 backend (s3_dir)
     store = false,
     durability = false,
   }, Engine)
@@ -95,6 +106,15 @@ function M.new(opts)
   if store then
     self.store = store
     self.durability = durable.new(self, store, opts)
+  end
+  if opts.s3_dir ~= nil then
+    self.s3 = require("stepflow.s3.folder").new(opts.s3_dir)
+    -- the aws-sdk:s3 actions served from the folder
+    local s3 = require("stepflow.s3")
+    local ctx = { s3 = self.s3 }
+    for resource, fn in pairs(s3.resources) do
+      self.handlers[resource] = function(input) return fn(input, ctx) end
+    end
   end
   if opts.handlers then
     for name, fn in pairs(opts.handlers) do self:register(name, fn) end

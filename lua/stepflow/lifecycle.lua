@@ -93,7 +93,13 @@ function M.finish(exec, status, output, err)
       or status == "TIMED_OUT" and "ExecutionTimedOut" or "ExecutionAborted"
     execution.record_from(exec, nil, prev, etype, exec.sink and { error = exec.error, cause = exec.cause })
   end
-  if exec.durable then exec.engine.durability:finish_execution(exec, status, output) end
+  local engine = exec.engine
+  if exec.durable then
+    engine.durability:finish_execution(exec, status, output)
+    -- an ended durable execution is read from the store from now on: an
+    -- engine that runs for months keeps only the executions that run
+    if engine.executions[exec.arn] == exec then engine.executions[exec.arn] = nil end
+  end
   if exec.on_done then exec.on_done(exec) end
 end
 

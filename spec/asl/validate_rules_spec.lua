@@ -501,16 +501,28 @@ describe("stepflow.asl.validate", function()
         "A Map state cannot include both 'ItemSelector' and the deprecated 'Parameters'")
     end)
 
-    it("rejects ItemReader as not supported by stepflow", function()
+    it("rejects ItemReader and ResultWriter on an inline Map", function()
       rejects(map({ ItemReader = { Resource = "arn:aws:states:::s3:getObject",
-        Parameters = { Bucket = "b", Key = "k" } } }), "/States/M/ItemReader",
-        "Field 'ItemReader' (reading items from Amazon S3) is not supported by stepflow")
-    end)
-
-    it("rejects ResultWriter as not supported by stepflow", function()
+        Parameters = { Bucket = "b", Key = "k" }, ReaderConfig = { InputType = "JSON" } } }),
+        "/States/M/ItemReader", "Field 'ItemReader' needs a Distributed Map")
       rejects(map({ ResultWriter = { Resource = "arn:aws:states:::s3:putObject",
         Parameters = { Bucket = "b", Prefix = "p" } } }), "/States/M/ResultWriter",
-        "Field 'ResultWriter' (writing results to Amazon S3) is not supported by stepflow")
+        "Field 'ResultWriter' needs a Distributed Map")
+    end)
+
+    it("accepts ItemReader and ResultWriter on a Distributed Map", function()
+      local def = map({ ItemReader = { Resource = "arn:aws:states:::s3:getObject",
+        Parameters = { Bucket = "b", Key = "k" }, ReaderConfig = { InputType = "CSV", CSVHeaderLocation = "FIRST_ROW" } },
+        ResultWriter = { Resource = "arn:aws:states:::s3:putObject", Parameters = { Bucket = "b", Prefix = "p" } } })
+      def.States.M.ItemProcessor.ProcessorConfig = { Mode = "DISTRIBUTED", ExecutionType = "EXPRESS" }
+      assert.same({}, validate.check(def))
+    end)
+
+    it("refuses loudly an ItemReader of PARQUET data, which stepflow cannot decode", function()
+      local def = map({ ItemReader = { Resource = "arn:aws:states:::s3:getObject",
+        Parameters = { Bucket = "b", Key = "k" }, ReaderConfig = { InputType = "PARQUET" } } })
+      def.States.M.ItemProcessor.ProcessorConfig = { Mode = "DISTRIBUTED", ExecutionType = "EXPRESS" }
+      rejects(def, "/States/M/ItemReader/ReaderConfig/InputType", "InputType PARQUET is not supported by stepflow")
     end)
 
     it("rejects a Label longer than 40 characters", function()

@@ -209,8 +209,9 @@ describe("durable executions", function()
       end)
       engine:run()
       assert.equal("SUCCEEDED", keep.status)
-      local exec = engine.executions[added.arn]
-      assert.is_not_nil(exec)
+      -- ended, it is read from the store
+      assert.is_nil(engine.executions[added.arn])
+      local exec = assert(engine:get_execution(added.arn))
       assert.equal("SUCCEEDED", exec.status)
       assert.equal("done", exec.output)
       local h = engine:history(added.arn)

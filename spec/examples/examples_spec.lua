@@ -310,4 +310,53 @@ describe("examples", function()
       assert.equal(259200 * 1000, elapsed(exec))
     end)
   end)
+
+  describe("orders_csv", function()
+    local dir = "examples/orders_csv/"
+    local expected = load_json(dir .. "expected_output.json")
+    -- a copy of the example's S3 folder: the run writes its results there
+    local function s3_copy()
+      local tmp = os.tmpname()
+      os.remove(tmp)
+      assert(os.execute("cp -r " .. shell_quote(dir .. "s3") .. " " .. shell_quote(tmp)))
+      return tmp
+    end
+
+    it("has a definition that stepflow validate accepts", function()
+      local out, _, code = cli({ "validate", dir .. "definition.asl.json" })
+      assert.equal(0, code)
+      assert.matches("valid", out)
+    end)
+
+    it("reads the CSV from S3 in batches, writes the results back and sums them (Lua API)", function()
+      local s3 = s3_copy()
+      local result = quietly(function()
+        local engine = assert(stepflow.new({ virtual_time = true, s3_dir = s3 }))
+        assert(engine:load_handlers(dir .. "handlers.lua"))
+        local sm = assert(engine:create_state_machine(read(dir .. "definition.asl.json"), { name = "definition" }))
+        local e = engine:start_execution(sm, load_json(dir .. "input.json"))
+        engine:run()
+        return e:result()
+      end)
+      assert.equal("SUCCEEDED", result.status, tostring(result.cause))
+      assert.equal(canon(expected), canon(result.output))
+      -- the ResultWriter's files: the manifest and one file of records
+      local p = io.popen("find " .. shell_quote(s3 .. "/reports/priced") .. " -type f | sort")
+      local files = {}
+      for f in p:lines() do files[#files + 1] = f:match("[^/]+$") end
+      p:close()
+      assert.same({ "SUCCEEDED_0.json", "manifest.json" }, files)
+      assert(os.execute("rm -rf " .. shell_quote(s3)))
+    end)
+
+    it("gives expected_output.json through bin/stepflow --s3-dir", function()
+      local s3 = s3_copy()
+      local out, err, code = cli({ "run", dir .. "definition.asl.json", "--input", "@" .. dir .. "input.json",
+        "--handlers", dir .. "handlers.lua", "--s3-dir", s3 })
+      assert(os.execute("rm -rf " .. shell_quote(s3)))
+      assert.equal(0, code, err)
+      assert.equal(canon(expected), canon(json.decode(out)))
+      assert.not_matches("warning", err)
+    end)
+  end)
 end)

@@ -120,4 +120,87 @@ describe("Distributed Map", function()
     assert.matches("^arn:aws:states:us%-east%-1:123456789012:execution:Outer/[%x-]+:[%x-]+$", out[1].id)
     assert.equal(7, out[1].input)
   end)
+
+  describe("with an ItemReader and a ResultWriter on the S3 folder", function()
+    local s3
+    before_each(function()
+      s3 = os.tmpname()
+      os.remove(s3)
+      assert(os.execute("mkdir -p " .. s3 .. "/in " .. s3 .. "/out"))
+      local f = assert(io.open(s3 .. "/in/items.jsonl", "w"))
+      for i = 1, 7 do f:write(json.encode({ n = i }), "\n") end
+      f:close()
+    end)
+    after_each(function() os.execute("rm -rf " .. s3) end)
+
+    local function reader_def(extra, config)
+      local rc = { InputType = "JSONL" }
+      for k, v in pairs(config or {}) do rc[k] = v end
+      return dmap(extra or {}, {
+        ProcessorConfig = { Mode = "DISTRIBUTED", ExecutionType = "EXPRESS" },
+        StartAt = "P", States = { P = { Type = "Pass", Parameters = { ["twice.$"] = "States.MathAdd($.n, $.n)" },
+          End = true } } }), rc
+    end
+    local function run(def, input)
+      local engine = assert(stepflow.new({ virtual_time = true, s3_dir = s3, history = true }))
+      local sm = assert(engine:create_state_machine(def))
+      local exec = engine:start_execution(sm, input or {})
+      engine:run()
+      return exec, engine
+    end
+
+    it("streams the items of a JSON Lines object, MaxItems at most", function()
+      local def, rc = reader_def()
+      rc.MaxItems = 5
+      def.States.M.ItemReader = { Resource = "arn:aws:states:::s3:getObject", ReaderConfig = rc,
+        Parameters = { Bucket = "in", ["Key.$"] = "$.key" } }
+      local exec = run(def, { key = "items.jsonl" })
+      assert.equal("SUCCEEDED", exec.status, exec.cause)
+      assert.same({ { twice = 2 }, { twice = 4 }, { twice = 6 }, { twice = 8 }, { twice = 10 } }, exec.output)
+      -- the number of items is not known when the Map starts
+      assert.equal(0, exec.history[3].details.length)
+    end)
+
+    it("fails the Map Run with States.ItemReaderFailed when the object is missing", function()
+      local def, rc = reader_def()
+      def.States.M.ItemReader = { Resource = "arn:aws:states:::s3:getObject", ReaderConfig = rc,
+        Parameters = { Bucket = "in", Key = "nope.jsonl" } }
+      local exec = run(def)
+      assert.equal("FAILED", exec.status)
+      assert.equal("States.ItemReaderFailed", exec.error)
+      local types = {}
+      for i, e in ipairs(exec.history) do types[i] = e.type end
+      assert.same({ "ExecutionStarted", "MapStateEntered", "MapStateStarted", "MapRunStarted", "MapRunFailed",
+        "MapStateFailed", "ExecutionFailed" }, types)
+    end)
+
+    it("writes the results to S3 and gives where it wrote them", function()
+      local def, rc = reader_def({ Label = "Twice" })
+      def.States.M.ItemReader = { Resource = "arn:aws:states:::s3:getObject", ReaderConfig = rc,
+        Parameters = { Bucket = "in", Key = "items.jsonl" } }
+      def.States.M.ResultWriter = { Resource = "arn:aws:states:::s3:putObject",
+        Parameters = { Bucket = "out", Prefix = "runs" } }
+      local exec, engine = run(def)
+      assert.equal("SUCCEEDED", exec.status, exec.cause)
+      local arn, map_run = next(engine.map_runs)
+      assert.same({ MapRunArn = arn, ResultWriterDetails = { Bucket = "out",
+        Key = "runs/" .. map_run.id .. "/manifest.json" } }, exec.output)
+      assert.equal(7, map_run.counts.results_written)
+      local f = assert(io.open(s3 .. "/out/runs/" .. map_run.id .. "/SUCCEEDED_0.json"))
+      local records = json.decode(f:read("a"))
+      f:close()
+      assert.equal(7, #records)
+      assert.equal("SUCCEEDED", records[1].Status)
+      assert.same({ twice = 2 }, json.decode(records[1].Output))
+    end)
+
+    it("transforms the results without writing them when the ResultWriter has only WriterConfig", function()
+      local def = dmap({ ResultWriter = { WriterConfig = { Transformation = "COMPACT" } } }, {
+        ProcessorConfig = { Mode = "DISTRIBUTED", ExecutionType = "EXPRESS" },
+        StartAt = "P", States = { P = { Type = "Pass", End = true } } })
+      local exec = run(def, json.array({ 1, 2, 3 }))
+      assert.equal("SUCCEEDED", exec.status, exec.cause)
+      assert.same({ 1, 2, 3 }, exec.output)
+    end)
+  end)
 end)

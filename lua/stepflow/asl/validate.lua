@@ -6,7 +6,7 @@
 --
 -- It rejects what AWS's ValidateStateMachineDefinition / CreateStateMachine
 -- rejects, accepts what AWS accepts, and refuses loudly the features
--- stepflow does not implement (Map ItemReader and ResultWriter). Every
+-- stepflow does not implement (an ItemReader of PARQUET data). Every
 -- problem is collected, in a stable order (a depth-first walk with keys
 -- sorted), each with a JSON pointer into the definition.
 local util = require("stepflow.asl.validate.util")

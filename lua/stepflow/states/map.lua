@@ -14,6 +14,10 @@ local M = {}
 
 local record, record_from = execution.record, execution.record_from
 local map_run = require("stepflow.states.map_run")
+local map_io = require("stepflow.states.map_io")
+local reader = require("stepflow.dmap.reader")
+local batcher = require("stepflow.dmap.batcher")
+local writer = require("stepflow.dmap.writer")
 local array_mt, null = json.array_mt, json.null
 local setmetatable = setmetatable
 
@@ -50,35 +54,6 @@ local function selector_fn(c, st, def, where)
   return c:check(fn, where .. "/" .. field, err)
 end
 
--- ItemBatcher: groups items into {Items = [...], BatchInput = ...}.
-local function batcher_fn(c, st, def, where)
-  local b = def.ItemBatcher
-  if b == nil then return nil end
-  local bwhere = where .. "/ItemBatcher"
-  local max_items = number_field(c, st, b, "MaxItemsPerBatch", "integer", bwhere)
-  local max_bytes = number_field(c, st, b, "MaxInputBytesPerBatch", "integer", bwhere)
-  local batch_input = b.BatchInput ~= nil and c:check(template.compile(b.BatchInput, "BatchInput"),
-    bwhere .. "/BatchInput")
-  return function(frame, effective, items)
-    local per = max_items and max_items(frame, effective) or math.huge
-    local bytes = max_bytes and max_bytes(frame, effective) or 262144
-    local extra
-    if batch_input then frame.input = effective; extra = batch_input(frame) end
-    local batches = setmetatable({}, array_mt)
-    local cur, size = nil, 0
-    for i = 1, #items do
-      local item_size = #json.encode(items[i]) + 1
-      if not cur or #cur >= per or size + item_size > bytes then
-        cur, size = setmetatable({}, array_mt), 0
-        batches[#batches + 1] = { Items = cur, BatchInput = extra }
-      end
-      cur[#cur + 1] = items[i]
-      size = size + item_size
-    end
-    return batches
-  end
-end
-
 function M.compile(c, st, def, where)
   local proc = def.ItemProcessor or def.Iterator
   local pfield = def.ItemProcessor and "ItemProcessor" or "Iterator"
@@ -90,7 +65,12 @@ function M.compile(c, st, def, where)
   local processor = distributed and { StartAt = proc.StartAt, States = proc.States, QueryLanguage = st.ql }
   local get_items = items_fn(c, st, def, where)
   local selector = selector_fn(c, st, def, where)
-  local batcher = batcher_fn(c, st, def, where)
+  -- A Distributed Map's items and results (stepflow.states.map_io)
+  local batch_opts = map_io.batcher(c, st, def, where)
+  local read_def = distributed and def.ItemReader ~= nil and map_io.reader(c, st, def.ItemReader,
+    where .. "/ItemReader")
+  local write_def = distributed and def.ResultWriter ~= nil and map_io.writer(c, st, def.ResultWriter,
+    where .. "/ResultWriter")
   local max_conc = number_field(c, st, def, "MaxConcurrency", "integer", where)
   local tol_count = number_field(c, st, def, "ToleratedFailureCount", "integer", where)
   local tol_pct = number_field(c, st, def, "ToleratedFailurePercentage", "float", where)
@@ -108,12 +88,32 @@ function M.compile(c, st, def, where)
     return v
   end
 
-  -- A Distributed Map: the items (already selected, and batched) run as
-  -- child executions of a Map Run.
-  local function run_distributed(frame, raw, effective, inputs, max)
+  -- A Distributed Map: its items, read from the state input or by its
+  -- ItemReader, selected and batched as they are pulled, run as child
+  -- executions of a Map Run; its results are kept, or written by its
+  -- ResultWriter.
+  local function run_distributed(frame, raw, effective, max, items)
     local exec = frame.exec
+    local engine = exec.engine
     local sink = exec.sink
-    if not record(exec, frame, "MapStateStarted", sink and { length = #inputs }) then return "block" end
+    local source, length
+    if read_def then
+      local rdef, ropts = read_def(frame, raw, effective)
+      source = map_io.lazy(function() return reader.open(rdef, engine.s3, ropts) end)
+      length = 0  -- not known before the items are read
+    else
+      source, length = map_run.array_source(items), #items
+    end
+    if selector then
+      source = map_io.mapped(source, function(i, item) return select(frame, effective, raw, i, item) end)
+    end
+    local bopts = batch_opts and batch_opts(frame, raw, effective)
+    if bopts then
+      source = batcher.wrap(source, bopts)
+      if not read_def then length = nil end
+    end
+    local wdef = write_def and write_def(frame, raw, effective)
+    if not record(exec, frame, "MapStateStarted", sink and { length = length or 0 }) then return "block" end
     -- Its tolerance is checked after it has started (AWS records
     -- MapStateStarted before these failures).
     local tc = tol_count and tol_count(frame, effective, raw)
@@ -124,14 +124,17 @@ function M.compile(c, st, def, where)
     end
     return map_run.start(frame, {
       program = program, processor = processor, child_type = config.ExecutionType or "STANDARD",
-      source = map_run.array_source(inputs), max_concurrency = max,
+      source = source, max_concurrency = max,
       tolerated_count = tc, tolerated_percentage = tp, label = label,
+      open_writer = wdef and function(run)
+        return writer.open(wdef, engine.s3, { map_run_id = run.id, map_run_arn = run.arn })
+      end,
       done = function(ok, run)
         if not ok then error(run, 0) end
         local results = run:output()
         record_from(exec, frame, frame.last_event, "MapStateSucceeded", sink and {})
         -- the children's results together, like a task's result
-        errors.check_size(results, exec.engine.payload_limit, name)
+        errors.check_size(results, engine.payload_limit, name)
         return finish(frame, raw, results)
       end,
     })
@@ -141,16 +144,22 @@ function M.compile(c, st, def, where)
     local effective = prepare(frame, raw)
     local exec = frame.exec
     local sink = exec.sink
-    local items = get_items(frame, effective, raw)
+    -- the items first (an ItemReader reads them later), then MaxConcurrency
+    local items = not read_def and get_items(frame, effective, raw)
     local max = max_conc and max_conc(frame, effective, raw) or 0
     if max < 0 then runtime("MaxConcurrency cannot be negative.") end
+    if distributed then return run_distributed(frame, raw, effective, max, items) end
     local inputs = items
     if selector then
       inputs = setmetatable({}, array_mt)
       for i = 1, #items do inputs[i] = select(frame, effective, raw, i, items[i]) end
     end
-    if batcher then inputs = batcher(frame, effective, inputs) end
-    if distributed then return run_distributed(frame, raw, effective, inputs, max) end
+    if batch_opts then
+      -- (AWS documents ItemBatcher for Distributed Maps; an inline one batches alike)
+      local batches = batcher.wrap(map_run.array_source(inputs), batch_opts(frame, raw, effective))
+      inputs = setmetatable({}, array_mt)
+      for b in batches.next do inputs[#inputs + 1] = b end
+    end
     local n = #inputs
     if not record(exec, frame, "MapStateStarted", sink and { length = n }) then return "block" end
     -- Unique per visit and attempt, and the same when a recovery replays

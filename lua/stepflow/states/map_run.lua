@@ -15,6 +15,7 @@ local json = require("stepflow.json")
 local errors = require("stepflow.errors")
 local execution = require("stepflow.execution")
 local lifecycle = require("stepflow.lifecycle")
+local writer = require("stepflow.dmap.writer")
 
 local M = {}
 
@@ -92,22 +93,39 @@ function MapRun:durable_machine()
 end
 
 -- Counts an item's child as ended and keeps (or writes) its result.
-function MapRun:item_ended(i, ok, value)
+-- `child` describes the child for a ResultWriter's record: {arn, name,
+-- sm_arn, input, start_ms, stop_ms}.
+function MapRun:item_ended(i, ok, value, child)
   local counts = self.counts
+  local status = "SUCCEEDED"
   if ok then
     counts.succeeded = counts.succeeded + 1
   elseif value and value.Error == errors.Timeout then
     counts.timed_out = counts.timed_out + 1
+    status = "TIMED_OUT"
   else
     counts.failed = counts.failed + 1
+    status = "FAILED"
   end
   local result = value
   if not ok then result = errors.is(value) and errors.output(value) or value end
-  if self.writer then
-    self.writer:add(i, ok, result)
+  local w = self.writer
+  if w then
+    child = child or {}
+    w:add(writer.record({ execution_arn = child.arn, name = child.name, state_machine_arn = child.sm_arn,
+      status = status, input = child.input, output = ok and value or nil,
+      error = not ok and result.Error or nil, cause = not ok and result.Cause or nil,
+      start_ms = child.start_ms, stop_ms = child.stop_ms or self.exec.engine.loop:now() }), i)
+    counts.results_written = counts.results_written + 1
   else
     self.results[i] = result
   end
+end
+
+-- What a ResultWriter records of an execution object (running or ended).
+local function described(e, input)
+  return { arn = e.arn, name = e.name, sm_arn = e.machine and e.machine.arn, input = input,
+    start_ms = e.start_ms, stop_ms = e.stop_ms }
 end
 
 -- Starts (or, in a recovery, finds) the child execution of item `i`.
@@ -123,7 +141,8 @@ function MapRun:launch(i, input)
     if rec and rec.status ~= "RUNNING" then
       local ok = rec.status == "SUCCEEDED"
       local value = ok and json.decode(rec.output or "null") or errors.new(rec.error or "", rec.cause)
-      self:item_ended(i, ok, value)
+      self:item_ended(i, ok, value, { arn = arn, name = name, sm_arn = rec.sm_arn,
+        input = rec.input and json.decode(rec.input), start_ms = rec.started, stop_ms = rec.stopped })
       return false
     end
     if rec and self.child_type ~= "EXPRESS" then
@@ -136,17 +155,18 @@ function MapRun:launch(i, input)
       if running then
         if running.finished then
           self:item_ended(i, running.status == "SUCCEEDED",
-            running.status == "SUCCEEDED" and running.output or errors.new(running.error or "", running.cause))
+            running.status == "SUCCEEDED" and running.output or errors.new(running.error or "", running.cause),
+            described(running, running.input))
           return false
         end
-        self:adopt(i, running)
+        self:adopt(i, running, running.input)
         return true
       end
     end
   end
   if store and self.child_type ~= "EXPRESS" then
     local child = engine:start_execution(self:durable_machine(), input, { name = name })
-    self:adopt(i, child)
+    self:adopt(i, child, input)
     return true
   end
   local child = lifecycle.child(exec, self.program, self.child_name, input, self.child_type)
@@ -168,7 +188,8 @@ function MapRun:launch(i, input)
         require("stepflow.durable").store_failure("stepflow: store write failed: " .. tostring(err))
       end
     end
-    self:child_done(i, ok, value)
+    child.stop_ms = engine.loop:now()
+    self:child_done(i, ok, value, described(child, input))
   end, self.group, "", 0)
   child.root = frame
   engine.scheduler:push(frame)
@@ -177,7 +198,7 @@ end
 
 -- Follows a child that is an execution of its own (a durable STANDARD
 -- child): its end is the item's.
-function MapRun:adopt(i, child)
+function MapRun:adopt(i, child, input)
   self.running_children[i] = child
   self.running = self.running + 1
   self.counts.running = self.counts.running + 1
@@ -186,15 +207,33 @@ function MapRun:adopt(i, child)
     if before then before(e) end
     self.running_children[i] = nil
     local ok = e.status == "SUCCEEDED"
-    self:child_done(i, ok, ok and e.output or errors.new(e.error or "", e.cause))
+    self:child_done(i, ok, ok and e.output or errors.new(e.error or "", e.cause), described(e, input))
   end
 end
+
+-- Children a run starts in one turn of the loop: children that end at
+-- once (in memory, nothing to wait for) then hold few items at a time,
+-- while children that wait still reach MaxConcurrency over a few turns.
+M.SLICE = 256
 
 -- Pulls items and starts children until MaxConcurrency are in flight or
 -- the items are all read; concludes when the last child ended.
 function MapRun:fill()
   while not self.ended and self.running < self.max do
     if self.exhausted then break end
+    if self.started_in_turn >= M.SLICE then
+      -- the rest on a later turn, after these have run
+      if not self.refill_posted then
+        self.refill_posted = true
+        self.exec.engine.loop:call(function()
+          self.refill_posted = false
+          self.started_in_turn = 0
+          self:fill()
+        end)
+      end
+      return
+    end
+    self.started_in_turn = self.started_in_turn + 1
     local ok, item = pcall(self.source.next, self.source)
     if not ok then
       -- an ItemReader failure fails the run at once
@@ -226,7 +265,7 @@ function MapRun:fill()
   end
 end
 
-function MapRun:child_done(i, ok, value)
+function MapRun:child_done(i, ok, value, child)
   if self.ended then return end
   self.running = self.running - 1
   self.counts.running = self.counts.running - 1
@@ -234,7 +273,7 @@ function MapRun:child_done(i, ok, value)
     -- the parent ended (stopped, timed out): its run stops with it
     return self:conclude(false, errors.new(errors.Runtime, "the execution ended"))
   end
-  self:item_ended(i, ok, value)
+  self:item_ended(i, ok, value, child)
   if not ok and self:over_threshold() then
     return self:conclude(false, errors.new(errors.ExceedToleratedFailureThreshold, THRESHOLD_CAUSE))
   end
@@ -255,6 +294,8 @@ function MapRun:conclude(ok, err)
   end
   counts.aborted = counts.aborted + counts.running
   counts.running = 0
+  if self.source.close then pcall(self.source.close, self.source) end
+  if not ok and self.writer then self.writer:abort() end
   self.status = ok and "SUCCEEDED" or "FAILED"
   self.stop_ms = exec.engine.loop:now()
   if exec.finished then return end
@@ -272,8 +313,10 @@ function MapRun:conclude(ok, err)
   execution.continue(frame, self.done, ok, ok and self or err)
 end
 
---- The results in item order (without a ResultWriter).
+--- The Map state's result: the results in item order, or what its
+-- ResultWriter gives (where it wrote them, or the transformed results).
 function MapRun:output()
+  if self.writer then return self.writer:finish(self.counts) end
   return self.results
 end
 
@@ -285,7 +328,7 @@ end
 --   source          a stream: source:next() -> item, or nil at the end
 --   select(i, item) optional: the child's input (ItemSelector, batching)
 --   max_concurrency, tolerated_count, tolerated_percentage, label
---   writer          optional: writer:add(i, ok, result) for each child
+--   open_writer(run) optional: the run's ResultWriter (stepflow.dmap.writer)
 --   done(ok, run_or_error) -> the state's output, or raises; called once
 -- Returns the frame's step.
 function M.start(frame, spec)
@@ -305,13 +348,14 @@ function M.start(frame, spec)
     exec = exec, frame = frame, arn = arn, id = id, label = run_label,
     program = spec.program, processor = spec.processor, child_type = spec.child_type or "STANDARD",
     child_name = exec.machine.name .. "/" .. run_label,
-    source = spec.source, select = spec.select, writer = spec.writer,
+    source = spec.source, select = spec.select, writer = false,
     max = max, max_concurrency = spec.max_concurrency or 0,
     tolerated_count = spec.tolerated_count, tolerated_percentage = spec.tolerated_percentage,
     counts = { pending = 0, running = 0, succeeded = 0, failed = 0, timed_out = 0, aborted = 0,
       total = 0, results_written = 0 },
     results = setmetatable({}, array_mt), running_children = {},
-    running = 0, next_index = 1, exhausted = false, ended = false,
+    running = 0, next_index = 1, exhausted = false, ended = false, refill_posted = false,
+    started_in_turn = 0,
     recovering = recorded ~= nil,
     status = "RUNNING", start_ms = exec.engine.loop:now(), done = spec.done,
   }, MapRun)
@@ -319,7 +363,14 @@ function M.start(frame, spec)
   run.group = { parent = frame, dead = false, key = frame.key }
   exec.engine.map_runs[arn] = run
   run.starting = true
-  run:fill()
+  local opened, w = true, false
+  if spec.open_writer then opened, w = pcall(spec.open_writer, run) end
+  if opened then
+    run.writer = w
+    run:fill()
+  else
+    run:conclude(false, errors.is(w) and w or errors.new(errors.ResultWriterFailed, tostring(w)))
+  end
   run.starting = false
   local step = run.step
   if step then

@@ -1,7 +1,7 @@
 --- Map and Parallel checks of the definition validator: Branches,
 -- ItemProcessor / Iterator (nested scopes with their own StartAt and
 -- States), ProcessorConfig, items, concurrency and failure tolerance, and
--- the Distributed Map features stepflow does not implement.
+-- a Distributed Map's ItemReader and ResultWriter (stepflow.dmap.validate).
 local util = require("stepflow.asl.validate.util")
 local paths = require("stepflow.asl.validate.paths")
 local jsonata = require("stepflow.asl.validate.jsonata")
@@ -84,12 +84,6 @@ local function check_processor_config(ctx, path, cfg)
     ctx:add(path, "These fields are required: [ExecutionType]; a DISTRIBUTED Map runs its "
       .. "items as STANDARD or EXPRESS child executions")
   end
-end
-
-local function unsupported(ctx, path, field, what)
-  ctx:add(path, "Field '" .. field .. "' (" .. what .. ") is not supported by stepflow: "
-    .. "pass the items in the state input (ItemsPath/Items) and read the results from the "
-    .. "Map output instead")
 end
 
 local BATCHER_FIELDS = { "MaxItemsPerBatch", "MaxItemsPerBatchPath", "MaxInputBytesPerBatch",
@@ -201,11 +195,11 @@ function M.check_map(ctx, path, state, ok, is_jsonata)
     end
   end
   if ok.ItemBatcher then check_item_batcher(ctx, join(path, "ItemBatcher"), state.ItemBatcher, is_jsonata) end
-  if ok.ItemReader then
-    unsupported(ctx, join(path, "ItemReader"), "ItemReader", "reading items from Amazon S3")
-  end
-  if ok.ResultWriter then
-    unsupported(ctx, join(path, "ResultWriter"), "ResultWriter", "writing results to Amazon S3")
+  if ok.ItemReader or ok.ResultWriter then
+    local proc = util.is_object(state.ItemProcessor) and state.ItemProcessor or
+      util.is_object(state.Iterator) and state.Iterator or {}
+    local config = util.is_object(proc.ProcessorConfig) and proc.ProcessorConfig or {}
+    require("stepflow.dmap.validate").check_into(ctx, path, state, is_jsonata, config.Mode == "DISTRIBUTED")
   end
 end
 
