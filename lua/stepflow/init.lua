@@ -398,6 +398,37 @@ function Engine:history(arn)
   return out
 end
 
+--- A Map Run (a Distributed Map's visit) as AWS's DescribeMapRun
+-- describes it, or nil. (Map Runs are kept in memory: those of a past
+-- process are gone.)
+function Engine:describe_map_run(arn)
+  local run = self.map_runs[arn]
+  return run and run:describe()
+end
+
+--- The Map Runs an execution started, oldest first: AWS's ListMapRuns
+-- items {executionArn, mapRunArn, stateMachineArn, startDate, stopDate}.
+function Engine:list_map_runs(execution_arn)
+  local out = {}
+  for arn, run in pairs(self.map_runs) do
+    if run.execution_arn == execution_arn then
+      out[#out + 1] = { executionArn = execution_arn, mapRunArn = arn,
+        stateMachineArn = run.exec.machine.arn, startDate = run.start_ms, stopDate = run.stop_ms }
+    end
+  end
+  table.sort(out, function(a, b) return a.startDate < b.startDate end)
+  return out
+end
+
+--- Changes a running Map Run's MaxConcurrency or tolerated failures
+-- (UpdateMapRun): changes {max_concurrency, tolerated_failure_count,
+-- tolerated_failure_percentage}. Returns true, or nil, code, message.
+function Engine:update_map_run(arn, changes)
+  local run = self.map_runs[arn]
+  if not run then return nil, "ResourceNotFound", "Map Run " .. tostring(arn) .. " does not exist" end
+  return run:update(changes or {})
+end
+
 --- Keeps the loop alive waiting for work that clients add to the store
 -- (`stepflow resume --watch`), until the process is stopped.
 function Engine:watch_store()

@@ -38,6 +38,57 @@ describe("Distributed Map", function()
     assert.matches("^arn:aws:states:us%-east%-1:123456789012:mapRun:Shop/Orders:[%x-]+$", arn)
   end)
 
+  it("describes itself as DescribeMapRun does, counting items and child executions apart", function()
+    local engine = stepflow.new({ virtual_time = true, handlers = { work = function(batch)
+      for _, x in ipairs(batch.Items) do if x == 4 then error({ Error = "Bad" }) end end
+      return #batch.Items
+    end } })
+    local sm = assert(engine:create_state_machine(dmap({ ItemBatcher = { MaxItemsPerBatch = 2 },
+      ToleratedFailureCount = 1, MaxConcurrency = 3 })))
+    local exec = engine:start_execution(sm, json.array({ 1, 2, 3, 4, 5 }))
+    engine:run()
+    assert.equal("SUCCEEDED", exec.status, exec.cause)
+    local runs = engine:list_map_runs(exec.arn)
+    assert.equal(1, #runs)
+    local d = engine:describe_map_run(runs[1].mapRunArn)
+    assert.equal("SUCCEEDED", d.status)
+    assert.equal(exec.arn, d.executionArn)
+    assert.equal(3, d.maxConcurrency)
+    assert.equal(1, d.toleratedFailureCount)
+    assert.same({ pending = 0, running = 0, succeeded = 2, failed = 1, timedOut = 0, aborted = 0, total = 3,
+      resultsWritten = 0, failuresNotRedrivable = 0, pendingRedrive = 0 }, d.executionCounts)
+    assert.same({ pending = 0, running = 0, succeeded = 3, failed = 2, timedOut = 0, aborted = 0, total = 5,
+      resultsWritten = 0, failuresNotRedrivable = 0, pendingRedrive = 0 }, d.itemCounts)
+    assert.is_number(d.startDate)
+    assert.is_number(d.stopDate)
+  end)
+
+  it("takes a new MaxConcurrency and tolerance while it runs (UpdateMapRun)", function()
+    local in_flight, most = 0, 0
+    local engine = stepflow.new({ virtual_time = true, handlers = { work = function(x, ctx)
+      in_flight = in_flight + 1
+      if in_flight > most then most = in_flight end
+      ctx.sleep(10)
+      in_flight = in_flight - 1
+      if x == 2 then error({ Error = "Bad" }) end
+      return x
+    end } })
+    local sm = assert(engine:create_state_machine(dmap({ MaxConcurrency = 1 })))
+    local exec = engine:start_execution(sm, json.array({ 1, 2, 3, 4, 5, 6 }))
+    local arn
+    engine.loop:timer(5000, function()
+      arn = next(engine.map_runs)
+      assert.is_true(engine:update_map_run(arn, { max_concurrency = 4, tolerated_failure_count = 1 }))
+    end)
+    engine:run()
+    assert.equal("SUCCEEDED", exec.status, exec.cause)
+    assert.equal(4, most)
+    local ok, code = engine:update_map_run(arn, { max_concurrency = 2 })
+    assert.is_nil(ok)
+    assert.equal("ValidationException", code)
+    assert.equal("ResourceNotFound", select(2, engine:update_map_run("arn:nope", {})))
+  end)
+
   it("keeps its counts, status and settings for DescribeMapRun", function()
     local engine = stepflow.new({ virtual_time = true, handlers = work({ 3 }) })
     local sm = assert(engine:create_state_machine(dmap({ ToleratedFailureCount = 1, MaxConcurrency = 2 })))

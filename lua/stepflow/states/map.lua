@@ -124,7 +124,7 @@ function M.compile(c, st, def, where)
     end
     return map_run.start(frame, {
       program = program, processor = processor, child_type = config.ExecutionType or "STANDARD",
-      source = source, max_concurrency = max,
+      source = source, max_concurrency = max, batched = bopts ~= nil,
       tolerated_count = tc, tolerated_percentage = tp, label = label,
       open_writer = wdef and function(run)
         return writer.open(wdef, engine.s3, { map_run_id = run.id, map_run_arn = run.arn })

@@ -96,17 +96,23 @@ end
 -- `child` describes the child for a ResultWriter's record: {arn, name,
 -- sm_arn, input, start_ms, stop_ms}.
 function MapRun:item_ended(i, ok, value, child)
-  local counts = self.counts
+  local counts, items = self.counts, self.item_counts
+  local n = self.sizes[i] or 1
+  self.sizes[i] = nil
   local status = "SUCCEEDED"
   if ok then
     counts.succeeded = counts.succeeded + 1
+    items.succeeded = items.succeeded + n
   elseif value and value.Error == errors.Timeout then
     counts.timed_out = counts.timed_out + 1
+    items.timed_out = items.timed_out + n
     status = "TIMED_OUT"
   else
     counts.failed = counts.failed + 1
+    items.failed = items.failed + n
     status = "FAILED"
   end
+  if not self.writer then items.running = items.running - n end
   local result = value
   if not ok then result = errors.is(value) and errors.output(value) or value end
   local w = self.writer
@@ -117,6 +123,8 @@ function MapRun:item_ended(i, ok, value, child)
       error = not ok and result.Error or nil, cause = not ok and result.Cause or nil,
       start_ms = child.start_ms, stop_ms = child.stop_ms or self.exec.engine.loop:now() }), i)
     counts.results_written = counts.results_written + 1
+    items.running = items.running - n
+    items.results_written = items.results_written + n
   else
     self.results[i] = result
   end
@@ -247,6 +255,11 @@ function MapRun:fill()
     local i = self.next_index
     self.next_index = i + 1
     self.counts.total = self.counts.total + 1
+    -- a batch is one child of several items (AWS counts both)
+    local n = type(item) == "table" and type(item.Items) == "table" and self.batched and #item.Items or 1
+    self.sizes[i] = n
+    self.item_counts.total = self.item_counts.total + n
+    self.item_counts.running = self.item_counts.running + n
     local input = item
     if self.select then
       local fine, v = pcall(self.select, i, item)
@@ -294,11 +307,17 @@ function MapRun:conclude(ok, err)
   end
   counts.aborted = counts.aborted + counts.running
   counts.running = 0
+  self.item_counts.aborted = self.item_counts.aborted + self.item_counts.running
+  self.item_counts.running = 0
   if self.source.close then pcall(self.source.close, self.source) end
   if not ok and self.writer then self.writer:abort() end
   self.status = ok and "SUCCEEDED" or "FAILED"
   self.stop_ms = exec.engine.loop:now()
-  if exec.finished then return end
+  if exec.finished then
+    -- the parent ended first (stopped, timed out): the run is aborted
+    self.status = "ABORTED"
+    return
+  end
   if ok then
     record(exec, frame, "MapRunSucceeded", exec.sink and {})
   else
@@ -311,6 +330,48 @@ function MapRun:conclude(ok, err)
     return
   end
   execution.continue(frame, self.done, ok, ok and self or err)
+end
+
+local function counts_of(c)
+  return { pending = c.pending, running = c.running, succeeded = c.succeeded, failed = c.failed,
+    timedOut = c.timed_out, aborted = c.aborted, total = c.total, resultsWritten = c.results_written,
+    failuresNotRedrivable = 0, pendingRedrive = 0 }
+end
+
+--- The run as AWS's DescribeMapRun gives it (dates in ms).
+function MapRun:describe()
+  return {
+    mapRunArn = self.arn, executionArn = self.execution_arn, status = self.status,
+    startDate = self.start_ms, stopDate = self.stop_ms, maxConcurrency = self.max_concurrency,
+    toleratedFailurePercentage = self.tolerated_percentage or 0,
+    toleratedFailureCount = self.tolerated_count or 0,
+    itemCounts = counts_of(self.item_counts), executionCounts = counts_of(self.counts),
+    redriveCount = 0,
+  }
+end
+
+--- Changes a running run's MaxConcurrency and tolerance (UpdateMapRun).
+-- Returns true, or nil and AWS's error code and message.
+function MapRun:update(changes)
+  if self.status ~= "RUNNING" then
+    return nil, "ValidationException", "Map Run " .. self.arn .. " is not running (CANNOT_UPDATE_COMPLETED_MAP_RUN)"
+  end
+  if changes.max_concurrency ~= nil then
+    local max = changes.max_concurrency
+    self.max_concurrency = max
+    if max <= 0 or max > M.MAX_CONCURRENCY then max = M.MAX_CONCURRENCY end
+    self.max = max
+  end
+  if changes.tolerated_failure_count ~= nil then self.tolerated_count = changes.tolerated_failure_count end
+  if changes.tolerated_failure_percentage ~= nil then
+    self.tolerated_percentage = changes.tolerated_failure_percentage
+  end
+  if self:over_threshold() then
+    self:conclude(false, errors.new(errors.ExceedToleratedFailureThreshold, THRESHOLD_CAUSE))
+  else
+    self:fill()
+  end
+  return true
 end
 
 --- The Map state's result: the results in item order, or what its
@@ -329,6 +390,7 @@ end
 --   select(i, item) optional: the child's input (ItemSelector, batching)
 --   max_concurrency, tolerated_count, tolerated_percentage, label
 --   open_writer(run) optional: the run's ResultWriter (stepflow.dmap.writer)
+--   batched         the items are batches ({Items = ...}): counted by item
 --   done(ok, run_or_error) -> the state's output, or raises; called once
 -- Returns the frame's step.
 function M.start(frame, spec)
@@ -353,6 +415,10 @@ function M.start(frame, spec)
     tolerated_count = spec.tolerated_count, tolerated_percentage = spec.tolerated_percentage,
     counts = { pending = 0, running = 0, succeeded = 0, failed = 0, timed_out = 0, aborted = 0,
       total = 0, results_written = 0 },
+    item_counts = { pending = 0, running = 0, succeeded = 0, failed = 0, timed_out = 0, aborted = 0,
+      total = 0, results_written = 0 },
+    sizes = {}, batched = spec.batched or false,
+    execution_arn = exec.arn,
     results = setmetatable({}, array_mt), running_children = {},
     running = 0, next_index = 1, exhausted = false, ended = false, refill_posted = false,
     started_in_turn = 0,
