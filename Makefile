@@ -16,12 +16,15 @@ BUILD      ?= build
 # ours or comes from one of these (keep its table of modules in step).
 DEBS        = lua5.4 liblua5.4-dev libevent-dev libsqlite3-dev lua-busted lua-cjson \
               lua-check luarocks gcc make python3 zlib1g-dev \
-              lua-filesystem
+              lua-filesystem libpq-dev postgresql
+# libpq's header (Debian: libpq-dev)
+PG_INCDIR  ?= /usr/include/postgresql
 
 srcs = $(shell $(LUA) tools/rock_sources.lua $(ROCKSPEC) $(1))
 libs = $(shell $(LUA) tools/rock_sources.lua $(ROCKSPEC) $(1) --libs)
 
-MODULES = stepflow.core.engine stepflow.core.json stepflow.core.store stepflow.core.codec
+MODULES = stepflow.core.engine stepflow.core.json stepflow.core.store stepflow.core.codec \
+          stepflow.core.pg
 SOS     = $(foreach m,$(MODULES),$(BUILD)/$(subst .,/,$(m)).so)
 
 # Only `make graphs` needs these (PNGs of docs/graphs).
@@ -49,7 +52,7 @@ deps:
 
 $(BUILD)/stepflow/core/%.so: core/*.c core/*.h $(ROCKSPEC)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -I$(LUA_INCDIR) -Icore \
+	$(CC) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -I$(LUA_INCDIR) -Icore -I$(PG_INCDIR) \
 	  $(LIBFLAG) -o $@ $(call srcs,stepflow.core.$*) $(call libs,stepflow.core.$*)
 
 # The default run leaves out the specs tagged #full (the long crash test:
@@ -83,7 +86,7 @@ sanitize: deps
 	$(MAKE) BUILD=build-san CC=gcc \
 	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	  build-san/stepflow/core/engine.so build-san/stepflow/core/json.so build-san/stepflow/core/store.so \
-	  build-san/stepflow/core/codec.so
+	  build-san/stepflow/core/codec.so build-san/stepflow/core/pg.so
 	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	STEPFLOW_CPATH="./build-san/?.so" tools/run_busted $(LUA) $(BUSTED) --exclude-tags=nosan
