@@ -56,12 +56,17 @@ $(BUILD)/stepflow/core/%.so: core/*.c core/*.h $(ROCKSPEC)
 	  $(LIBFLAG) -o $@ $(call srcs,stepflow.core.$*) $(call libs,stepflow.core.$*)
 
 # The default run leaves out the specs tagged #full (the long crash test:
-# about 30 s of real time); test-all, which CI runs, has them.
+# about 30 s of real time); test-all, which CI runs, has them. Both run
+# under a throwaway PostgreSQL server (tools/pg_test_server: initdb in a
+# temporary folder, a Unix socket only, removed afterwards), which the
+# PostgreSQL variants of the store, durability and failover specs use.
+PG_RUN = tools/pg_test_server run --no-fsync --
+
 test: all check-requires
-	@tools/run_busted $(LUA) $(BUSTED) --exclude-tags=full
+	@$(PG_RUN) tools/run_busted $(LUA) $(BUSTED) --exclude-tags=full
 
 test-all: all check-requires
-	@tools/run_busted $(LUA) $(BUSTED)
+	@$(PG_RUN) tools/run_busted $(LUA) $(BUSTED)
 
 # Only the long specs that make test leaves out (CI runs these, then make test).
 test-full: all check-requires
@@ -89,7 +94,7 @@ sanitize: deps
 	  build-san/stepflow/core/codec.so build-san/stepflow/core/pg.so
 	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	STEPFLOW_CPATH="./build-san/?.so" tools/run_busted $(LUA) $(BUSTED) --exclude-tags=nosan
+	STEPFLOW_CPATH="./build-san/?.so" $(PG_RUN) tools/run_busted $(LUA) $(BUSTED) --exclude-tags=nosan
 
 rock: deps
 	luarocks --lua-version=5.4 make $(ROCK_FLAGS) $(ROCKSPEC)

@@ -163,7 +163,8 @@ static int l_prepare (lua_State *L) {
 
 /* conn:send(batch) -> true | nil, msg. batch: an array of statements,
 ** each {name, p1, ..., pn[, n = count]} (a prepared statement's name and
-** its parameters: strings, integers, booleans, nil for NULL), sent with
+** its parameters: strings, integers, booleans, nil for NULL; or
+** {sql = text, nil, p1, ...} for a statement not prepared), sent with
 ** one sync at the end: the results come back together (conn:read).
 ** Sending only buffers; conn:flush() writes.  [-0, +1|2, m] */
 static int l_send (lua_State *L) {
@@ -177,7 +178,7 @@ static int l_send (lua_State *L) {
   luaL_argcheck(L, n > 0, 2, "an empty batch");
   for (i = 1; i <= n; i++) {
     const char *params[MAX_PARAMS];
-    const char *name;
+    const char *name, *sql;
     int np, k, top = lua_gettop(L);
     lua_rawgeti(L, 2, i);  /* STACK: ..., stmt */
     luaL_argcheck(L, lua_istable(L, -1), 2, "statements must be tables");
@@ -185,10 +186,15 @@ static int l_send (lua_State *L) {
     np = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) :
          (int)lua_rawlen(L, -2) - 1;
     lua_pop(L, 1);
-    luaL_argcheck(L, np >= 0 && np <= MAX_PARAMS, 2, "too many parameters");
-    lua_rawgeti(L, -1, 1);
+    if (np < 0)
+      np = 0;
+    luaL_argcheck(L, np <= MAX_PARAMS, 2, "too many parameters");
+    lua_getfield(L, -1, "sql");  /* SQL text instead of a prepared name */
+    sql = lua_tostring(L, -1);
+    lua_rawgeti(L, -2, 1);
     name = lua_tostring(L, -1);
-    luaL_argcheck(L, name != NULL, 2, "a statement needs a name");
+    luaL_argcheck(L, name != NULL || sql != NULL, 2,
+                  "a statement needs a name or sql");
     for (k = 0; k < np; k++) {
       int t = lua_rawgeti(L, top + 1, k + 2);
       if (t == LUA_TNIL)
@@ -196,11 +202,17 @@ static int l_send (lua_State *L) {
       else if (t == LUA_TBOOLEAN)
         params[k] = lua_toboolean(L, -1) ? "t" : "f";
       else {
-        params[k] = lua_tostring(L, -1);  /* converts numbers in place */
+        size_t len;
+        params[k] = lua_tolstring(L, -1, &len);  /* numbers in place */
         luaL_argcheck(L, params[k] != NULL, 2, "bad parameter type");
+        /* text parameters end at a NUL: refuse rather than cut */
+        luaL_argcheck(L, strlen(params[k]) == len, 2,
+                      "a parameter holds a NUL byte");
       }
     }
-    if (PQsendQueryPrepared(c->pg, name, np, params, NULL, NULL, 0) != 1)
+    if ((sql != NULL ?
+         PQsendQueryParams(c->pg, sql, np, NULL, params, NULL, NULL, 0) :
+         PQsendQueryPrepared(c->pg, name, np, params, NULL, NULL, 0)) != 1)
       return fail(L, c, "send");
     lua_settop(L, top);
   }
