@@ -92,9 +92,9 @@ sanitize: deps
 	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	  build-san/stepflow/core/engine.so build-san/stepflow/core/json.so build-san/stepflow/core/store.so \
 	  build-san/stepflow/core/codec.so build-san/stepflow/core/pg.so
-	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+	$(PG_RUN) env LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	STEPFLOW_CPATH="./build-san/?.so" $(PG_RUN) tools/run_busted $(LUA) $(BUSTED) --exclude-tags=nosan
+	STEPFLOW_CPATH="./build-san/?.so" tools/run_busted $(LUA) $(BUSTED) --exclude-tags=nosan
 
 rock: deps
 	luarocks --lua-version=5.4 make $(ROCK_FLAGS) $(ROCKSPEC)
