@@ -191,7 +191,7 @@ end
 function Store:attach(loop, on_notify)
   check_open(self)
   self._loop = loop
-  self._on_notify = on_notify
+  self._on_notify = on_notify or false
   self._watch = loop:watch(self._conn:socket(), function(readable, writable)
     self:_io(readable, writable)
   end)
@@ -406,6 +406,7 @@ end
 --   had expired, nothing of the group was written)
 function Store:commit()
   check_open(self)
+  self:_drain()  -- groups commit in order
   local batch, lost = self:_commit_batch()
   if not batch then return true end
   local results, err = run(self, batch)
@@ -808,7 +809,7 @@ function Store:running_after(seq)
 end
 
 local function stop_rec(r)
-  return { arn = r[1], error = r[2], cause = r[3], requested = tointeger(r[4]) }
+  return { arn = r[1], error = r[2], cause = r[3], requested = tointeger(r[4]), status = r[5] }
 end
 M.stop_rec = stop_rec
 
@@ -884,11 +885,32 @@ function Store:renew_async(done)
   end)
 end
 
+-- Runs a batch on the loop, or at once (blocking) when `sync`:
+-- done(results) or done(nil, message).
+local function call(self, sync, batch, done)
+  if sync then
+    local results, err = run(self, batch)
+    return done(results, err)
+  end
+  self:submit(batch, done)
+end
+
 --- Claims up to `limit` executions on the loop (new, unowned, or of an
 -- engine whose lease expired) and reads their histories:
 -- done(records with .events) or done(nil, message).
 function Store:claim_async(limit, done)
-  self:submit({ { "begin" }, { "claim", self.owner, limit }, { "commit" } }, function(results, err)
+  self:_claim(false, limit, done)
+end
+
+--- The same, blocking (when the engine starts): records, or nil, message.
+function Store:claim(limit)
+  local out, err
+  self:_claim(true, limit, function(recs, e) out, err = recs, e end)
+  return out, err
+end
+
+function Store:_claim(sync, limit, done)
+  call(self, sync, { { "begin" }, { "claim", self.owner, limit }, { "commit" } }, function(results, err)
     if not results then return done(nil, err) end
     local bad = first_error(results)
     if bad then return done(nil, bad.error) end
@@ -903,7 +925,7 @@ function Store:claim_async(limit, done)
       recs[i], keys[i] = rec, key
     end
     if #keys == 0 then return done(recs) end
-    self:submit({ { "hist_many", "{" .. concat(keys, ",") .. "}" } }, function(hres, herr)
+    call(self, sync, { { "hist_many", "{" .. concat(keys, ",") .. "}" } }, function(hres, herr)
       if not hres then return done(nil, herr) end
       if hres[1].error then return done(nil, hres[1].error) end
       local datas = {}

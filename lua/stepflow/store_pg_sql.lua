@@ -119,7 +119,7 @@ M.STATEMENTS = {
   stops = "SELECT arn, error, cause, requested FROM stepflow.stop_requests ORDER BY requested, arn",
   -- the stop requests an engine acts on: those of executions it owns, and
   -- those of executions that ended (dropped)
-  owned_stops = "SELECT s.arn, s.error, s.cause, s.requested FROM stepflow.stop_requests s "
+  owned_stops = "SELECT s.arn, s.error, s.cause, s.requested, e.status FROM stepflow.stop_requests s "
     .. "JOIN stepflow.executions e ON e.arn = s.arn WHERE e.owner = $1 OR e.status <> 'RUNNING' "
     .. "ORDER BY s.requested, s.arn",
   -- leases
