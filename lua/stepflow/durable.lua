@@ -148,12 +148,18 @@ end
 -- or every one after this engine lost its lease ("lease"): it stops here
 -- without recording anything more; its owner goes on from the store.
 function Durability:drop(arn, why)
-  local exec = self.engine.executions[arn]
-  if exec and not exec.finished then
-    self.engine:drop_execution(exec)
-    if self.lease then self.lease.drops = self.lease.drops + 1 end
+  local engine = self.engine
+  local exec = engine.executions[arn]
+  if not exec then return end
+  if exec.finished then
+    -- it ended here, but that end was refused: the store's record (its
+    -- owner's) is the execution now
+    exec.lost = true
+    engine.executions[arn] = nil
+  else
+    engine:drop_execution(exec)
   end
-  if why == "exists" and exec and exec.on_done then exec.on_done(exec) end
+  if self.lease then self.lease.drops = self.lease.drops + 1 end
 end
 
 --- Forgets what waited for commits (after a lease loss: their executions

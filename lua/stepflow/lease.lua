@@ -134,7 +134,7 @@ function Lease:lost()
   io.stderr:write("stepflow: engine ", tostring(store.owner), " lost its lease; dropping its executions\n")
   local arns = {}
   for arn, exec in pairs(engine.executions) do
-    if exec.durable and not exec.finished then arns[#arns + 1] = arn end
+    if exec.durable then arns[#arns + 1] = arn end
   end
   for _, arn in ipairs(arns) do self.d:drop(arn, "lease") end
   store:forget()

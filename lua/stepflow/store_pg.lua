@@ -92,6 +92,7 @@ local function run(self, batch)
   local results
   results, err = self._conn:wait()
   if not results then return failed(self, err) end
+  self:_after(results)
   return results
 end
 
@@ -245,9 +246,23 @@ function Store:_broken(err)
   for i = 1, #queue do queue[i].done(nil, err) end
 end
 
+-- After a batch that met an error: a transaction it began stays open
+-- and aborted on the server (a sync does not end an explicit block)
+-- until a ROLLBACK, which goes before any other batch.
+function Store:_after(results)
+  for i = 1, #results do
+    if results[i].error then
+      local ok = self._conn:send({ { "rollback" } })
+      if ok then ok = self._conn:wait() end
+      return
+    end
+  end
+end
+
 function Store:_complete(results)
   local inflight = self._inflight
   self._inflight = false
+  self:_after(results)
   self:_start_next()
   inflight.done(results)
 end
@@ -285,6 +300,7 @@ function Store:_drain()
     local results, err = self._conn:wait()
     local item = self._inflight
     self._inflight = false
+    if results then self:_after(results) end
     local loop = self._loop
     if loop then
       loop:call(function() item.done(results, err) end)
