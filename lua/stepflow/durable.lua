@@ -124,18 +124,29 @@ function Durability:commit_shared()
   local waiting = self.after_commit
   self.after_commit = {}
   self.committing = true
+  local lease = self.lease
+  local sent = lease:clock()
   self.store:commit_async(function(ok, lost, kind)
     self.committing = false
     if not ok then
-      if kind == "lease" then return self.lease:lost() end
+      if kind == "lease" then return lease:lost() end
       error("stepflow: the store could not commit (" .. tostring(lost) ..
         "); stopping so that nothing runs ahead of it. Restart to recover.", 0)
     end
+    -- the group renewed the lease when it was sent
+    lease:renewed(sent)
     for arn, why in pairs(lost) do self:drop(arn, why) end
-    for i = 1, #waiting, 2 do
-      local exec = waiting[i + 1]
-      if not (exec and exec.lost) then waiting[i]() end
+    local function release()
+      for i = 1, #waiting, 2 do
+        local exec = waiting[i + 1]
+        if not (exec and exec.lost) then waiting[i]() end
+      end
     end
+    -- An answer read long after it was sent (the process was paused):
+    -- the lease may have run out meanwhile, and another engine may run
+    -- these executions. Nothing waiting (a handler) starts before the
+    -- lease is confirmed.
+    if lease:fresh(sent) then release() else lease:confirm(release) end
     if self.commit_again or self.store:pending() > 0 or #self.after_commit > 0 then
       self.commit_again = false
       self:post_commit()

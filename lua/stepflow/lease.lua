@@ -118,7 +118,38 @@ function Lease:renew()
     self.renewing = false
     if ok == nil then error("stepflow: renewing the lease failed: " .. tostring(err), 0) end
     if ok then
-      self.renewed_at = asked
+      self:renewed(asked)
+    else
+      self:lost()
+    end
+  end)
+end
+
+--- The lease's clock (real ms, monotonic).
+function Lease:clock()
+  return clock_ms()
+end
+
+--- A renewal sent at `at` (a group's commit) succeeded.
+function Lease:renewed(at)
+  if at > self.renewed_at then self.renewed_at = at end
+end
+
+--- Whether the lease renewed at `at` still holds with a margin: an
+-- engine never starts work (a handler) on a lease that may have run out.
+function Lease:fresh(at)
+  return clock_ms() - at < self.ms * 0.8
+end
+
+--- Renews the lease now, then runs fn if it still held (if it had run
+-- out, everything is dropped and fn never runs).
+function Lease:confirm(fn)
+  local asked = clock_ms()
+  self.store:renew_async(function(ok, err)
+    if ok == nil then error("stepflow: renewing the lease failed: " .. tostring(err), 0) end
+    if ok then
+      self:renewed(asked)
+      fn()
     else
       self:lost()
     end
