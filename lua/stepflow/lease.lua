@@ -28,6 +28,10 @@ M.DEFAULT_MS = 10000
 -- STEPFLOW_CLAIM_BATCH).
 M.DEFAULT_BATCH = 200
 
+--- Executions an engine runs at most (option `max_executions`,
+-- STEPFLOW_MAX_EXECUTIONS; none by default): it claims no more while it
+-- runs that many, which leaves the rest to the other engines.
+
 local Lease = {}
 Lease.__index = Lease
 Lease.__name = "stepflow.Lease"
@@ -44,6 +48,7 @@ function M.new(d, opts)
     d = d, store = d.store, engine = d.engine, loop = d.loop,
     ms = ms,
     batch = opts.claim_batch or env_int("STEPFLOW_CLAIM_BATCH") or M.DEFAULT_BATCH,
+    max = opts.max_executions or env_int("STEPFLOW_MAX_EXECUTIONS") or math.huge,
     started = false, timer = false,
     renewing = false, renewed_at = 0,
     claiming = false, claimed_at = -math.huge, want_claim = false,
@@ -65,10 +70,11 @@ function Lease:start()
   self.renewed_at = clock_ms()
   store:listen()
   local recs
-  recs, err = store:claim(self.batch)
+  local limit = self:room()
+  recs, err = store:claim(limit)
   if not recs then return nil, err end
   self.claimed_at = clock_ms()
-  self.want_claim = #recs >= self.batch
+  self.want_claim = #recs >= limit
   self:resume(recs)
   self:watch()
   return #recs
@@ -95,17 +101,33 @@ function Lease:resume(recs)
   self.claims = self.claims + #recs
 end
 
+-- How many executions the next claim may take (the batch, within the
+-- engine's maximum).
+function Lease:room()
+  if self.max == math.huge then return self.batch end
+  local running = 0
+  for _, exec in pairs(self.engine.executions) do
+    if exec.durable and not exec.finished then running = running + 1 end
+  end
+  return math.max(0, math.min(self.batch, self.max - running))
+end
+
 function Lease:claim()
-  self.claiming = true
   self.want_claim = false
-  self.store:claim_async(self.batch, function(recs, err)
+  local limit = self:room()
+  if limit == 0 then
+    self.claimed_at = clock_ms()
+    return
+  end
+  self.claiming = true
+  self.store:claim_async(limit, function(recs, err)
     self.claiming = false
     self.claimed_at = clock_ms()
     if not recs then
       error("stepflow: claiming executions failed: " .. tostring(err), 0)
     end
     -- a full batch: there may be more at once
-    if #recs >= self.batch then self.want_claim = true end
+    if #recs >= limit then self.want_claim = true end
     self:resume(recs)
     if self.want_claim then self:soon() end
   end)
