@@ -135,7 +135,7 @@ function Durability:commit_shared()
     end
     -- the group renewed the lease when it was sent
     lease:renewed(sent)
-    for arn, why in pairs(lost) do self:drop(arn, why) end
+    for arn in pairs(lost) do self:drop(arn) end
     local function release()
       for i = 1, #waiting, 2 do
         local exec = waiting[i + 1]
@@ -156,9 +156,9 @@ end
 
 --- Drops an execution whose writes the shared store refused (another
 -- engine claimed it: "fenced"; its name was taken meanwhile: "exists"),
--- or every one after this engine lost its lease ("lease"): it stops here
+-- or every one after this engine lost its lease: it stops here
 -- without recording anything more; its owner goes on from the store.
-function Durability:drop(arn, why)
+function Durability:drop(arn)
   local engine = self.engine
   local exec = engine.executions[arn]
   if not exec then return end

@@ -440,7 +440,7 @@ end
 --- Drops a durable execution that this engine no longer owns (a shared
 -- store gave it to another engine): it stops here at once, recording
 -- nothing more (lifecycle.drop).
-function Engine:drop_execution(exec)
+function Engine.drop_execution(_, exec)
   return lifecycle.drop(exec)
 end
 

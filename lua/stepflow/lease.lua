@@ -148,9 +148,7 @@ function Lease:renew()
 end
 
 --- The lease's clock (real ms, monotonic).
-function Lease:clock()
-  return clock_ms()
-end
+Lease.clock = function() return clock_ms() end
 
 --- A renewal sent at `at` (a group's commit) succeeded.
 function Lease:renewed(at)
@@ -189,7 +187,7 @@ function Lease:lost()
   for arn, exec in pairs(engine.executions) do
     if exec.durable then arns[#arns + 1] = arn end
   end
-  for _, arn in ipairs(arns) do self.d:drop(arn, "lease") end
+  for _, arn in ipairs(arns) do self.d:drop(arn) end
   store:forget()
   self.d:forget_waiters()
   local id, err = store:register(self.ms)

@@ -252,8 +252,8 @@ end
 function Store:_after(results)
   for i = 1, #results do
     if results[i].error then
-      local ok = self._conn:send({ { "rollback" } })
-      if ok then ok = self._conn:wait() end
+      -- a failure here breaks the connection, which the next call reports
+      if self._conn:send({ { "rollback" } }) then self._conn:wait() end
       return
     end
   end
