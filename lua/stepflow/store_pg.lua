@@ -536,13 +536,16 @@ function Store:create_execution(e)
   local creates = self._creates
   local pair = e.sm_arn .. "\0" .. e.name
   if creates[e.arn] or creates[pair] then return nil, "ExecutionAlreadyExists" end
-  -- a name taken by a committed execution is refused at once; one taken
-  -- by another engine's open group is found at commit (lost: "exists")
-  local rows, err, kind = read(self, { "taken", e.arn, e.sm_arn, e.name })
-  if not rows then return nil, err, kind end
-  if rows[1] then return nil, "ExecutionAlreadyExists" end
+  -- a name taken by a committed execution (or one of this group's sent
+  -- writes) is refused at once, without sending the group's writes: the
+  -- rest of the group was checked above; one taken by another engine's
+  -- open group is found at commit (lost: "exists")
+  local results, err, kind = run(self, { { "taken", e.arn, e.sm_arn, e.name } })
+  if not results then return nil, err, kind end
+  if results[1].error then return failed(self, results[1].error, "error") end
+  if results[1].rows[1] then return nil, "ExecutionAlreadyExists" end
   local id
-  id, err, kind = self:_new_id()
+  id, err, kind = self:_new_id()  -- a read only once per block of ids
   if not id then return nil, err, kind end
   local epoch = self.owner and 1 or 0
   add_op(self, { "new_exec", id, e.arn, e.sm_arn, e.name, status, e.input, e.started, e.revision,

@@ -107,7 +107,9 @@ M.STATEMENTS = {
   get_def = "SELECT definition FROM stepflow.definitions WHERE sm_arn = $1 AND revision = $2",
   get_exec = "SELECT " .. EXEC_COLS .. " FROM stepflow.executions WHERE arn = $1",
   find_exec = "SELECT " .. EXEC_COLS .. " FROM stepflow.executions WHERE sm_arn = $1 AND name = $2",
-  taken = "SELECT 1 FROM stepflow.executions WHERE arn = $1 OR (sm_arn = $2 AND name = $3)",
+  -- two index look-ups (an OR of both would scan the table)
+  taken = "SELECT 1 WHERE EXISTS (SELECT 1 FROM stepflow.executions WHERE arn = $1) "
+    .. "OR EXISTS (SELECT 1 FROM stepflow.executions WHERE sm_arn = $2 AND name = $3)",
   list_exec = "SELECT " .. EXEC_COLS .. " FROM stepflow.executions WHERE ($1::text IS NULL OR status = $1) "
     .. "AND ($2::text IS NULL OR sm_arn = $2) ORDER BY started DESC, id DESC LIMIT $3",
   running_after = "SELECT " .. EXEC_COLS .. " FROM stepflow.executions WHERE status = 'RUNNING' AND id > $1 "
