@@ -62,10 +62,16 @@ local EXEC_COLS = "id, arn, sm_arn, name, status, input, output, error, cause, s
 M.EXEC_COLS = EXEC_COLS
 local SM_COLS = "arn, name, definition, type, created, revision"
 
--- Claimable: RUNNING, and unowned or owned by an engine whose lease has
--- expired (or whose row is gone).
-local CLAIMABLE = "SELECT x.id FROM stepflow.executions x LEFT JOIN stepflow.engines g ON g.id = x.owner "
-  .. "WHERE x.status = 'RUNNING' AND (x.owner IS NULL OR g.id IS NULL OR g.expires <= clock_timestamp()) "
+-- Claimable: RUNNING, and unowned, or owned by an engine whose lease has
+-- expired (its row locked first: "dead"), or whose row is gone. Locking
+-- the dead engine's row is what fences it: its groups end by renewing
+-- that row (stepflow.renew), so a group in flight either renewed before
+-- (then the engine is not dead) or waits for the claim and fails.
+local DEAD = "WITH dead AS (SELECT id FROM stepflow.engines WHERE expires <= clock_timestamp() "
+  .. "FOR UPDATE SKIP LOCKED) "
+local CLAIMABLE = "SELECT x.id FROM stepflow.executions x WHERE x.status = 'RUNNING' AND (x.owner IS NULL "
+  .. "OR x.owner IN (SELECT id FROM dead) "
+  .. "OR NOT EXISTS (SELECT 1 FROM stepflow.engines g WHERE g.id = x.owner)) "
 
 --- Prepared statements: name -> SQL.
 M.STATEMENTS = {
@@ -78,10 +84,11 @@ M.STATEMENTS = {
   new_exec = "INSERT INTO stepflow.executions (id, arn, sm_arn, name, status, input, started, revision, "
     .. "owner, epoch) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
   -- fenced: written only while the execution's owner and epoch are the
-  -- writer's; the row lock (FOR SHARE) keeps a claim out until commit
+  -- writer's (a claim committed after this check makes the group fail
+  -- at its renewal: see DEAD)
   append = "INSERT INTO stepflow.events (exec, first, last, data, owner, epoch) "
     .. "SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM stepflow.executions "
-    .. "WHERE id = $1 AND owner IS NOT DISTINCT FROM $5 AND epoch = $6 FOR SHARE)",
+    .. "WHERE id = $1 AND owner IS NOT DISTINCT FROM $5 AND epoch = $6)",
   finish = "UPDATE stepflow.executions SET status = $2, output = $3, error = $4, cause = $5, "
     .. "stopped = $6 WHERE id = $1 AND status = 'RUNNING' AND owner IS NOT DISTINCT FROM $7 AND epoch = $8",
   renew_in_group = "SELECT stepflow.renew($1, $2)",
@@ -131,12 +138,11 @@ M.STATEMENTS = {
     .. "WHERE id = $1 AND expires > clock_timestamp()",
   -- claims a batch: new, unowned and expired executions, skipping those
   -- another engine is claiming or writing right now
-  claim = "UPDATE stepflow.executions e SET owner = $1, epoch = e.epoch + 1 WHERE e.id IN ("
+  claim = DEAD .. "UPDATE stepflow.executions e SET owner = $1, epoch = e.epoch + 1 WHERE e.id IN ("
     .. CLAIMABLE .. "ORDER BY x.id LIMIT $2 FOR UPDATE OF x SKIP LOCKED) RETURNING "
     .. EXEC_COLS:gsub("([%w_]+)", "e.%1"),
-  claimable = "SELECT count(*) FROM (" .. CLAIMABLE .. "LIMIT 1) c",
   -- one execution that no engine runs, taken to stop it
-  take = "UPDATE stepflow.executions e SET owner = $2, epoch = e.epoch + 1 WHERE e.id IN ("
+  take = DEAD .. "UPDATE stepflow.executions e SET owner = $2, epoch = e.epoch + 1 WHERE e.id IN ("
     .. CLAIMABLE .. "AND x.arn = $1 FOR UPDATE OF x SKIP LOCKED) RETURNING e.id, e.epoch",
   -- a clean exit hands the executions over at once
   release = "UPDATE stepflow.executions SET owner = NULL WHERE owner = $1 AND status = 'RUNNING'",
