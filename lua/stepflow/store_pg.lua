@@ -929,7 +929,8 @@ function Store:claim(limit)
 end
 
 function Store:_claim(sync, limit, done)
-  call(self, sync, { { "begin" }, { "claim", self.owner, limit }, { "commit" } }, function(results, err)
+  call(self, sync, { { "begin" }, { "claim", self.owner, limit }, { "reap" }, { "commit" } },
+    function(results, err)
     if not results then return done(nil, err) end
     local bad = first_error(results)
     if bad then return done(nil, bad.error) end

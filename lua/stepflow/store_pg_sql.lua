@@ -144,6 +144,10 @@ M.STATEMENTS = {
   -- one execution that no engine runs, taken to stop it
   take = DEAD .. "UPDATE stepflow.executions e SET owner = $2, epoch = e.epoch + 1 WHERE e.id IN ("
     .. CLAIMABLE .. "AND x.arn = $1 FOR UPDATE OF x SKIP LOCKED) RETURNING e.id, e.epoch",
+  -- the rows of dead engines that own nothing running any more (killed
+  -- processes leave theirs)
+  reap = "DELETE FROM stepflow.engines g WHERE g.expires <= clock_timestamp() AND NOT EXISTS "
+    .. "(SELECT 1 FROM stepflow.executions e WHERE e.owner = g.id AND e.status = 'RUNNING')",
   -- a clean exit hands the executions over at once
   release = "UPDATE stepflow.executions SET owner = NULL WHERE owner = $1 AND status = 'RUNNING'",
   unregister = "DELETE FROM stepflow.engines WHERE id = $1",
