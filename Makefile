@@ -70,7 +70,7 @@ test-all: all check-requires
 
 # Only the long specs that make test leaves out (CI runs these, then make test).
 test-full: all check-requires
-	@tools/run_busted $(LUA) $(BUSTED) --tags=full
+	@$(PG_RUN) tools/run_busted $(LUA) $(BUSTED) --tags=full
 
 # Every module that a spec, tool, bench script or lua/ file requires is
 # ours or provided by a package in DEBS.
