@@ -323,7 +323,7 @@ function M.parse_log(text)
   for line in text:gmatch("([^\n]*)\n") do
     n = n + 1
     local pid, token, ex, st, tag, step, rc, c =
-      line:match("^(%d+)\t(%S+)\t([^\t]+)\t([^\t]+)\t([^\t]+)\t(%-?%d+)\t(%d+)\t([CN%-])$")
+      line:match("^([%d.]+)\t(%S+)\t([^\t]+)\t([^\t]+)\t([^\t]+)\t(%-?%d+)\t(%d+)\t([CN%-])$")
     if not pid then
       problems[#problems + 1] = "invocation log line " .. n .. " is malformed: " .. line:sub(1, 120)
     else
