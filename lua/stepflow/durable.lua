@@ -136,17 +136,23 @@ function Durability:commit_shared()
     -- the group renewed the lease when it was sent
     lease:renewed(sent)
     for arn in pairs(lost) do self:drop(arn) end
-    local function release()
-      for i = 1, #waiting, 2 do
+    -- An answer read long after it was sent (the process was paused):
+    -- the lease may have run out meanwhile, and another engine may run
+    -- these executions. Nothing waiting (a handler) starts before the
+    -- lease is confirmed; the lease is looked at before each one (a pause
+    -- may come in the middle of them).
+    local release
+    release = function(from, since)
+      for i = from, #waiting, 2 do
+        if not lease:fresh(since) then
+          local asked = lease:clock()
+          return lease:confirm(function() release(i, asked) end)
+        end
         local exec = waiting[i + 1]
         if not (exec and exec.lost) then waiting[i]() end
       end
     end
-    -- An answer read long after it was sent (the process was paused):
-    -- the lease may have run out meanwhile, and another engine may run
-    -- these executions. Nothing waiting (a handler) starts before the
-    -- lease is confirmed.
-    if lease:fresh(sent) then release() else lease:confirm(release) end
+    release(1, sent)
     if self.commit_again or self.store:pending() > 0 or #self.after_commit > 0 then
       self.commit_again = false
       self:post_commit()
