@@ -16,12 +16,15 @@ BUILD      ?= build
 # ours or comes from one of these (keep its table of modules in step).
 DEBS        = lua5.4 liblua5.4-dev libevent-dev libsqlite3-dev lua-busted lua-cjson \
               lua-check luarocks gcc make python3 zlib1g-dev \
-              lua-filesystem
+              lua-filesystem libpq-dev postgresql
+# libpq's header (Debian: libpq-dev)
+PG_INCDIR  ?= /usr/include/postgresql
 
 srcs = $(shell $(LUA) tools/rock_sources.lua $(ROCKSPEC) $(1))
 libs = $(shell $(LUA) tools/rock_sources.lua $(ROCKSPEC) $(1) --libs)
 
-MODULES = stepflow.core.engine stepflow.core.json stepflow.core.store stepflow.core.codec
+MODULES = stepflow.core.engine stepflow.core.json stepflow.core.store stepflow.core.codec \
+          stepflow.core.pg
 SOS     = $(foreach m,$(MODULES),$(BUILD)/$(subst .,/,$(m)).so)
 
 # Only `make graphs` needs these (PNGs of docs/graphs).
@@ -49,20 +52,25 @@ deps:
 
 $(BUILD)/stepflow/core/%.so: core/*.c core/*.h $(ROCKSPEC)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -I$(LUA_INCDIR) -Icore \
+	$(CC) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -I$(LUA_INCDIR) -Icore -I$(PG_INCDIR) \
 	  $(LIBFLAG) -o $@ $(call srcs,stepflow.core.$*) $(call libs,stepflow.core.$*)
 
 # The default run leaves out the specs tagged #full (the long crash test:
-# about 30 s of real time); test-all, which CI runs, has them.
+# about 30 s of real time); test-all, which CI runs, has them. Both run
+# under a throwaway PostgreSQL server (tools/pg_test_server: initdb in a
+# temporary folder, a Unix socket only, removed afterwards), which the
+# PostgreSQL variants of the store, durability and failover specs use.
+PG_RUN = tools/pg_test_server run --no-fsync --
+
 test: all check-requires
-	@tools/run_busted $(LUA) $(BUSTED) --exclude-tags=full
+	@$(PG_RUN) tools/run_busted $(LUA) $(BUSTED) --exclude-tags=full
 
 test-all: all check-requires
-	@tools/run_busted $(LUA) $(BUSTED)
+	@$(PG_RUN) tools/run_busted $(LUA) $(BUSTED)
 
 # Only the long specs that make test leaves out (CI runs these, then make test).
 test-full: all check-requires
-	@tools/run_busted $(LUA) $(BUSTED) --tags=full
+	@$(PG_RUN) tools/run_busted $(LUA) $(BUSTED) --tags=full
 
 # Every module that a spec, tool, bench script or lua/ file requires is
 # ours or provided by a package in DEBS.
@@ -83,8 +91,8 @@ sanitize: deps
 	$(MAKE) BUILD=build-san CC=gcc \
 	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	  build-san/stepflow/core/engine.so build-san/stepflow/core/json.so build-san/stepflow/core/store.so \
-	  build-san/stepflow/core/codec.so
-	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+	  build-san/stepflow/core/codec.so build-san/stepflow/core/pg.so
+	$(PG_RUN) env LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	STEPFLOW_CPATH="./build-san/?.so" tools/run_busted $(LUA) $(BUSTED) --exclude-tags=nosan
 
@@ -100,6 +108,8 @@ bench: all
 	lua5.4 bench/dmap_reader.lua
 	lua5.4 bench/dmap.lua
 	lua5.4 bench/dmap.lua --standard 1000000
+	tools/pg_test_server run -- lua5.4 bench/shared.lua
+	tools/pg_test_server run -- tools/failover_test --executions 1000 --kills 10 --stops 2 --lease-ms 1500
 
 graphs: all
 	@$(MAKE) --no-print-directory deps DEBS="$(GRAPH_DEBS)"

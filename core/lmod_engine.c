@@ -6,6 +6,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "lua.h"
 #include "lauxlib.h"
 
@@ -13,6 +15,7 @@
 
 #define LOOP_MT   "stepflow.Loop"
 #define TIMER_MT  "stepflow.Timer"
+#define WATCH_MT  "stepflow.Watch"
 
 /*
 ** User values of a Loop: two ready queues (one is drained while loop:call()
@@ -33,10 +36,13 @@
 /* Upvalues of the Loop methods. */
 #define UP_LOOP_MT   lua_upvalueindex(1)
 #define UP_TIMER_MT  lua_upvalueindex(2)
+#define UP_WATCH_MT  lua_upvalueindex(3)
 
 /* While run()/step() runs, the loop is at this index of the running frame
    (run_inner); the hooks find it there. */
 #define SELF 1
+
+struct Watch;
 
 typedef struct Loop {
   stepflow_loop core;   /* first: hooks get &core and cast back */
@@ -45,7 +51,27 @@ typedef struct Loop {
   int running;
   int closed;
   int has_error;        /* UV_ERR holds an error for run() to rethrow */
+  struct Watch *watches;           /* every open watch (closed with us) */
+  struct Watch *ioq, *ioq_tail;    /* watches whose events fired */
 } Loop;
+
+/*
+** A Watch: interest in a file descriptor's readiness (a database
+** connection's socket). Its callback (user value 1) runs from the turn
+** after libevent reported the event, never inside libevent's dispatch.
+** While interested it is kept alive by a registry ref; the loop keeps a
+** list of its watches and closes them before it frees its base.
+*/
+typedef struct Watch {
+  struct event *ev;     /* NULL once closed */
+  Loop *loop;
+  int ref;              /* LUA_NOREF unless interested */
+  short want;           /* EV_READ | EV_WRITE, 0 when not interested */
+  short revents;        /* what fired since the callback last ran */
+  int busy;             /* keeps the loop alive, holds virtual time */
+  int queued;
+  struct Watch *next, *qnext;
+} Watch;
 
 /*
 ** A Timer holds its callback in user value 1 while armed. An armed timer
@@ -202,7 +228,35 @@ static void fire (stepflow_loop *core, stepflow_hentry *e) {
 }
 
 
-static const stepflow_loop_hooks hooks = { run_ready, fire };
+/* Runs the callbacks of the watches whose events fired, FIFO; a stop
+   leaves the rest queued for the next turn. */
+static void run_io (stepflow_loop *core) {
+  Loop *lp = (Loop *)core;
+  lua_State *L = lp->L;
+  while (lp->ioq != NULL && !core->stopping) {
+    Watch *w = lp->ioq;
+    short ev = w->revents;
+    lp->ioq = w->qnext;
+    if (lp->ioq == NULL)
+      lp->ioq_tail = NULL;
+    w->queued = 0;
+    w->qnext = NULL;
+    w->revents = 0;
+    if (w->ref == LUA_NOREF)
+      continue;  /* closed, or no longer interested */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, w->ref);  /* STACK: watch */
+    lua_getiuservalue(L, -1, 1);  /* STACK: watch, fn */
+    lua_pushboolean(L, (ev & EV_READ) != 0);
+    lua_pushboolean(L, (ev & EV_WRITE) != 0);
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK)
+      store_error(lp, L);
+    lua_pop(L, 1);
+  }
+  core->io_pending = lp->ioq != NULL;
+}
+
+
+static const stepflow_loop_hooks hooks = { run_ready, fire, run_io };
 
 
 /*
@@ -364,10 +418,12 @@ static int loop_stop (lua_State *L) {
 }
 
 
-/* loop:pending() -> integer (armed timers + ready callbacks)  [-0, +1, -] */
+/* loop:pending() -> integer (armed timers + ready callbacks + busy
+   watches)  [-0, +1, -] */
 static int loop_pending (lua_State *L) {
   Loop *lp = checkloop(L);
-  lua_pushinteger(L, (lua_Integer)(lp->core.timers.n + lp->core.nready));
+  lua_pushinteger(L, (lua_Integer)(lp->core.timers.n + lp->core.nready +
+                                   lp->core.io_busy));
   return 1;
 }
 
@@ -382,8 +438,12 @@ static int loop_is_virtual (lua_State *L) {
 
 /* Closes lp (the userdata at index 1): disarms every timer, drops the
    queues and any stored error, frees the base. Idempotent. */
+static void close_watch (lua_State *L, Watch *w);
+
 static void close_loop (lua_State *L, Loop *lp) {
   stepflow_hentry *e;
+  while (lp->watches != NULL)
+    close_watch(L, lp->watches);
   if (!lp->closed) {
     while ((e = stepflow_heap_top(&lp->core.timers)) != NULL) {
       Timer *t = (Timer *)e;
@@ -472,6 +532,177 @@ static int timer_gc (lua_State *L) {
 
 /*
 ** ---------------------------------------------------------------------
+** Watch methods
+** ---------------------------------------------------------------------
+*/
+
+/* libevent's callback: only notes the event and queues the watch (no Lua
+   inside libevent's dispatch). */
+static void watch_cb (evutil_socket_t fd, short what, void *arg) {
+  Watch *w = (Watch *)arg;
+  Loop *lp = w->loop;
+  (void)fd;
+  w->revents |= what;
+  if (!w->queued) {
+    w->queued = 1;
+    w->qnext = NULL;
+    if (lp->ioq_tail != NULL)
+      lp->ioq_tail->qnext = w;
+    else
+      lp->ioq = w;
+    lp->ioq_tail = w;
+  }
+  lp->core.io_pending = 1;
+}
+
+
+static Watch *checkwatch (lua_State *L) {
+  Watch *w = (Watch *)luaL_checkudata(L, 1, WATCH_MT);
+  if (w->ev == NULL)
+    luaL_error(L, "attempt to use a closed watch");
+  return w;
+}
+
+
+/* Counts w's added event as busy or idle (sign +1 or -1). */
+static void count_watch (Watch *w, int sign) {
+  size_t *n = w->busy ? &w->loop->core.io_busy : &w->loop->core.io_idle;
+  if (sign > 0)
+    (*n)++;
+  else
+    (*n)--;
+}
+
+
+/* Removes w from the loop's queue of fired watches. */
+static void unqueue (Watch *w) {
+  Loop *lp = w->loop;
+  Watch **p = &lp->ioq, *prev = NULL;
+  if (!w->queued)
+    return;
+  while (*p != NULL && *p != w) {
+    prev = *p;
+    p = &(*p)->qnext;
+  }
+  if (*p == w) {
+    *p = w->qnext;
+    if (lp->ioq_tail == w)
+      lp->ioq_tail = prev;
+  }
+  w->queued = 0;
+  w->qnext = NULL;
+  w->revents = 0;
+}
+
+
+/* Drops w's interest: event deleted, ref released.  [-0, +0, -] */
+static void watch_idle (lua_State *L, Watch *w) {
+  if (w->want != 0) {
+    event_del(w->ev);
+    count_watch(w, -1);
+    w->want = 0;
+  }
+  if (w->ref != LUA_NOREF) {
+    luaL_unref(L, LUA_REGISTRYINDEX, w->ref);
+    w->ref = LUA_NOREF;
+  }
+  unqueue(w);
+}
+
+
+/* Closes w: interest dropped, event freed, out of the loop's list.
+   Idempotent.  [-0, +0, -] */
+static void close_watch (lua_State *L, Watch *w) {
+  Watch **p;
+  if (w->ev == NULL)
+    return;
+  watch_idle(L, w);
+  event_free(w->ev);
+  w->ev = NULL;
+  for (p = &w->loop->watches; *p != NULL; p = &(*p)->next)
+    if (*p == w) {
+      *p = w->next;
+      break;
+    }
+  w->next = NULL;
+}
+
+
+/* loop:watch(fd, fn) -> watch: fn(readable, writable) runs on the turn
+   after the events that watch:want() asks for occur  [-0, +1, m] */
+static int loop_watch (lua_State *L) {
+  Loop *lp = checkloop(L);
+  lua_Integer fd = luaL_checkinteger(L, 2);
+  Watch *w;
+  luaL_argcheck(L, fd >= 0 && fd <= 0x7fffffff, 2, "not a file descriptor");
+  luaL_checktype(L, 3, LUA_TFUNCTION);
+  w = (Watch *)lua_newuserdatauv(L, sizeof(Watch), 2);
+  memset(w, 0, sizeof(*w));
+  w->ref = LUA_NOREF;
+  lua_pushvalue(L, UP_WATCH_MT);
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, 3);
+  lua_setiuservalue(L, -2, 1);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, 2);  /* the loop outlives its watches */
+  w->loop = lp;
+  w->ev = event_new(lp->core.base, (evutil_socket_t)fd, EV_PERSIST,
+                    watch_cb, w);
+  if (w->ev == NULL)
+    return luaL_error(L, "not enough memory");
+  w->next = lp->watches;
+  lp->watches = w;
+  return 1;
+}
+
+
+/* watch:want(readable, writable[, busy]) -> nothing: the events to wait
+   for (none: not interested, which releases it). busy: the watch keeps
+   the loop alive (and virtual time still) while interested; an idle one
+   (notifications) lets the loop end  [-0, +0, m] */
+static int watch_want (lua_State *L) {
+  Watch *w = checkwatch(L);
+  short want = (short)((lua_toboolean(L, 2) ? EV_READ : 0) |
+                       (lua_toboolean(L, 3) ? EV_WRITE : 0));
+  int busy = lua_toboolean(L, 4);
+  evutil_socket_t fd = event_get_fd(w->ev);
+  if (want == w->want && busy == w->busy)
+    return 0;
+  if (w->want != 0) {
+    event_del(w->ev);
+    count_watch(w, -1);
+  }
+  w->want = 0;
+  w->busy = busy;
+  if (want == 0) {
+    watch_idle(L, w);
+    return 0;
+  }
+  if (w->ref == LUA_NOREF) {
+    lua_pushvalue(L, 1);
+    w->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  if (event_assign(w->ev, w->loop->core.base, fd, (short)(want | EV_PERSIST),
+                   watch_cb, w) != 0 || event_add(w->ev, NULL) != 0) {
+    watch_idle(L, w);
+    return luaL_error(L, "cannot watch file descriptor %d", (int)fd);
+  }
+  w->want = want;
+  count_watch(w, 1);
+  return 0;
+}
+
+
+/* watch:close() -> nothing; also __gc and __close  [-0, +0, -] */
+static int watch_close (lua_State *L) {
+  Watch *w = (Watch *)luaL_checkudata(L, 1, WATCH_MT);
+  close_watch(L, w);
+  return 0;
+}
+
+
+/*
+** ---------------------------------------------------------------------
 ** module
 ** ---------------------------------------------------------------------
 */
@@ -528,7 +759,14 @@ static const luaL_Reg loop_methods[] = {
   { "stop", loop_stop },
   { "pending", loop_pending },
   { "is_virtual", loop_is_virtual },
+  { "watch", loop_watch },
   { "close", loop_close },
+  { NULL, NULL }
+};
+
+static const luaL_Reg watch_methods[] = {
+  { "want", watch_want },
+  { "close", watch_close },
   { NULL, NULL }
 };
 
@@ -541,23 +779,32 @@ static const luaL_Reg timer_methods[] = {
 
 
 STEPFLOW_EXPORT int luaopen_stepflow_core_engine (lua_State *L) {
-  luaL_newmetatable(L, TIMER_MT);  /* STACK: tmt */
+  luaL_newmetatable(L, WATCH_MT);  /* STACK: wmt */
+  lua_newtable(L);
+  luaL_setfuncs(L, watch_methods, 0);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, watch_close);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, watch_close);
+  lua_setfield(L, -2, "__close");
+  luaL_newmetatable(L, TIMER_MT);  /* STACK: wmt, tmt */
   lua_newtable(L);
   luaL_setfuncs(L, timer_methods, 0);
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, timer_gc);
   lua_setfield(L, -2, "__gc");
-  luaL_newmetatable(L, LOOP_MT);  /* STACK: tmt, lmt */
-  lua_newtable(L);  /* STACK: tmt, lmt, methods */
+  luaL_newmetatable(L, LOOP_MT);  /* STACK: wmt, tmt, lmt */
+  lua_newtable(L);  /* STACK: wmt, tmt, lmt, methods */
   lua_pushvalue(L, -2);
   lua_pushvalue(L, -4);
-  luaL_setfuncs(L, loop_methods, 2);  /* upvalues: lmt, tmt */
+  lua_pushvalue(L, -6);
+  luaL_setfuncs(L, loop_methods, 3);  /* upvalues: lmt, tmt, wmt */
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, loop_gc);
   lua_setfield(L, -2, "__gc");
   lua_pushcfunction(L, loop_close);
   lua_setfield(L, -2, "__close");
-  lua_newtable(L);  /* STACK: tmt, lmt, module */
+  lua_newtable(L);  /* STACK: wmt, tmt, lmt, module */
   lua_pushvalue(L, -2);
   lua_pushcclosure(L, core_loop, 1);
   lua_setfield(L, -2, "loop");

@@ -66,6 +66,8 @@ int stepflow_loop_init (stepflow_loop *lp, int virtual_time,
   lp->nready = 0;
   lp->virtual_time = virtual_time;
   lp->stopping = 0;
+  lp->io_busy = lp->io_idle = 0;
+  lp->io_pending = 0;
   cfg = event_config_new();
   if (cfg == NULL)
     return -1;
@@ -161,10 +163,19 @@ static int has_io (const stepflow_loop *lp) {
 }
 
 
+/* I/O that keeps the loop alive: every added event but the idle watches. */
+static int io_alive (const stepflow_loop *lp) {
+  int added = event_base_get_num_events(lp->base, EVENT_BASE_COUNT_ADDED);
+  return (size_t)added > lp->io_idle || event_base_get_num_events(lp->base,
+           EVENT_BASE_COUNT_ACTIVE | EVENT_BASE_COUNT_VIRTUAL) > 0;
+}
+
+
 int stepflow_loop_alive (const stepflow_loop *lp) {
   if (lp->base == NULL)
     return 0;
-  return lp->nready > 0 || lp->timers.n > 0 || has_io(lp);
+  return lp->nready > 0 || lp->timers.n > 0 || lp->io_pending ||
+         io_alive(lp);
 }
 
 
@@ -181,7 +192,8 @@ static void fire_due (stepflow_loop *lp) {
   if (e == NULL)
     return;
   if (lp->virtual_time) {
-    if (lp->nready == 0 && e->due > lp->vnow)
+    /* a busy watch is work in progress: the clock waits for its answer */
+    if (lp->nready == 0 && e->due > lp->vnow && lp->io_busy == 0)
       lp->vnow = e->due;
     now = lp->vnow;
   }
@@ -205,10 +217,13 @@ static void fire_due (stepflow_loop *lp) {
 static void poll_io (stepflow_loop *lp, int nonblock) {
   stepflow_hentry *top = stepflow_heap_top(&lp->timers);
   int io = has_io(lp);
-  if (nonblock || lp->nready > 0 || (top != NULL && lp->virtual_time)) {
+  if (nonblock || lp->nready > 0 ||
+      (top != NULL && lp->virtual_time && lp->io_busy == 0)) {
     if (io)
       event_base_loop(lp->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
   }
+  else if (top != NULL && lp->virtual_time)
+    event_base_loop(lp->base, EVLOOP_ONCE);  /* a busy watch: its answer */
   else if (top != NULL) {
     int64_t delta = top->due - clock_us(CLOCK_MONOTONIC);
     if (delta > (int64_t)MAX_WAIT_MS * 1000)
@@ -224,8 +239,10 @@ static void poll_io (stepflow_loop *lp, int nonblock) {
     else if (io)
       event_base_loop(lp->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
   }
-  else if (io)
+  else if (io && io_alive(lp))
     event_base_loop(lp->base, EVLOOP_ONCE);
+  else if (io)  /* idle watches only: look, never wait for them */
+    event_base_loop(lp->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 }
 
 
@@ -241,5 +258,7 @@ int stepflow_loop_turn (stepflow_loop *lp, int nonblock) {
   if (lp->stopping)
     return stepflow_loop_alive(lp);
   poll_io(lp, nonblock);
+  if (lp->io_pending && !lp->stopping)
+    lp->hooks.run_io(lp);
   return stepflow_loop_alive(lp);
 }

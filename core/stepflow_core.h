@@ -113,6 +113,10 @@ typedef struct stepflow_loop_hooks {
   void (*run_ready) (stepflow_loop *lp);
   /* Fires one timer, already removed from the heap. */
   void (*fire) (stepflow_loop *lp, stepflow_hentry *e);
+  /* Runs the callbacks of the I/O watches whose events fired during the
+     last poll (the binding queued them from libevent's callbacks, which
+     never call Lua). Called after the poll when io_pending is set. */
+  void (*run_io) (stepflow_loop *lp);
 } stepflow_loop_hooks;
 
 struct stepflow_loop {
@@ -125,6 +129,13 @@ struct stepflow_loop {
   size_t nready;             /* ready callbacks queued (binding-maintained) */
   int virtual_time;
   int stopping;              /* stop() or an error: end the run */
+  /* I/O watches (binding-maintained): each added watch event counts once
+     in one of these. A busy watch (a database request in flight) keeps
+     the loop alive and holds virtual time still until it answers; an idle
+     one (waiting for notifications) neither keeps the loop alive nor
+     stops the virtual clock. */
+  size_t io_busy, io_idle;
+  int io_pending;            /* watch callbacks queued for run_io */
 };
 
 /*

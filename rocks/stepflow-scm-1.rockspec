@@ -14,6 +14,8 @@ external_dependencies = {
   LIBEVENT = { header = "event2/event.h", library = "event_core" },
   SQLITE = { header = "sqlite3.h", library = "sqlite3" },
   ZLIB = { header = "zlib.h", library = "z" },
+  -- Debian keeps libpq-fe.h in /usr/include/postgresql
+  PQ = { header = "postgresql/libpq-fe.h", library = "pq" },
 }
 build = {
   type = "builtin",
@@ -41,6 +43,12 @@ build = {
       libraries = { "z" },
       incdirs = { "core", "$(ZLIB_INCDIR)" },
       libdirs = { "$(ZLIB_LIBDIR)" },
+    },
+    ["stepflow.core.pg"] = {
+      sources = { "core/lmod_pg.c", "core/store_events.c" },
+      libraries = { "pq" },
+      incdirs = { "core", "$(PQ_INCDIR)/postgresql" },
+      libdirs = { "$(PQ_LIBDIR)" },
     },
     -- Lua modules
     ["stepflow"] = "lua/stepflow/init.lua",
@@ -101,6 +109,9 @@ build = {
     ["stepflow.dmap.batcher"] = "lua/stepflow/dmap/batcher.lua",
     ["stepflow.dmap.writer"] = "lua/stepflow/dmap/writer.lua",
     ["stepflow.dmap.validate"] = "lua/stepflow/dmap/validate.lua",
+    ["stepflow.store_pg"] = "lua/stepflow/store_pg.lua",
+    ["stepflow.store_pg_sql"] = "lua/stepflow/store_pg_sql.lua",
+    ["stepflow.lease"] = "lua/stepflow/lease.lua",
     ["stepflow.asl.choice"] = "lua/stepflow/asl/choice.lua",
     ["stepflow.asl.validate"] = "lua/stepflow/asl/validate.lua",
     ["stepflow.asl.validate.util"] = "lua/stepflow/asl/validate/util.lua",

@@ -7,6 +7,12 @@
 -- did. Work that must wait until its events are durable (a Task handler
 -- after its TaskScheduled) waits for that commit. Commits also read what
 -- other processes asked for: stops, and new executions.
+--
+-- On a shared (PostgreSQL) store, a commit is sent without waiting and
+-- completes on a later turn (the loop watches the connection), one in
+-- flight at a time; its lease (stepflow.lease) claims executions and
+-- reads other engines' requests, and an execution whose writes the store
+-- refused (claimed by another engine) is dropped.
 local json = require("stepflow.json")
 local replay = require("stepflow.replay")
 
@@ -59,6 +65,14 @@ function M.new(engine, store, opts)
     requests_timer = false,
     seen_seq = 0,             -- executions up to this store number were looked at
   }, Durability)
+  if store.shared then
+    -- several engines share the store: leases, claims, fencing
+    self.shared = true
+    self.committing = false   -- a commit is in flight
+    self.commit_again = false
+    self.lease = require("stepflow.lease").new(self, opts)
+    store:attach(engine.loop, function(payload) self.lease:notified(payload) end)
+  end
   self.commit_fn = function()
     if not self.commit_deferred then
       self.commit_deferred = true
@@ -82,6 +96,7 @@ end
 -- stops the engine: in-memory state must never run ahead of the store.
 function Durability:commit()
   self.commit_posted = false
+  if self.shared then return self:commit_shared() end
   if self.loop:now() - self.requests_polled >= POLL_MS then self:poll_requests() end
   local store = self.store
   if store:pending() > 0 then
@@ -94,8 +109,102 @@ function Durability:commit()
   local waiting = self.after_commit
   if #waiting > 0 then
     self.after_commit = {}
-    for i = 1, #waiting do waiting[i]() end
+    for i = 1, #waiting, 2 do waiting[i]() end
   end
+end
+
+--- The commit on a shared store: sent now, completed on a later turn;
+-- what waited for it runs then, unless its execution was dropped. One
+-- commit is in flight at a time (groups commit in order).
+function Durability:commit_shared()
+  if self.committing then
+    self.commit_again = true
+    return
+  end
+  local waiting = self.after_commit
+  self.after_commit = {}
+  self.committing = true
+  local lease = self.lease
+  local sent = lease:clock()
+  self.store:commit_async(function(ok, lost, kind)
+    self.committing = false
+    if not ok then
+      if kind == "lease" then return lease:lost() end
+      error("stepflow: the store could not commit (" .. tostring(lost) ..
+        "); stopping so that nothing runs ahead of it. Restart to recover.", 0)
+    end
+    -- the group renewed the lease when it was sent
+    lease:renewed(sent)
+    for arn in pairs(lost) do self:drop(arn) end
+    -- An answer read long after it was sent (the process was paused):
+    -- the lease may have run out meanwhile, and another engine may run
+    -- these executions. Nothing waiting (a handler) starts before the
+    -- lease is confirmed; the lease is looked at before each one (a pause
+    -- may come in the middle of them).
+    local release
+    release = function(from, since)
+      for i = from, #waiting, 2 do
+        if not lease:fresh(since) then
+          local asked = lease:clock()
+          return lease:confirm(function() release(i, asked) end)
+        end
+        local exec = waiting[i + 1]
+        if not (exec and exec.lost) then waiting[i]() end
+      end
+    end
+    release(1, sent)
+    if self.commit_again or self.store:pending() > 0 or #self.after_commit > 0 then
+      self.commit_again = false
+      self:post_commit()
+    end
+  end)
+end
+
+--- Drops an execution whose writes the shared store refused (another
+-- engine claimed it: "fenced"; its name was taken meanwhile: "exists"),
+-- or every one after this engine lost its lease: it stops here
+-- without recording anything more; its owner goes on from the store.
+function Durability:drop(arn)
+  local engine = self.engine
+  local exec = engine.executions[arn]
+  if not exec then return end
+  if exec.finished then
+    -- it ended here, but that end was refused: the store's record (its
+    -- owner's) is the execution now
+    exec.lost = true
+    engine.executions[arn] = nil
+  else
+    engine:drop_execution(exec)
+  end
+  if self.lease then self.lease.drops = self.lease.drops + 1 end
+end
+
+--- Forgets what waited for commits (after a lease loss: their executions
+-- are dropped).
+function Durability:forget_waiters()
+  self.after_commit = {}
+end
+
+--- Stops an execution this engine does not run, on a shared store: one
+-- that no engine runs is taken and aborted here; one that another engine
+-- owns gets a stop request, which that engine acts on. Returns true and
+-- "stopped" or "requested", or nil and a message.
+function Durability:stop_elsewhere(arn, err, cause)
+  local store = self.store
+  local rec, rerr = store:get_execution(arn)
+  if not rec then return nil, rerr or ("ExecutionDoesNotExist: " .. tostring(arn)) end
+  if rec.status ~= "RUNNING" then return nil, "execution is not running (" .. rec.status .. ")" end
+  local events = store:history(arn, { reverse = true, limit = 1 })
+  local last = events and events[1] and events[1].id or 0
+  local ok
+  ok, rerr = store:abort_unowned(arn, last, self.loop:now(), err, cause,
+    encode({ d = { error = err, cause = cause } }))
+  if ok == nil then return nil, rerr end
+  if ok then return true, "stopped" end
+  ok, rerr = store:request_stop(arn, err, cause)
+  if ok then ok, rerr = store:commit() end
+  if not ok then return nil, rerr end
+  return true, "requested"
 end
 
 --- Acts on what other processes left in the store while this engine
@@ -108,6 +217,7 @@ end
 function Durability:poll_requests()
   local store, engine = self.store, self.engine
   if self.client then return end
+  if self.shared then return self.lease:tick() end
   self.requests_polled = self.loop:now()
   local list, err = store:stop_requests()
   if not list then store_failure("stepflow: reading stop requests failed: " .. tostring(err)) end
@@ -143,6 +253,7 @@ end
 -- work), and virtual time goes without it (its clock jumps).
 function Durability:watch_requests()
   local loop = self.loop
+  if self.shared then return self.lease:watch() end
   if self.requests_timer or self.closed or loop:is_virtual() then return end
   self.requests_timer = loop:timer(POLL_MS, function()
     self.requests_timer = false
@@ -152,10 +263,12 @@ function Durability:watch_requests()
   end)
 end
 
---- Runs fn once everything recorded so far is committed.
-function Durability:when_durable(fn)
+--- Runs fn once everything recorded so far is committed; on a shared
+-- store, never when execution `exec` was dropped meanwhile.
+function Durability:when_durable(fn, exec)
   local w = self.after_commit
-  w[#w + 1] = fn
+  local n = #w
+  w[n + 1], w[n + 2] = fn, exec or false
   self:post_commit()
 end
 
@@ -163,8 +276,12 @@ end
 -- "ExecutionAlreadyExists" or a store message.
 function Durability:create_execution(exec, input_text)
   local sm = exec.machine
-  return self.store:create_execution({ arn = exec.arn, sm_arn = sm.arn, name = exec.name,
+  local store = self.store
+  local ok, err = store:create_execution({ arn = exec.arn, sm_arn = sm.arn, name = exec.name,
     input = input_text, status = "RUNNING", started = exec.start_ms, revision = sm.revision })
+  -- an execution no engine owns yet: the engines claim it at once
+  if ok and self.shared and not store.owner then store:notify("new") end
+  return ok, err
 end
 
 --- Records an execution's end in the store (in the open group).
@@ -183,6 +300,15 @@ function Durability:close()
     self.requests_timer:cancel()
     self.requests_timer = false
   end
+  if self.shared then
+    -- waits for the commit in flight, commits the rest, hands the
+    -- executions still running over to the other engines
+    self.lease:close()
+    self.closed = true
+    local ok, err = self.store:close()
+    if not ok then error("stepflow: the store could not commit (" .. tostring(err) .. ")", 0) end
+    return
+  end
   self:commit()
   self.closed = true
   self.store:close()
@@ -197,6 +323,7 @@ local NO_DETAILS = {}
 --- The sink of a durable execution: appends each event to the store as
 -- {"d": AWS details, "f": frame key, "x": extras}.
 function M.sink(exec, id, prev, ts, etype, details, fkey, x)
+  if exec.lost then return end  -- dropped: its owner records it now
   local d = exec.engine.durability
   exec.last_output = false
   record.d, record.f, record.x = details or NO_DETAILS, fkey, x
@@ -218,6 +345,7 @@ local last_fkey, last_fkey_json = "", '""'
 -- between (values are never changed in place, and the driver clears
 -- `exec.last_output` before it lets other frames run): its text is reused.
 function M.state_sink(exec, id, prev, ts, etype, st, field, value, vars, frame, nxt)
+  if exec.lost then return end
   local nj = st.name_json
   if not nj then
     nj = encode(st.name)

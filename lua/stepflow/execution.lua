@@ -360,6 +360,11 @@ local function record_entered(frame, st, now_ms)
   local id = record_state(exec, frame, st.entered_type, st, "input", frame.raw)
   if not id then return "block" end
   frame.entered_id = id
+  -- The recorded entry is read on a fresh clock, later than now_ms in a
+  -- slow turn: a Wait counts from it, as its replay does, so that the
+  -- history never shows a Wait shorter than its Seconds.
+  local ts = frame.last_ts
+  if ts and ts > now_ms then frame.entered_ms = ts end
   return nil
 end
 

@@ -243,7 +243,7 @@ end
 --- Runs fn once the events so far are committed (at once for in-memory
 -- executions).
 function Engine:when_durable(exec, fn)
-  if exec.durable then return self.durability:when_durable(fn) end
+  if exec.durable then return self.durability:when_durable(fn, exec) end
   return fn()
 end
 
@@ -350,6 +350,8 @@ function Engine:recover()
   local store = self.store
   if not store then error("recover: this engine has no store", 2) end
   if self.client then error("recover: a client engine runs no executions", 2) end
+  -- a shared store: the engine's share, claimed under its lease
+  if self.durability.shared then return self.durability.lease:start() end
   local count, failed = 0, {}
   local list, lerr = store:running({ events = true })
   if not list then return nil, lerr end
@@ -453,6 +455,10 @@ Engine.__close = Engine.close
 function Engine:stop_execution(arn, err, cause)
   local exec = self.executions[arn]
   if exec then return exec:stop(err, cause) end
+  -- a shared store: another engine may run it (true, "requested")
+  if self.durability and self.durability.shared then
+    return self.durability:stop_elsewhere(arn, err, cause)
+  end
   local store = self.store
   local rec = store and store:get_execution(arn)
   if not rec then return nil, "ExecutionDoesNotExist: " .. tostring(arn) end
@@ -460,6 +466,13 @@ function Engine:stop_execution(arn, err, cause)
   local ok, cerr = end_stored(self, arn, "ABORTED", err, cause)
   if not ok then return nil, cerr end
   return true
+end
+
+--- Drops a durable execution that this engine no longer owns (a shared
+-- store gave it to another engine): it stops here at once, recording
+-- nothing more (lifecycle.drop).
+function Engine.drop_execution(_, exec)
+  return lifecycle.drop(exec)
 end
 
 --- Runs the loop until no execution can make progress.

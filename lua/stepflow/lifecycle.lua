@@ -103,6 +103,22 @@ function M.finish(exec, status, output, err)
   if exec.on_done then exec.on_done(exec) end
 end
 
+--- Drops an execution that this engine no longer owns (a shared store
+-- gave it to another engine): it ends here without an event or a status,
+-- its timers and waiting tasks are forgotten, and its sinks record
+-- nothing more (`lost`).
+function M.drop(exec)
+  if exec.finished then return end
+  exec.lost = true
+  exec.finished = true
+  cancel_timers(exec)
+  local engine = exec.engine
+  if engine.executions[exec.arn] == exec then engine.executions[exec.arn] = nil end
+  for token, call in pairs(engine.tokens) do
+    if call.frame and call.frame.exec == exec then engine.tokens[token] = nil end
+  end
+end
+
 --- Times an execution out (TimeoutSeconds, or its longest duration).
 function M.time_out(exec)
   return M.finish(exec, "TIMED_OUT", nil, errors.new(errors.Timeout))

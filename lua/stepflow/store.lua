@@ -81,8 +81,20 @@ local function key_of(self, arn)
   return rec._key
 end
 
+--- Whether `path` names a PostgreSQL database (a postgresql:// or
+-- postgres:// URL, or a libpq connection string such as "host=/tmp
+-- dbname=flows"), which several engines may share, rather than a file.
+function M.is_shared(path)
+  if type(path) ~= "string" then return false end
+  if path:match("^postgres://") or path:match("^postgresql://") then return true end
+  local key = path:match("^%s*([%a_]+)%s*=")
+  return key == "host" or key == "hostaddr" or key == "port" or key == "dbname" or key == "user"
+    or key == "service"
+end
+
 --- Opens (creating if needed) a store.
--- @param path a file name, or ":memory:" for a private in-memory store
+-- @param path a file name, or ":memory:" for a private in-memory store,
+--   or a PostgreSQL database (see is_shared and docs/STORE.md)
 -- @param opts optional: `read_only` (no lock, no writes; the file must be
 --   a store), `verify` (run SQLite's quick_check first), `client` (writes
 --   without the engine lock, for processes that only add executions and
@@ -102,6 +114,8 @@ function M.open(path, opts)
     error("stepflow.store.open: opts must be a table", 2)
   end
   opts = opts or {}
+  -- a PostgreSQL database shared by several engines (store_pg.lua)
+  if M.is_shared(path) then return require("stepflow.store_pg").open(path, opts) end
   local c, err, info = core.open(path, opts.read_only, opts.verify,
     opts.client)
   if c == nil then return nil, err, info end

@@ -1,5 +1,8 @@
--- Specs of stepflow.store: records, names, groups, history, lists.
+-- Specs of stepflow.store: records, names, groups, history, lists; run
+-- against both back ends (SQLite, and the PostgreSQL database of the
+-- throwaway server of `make test`: spec/pg_helper.lua).
 local store = require("stepflow.store")
+local pg_helper = require("pg_helper")
 
 local SM = "arn:aws:states:us-east-1:123456789012:stateMachine:orders"
 local SM2 = "arn:aws:states:us-east-1:123456789012:stateMachine:refunds"
@@ -14,12 +17,6 @@ local function new_path()
   return p
 end
 
-local function remove_store(p)
-  for _, suffix in ipairs({ "", "-wal", "-shm", ".lock" }) do
-    os.remove(p .. suffix)
-  end
-end
-
 local function start(s, name, opts)
   opts = opts or {}
   local sm_arn = opts.sm_arn or SM
@@ -29,10 +26,15 @@ local function start(s, name, opts)
   return arn
 end
 
-describe("stepflow.store", function()
+for _, backend in ipairs(pg_helper.backends()) do
+describe("stepflow.store on " .. backend.name, function()
+  if not backend.available then
+    pending(pg_helper.MISSING)
+    return
+  end
   local s
   before_each(function()
-    s = assert(store.open(":memory:"))
+    s = assert(store.open(backend.sqlite and ":memory:" or backend.fresh()))
   end)
   after_each(function()
     s:close()
@@ -240,7 +242,12 @@ describe("stepflow.store", function()
 
     it("keeps details of any text, newlines and digits included", function()
       local arn = start(s, "e1")
-      local texts = { "", "\n", "12 3 4 X 5\n{}\n", ("\0x\n"):rep(50) }
+      -- PostgreSQL's text cannot hold NUL bytes (JSON never has them raw)
+      local texts = { "", "\n", "12 3 4 X 5\n{}\n", backend.sqlite and ("\0x\n"):rep(50) or ("x\n"):rep(50) }
+      if not backend.sqlite then
+        assert.has_error(function() s:append(arn, 9, 0, 1, "T", "a\0b") end,
+          "stepflow.store.append: details hold a NUL byte, which PostgreSQL's text cannot store")
+      end
       for i, t in ipairs(texts) do assert(s:append(arn, i, i - 1, -i, "T", t)) end
       local h = s:history(arn)
       for i, t in ipairs(texts) do
@@ -411,14 +418,14 @@ describe("stepflow.store", function()
   describe("groups seen from a second connection", function()
     local path, s2, reader
     before_each(function()
-      path = new_path()
+      path = backend.fresh()
       s2 = assert(store.open(path))
       reader = nil
     end)
     after_each(function()
       if reader then reader:close() end
       s2:close()
-      remove_store(path)
+      backend.remove(path)
     end)
 
     it("makes events visible only after commit", function()
@@ -458,28 +465,28 @@ describe("stepflow.store", function()
 
   describe("read_only", function()
     it("refuses writes with a message", function()
-      local path = new_path()
+      local path = backend.fresh()
       assert(store.open(path)):close()
       local r = assert(store.open(path, { read_only = true }))
       local ok, err = r:put_state_machine({ arn = SM, name = "orders",
         definition = "{}", type = "STANDARD", created = 1 })
       r:close()
-      remove_store(path)
+      backend.remove(path)
       assert.is_nil(ok)
       assert.equal("store: opened read-only", err)
     end)
 
-    it("refuses a file that does not exist", function()
+    if backend.sqlite then it("refuses a file that does not exist", function()
       local path = new_path()
       local r, err = store.open(path, { read_only = true })
       assert.is_nil(r)
       assert.equal("store: " .. path .. ": No such file or directory", err)
-    end)
+    end) end
   end)
 
   describe("close", function()
     it("commits what is pending", function()
-      local path = new_path()
+      local path = backend.fresh()
       local w = assert(store.open(path))
       local arn = start(w, "e1")
       w:append(arn, 1, 0, 1, "ExecutionStarted", "{}")
@@ -487,7 +494,7 @@ describe("stepflow.store", function()
       local r = assert(store.open(path))
       local h = r:history(arn)
       r:close()
-      remove_store(path)
+      backend.remove(path)
       assert.equal(1, #h)
     end)
 
@@ -500,14 +507,11 @@ describe("stepflow.store", function()
   end)
   describe("stop requests", function()
     local function file_store()
-      local p = os.tmpname()
-      os.remove(p)
+      local p = backend.fresh()
       local fs = assert(store.open(p))
       return fs, p
     end
-    local function rm(p)
-      for _, suffix in ipairs({ "", "-wal", "-shm", ".lock" }) do os.remove(p .. suffix) end
-    end
+    local rm = backend.remove
 
     it("are recorded without the engine lock and read and deleted by the engine", function()
       local fs, p = file_store()
@@ -559,6 +563,7 @@ describe("stepflow.store", function()
       rm(p)
     end)
 
+    if not backend.sqlite then return end
     it("opens as a client only a store of this version, never creating one", function()
       local ok, err = store.open(":memory:", { client = true })
       assert.is_nil(ok)
@@ -592,3 +597,4 @@ describe("stepflow.store", function()
     end)
   end)
 end)
+end

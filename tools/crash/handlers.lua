@@ -28,6 +28,25 @@ end
 local PID = own_pid()
 local seq = 0
 
+-- With STEPFLOW_CRASH_INCARNATIONS (the failover test, on PostgreSQL),
+-- the process field is "pid.engine": the engine id this process runs
+-- under now, which changes when it loses its lease and registers again
+-- (a new incarnation of the engine in the same process).
+local incarnations = os.getenv("STEPFLOW_CRASH_INCARNATIONS") and STORE
+local conn
+local function who()
+  if not incarnations then return PID end
+  if conn == nil then
+    local ok, pg = pcall(require, "stepflow.core.pg")
+    conn = ok and pg.connect(STORE) or false
+  end
+  if not conn then return PID .. ".0" end
+  conn:send({ { sql = "SELECT max(id) FROM stepflow.engines WHERE pid = $1", nil, PID, n = 1 } })
+  local r = conn:wait()
+  local id = r and r[1].rows and r[1].rows[1] and r[1].rows[1][1]
+  return PID .. "." .. tostring(id or 0)
+end
+
 -- The read-only store, opened once per process (false if unavailable).
 local reader
 local function store()
@@ -85,7 +104,7 @@ local function log(input, ctx)
   if not LOG then return end
   seq = seq + 1
   local line = table.concat({
-    PID, PID .. "." .. seq, tostring(input.ex), tostring(input.st), tostring(input.tag),
+    who(), PID .. "." .. seq, tostring(input.ex), tostring(input.st), tostring(input.tag),
     tostring(input.step), tostring(input.rc), committed(input, ctx),
   }, "\t") .. "\n"
   local fh = assert(io.open(LOG, "a"))

@@ -151,6 +151,12 @@ local function request_stop(path, which, opts, pid)
     say(err)
     return 1
   end
+  return M.wait_stop(path, rec, pid)
+end
+
+-- Waits up to STOP_WAIT_S for the engine that runs an execution to act
+-- on its stop request; says what happened.
+function M.wait_stop(path, rec, pid)
   pid = tostring(pid or "?")
   -- Polls the execution's status on a real-time loop until it ends or the
   -- wait is over.
@@ -209,6 +215,8 @@ function M.stop(argv)
     say(ok and cerr or serr)
     return 1
   end
+  -- a shared (PostgreSQL) store: the engine that owns it was asked
+  if serr == "requested" then return M.wait_stop(opts.store, rec, "that runs it") end
   io.stdout:write("stopped ", rec.arn, "\n")
   return 0
 end
