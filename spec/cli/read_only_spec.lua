@@ -23,12 +23,17 @@ describe("stepflow command line on a store the user may only read", function()
   after_each(function() h.rm(dir) end)
 
   -- What each reading command prints on the writable store.
-  local READS = { "executions --store S", "executions --store S --json --status RUNNING",
-    "describe open --store S --json", "history ended --store S --json" }
+  -- ({S} and {D} stand for the store and the definition; a temporary path
+  -- may hold any letter)
+  local READS = { "executions --store {S}", "executions --store {S} --json --status RUNNING",
+    "describe open --store {S} --json", "history ended --store {S} --json" }
+  local function fill(cmd)
+    return (cmd:gsub("{S}", function() return db end):gsub("{D}", function() return dir .. "/flow.json" end))
+  end
   local function reads()
     local out = {}
     for i, cmd in ipairs(READS) do
-      local rc, text, err = h.sh(prefix .. sf .. " " .. cmd:gsub("S", db))
+      local rc, text, err = h.sh(prefix .. sf .. " " .. fill(cmd))
       assert.equal(0, rc, cmd .. ": " .. err)
       out[i] = text
     end
@@ -36,9 +41,9 @@ describe("stepflow command line on a store the user may only read", function()
   end
 
   local function writes_refused()
-    for _, cmd in ipairs({ "resume --store S", "start D --store S --name n2", "run D --store S --name n3",
-      "stop open --store S" }) do
-      local rc, out, err = h.sh(prefix .. sf .. " " .. cmd:gsub("S", db):gsub("D", dir .. "/flow.json"))
+    for _, cmd in ipairs({ "resume --store {S}", "start {D} --store {S} --name n2", "run {D} --store {S} --name n3",
+      "stop open --store {S}" }) do
+      local rc, out, err = h.sh(prefix .. sf .. " " .. fill(cmd))
       assert.is_true(h.clean_refusal(rc, out, err), cmd .. ": " .. err)
       assert.equal(1, rc, cmd)
       assert.matches("reading commands (executions, describe, history) work on it", err, 1, true)
