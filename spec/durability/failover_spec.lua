@@ -19,9 +19,10 @@ describe("tools/failover_test", function()
   end
 
   it("passes with engines killed and paused past their lease", function()
-    local code, out = failover_test("--executions 120 --kills 4 --stops 1 --lease-ms 1000 --seed 16")
+    -- small enough for make test; the issue's size runs under test-full
+    local code, out = failover_test("--executions 40 --kills 2 --stops 1 --lease-ms 600 --seed 16")
     assert.equal(0, code, out)
-    assert.matches("failover test: OK %(120 executions SUCCEEDED once", out)
+    assert.matches("failover test: OK %(40 executions SUCCEEDED once", out)
     assert.matches("1 pauses %(%d+ lease loss", out)
   end)
 
