@@ -28,7 +28,8 @@ build = {
       libdirs = { "$(LIBEVENT_LIBDIR)" },
     },
     ["stepflow.core.json"] = {
-      sources = { "core/lmod_json.c", "core/json.c", "core/jsonpath.c" },
+      sources = { "core/lmod_json.c", "core/json_decode.c", "core/json_encode.c",
+        "core/json_number.c", "core/jsonpath.c" },
       incdirs = { "core" },
     },
     ["stepflow.core.store"] = {
