@@ -29,7 +29,8 @@ build = {
     },
     ["stepflow.core.json"] = {
       sources = { "core/lmod_json.c", "core/json_decode.c", "core/json_encode.c",
-        "core/json_number.c", "core/jsonpath.c" },
+        "core/json_number.c", "core/jsonpath.c", "core/jsonpath_parse.c",
+        "core/jsonpath_eval.c", "core/jsonpath_regex.c" },
       incdirs = { "core" },
     },
     ["stepflow.core.store"] = {
