@@ -212,7 +212,8 @@ function M.accessor(text)
   local get = cache[text]
   if get then return get end
   local err
-  get, err = build(text)
+  -- Jayway, which AWS uses, trims the path text ("$$.Execution.Name ")
+  get, err = build(text:match("^%s*(.-)%s*$"))
   if not get then return nil, err end
   cache[text] = get
   return get

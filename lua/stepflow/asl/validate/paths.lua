@@ -118,7 +118,8 @@ local ROOT_HELP = "a path starts with '$' (input), '$$' (context object) or '$na
 function M.path_error(s, opts)
   opts = opts or {}
   if type(s) ~= "string" then return false, "expected a string, got " .. util.type_name(s) end
-  local kind, rest = split_root(s)
+  -- Jayway, which AWS uses, trims the path text ("$$.Execution.Name ")
+  local kind, rest = split_root(s:match("^%s*(.-)%s*$"))
   if not kind then return false, ROOT_HELP end
   if kind == "context" and opts.no_context then
     return false, "the context object ($$) cannot be used here"

@@ -58,11 +58,17 @@ local function check_io_paths(ctx, path, state, ok)
   end
 end
 
+-- Parameters may be any JSON value (AWS's schema: an array of templates,
+-- a string, a number...); ResultSelector and Arguments are objects.
+local ANY_VALUE = { Parameters = true }
+
 local function check_object_template(ctx, path, state, field, ok, is_jsonata)
   local v = state[field]
   if not ok[field] or v == nil then return end
   local p = join(path, field)
-  if is_jsonata then
+  if ANY_VALUE[field] then
+    paths.check_template(ctx, p, v)
+  elseif is_jsonata then
     if not util.is_object(v) and not jsonata.is_expression(v) then
       ctx:add(p, "The field '" .. field .. "' must be an object or a JSONata expression "
         .. "'{% ... %}', got " .. util.type_name(v))
