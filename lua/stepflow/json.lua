@@ -57,6 +57,14 @@ M.array = core.array
 -- @return boolean
 M.is_array = core.is_array
 
+--- Deep equality of two JSON values: numbers as JSON's doubles (1 equals
+-- 1.0; an integer equals a float it converts to),
+-- arrays (as is_array decides) element by element, objects by their key
+-- sets. A table with a metatable other than array_mt (a JSONata function
+-- value, say) is opaque: it equals only itself.
+-- @return boolean; raises past 1000 levels of nesting (a cycle)
+M.equal = core.equal
+
 --- copy(t[, key, value]) -> a shallow copy of a table (metatable kept),
 -- sized for its entries at once; with key, also sets copy[key] = value.
 M.copy = core.copy
