@@ -120,18 +120,12 @@ end
 
 --- Evaluates an expression (text or compiled) against input with bindings.
 -- Compiled expressions by text, for evaluate() on strings (bounded).
-local cache, cache_size = {}, 0
+local cache = require("stepflow.util.cache").new(256)
 
 function M.evaluate(expression, input, bindings)
   local compiled = expression
   if type(expression) == "string" then
-    compiled = cache[expression]
-    if not compiled then
-      compiled = M.compile(expression)
-      if cache_size >= 512 then cache, cache_size = {}, 0 end
-      cache[expression] = compiled
-      cache_size = cache_size + 1
-    end
+    compiled = cache:get(expression) or cache:put(expression, M.compile(expression))
   elseif getmetatable(expression) ~= Compiled then
     error("jsonata.evaluate: expression must be a string or a compiled expression", 2)
   end

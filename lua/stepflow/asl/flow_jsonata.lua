@@ -8,8 +8,8 @@ local errors = require("stepflow.errors")
 
 local M = {}
 
-local array_mt, null = json.array_mt, json.null
-local type, pairs, setmetatable, getmetatable = type, pairs, setmetatable, getmetatable
+local array_mt, null, is_array = json.array_mt, json.null, json.is_array
+local type, pairs, setmetatable = type, pairs, setmetatable
 local mtype, floor = math.type, math.floor
 
 local jsonata_module
@@ -41,7 +41,7 @@ local function type_name(v)
   if v == null then return "null" end
   local t = type(v)
   if t == "table" then
-    if getmetatable(v) == array_mt then return "array" end
+    if is_array(v) then return "array" end
     return "object"
   end
   return t
@@ -120,16 +120,16 @@ function M.template(c, value, where, field)
   if type(value) ~= "table" then
     return function() return value end
   end
-  local is_array = getmetatable(value) == array_mt
+  local arr = is_array(value)
   local parts, dynamic = {}, false
   for k, v in pairs(value) do
-    local sub_field = is_array and (field .. "[" .. (k - 1) .. "]") or (field .. "/" .. k)
-    local sub = M.template(c, v, where .. "/" .. tostring(is_array and k - 1 or k), sub_field)
+    local sub_field = arr and (field .. "[" .. (k - 1) .. "]") or (field .. "/" .. k)
+    local sub = M.template(c, v, where .. "/" .. tostring(arr and k - 1 or k), sub_field)
     parts[k] = sub
     if expression_of(v) or (type(v) == "table") then dynamic = true end
   end
   if not dynamic then return function() return value end end
-  if is_array then
+  if arr then
     local n = #value
     return function(frame, raw, extra)
       local out = setmetatable({}, array_mt)
@@ -281,7 +281,7 @@ end
 function M.map_items(c, _, def, where)
   if def.Items == nil then
     return function(_, _, raw)
-      if getmetatable(raw) ~= array_mt then
+      if not is_array(raw) then
         error(query_error("Map state input must be an array but was: " ..
           (raw == null and "null" or json.encode(raw))), 0)
       end
@@ -292,8 +292,7 @@ function M.map_items(c, _, def, where)
   local text = expression_of(def.Items)
   return function(frame, _, raw)
     local v = fn(frame, raw)
-    if getmetatable(v) ~= array_mt then
-      if type(v) == "table" and getmetatable(v) == nil and v[1] ~= nil then return v end
+    if not is_array(v) then
       error(query_error("The JSONata expression '" .. tostring(text) ..
         "' specified for the field 'Items' returned an unexpected result type. Expected 'array', " ..
         "but was '" .. type_name(v) .. "' for value: " .. json.encode(v), "Items"), 0)

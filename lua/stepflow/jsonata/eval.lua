@@ -224,7 +224,7 @@ end
 local function lookup(input, key)
   if type(input) ~= "table" then return nil end
   local mt = getmetatable(input)
-  if mt == array_mt then
+  if is_array(input) then
     local result, n = SEQ_new(), 0
     for i = 1, #input do
       local res = lookup(input[i], key)

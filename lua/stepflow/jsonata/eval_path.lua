@@ -347,11 +347,10 @@ local function evaluate_path(expr, input, env)
     while i <= k do
       if cur == nil then return nil end
       if type(cur) ~= "table" then return nil end
-      local mt = getmetatable(cur)
-      if mt == array_mt then
+      if is_array(cur) then
         if CONS[cur] then break end
         return evaluate_steps(expr, cur, #cur, i, env)
-      elseif mt == values.fn_mt then
+      elseif getmetatable(cur) == values.fn_mt then
         return nil
       end
       cur = cur[steps[i].value]

@@ -12,16 +12,12 @@ local M = {}
 
 local throw = values.throw
 
+-- The picture-string modules load when an expression first uses them
+-- (start-up time of the command line).
 local function lazy(name)
   local mod
   return function()
-    if mod == nil then
-      local ok, m = pcall(require, name)
-      if not ok or type(m) ~= "table" then
-        throw("D3001", { message = name .. " is not available: " .. tostring(m) })
-      end
-      mod = m
-    end
+    mod = mod or require(name)
     return mod
   end
 end
@@ -38,11 +34,9 @@ local function support(fn, name, ...)
     .. " cannot be handled: " .. tostring(r) })
 end
 
--- An integer-picture function (format_integer, parse_integer): numfmt's,
--- or datetime's (jsonata-js keeps them with the date/time pictures).
+-- An integer-picture function (format_integer, parse_integer): jsonata-js
+-- keeps them with the date/time pictures, so does stepflow.jsonata.datetime.
 local function integer_fn(name)
-  local ok, n = pcall(numfmt)
-  if ok and type(n[name]) == "function" then return n[name] end
   return datetime()[name]
 end
 

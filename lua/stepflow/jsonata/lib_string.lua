@@ -3,6 +3,7 @@
 -- Strings are UTF-8; lengths and offsets count code points.
 local values = require("stepflow.jsonata.values")
 local apply = require("stepflow.jsonata.apply")
+local ustr = require("stepflow.util.utf8")
 
 local M = {}
 
@@ -25,22 +26,7 @@ function M.string(arg, prettify)
   return values.stringify(arg, prettify, values.precision15)
 end
 
---- Code points of s as a list of strings.
-local function chars(s)
-  local out = {}
-  if not s:find("[\128-\255]") then
-    for i = 1, #s do out[i] = s:sub(i, i) end
-    return out
-  end
-  for _, c in utf8.codes(s, true) do out[#out + 1] = utf8.char(c) end
-  return out
-end
-M.chars = chars
-
-local function ulen(s)
-  if not s:find("[\128-\255]") then return #s end
-  return utf8.len(s, 1, -1, true) or #s
-end
+local chars, ulen = ustr.chars, ustr.len
 M.ulen = ulen
 
 local function trunc(n)
@@ -136,16 +122,7 @@ end
 
 local MATCH_POS = apply.MATCH_POS
 
--- Byte offset of JavaScript string index idx in s.
-local function byte_offset(s, idx)
-  if not s:find("[\128-\255]") then return idx end
-  local n = 0
-  for p, c in utf8.codes(s, true) do
-    if n >= idx then return p - 1 end
-    n = n + (c >= 0x10000 and 2 or 1)
-  end
-  return #s
-end
+local byte_offset = ustr.byte_offset
 
 -- Byte range [start, stop) of a match object.
 local function match_range(str, m)
@@ -295,16 +272,7 @@ function M.split(str, separator, limit, input, env)
     if separator == "" then
       -- JavaScript splits "" into UTF-16 code units: astral characters
       -- become two lone surrogates
-      local list = {}
-      for _, cp in utf8.codes(str, true) do
-        if cp >= 0x10000 then
-          local v = cp - 0x10000
-          list[#list + 1] = utf8.char(0xD800 + (v >> 10))
-          list[#list + 1] = utf8.char(0xDC00 + (v & 0x3FF))
-        else
-          list[#list + 1] = utf8.char(cp)
-        end
-      end
+      local list = ustr.utf16_units(str)
       for i = 1, #list do
         if limit and i > limit then break end
         result[i] = list[i]
@@ -356,7 +324,7 @@ local b64chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 local function latin1_bytes(s)
   if not s:find("[\128-\255]") then return s end
   local out = {}
-  for _, cp in utf8.codes(s, true) do
+  for _, cp in ustr.codes(s) do
     if cp >= 0x10000 then
       local v = cp - 0x10000
       out[#out + 1] = string.char((0xD800 + (v >> 10)) & 0xFF, (0xDC00 + (v & 0x3FF)) & 0xFF)

@@ -87,10 +87,10 @@ end
 
 function M.new_array() return setmetatable({}, array_mt) end
 
---- True for arrays and sequences.
-function M.is_array(v)
-  return type(v) == "table" and getmetatable(v) == array_mt
-end
+--- True for arrays and sequences: json.is_array, the one rule (a plain
+-- table with keys 1..n, as a Lua handler may return, is an array too).
+local is_array = json.is_array
+M.is_array = is_array
 
 function M.is_seq(v)
   return SEQ[v] == true
@@ -105,7 +105,7 @@ end
 function M.is_object(v)
   if type(v) ~= "table" then return false end
   local mt = getmetatable(v)
-  return mt ~= array_mt and mt ~= fn_mt and mt ~= undef_mt
+  return mt == nil and not is_array(v)
 end
 
 function M.is_number(v)
@@ -327,32 +327,9 @@ end
 
 ---------------------------------------------------------------- equality
 
-local function deep_equal(a, b)
-  if rawequal(a, b) then return true end
-  local ta, tb = type(a), type(b)
-  if ta == "number" and tb == "number" then return a == b end
-  if ta ~= "table" or tb ~= "table" then return false end
-  if rawequal(a, UNDEF) or rawequal(b, UNDEF) then return false end
-  local fa, fb = getmetatable(a) == fn_mt, getmetatable(b) == fn_mt
-  if fa or fb then return false end
-  local aa, ab = M.is_array(a), M.is_array(b)
-  if aa ~= ab then return false end
-  if aa then
-    if #a ~= #b then return false end
-    for i = 1, #a do
-      if not deep_equal(a[i], b[i]) then return false end
-    end
-    return true
-  end
-  local n = 0
-  for k, v in pairs(a) do
-    n = n + 1
-    if not deep_equal(v, b[k]) then return false end
-  end
-  for _ in pairs(b) do n = n - 1 end
-  return n == 0
-end
-M.deep_equal = deep_equal
+-- JSONata's '=': json.equal (function values and undefined items equal
+-- only themselves, as their metatables make them opaque).
+M.deep_equal = json.equal
 
 ---------------------------------------------------------------- boolean
 
@@ -367,7 +344,7 @@ local function boolean(v)
   if rawequal(v, UNDEF) then return nil end
   if t == "table" then
     local mt = getmetatable(v)
-    if mt == array_mt then
+    if is_array(v) then
       if #v == 1 then return boolean(v[1]) == true end
       for i = 1, #v do
         if boolean(v[i]) then return true end
@@ -440,7 +417,7 @@ local function clone(v)
   local mt = getmetatable(v)
   if mt == fn_mt then return nil end
   if mt == undef_mt then return null end
-  if mt == array_mt then
+  if is_array(v) then
     local r = setmetatable({}, array_mt)
     local n = 0
     for i = 1, #v do
@@ -472,7 +449,7 @@ local function export_walk(v, seen)
   if seen[v] then return end
   seen[v] = true
   local mt = getmetatable(v)
-  if mt == array_mt then
+  if is_array(v) then
     for i = 1, #v do
       local x = v[i]
       if type(x) == "table" then
