@@ -64,11 +64,22 @@ local function bindings(frame, raw, extra, needs_context)
   return b
 end
 
+-- The limits of an expression in a state: stepflow.jsonata's defaults,
+-- with the memory an evaluation may use kept closer to AWS's (which
+-- refuses an expression past some 7 MB of values; see docs/INTERNALS.md).
+M.LIMITS = { memory_limit = 64 * 1024 * 1024 }
+
+-- A Lua error of the evaluator (a bug) in a cause: its message without
+-- the file and line it was raised at.
+local function bug_text(e)
+  return (tostring(e):gsub("^[^:%s]+%.lua:%d+: ", ""))
+end
+
 --- Compiles one expression. Returns fn(frame, raw, extra) -> value (never
 -- nil: undefined fails with States.QueryEvaluationError naming `field`).
 function M.expression(c, text, where, field, allow_undefined)
   text = text:match("^%s*(.-)%s*$")
-  local ok, compiled = pcall(jsonata().compile, text)
+  local ok, compiled = pcall(jsonata().compile, text, M.LIMITS)
   if not ok then
     local e = compiled
     local msg = type(e) == "table" and ((e.code and (e.code .. ": ") or "") .. tostring(e.message))
@@ -77,17 +88,18 @@ function M.expression(c, text, where, field, allow_undefined)
   end
   local needs_context = text:find("context", 1, true) ~= nil
     or text:find("%$states[^%.%w]") ~= nil or text:find("%$states$") ~= nil
-  local evaluate = jsonata().evaluate
+  local evaluate = compiled.evaluate
   -- $now() and $millis() read the engine's clock (virtual time included).
   local needs_clock = text:find("$now", 1, true) or text:find("$millis", 1, true)
     or text:find("$toMillis", 1, true)
   return function(frame, raw, extra)
     local b = bindings(frame, raw, extra, needs_context)
+    local opts
     if needs_clock then
       local engine = frame.exec.engine
-      jsonata().set_clock(function() return engine.now(engine.loop) end)
+      opts = { clock = function() return engine.now(engine.loop) end }
     end
-    local fine, v = pcall(evaluate, compiled, nil, b)
+    local fine, v = pcall(evaluate, compiled, nil, b, opts)
     if not fine then
       local e = v
       if errors.is(e) then error(e, 0) end
@@ -95,7 +107,7 @@ function M.expression(c, text, where, field, allow_undefined)
       if type(e) == "table" and e.code then
         tail = ". " .. e.code .. ": " .. tostring(e.message)
       else
-        tail = ": " .. tostring(type(e) == "table" and e.message or e)
+        tail = ": internal error: " .. bug_text(type(e) == "table" and e.message or e)
       end
       error(query_error("The JSONata expression '" .. text .. "' specified for the field '" ..
         field .. "' threw an error during evaluation" .. tail, field), 0)

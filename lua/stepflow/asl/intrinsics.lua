@@ -131,6 +131,9 @@ local function parse_number(text, pos)
   local s = sub(text, pos, e)
   local v = tonumber(s)
   if is_float then v = v + 0.0 end
+  -- 1e400 reads as an infinity, which no JSON value can hold: the call
+  -- could only fail (or write a value no state can output)
+  if v == math.huge or v == -math.huge then perr(text, pos, "number out of range") end
   return { kind = "literal", value = v }, e + 1
 end
 

@@ -10,6 +10,7 @@ local SEQ_new, is_array, is_seq = values.new_seq, values.is_array, values.is_seq
 local KEEP, TUPLE, CONS = values.KEEP, values.TUPLE, values.CONS
 local boolean, is_number, append = values.boolean, values.is_number, values.append
 local throw = values.throw
+local tick = values.tick
 local setmetatable, getmetatable, type = setmetatable, getmetatable, type
 local floor = math.floor
 
@@ -133,6 +134,7 @@ local function merge_sort(arr, swap)
     local out, i, j = {}, 1, 1
     local nl, nr = #left, #right
     while i <= nl and j <= nr do
+      tick()
       if swap(left[i], right[j]) then
         out[#out + 1] = right[j]
         j = j + 1

@@ -8,6 +8,14 @@
 -- code for it (JavaScript throws a SyntaxError).
 local M = {}
 
+-- Backtracking can take time exponential in the subject's length
+-- ((a+)+b on "aaaa...c"): every 4096 steps the machine calls
+-- values.check_limits, so the running evaluation's time and memory
+-- limits stop it (a regex used outside an evaluation runs unbounded, as
+-- JavaScript's does).
+local check_limits = require("stepflow.jsonata.values").check_limits
+local STEPS_PER_CHECK = 4096
+
 local utf8_char = utf8.char
 local concat = table.concat
 
@@ -576,7 +584,13 @@ local function run(prog, cps, n, pc, pos, caps)
   local op, xa, xb = prog.op, prog.xa, prog.xb
   local multiline = prog.multiline
   local stack, sp = {}, 0
+  local steps = 0
   while true do
+    steps = steps + 1
+    if steps >= STEPS_PER_CHECK then
+      steps = 0
+      check_limits()
+    end
     local o = op[pc]
     local ok = true
     if o == CHAR then
