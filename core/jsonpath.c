@@ -44,7 +44,7 @@ static int path_get (lua_State *L) {
   pusharraymt(L);
   lua_newtable(L);                      /* STACK: p, root, strings, mt, out */
   E.L = L; E.jp = jp; E.strs = 3; E.root = 2; E.amt = 4; E.out = 5;
-  E.nout = 0; E.depth = 0;
+  E.nout = 0; E.depth = 0; E.steps = 0;
   stepflow_jsonpath_eval(&E, jp->first, 2);
   if (jp->definite) {
     lua_rawgeti(L, 5, 1);

@@ -21,6 +21,21 @@
 */
 #define REGEX_BUDGET (64ul * 1024 * 1024)
 
+/*
+** Work one get() may do: a step applied to a value, a filter test, an
+** element compared. Filters nest ($..[?($..[?(@ == $)])]) and each one
+** may scan the whole document again, so the work of a path grows as the
+** document's size to the power of its nesting: past this budget (well
+** under a second) the evaluation raises instead.
+*/
+#define STEP_BUDGET (4ul * 1024 * 1024)
+
+static void count (Eval *E) {
+  if (++E->steps > STEP_BUDGET)
+    luaL_error(E->L, "JSONPath: evaluation took more than %d steps (nested "
+               "filters over a large document?)", (int)STEP_BUDGET);
+}
+
 static void deeper (Eval *E) {
   if (++E->depth > MAXDEPTH)
     luaL_error(E->L, "JSONPath: value nested deeper than %d (a cycle?)",
@@ -152,6 +167,7 @@ static void apply (Eval *E, const Step *s, int cur, int scanning) {
   lua_Integer i, n;
   int k;
   if (lua_type(L, cur) != LUA_TTABLE) return;
+  count(E);
   luaL_checkstack(L, 8, "JSONPath evaluation too deep");
   switch (s->kind) {
     case ST_NAME:
@@ -309,6 +325,7 @@ static int tableequal (Eval *E, int a, int b) {
   deeper(E);
   if (arr) {
     for (i = 1; i <= n && eq; i++) {
+      count(E);
       lua_rawgeti(L, a, i);
       lua_rawgeti(L, b, i);
       eq = equal(E, lua_gettop(L) - 1, lua_gettop(L));
@@ -320,6 +337,7 @@ static int tableequal (Eval *E, int a, int b) {
   n = 0;
   lua_pushnil(L);
   while (lua_next(L, a)) {      /* STACK: key, value */
+    count(E);
     n++;
     lua_pushvalue(L, -2);
     lua_rawget(L, b);
@@ -415,6 +433,7 @@ static int test (Eval *E, int n, int cur) {
   const Node *x = &E->jp->nodes[n];
   lua_State *L = E->L;
   int r;
+  count(E);
   switch (x->kind) {
     case EX_OR: return test(E, x->l, cur) || test(E, x->r, cur);
     case EX_AND: return test(E, x->l, cur) && test(E, x->r, cur);

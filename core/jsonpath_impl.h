@@ -112,6 +112,7 @@ typedef struct Eval {
   int out;            /* stack index: the results table */
   lua_Integer nout;
   int depth;          /* nesting of '..' and structural comparison */
+  unsigned long steps;  /* work done, against STEP_BUDGET (jsonpath_eval.c) */
 } Eval;
 
 /*
