@@ -69,6 +69,16 @@ function M.is_array(v)
   return rawget(v, 1) ~= nil and core_is_array(v)
 end
 
+--- JSON text of a value for a message: the encoding, or, for a value
+-- that is not JSON (a handler may return one), what encode says of it,
+-- never a Lua table address.
+-- @return string
+function M.describe(v)
+  local ok, text = pcall(M.encode, v)
+  if ok then return text end
+  return "(not JSON: " .. tostring(text):gsub("^json: ", "") .. ")"
+end
+
 --- Deep equality of two JSON values: numbers as JSON's doubles (1 equals
 -- 1.0; an integer equals a float it converts to),
 -- arrays (as is_array decides) element by element, objects by their key

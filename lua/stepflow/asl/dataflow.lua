@@ -154,7 +154,7 @@ function M.compile_result_path(text, present)
         return out
       end
       errors.raise(errors.ResultPathMatchFailure,
-        "Unable to apply ResultPath '" .. text .. "' to input '" .. json.encode(raw) .. "'")
+        "Unable to apply ResultPath '" .. text .. "' to input '" .. json.describe(raw) .. "'")
     end
   end
   return function(raw, result)
@@ -162,7 +162,7 @@ function M.compile_result_path(text, present)
     if out == nil then
       errors.raise(errors.ResultPathMatchFailure,
         "Unable to apply ResultPath '" .. text .. "' to input '" ..
-        json.encode(raw) .. "'")
+        json.describe(raw) .. "'")
     end
     return out
   end

@@ -230,7 +230,7 @@ function M.condition(c, st, rdef, where)
     if type(v) ~= "boolean" then
       error(query_error("The JSONata expression '" .. tostring(expression_of(rdef.Condition)) ..
         "' specified for the field '" .. field .. "' returned an unexpected result type. " ..
-        "Expected 'boolean', but was '" .. type_name(v) .. "' for value: " .. json.encode(v), field), 0)
+        "Expected 'boolean', but was '" .. type_name(v) .. "' for value: " .. json.describe(v), field), 0)
     end
     return v
   end
@@ -258,7 +258,7 @@ function M.number_field(c, _, value, where, field)
     if type(v) ~= "number" or (mtype(v) == "float" and v ~= floor(v)) then
       error(query_error("The JSONata expression '" .. tostring(text) .. "' specified for the field '" ..
         field .. "' returned an unexpected result type. Expected 'integer', but was '" ..
-        type_name(v) .. "' for value: " .. json.encode(v), field), 0)
+        type_name(v) .. "' for value: " .. json.describe(v), field), 0)
     end
     return floor(v)
   end
@@ -283,7 +283,7 @@ function M.wait_due(c, st, def, where)
     local t = type(v) == "string" and timestamp.parse(v)
     if not t then
       error(query_error("The Timestamp field cannot be parsed as an ISO-8601 extended offset " ..
-        "date-time format string: " .. (type(v) == "string" and v or json.encode(v)), "Timestamp"), 0)
+        "date-time format string: " .. (type(v) == "string" and v or json.describe(v)), "Timestamp"), 0)
     end
     return floor(t * 1000)
   end
@@ -295,7 +295,7 @@ function M.map_items(c, _, def, where)
     return function(_, _, raw)
       if not is_array(raw) then
         error(query_error("Map state input must be an array but was: " ..
-          (raw == null and "null" or json.encode(raw))), 0)
+          (raw == null and "null" or json.describe(raw))), 0)
       end
       return raw
     end
@@ -307,7 +307,7 @@ function M.map_items(c, _, def, where)
     if not is_array(v) then
       error(query_error("The JSONata expression '" .. tostring(text) ..
         "' specified for the field 'Items' returned an unexpected result type. Expected 'array', " ..
-        "but was '" .. type_name(v) .. "' for value: " .. json.encode(v), "Items"), 0)
+        "but was '" .. type_name(v) .. "' for value: " .. json.describe(v), "Items"), 0)
     end
     return v
   end

@@ -237,13 +237,7 @@ local function shallow_copy(t)
   return setmetatable(c, getmetatable(t))
 end
 
--- The input as JSON text for the message (a value that is not JSON, from
--- a handler, is shown as Lua sees it).
-local function describe(v)
-  local ok, text = pcall(json.encode, v)
-  if ok then return text end
-  return tostring(v)
-end
+local describe = json.describe
 
 local function mismatch(root, key)
   return ("Unable to apply step \"%s\" to input %s"):format(

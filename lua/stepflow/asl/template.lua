@@ -12,11 +12,7 @@ local M = {}
 local array_mt, is_array = json.array_mt, json.is_array
 local type, pairs, setmetatable = type, pairs, setmetatable
 
-local function short_json(v)
-  local ok, text = pcall(json.encode, v)
-  if not ok then return tostring(v) end
-  return text
-end
+local short_json = json.describe
 
 --- Raises AWS's States.Runtime for a template path (or a Fail state's
 -- ErrorPath/CausePath) that matches nothing: "The JSONPath '$.x' specified

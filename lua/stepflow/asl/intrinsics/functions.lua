@@ -29,6 +29,12 @@ local function fail(name, cause)
   error(errors.new(INTRINSIC, "Invalid arguments in States." .. name .. ": " .. cause), 0)
 end
 
+-- A value no JSON document holds (a handler may have returned one).
+local function not_json(v)
+  error(errors.new(INTRINSIC, "Invalid arguments: a " .. type(v)
+    .. " is not a JSON value"), 0)
+end
+
 local function new_array(t)
   return setmetatable(t, array_mt)
 end
@@ -128,7 +134,7 @@ local function to_json(v, out)
     end
     out[#out + 1] = "}"
   else
-    out[#out + 1] = quote(tostring(v))
+    not_json(v)
   end
 end
 
@@ -159,7 +165,7 @@ local function java_text(v)
     end
     return "{" .. concat(parts, ", ") .. "}"
   end
-  return tostring(v)
+  not_json(v)
 end
 M.java_text = java_text
 

@@ -257,7 +257,7 @@ function M.check_template(ctx, path, value)
   end
   for _, k in ipairs(util.sorted_keys(value)) do
     local v = value[k]
-    if k:sub(-2) == ".$" and #k > 2 then
+    if k:sub(-2) == ".$" then   -- ".$" too: the name "" takes a path
       M.check_dollar_value(ctx, join(path, k), k, v)
     else
       M.check_template(ctx, join(path, k), v)
