@@ -101,7 +101,7 @@ local function outside_tables(input_root, bindings)
   return skip
 end
 
-local function run(self, input, bindings, options)
+local function run(self, input, bindings)
   local env = eval.new_frame(static_frame)
   if bindings then
     for k, v in pairs(bindings) do env[k] = v end
@@ -144,7 +144,7 @@ function Compiled:evaluate(input, bindings, opts)
   values.bool_op, values.bool_position = nil, nil
   values.undef_used = false
   local saved = eval.enter(budget)
-  local ok, result = pcall(run, self, input, bindings, options)
+  local ok, result = pcall(run, self, input, bindings)
   eval.leave(saved)
   values.undef_used = saved_undef
   values.call_position, values.call_token = saved_position, saved_token

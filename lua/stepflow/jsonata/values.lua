@@ -459,7 +459,7 @@ function M.append(a, b)
   if a == nil then return b end
   if b == nil then return a end
   local r = setmetatable({}, array_mt)
-  local n = 0
+  local n
   if M.is_array(a) then
     M.tick(#a + 1)
     for i = 1, #a do r[i] = a[i] end
