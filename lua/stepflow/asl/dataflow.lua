@@ -84,7 +84,14 @@ function M.compile_select(text, present)
   end
 end
 
-local is_array = json.is_array
+local is_array, array_mt = json.is_array, json.array_mt
+
+-- json.is_array's rule with its common case inline, for the per-transition
+-- ResultPath: a table without the array metatable and without a [1] is an
+-- object (a call costs a tenth of a Pass state's work); the rest asks it.
+local function is_object_fast(t)
+  return getmetatable(t) ~= array_mt and (t[1] == nil or not is_array(t))
+end
 
 local shallow_copy = json.copy
 
@@ -100,7 +107,7 @@ function M.set_copy(root, keys, value)
   if n == 1 then
     -- ResultPath "$.name", the common case: one sized copy in C.
     local k = keys[1]
-    if type(k) == "string" and not is_array(root) then
+    if type(k) == "string" and is_object_fast(root) then
       return shallow_copy(root, k, value)
     end
   end
@@ -148,7 +155,8 @@ function M.compile_result_path(text, present)
     -- "$.name", the common case: one C copy sized by the last one's size.
     local hint = 0
     return function(raw, result)
-      if type(raw) == "table" and not is_array(raw) then
+      if type(raw) == "table" and getmetatable(raw) ~= array_mt
+          and (raw[1] == nil or not is_array(raw)) then
         local out
         out, hint = json.copy(raw, k1, result, hint)
         return out
