@@ -11,6 +11,10 @@ M.entries = {
     kind = "asl", what = "succeeded with output that is not JSON" },
   { name = "core: retries or loops past AWS's 25,000-event limit never end under virtual time",
     kind = "asl", what = "an execution did not end" },
+  { name = "core: the internal-error safety net puts a Lua traceback in the cause "
+      .. "(reached by handler results that are not JSON)",
+    kind = "asl", what = "failed with a cause holding a Lua file:line",
+    detail = "^internal error in state" },
 }
 
 --- The name of the entry f matches, or nil.
