@@ -9,8 +9,6 @@ local M = {}
 M.entries = {
   { name = "core: a handler result that is not JSON becomes the output",
     kind = "asl", what = "succeeded with output that is not JSON" },
-  { name = "core: retries or loops past AWS's 25,000-event limit never end under virtual time",
-    kind = "asl", what = "an execution did not end" },
   { name = "core: the internal-error safety net puts a Lua traceback in the cause "
       .. "(reached by handler results that are not JSON)",
     kind = "asl", what = "failed with a cause holding a Lua file:line",
