@@ -221,7 +221,7 @@ function M.compile_catcher(c, st, catcher, def, where)
 end
 
 --- Choice rule pieces: Condition, and the rule's own Output and Assign.
-function M.condition(c, st, rdef, where)
+function M.condition(c, _, rdef, where)
   local i = where:match("/(%d+)$")
   local field = "Choices[" .. i .. "]/Condition"
   local test = M.template(c, rdef.Condition, where .. "/Condition", field)

@@ -103,11 +103,11 @@ function apply(proc, args, input, env, token)
       eargs[i] = evaluate(a, result.input, result.env)
     end
     if nxt == nil then throw("T1006", { position = body.position }) end
-    local token = body.procedure.type == "variable" and body.procedure.value or nil
+    local name = body.procedure.type == "variable" and body.procedure.value or nil
     local saved_position, saved_token = values.call_position, values.call_token
     values.call_position = body.procedure.position
-    if token then values.call_token = token end
-    result = apply_inner(nxt, eargs, input, env, token)
+    if name then values.call_token = name end
+    result = apply_inner(nxt, eargs, input, env, name)
     values.call_position, values.call_token = saved_position, saved_token
   end
   return result

@@ -707,7 +707,8 @@ local function part_matcher(part)
     if sep then pattern = pattern .. escape_literal(sep) .. "[0-9]+" end
     return pattern, function(value)
       if c == "z" then value = value:sub(4) end
-      local hours, minutes = 0, 0
+      local hours, minutes
+      minutes = 0
       if sep then
         local at = value:find(sep, 1, true)
         hours = parse_int(value:sub(1, at - 1)) or 0
@@ -831,7 +832,7 @@ local iso_re
 -- a date-time without an offset is taken as UTC.
 local function parse_iso(str)
   local y, rest = str:match("^(%d%d%d%d)(.*)$")
-  local mo, d, h, mi, s, frac, tz = 1, 1, 0, 0, 0, nil, nil
+  local mo, d, h, mi, s, tz = 1, 1, 0, 0, 0, nil
   local a, b = rest:match("^%-(%d%d)%-(%d%d)")
   if a then
     mo, d = tonumber(a), tonumber(b); rest = rest:sub(7)
@@ -841,7 +842,7 @@ local function parse_iso(str)
   end
   local th, tm, ts = rest:match("^T(%d%d):(%d%d):(%d%d)")
   if th then h, mi, s = tonumber(th), tonumber(tm), tonumber(ts); rest = rest:sub(10) end
-  frac = rest:match("^%.(%d+)")
+  local frac = rest:match("^%.(%d+)")
   if frac then rest = rest:sub(#frac + 2) end
   if rest == "Z" then tz = 0
   elseif rest ~= "" then

@@ -322,7 +322,7 @@ function evaluate(expr, input, env)
     check_limits()
   end
   if d > max_depth then
-    throw("U1001", { message = "Stack overflow error: Check for non-terminating recursive function.  Consider rewriting as tail-recursive.", position = expr.position })
+    throw("U1001", { position = expr.position })   -- the stack overflow message
   end
   depth = d
   local result = handlers[expr.type](expr, input, env)

@@ -399,7 +399,8 @@ function evaluate_steps(expr, input_seq, n, start, env)
     else
       result_seq = evaluate_step(step, input_seq, n, env, ii == nsteps)
     end
-    if not is_tuple and (result_seq == nil or (type(result_seq) == "table" and is_array(result_seq) and #result_seq == 0)) then
+    if not is_tuple and (result_seq == nil
+        or (type(result_seq) == "table" and is_array(result_seq) and #result_seq == 0)) then
       break
     end
     if step.focus == nil then

@@ -1,6 +1,7 @@
 -- stepflow.jsonata.messages: the one catalogue of JSONata error messages
 -- (jsonata-js 2.0.6's templates: {{field}} is replaced by the field's JSON
 -- text, {{{field}}} verbatim).
+-- luacheck: no max line length (the templates are quoted whole)
 local values = require("stepflow.jsonata.values")
 
 local M = {}

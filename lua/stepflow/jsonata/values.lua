@@ -384,7 +384,7 @@ local function stringify(v, pretty, numfn, indent, out)
       for i = 1, #keys do
         local k = keys[i]
         local x = v[k]
-        if x ~= nil and not (type(x) == "function") then
+        if x ~= nil and type(x) ~= "function" then
           out[#out + 1] = (first and "" or ",") .. nl .. inner .. quote(k) .. (pretty and ": " or ":")
           first = false
           stringify(x, pretty, numfn, inner, out)

@@ -269,7 +269,7 @@ F.ArrayPartition = { 2, 2, function(a)
   if size <= 0 then
     fail("ArrayPartition", "the chunk size must be a positive integer")
   end
-  local out, chunk = {}, nil
+  local out, chunk = {}
   for i = 1, #arr do
     if (i - 1) % size == 0 then
       chunk = new_array({})

@@ -123,12 +123,12 @@ end
 -- with a partition and a service, and for a Lambda function a name and an
 -- optional non-empty version or alias.
 function M.arn_ok(r)
-  local fields = {}
-  for f in (r .. ":"):gmatch("([^:]*):") do fields[#fields + 1] = f end
-  if #fields < 6 or fields[2] == "" or fields[3] == "" then return false end
-  if fields[3] == "lambda" and fields[6] == "function" then
-    if #fields > 8 or not (fields[7] or ""):match("^[%w%-_]+$") then return false end
-    if #fields == 8 and not fields[8]:match("^[%w%-_]+$") and fields[8] ~= "$LATEST" then
+  local parts = {}
+  for f in (r .. ":"):gmatch("([^:]*):") do parts[#parts + 1] = f end
+  if #parts < 6 or parts[2] == "" or parts[3] == "" then return false end
+  if parts[3] == "lambda" and parts[6] == "function" then
+    if #parts > 8 or not (parts[7] or ""):match("^[%w%-_]+$") then return false end
+    if #parts == 8 and not parts[8]:match("^[%w%-_]+$") and parts[8] ~= "$LATEST" then
       return false
     end
   end
