@@ -29,9 +29,13 @@ SOS     = $(foreach m,$(MODULES),$(BUILD)/$(subst .,/,$(m)).so)
 
 # Only `make graphs` needs these (PNGs of docs/graphs).
 GRAPH_DEBS  = librsvg2-bin
+# Only `make fuzz` needs these (libFuzzer and its sanitizer runtimes).
+FUZZ_DEBS   = clang libclang-rt-dev
+FUZZ_SECONDS ?= 10
+FUZZ_CC    ?= clang
 
 .PHONY: all deps test test-all test-full lint check-requires demo sanitize rock clean check-rockspec bench history \
-        conformance graphs
+        conformance graphs fuzz fuzz-build
 
 all: deps $(SOS)
 
@@ -123,5 +127,43 @@ conformance: all
 history: all
 	tools/check_history
 
+# libFuzzer harnesses (fuzz/*_fuzz.c) under ASan and UBSan, each run for
+# FUZZ_SECONDS on a copy of its committed seed corpus (fuzz/corpus/NAME);
+# then the Lua-level fuzzer (fuzz/lua/fuzz.lua) for as long. Crashes are
+# left in build-fuzz/ (crash-*) and make fails.
+FUZZ_FLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+             -fno-sanitize-recover=all -I$(LUA_INCDIR) -Icore
+FUZZ_BINS  = build-fuzz/json_fuzz build-fuzz/jsonpath_fuzz build-fuzz/regex_fuzz \
+             build-fuzz/store_events_fuzz
+
+build-fuzz/json_fuzz build-fuzz/jsonpath_fuzz: build-fuzz/%: fuzz/%.c fuzz/fuzz_lua.h core/*.c core/*.h
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(call srcs,stepflow.core.json) -llua5.4 -lm
+
+build-fuzz/regex_fuzz: fuzz/regex_fuzz.c core/jsonpath_regex.c core/jsonpath_regex.h
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< core/jsonpath_regex.c
+
+build-fuzz/store_events_fuzz: fuzz/store_events_fuzz.c core/store_events.c core/store_events.h
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< core/store_events.c
+
+fuzz-build:
+	@$(MAKE) --no-print-directory deps DEBS="$(FUZZ_DEBS)"
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+
+fuzz: all fuzz-build
+	@set -e; for b in $(FUZZ_BINS); do \
+	  n=$$(basename $$b _fuzz); rm -rf build-fuzz/work-$$n; mkdir -p build-fuzz/work-$$n; \
+	  cp fuzz/corpus/$$n/* build-fuzz/work-$$n/; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+	  (cd build-fuzz && ./$$(basename $$b) -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	     -rss_limit_mb=2048 -print_final_stats=1 work-$$n \
+	     $$( [ -f ../fuzz/$$n.dict ] && echo -dict=../fuzz/$$n.dict ) \
+	     >fuzz-$$n.log 2>&1) || { tail -n 40 build-fuzz/fuzz-$$n.log; exit 1; }; \
+	  grep -E "^stat::number_of_executed_units|^Done" build-fuzz/fuzz-$$n.log | tail -n 1; \
+	done
+	$(LUA) fuzz/lua/fuzz.lua --seconds $(FUZZ_SECONDS)
+
 clean:
-	rm -rf build build-san stepflow core/*.o luacov.*
+	rm -rf build build-san build-fuzz stepflow core/*.o luacov.*

@@ -222,6 +222,75 @@ static int json_deep_copy (lua_State *L) {
   return 1;
 }
 
+#define EQUAL_MAX_DEPTH 1000
+
+/*
+** Deep equality of the JSON values at a and b: numbers as JSON's doubles
+** (an integer equals a float when it converts to that float: 2^60 read as
+** an integer equals 2^60 read as a float), arrays element by element
+** (json.is_array decides which tables are arrays), objects by their key
+** sets. A table with a metatable other than the array metatable is opaque
+** and equals only itself.
+*/
+static int equal (lua_State *L, int a, int b, int depth) {
+  int arr;
+  if (lua_rawequal(L, a, b)) return 1;
+  if (lua_type(L, a) == LUA_TNUMBER && lua_type(L, b) == LUA_TNUMBER)
+    return lua_tonumber(L, a) == lua_tonumber(L, b);
+  if (lua_type(L, a) != LUA_TTABLE || lua_type(L, b) != LUA_TTABLE) return 0;
+  if (depth > EQUAL_MAX_DEPTH)
+    luaL_error(L, "json: nesting deeper than %d in equal", EQUAL_MAX_DEPTH);
+  luaL_checkstack(L, 6, "json: equal");
+  if (lua_getmetatable(L, a)) {
+    int opaque = !lua_rawequal(L, -1, ARRAY_MT);
+    lua_pop(L, 1);
+    if (opaque) return 0;
+  }
+  if (lua_getmetatable(L, b)) {
+    int opaque = !lua_rawequal(L, -1, ARRAY_MT);
+    lua_pop(L, 1);
+    if (opaque) return 0;
+  }
+  arr = stepflow_json_isarray(L, a, ARRAY_MT);
+  if (arr != stepflow_json_isarray(L, b, ARRAY_MT)) return 0;
+  if (arr) {
+    lua_Integer n = (lua_Integer)lua_rawlen(L, a), i;
+    if ((lua_Integer)lua_rawlen(L, b) != n) return 0;
+    for (i = 1; i <= n; i++) {
+      int eq;
+      lua_rawgeti(L, a, i);
+      lua_rawgeti(L, b, i);
+      eq = equal(L, lua_gettop(L) - 1, lua_gettop(L), depth + 1);
+      lua_pop(L, 2);
+      if (!eq) return 0;
+    }
+    return 1;
+  }
+  {
+    lua_Integer n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, a)) {     /* STACK: key, value */
+      int eq;
+      n++;
+      lua_pushvalue(L, -2);
+      eq = lua_rawget(L, b) != LUA_TNIL &&
+           equal(L, lua_gettop(L) - 1, lua_gettop(L), depth + 1);
+      lua_pop(L, 2);
+      if (!eq) { lua_pop(L, 1); return 0; }
+    }
+    lua_pushnil(L);
+    while (lua_next(L, b)) { n--; lua_pop(L, 1); }
+    return n == 0;
+  }
+}
+
+/* equal(a, b) -> boolean: deep equality of JSON values  [-0, +1, e] */
+static int json_equal (lua_State *L) {
+  lua_settop(L, 2);
+  lua_pushboolean(L, equal(L, 1, 2, 0));
+  return 1;
+}
+
 STEPFLOW_EXPORT int luaopen_stepflow_core_json (lua_State *L) {
   int mod;
   luaL_newmetatable(L, STEPFLOW_JSON_ARRAY_MT);
@@ -252,6 +321,9 @@ STEPFLOW_EXPORT int luaopen_stepflow_core_json (lua_State *L) {
   lua_pushvalue(L, mod - 1);
   lua_pushcclosure(L, json_is_array, 1);
   lua_setfield(L, mod, "is_array");
+  lua_pushvalue(L, mod - 1);
+  lua_pushcclosure(L, json_equal, 1);
+  lua_setfield(L, mod, "equal");
   lua_pushcfunction(L, json_copy);
   lua_setfield(L, mod, "copy");
   lua_pushcfunction(L, json_size_within);

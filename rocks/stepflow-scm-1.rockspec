@@ -28,7 +28,9 @@ build = {
       libdirs = { "$(LIBEVENT_LIBDIR)" },
     },
     ["stepflow.core.json"] = {
-      sources = { "core/lmod_json.c", "core/json.c", "core/jsonpath.c" },
+      sources = { "core/lmod_json.c", "core/json_decode.c", "core/json_encode.c",
+        "core/json_number.c", "core/jsonpath.c", "core/jsonpath_parse.c",
+        "core/jsonpath_eval.c", "core/jsonpath_regex.c" },
       incdirs = { "core" },
     },
     ["stepflow.core.store"] = {
@@ -127,7 +129,10 @@ build = {
     ["stepflow.asl.timestamp"] = "lua/stepflow/asl/timestamp.lua",
     ["stepflow.asl.intrinsics"] = "lua/stepflow/asl/intrinsics.lua",
     ["stepflow.asl.intrinsics.functions"] = "lua/stepflow/asl/intrinsics/functions.lua",
-    ["stepflow.asl.intrinsics.hash"] = "lua/stepflow/asl/intrinsics/hash.lua",
+    ["stepflow.util.digest"] = "lua/stepflow/util/digest.lua",
+    ["stepflow.util.calendar"] = "lua/stepflow/util/calendar.lua",
+    ["stepflow.util.utf8"] = "lua/stepflow/util/utf8.lua",
+    ["stepflow.util.cache"] = "lua/stepflow/util/cache.lua",
     ["stepflow.jsonata"] = "lua/stepflow/jsonata.lua",
     ["stepflow.jsonata.apply"] = "lua/stepflow/jsonata/apply.lua",
     ["stepflow.jsonata.ast"] = "lua/stepflow/jsonata/ast.lua",

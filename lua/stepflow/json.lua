@@ -1,6 +1,7 @@
 --- stepflow.json: the faithful JSON codec (value model in docs/INTERNALS.md).
 -- A thin wrapper over the C module stepflow.core.json: every function here
--- is the C function itself, so the hot path pays no extra Lua call.
+-- is the C function itself, so the hot path pays no extra Lua call, but
+-- is_array, which decides the common cases before calling C.
 --
 -- Numbers: text without fraction or exponent decodes to a Lua integer when
 -- it fits in 64 bits (a float otherwise); encode writes floats as
@@ -52,10 +53,39 @@ M.size_within = core.size_within
 -- @treturn table t
 M.array = core.array
 
---- Tells whether a value encodes as a JSON array: a table with the array
--- metatable, or a non-empty table with keys exactly 1..n.
+local core_is_array = core.is_array
+local array_mt = core.array_mt
+local type, getmetatable, rawget = type, getmetatable, rawget
+
+--- Tells whether a value is a JSON array, the one rule every part of the
+-- tree uses (and encode follows): a table with the array metatable, or a
+-- non-empty table whose keys are exactly 1..n (as a Lua handler may
+-- build one). An empty table without the metatable is an object.
 -- @return boolean
-M.is_array = core.is_array
+function M.is_array(v)
+  if type(v) ~= "table" then return false end
+  if getmetatable(v) == array_mt then return true end
+  -- keys exactly 1..n, n >= 1, include 1: most objects stop here
+  return rawget(v, 1) ~= nil and core_is_array(v)
+end
+
+--- JSON text of a value for a message: the encoding, or, for a value
+-- that is not JSON (a handler may return one), what encode says of it,
+-- never a Lua table address.
+-- @return string
+function M.describe(v)
+  local ok, text = pcall(M.encode, v)
+  if ok then return text end
+  return "(not JSON: " .. tostring(text):gsub("^json: ", "") .. ")"
+end
+
+--- Deep equality of two JSON values: numbers as JSON's doubles (1 equals
+-- 1.0; an integer equals a float it converts to),
+-- arrays (as is_array decides) element by element, objects by their key
+-- sets. A table with a metatable other than array_mt (a JSONata function
+-- value, say) is opaque: it equals only itself.
+-- @return boolean; raises past 1000 levels of nesting (a cycle)
+M.equal = core.equal
 
 --- copy(t[, key, value]) -> a shallow copy of a table (metatable kept),
 -- sized for its entries at once; with key, also sets copy[key] = value.

@@ -17,55 +17,91 @@ local static_frame = lib.frame()
 
 local Compiled = {}
 Compiled.__index = Compiled
+Compiled.__name = "stepflow.jsonata.Compiled"
 
--- The clock behind $now() and $millis(): milliseconds since the epoch.
-local clock = function() return os.time() * 1000 end
+--- The limits and the clock an evaluation gets unless told otherwise.
+-- time_limit: CPU seconds (os.clock) one evaluation may take; memory_limit:
+-- bytes the Lua heap may grow by during one evaluation; max_depth: nesting
+-- of evaluation steps; clock: fn() -> milliseconds since the epoch, read
+-- once per evaluation by $now(), $millis() and $toMillis(). A limit of
+-- false is none. Past a limit: U1001.
+M.DEFAULTS = {
+  time_limit = 5,
+  -- room for jsonata-js's largest range, [1..1e7] (160 MB of Lua values)
+  memory_limit = 512 * 1024 * 1024,
+  max_depth = 10000,
+  clock = function() return os.time() * 1000 end,
+}
+local OPTIONS = { time_limit = true, memory_limit = true, max_depth = true, clock = true }
 
---- Sets the clock that $now() and $millis() read once per evaluation
--- (fn() -> integer milliseconds since the epoch), e.g. the engine's loop:now.
-function M.set_clock(fn)
-  if type(fn) ~= "function" then
-    error("jsonata.set_clock: expected a function", 2)
+-- opts merged over base, checked (caller bugs raise).
+local function merge(base, opts, where)
+  if opts == nil then return base end
+  if type(opts) ~= "table" then error(where .. ": opts must be a table", 3) end
+  local out = {}
+  for k, v in pairs(base) do out[k] = v end
+  for k, v in pairs(opts) do
+    if not OPTIONS[k] then error(where .. ": unknown option '" .. tostring(k) .. "'", 3) end
+    out[k] = v
   end
-  clock = fn
+  return out
 end
 
--- Guards against runaway expressions (U1001 when exceeded).
-local limits = { time_limit = 10 }
-
---- Sets evaluation limits: max_depth (nesting of evaluation steps, default
--- 10000) and time_limit (CPU seconds per evaluation, default 10; false for
--- none). Both raise U1001 when exceeded.
-function M.set_limits(opts)
-  if opts.max_depth ~= nil then eval.max_depth = opts.max_depth end
-  if opts.time_limit ~= nil then limits.time_limit = opts.time_limit or nil end
-end
-
+-- Raises err as the API gives errors: a JSONata error table with its
+-- message; Lua's own stack overflow and out-of-memory errors as U1001; any
+-- other Lua error (a bug of the evaluator) as it is.
 local function fail(err)
   if type(err) == "table" and err.code then
     messages.populate(err)
     error(err, 0)
   end
-  if type(err) == "string" and (err:find("stack overflow", 1, true) or err:find("C stack overflow", 1, true)) then
-    error(messages.populate({ code = "U1001" }), 0)
+  if type(err) == "string" then
+    if err:find("stack overflow", 1, true) then
+      error(messages.populate({ code = "U1001" }), 0)
+    end
+    if err:find("not enough memory", 1, true) then
+      error({ code = "U1001", message = "Expression evaluation ran out of memory" }, 0)
+    end
   end
   error(err, 0)
 end
 
 --- Parses expression text; returns a reusable compiled expression or raises
 -- {code=, message=, position=, token=} on a syntax error.
-function M.compile(expression)
+-- @tparam string expression
+-- @tparam[opt] table opts limits and clock for its evaluations (see
+--   DEFAULTS), e.g. { time_limit = 1, clock = loop_now }
+function M.compile(expression, opts)
   if type(expression) ~= "string" then
     error("jsonata.compile: expression must be a string", 2)
   end
+  local options = merge(M.DEFAULTS, opts, "jsonata.compile")
   local ok, ast = pcall(parser.parse, expression)
   if not ok then fail(ast) end
-  return setmetatable({ ast = ast, source = expression }, Compiled)
+  return setmetatable({ ast = ast, source = expression, options = options }, Compiled)
 end
 
---- Evaluates against input (nil = undefined) with bindings (name -> value);
--- returns the result (nil = undefined) or raises a JSONata error table.
-function Compiled:evaluate(input, bindings)
+-- The input and the bindings are JSON from outside: export needs not
+-- walk them (nor, one level down, $states.input, $states.context...).
+local function outside_tables(input_root, bindings)
+  local skip = {}
+  if type(input_root) == "table" then skip[input_root] = true end
+  if bindings then
+    for _, b in pairs(bindings) do
+      if type(b) == "table" and not values.is_function(b) then
+        skip[b] = true
+        if values.is_object(b) then
+          for _, c in pairs(b) do
+            if type(c) == "table" and not values.is_function(c) then skip[c] = true end
+          end
+        end
+      end
+    end
+  end
+  return skip
+end
+
+local function run(self, input, bindings)
   local env = eval.new_frame(static_frame)
   if bindings then
     for k, v in pairs(bindings) do env[k] = v end
@@ -78,39 +114,38 @@ function Compiled:evaluate(input, bindings)
     values.OUTER[wrapped] = true
     input = wrapped
   end
+  local result = eval.evaluate(self.ast, input, env)
+  if type(result) == "table" then
+    return values.export(result, outside_tables(input_root, bindings))
+  end
+  return values.export(result)
+end
+
+--- Evaluates against input (nil = undefined) with bindings (name -> value);
+-- returns the result (nil = undefined) or raises a JSONata error table.
+-- @tparam[opt] table opts limits and clock for this evaluation only, over
+--   the compiled expression's
+function Compiled:evaluate(input, bindings, opts)
+  local options = opts and merge(self.options, opts, "jsonata.evaluate") or self.options
+  local time_limit, memory_limit = options.time_limit, options.memory_limit
+  local budget = {
+    deadline = time_limit and os.clock() + time_limit or nil,
+    mem_limit = memory_limit or nil,
+    mem_base = memory_limit and collectgarbage("count") or 0,
+    max_depth = options.max_depth or math.huge,
+    clock = options.clock,
+  }
+  -- evaluations may nest (a handler that evaluates JSONata while another
+  -- one is running): the state below is saved and restored
   local saved_position, saved_token = values.call_position, values.call_token
   local saved_op, saved_op_position = values.bool_op, values.bool_position
+  local saved_undef = values.undef_used
   values.call_position, values.call_token = nil, nil
   values.bool_op, values.bool_position = nil, nil
-  local saved_undef = values.undef_used
   values.undef_used = false
-  local saved_clock = lib.clock.millis
-  lib.clock.millis = clock()
-  local saved_depth, saved_deadline = eval.reset_depth(0, limits.time_limit and os.clock() + limits.time_limit)
-  local ok, result = pcall(eval.evaluate, self.ast, input, env)
-  eval.reset_depth(saved_depth, saved_deadline)
-  lib.clock.millis = saved_clock
-  if ok and type(result) == "table" then
-    -- the input and the bindings are plain JSON: no need to walk them
-    local skip = {}
-    if type(input_root) == "table" then skip[input_root] = true end
-    if bindings then
-      for _, b in pairs(bindings) do
-        if type(b) == "table" and not values.is_function(b) then
-          skip[b] = true
-          -- and one level down: $states.input, $states.context, ...
-          if values.is_object(b) then
-            for _, c in pairs(b) do
-              if type(c) == "table" and not values.is_function(c) then skip[c] = true end
-            end
-          end
-        end
-      end
-    end
-    result = values.export(result, skip)
-  elseif ok then
-    result = values.export(result)
-  end
+  local saved = eval.enter(budget)
+  local ok, result = pcall(run, self, input, bindings)
+  eval.leave(saved)
   values.undef_used = saved_undef
   values.call_position, values.call_token = saved_position, saved_token
   values.bool_op, values.bool_position = saved_op, saved_op_position
@@ -118,24 +153,19 @@ function Compiled:evaluate(input, bindings)
   return result
 end
 
---- Evaluates an expression (text or compiled) against input with bindings.
--- Compiled expressions by text, for evaluate() on strings (bounded).
-local cache, cache_size = {}, 0
+--- Evaluates an expression (text or compiled) against input with bindings
+-- (opts as for Compiled:evaluate). Compiled expressions by text, for
+-- evaluate() on strings (bounded).
+local cache = require("stepflow.util.cache").new(256)
 
-function M.evaluate(expression, input, bindings)
+function M.evaluate(expression, input, bindings, opts)
   local compiled = expression
   if type(expression) == "string" then
-    compiled = cache[expression]
-    if not compiled then
-      compiled = M.compile(expression)
-      if cache_size >= 512 then cache, cache_size = {}, 0 end
-      cache[expression] = compiled
-      cache_size = cache_size + 1
-    end
+    compiled = cache:get(expression) or cache:put(expression, M.compile(expression))
   elseif getmetatable(expression) ~= Compiled then
     error("jsonata.evaluate: expression must be a string or a compiled expression", 2)
   end
-  return compiled:evaluate(input, bindings)
+  return compiled:evaluate(input, bindings, opts)
 end
 
 return M

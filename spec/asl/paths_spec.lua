@@ -83,6 +83,13 @@ describe("stepflow.asl.paths", function()
       assert.same({}, assert(paths.accessor("$.nope[*]"))(env))
     end)
 
+    it("trims blanks around the text, as Jayway's path compiler does", function()
+      assert.equal("arn:exec", assert(paths.accessor("$$.Execution.Id "))(env))
+      assert.equal(1, assert(paths.accessor("  $.x.y\t"))(env))
+      assert.equal(3, assert(paths.accessor(" $count "))(env))
+      assert.equal(env.context, assert(paths.accessor("$$ "))(env))
+    end)
+
     it("caches the accessor by text", function()
       assert.equal(paths.accessor("$.x.y"), paths.accessor("$.x.y"))
     end)

@@ -277,64 +277,30 @@ describe("stepflow.asl.validate", function()
         Catch = { { ErrorEquals = { "States.ALL" }, Next = "H", Output = "{% $states.errorOutput %}",
           Assign = { e = "{% $states.errorOutput.Cause %}" } } } }, H = { Type = "Succeed" } }))
     end)
-
-    check("reports the parser's syntax error when stepflow.jsonata is missing", function()
-      util.set_optional("stepflow.jsonata", false)
-      local ok, problems = pcall(validate.check, output("{% (1 %}"))
-      util.set_optional("stepflow.jsonata", nil)
-      assert.is_true(ok)
-      assert.are.equal(1, #problems)
-      assert.are.equal("/States/A/Output/v", problems[1].path)
-      assert.is_truthy(problems[1].message:find("invalid JSONata expression {% (1 %}: S0203", 1, true))
-    end)
   end)
 
-  describe("hooks", function()
-    after_each(function()
-      util.set_optional("stepflow.jsonata", nil)
-      util.set_optional("stepflow.jsonpath", nil)
-      util.set_optional("stepflow.asl.intrinsics", nil)
-      util.set_optional("stepflow.jsonata.parser", nil)
-    end)
-
-    it("reports the error stepflow.jsonata.compile raises", function()
-      local seen
-      util.set_optional("stepflow.jsonata", { compile = function(expr)
-        seen = expr
-        error({ code = "S0202", message = "Expected \")\"", position = 6 })
-      end })
+  describe("the modules that check syntax", function()
+    it("reports the error stepflow.jsonata.compile raises, with its position", function()
       rejects(jsonata_machine("A", { A = { Type = "Pass", End = true, Output = "{% f(1 %}" } }),
-        "/States/A/Output", "invalid JSONata expression {% f(1 %}: S0202: Expected \")\" (at position 6)")
-      assert.are.equal(" f(1 ", seen)
-    end)
-
-    it("skips the syntax check when stepflow.jsonata and its parser are missing", function()
-      util.set_optional("stepflow.jsonata", false)
-      util.set_optional("stepflow.jsonata.parser", false)
-      accepts(jsonata_machine("A", { A = { Type = "Pass", End = true, Output = "{% f(1 %}" } }))
-    end)
-
-    it("ignores a plain Lua error of the JSONata compiler", function()
-      util.set_optional("stepflow.jsonata", { compile = function() error("bug") end })
-      accepts(jsonata_machine("A", { A = { Type = "Pass", End = true, Output = "{% 1 %}" } }))
+        "/States/A/Output", "invalid JSONata expression {% f(1 %}: S0203: Expected \")\" "
+          .. "before end of expression (at position 5)")
     end)
 
     it("reports what stepflow.jsonpath.compile refuses", function()
-      util.set_optional("stepflow.jsonpath", { compile = function(p)
-        if p == "$.a[?bad]" then return nil, "bad filter at 4" end
-        return {}
-      end })
       rejects(machine("A", { A = { Type = "Pass", End = true, InputPath = "$.a[?bad]" } }),
-        "/States/A/InputPath", "The value for the field 'InputPath' must be a valid JSONPath, got '$.a[?bad]': bad filter at 4")
+        "/States/A/InputPath", "The value for the field 'InputPath' must be a valid JSONPath, "
+          .. "got '$.a[?bad]': invalid JSONPath '$.a[?bad]': expected '(' after '?' at character 6")
     end)
 
     it("reports what stepflow.asl.intrinsics.compile refuses", function()
-      util.set_optional("stepflow.asl.intrinsics", { compile = function(text, factory)
-        assert.is_function(factory("$.x"))
-        return nil, "States.Format takes a template first: " .. text
-      end })
-      rejects(machine("A", { A = { Type = "Pass", End = true, Parameters = { ["x.$"] = "States.Format($.x)" } } }),
-        "/States/A/Parameters/x.$", "States.Format takes a template first: States.Format($.x)")
+      rejects(machine("A", { A = { Type = "Pass", End = true,
+        Parameters = { ["x.$"] = "States.MathAdd($.x, 'a', 3)" } } }),
+        "/States/A/Parameters/x.$", "States.MathAdd")
+    end)
+
+    it("checks without pcall(require): the checkers are plain dependencies", function()
+      assert.is_nil(util.optional)
+      assert.is_nil(util.set_optional)
     end)
   end)
 end)

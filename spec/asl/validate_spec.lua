@@ -188,9 +188,24 @@ describe("stepflow.asl.validate", function()
         "/States/A/Resource", "Resource must be a non-empty string")
     end)
 
-    it("rejects a Parameters value that is not an object", function()
-      rejects(machine("A", { A = { Type = "Pass", Parameters = "x", End = true } }),
-        "/States/A/Parameters", "The field 'Parameters' must be an object")
+    it("accepts a Parameters value of any JSON type, as AWS does", function()
+      local arr = require("stepflow.json").array
+      for _, v in ipairs({ "x", 5, true, arr({ { ["a.$"] = "$.a" }, 1 }), arr({}) }) do
+        assert.same({}, validate.check(machine("A", { A = { Type = "Pass", Parameters = v,
+          End = true } })))
+      end
+      rejects(machine("A", { A = { Type = "Pass", Parameters = arr({ { ["a.$"] = "a" } }),
+        End = true } }), "/States/A/Parameters/0/a.$", "must be a valid JSONPath")
+    end)
+
+    it("rejects a ResultSelector value that is not an object", function()
+      rejects(machine("A", { A = { Type = "Task", Resource = "r", ResultSelector = "x",
+        End = true } }), "/States/A/ResultSelector", "The field 'ResultSelector' must be an object")
+    end)
+
+    it("accepts paths with blanks around them, as Jayway trims them", function()
+      assert.same({}, validate.check(machine("A", { A = { Type = "Pass", End = true,
+        InputPath = "$.a ", Parameters = { ["n.$"] = "$$.Execution.Name " } } })))
     end)
   end)
 

@@ -64,16 +64,24 @@ describe("stepflow.jsonpath", function()
       end)
     end
 
+    it("trims blanks around the text, as Jayway's path compiler does", function()
+      local p = assert(jsonpath.compile(" \t$.a.b \n"))
+      assert.same({ "a", "b" }, p:keys())
+      assert.equal(" \t$.a.b \n", p:text())
+      assert.same({ nil, "invalid JSONPath '  $.a[ ': expected ']' at character 7" },
+        { jsonpath.compile("  $.a[ ") })
+    end)
+
     it("refuses a text longer than 65535 bytes", function()
       assert.same({ nil, "invalid JSONPath: text longer than 65535 bytes" },
         { jsonpath.compile("$" .. (".a"):rep(40000)) })
     end)
 
-    it("rejects a regex POSIX cannot compile", function()
+    it("rejects an invalid regex, naming the place", function()
       local p, err = jsonpath.compile("$[?(@.x =~ /a(/)]")
       assert.is_nil(p)
       assert.equal("invalid JSONPath '$[?(@.x =~ /a(/)]': invalid regular "
-        .. "expression /a(/", err)
+        .. "expression /a(/: unclosed group at character 14", err)
     end)
 
     it("accepts every path form the conformance cases use", function()

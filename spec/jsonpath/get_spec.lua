@@ -380,4 +380,16 @@ describe("stepflow.jsonpath", function()
       end)
     end)
   end)
+
+  describe("bounds", function()
+    it("stops nested filters that rescan the document, past a step budget", function()
+      local doc = {}
+      for i = 1, 60 do doc["k" .. i] = { a = arr({ { b = i }, { c = arr({ { d = i } }) } }) } end
+      local p = assert(jsonpath.compile("$..[?(@)]..[?($..[?(@)]..[?($..[?(@ == $)])])]"))
+      local t = os.clock()
+      assert.has_error(function() p:get(doc) end,
+        "JSONPath: evaluation took more than 1048576 steps (nested filters over a large document?)")
+      assert.is_true(os.clock() - t < 2)
+    end)
+  end)
 end)

@@ -89,10 +89,6 @@ local NUMERIC = {
   GreaterThanEquals = function(a, b) return a >= b end,
 }
 
--- Builders: (get, var_path, operand, get2, operand_path) -> test(env).
--- get2 is set for the `...Path` twins.
-local builders = {}
-
 local function numeric(rel)
   local op = NUMERIC[rel]
   return function(get, var, operand, get2)

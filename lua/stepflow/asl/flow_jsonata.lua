@@ -8,8 +8,8 @@ local errors = require("stepflow.errors")
 
 local M = {}
 
-local array_mt, null = json.array_mt, json.null
-local type, pairs, setmetatable, getmetatable = type, pairs, setmetatable, getmetatable
+local array_mt, null, is_array = json.array_mt, json.null, json.is_array
+local type, pairs, setmetatable = type, pairs, setmetatable
 local mtype, floor = math.type, math.floor
 
 local jsonata_module
@@ -41,7 +41,7 @@ local function type_name(v)
   if v == null then return "null" end
   local t = type(v)
   if t == "table" then
-    if getmetatable(v) == array_mt then return "array" end
+    if is_array(v) then return "array" end
     return "object"
   end
   return t
@@ -64,11 +64,22 @@ local function bindings(frame, raw, extra, needs_context)
   return b
 end
 
+-- The limits of an expression in a state: stepflow.jsonata's defaults,
+-- with the memory an evaluation may use kept closer to AWS's (which
+-- refuses an expression past some 7 MB of values; see docs/INTERNALS.md).
+M.LIMITS = { memory_limit = 64 * 1024 * 1024 }
+
+-- A Lua error of the evaluator (a bug) in a cause: its message without
+-- the file and line it was raised at.
+local function bug_text(e)
+  return (tostring(e):gsub("^[^:%s]+%.lua:%d+: ", ""))
+end
+
 --- Compiles one expression. Returns fn(frame, raw, extra) -> value (never
 -- nil: undefined fails with States.QueryEvaluationError naming `field`).
 function M.expression(c, text, where, field, allow_undefined)
   text = text:match("^%s*(.-)%s*$")
-  local ok, compiled = pcall(jsonata().compile, text)
+  local ok, compiled = pcall(jsonata().compile, text, M.LIMITS)
   if not ok then
     local e = compiled
     local msg = type(e) == "table" and ((e.code and (e.code .. ": ") or "") .. tostring(e.message))
@@ -77,17 +88,18 @@ function M.expression(c, text, where, field, allow_undefined)
   end
   local needs_context = text:find("context", 1, true) ~= nil
     or text:find("%$states[^%.%w]") ~= nil or text:find("%$states$") ~= nil
-  local evaluate = jsonata().evaluate
+  local evaluate = compiled.evaluate
   -- $now() and $millis() read the engine's clock (virtual time included).
   local needs_clock = text:find("$now", 1, true) or text:find("$millis", 1, true)
     or text:find("$toMillis", 1, true)
   return function(frame, raw, extra)
     local b = bindings(frame, raw, extra, needs_context)
+    local opts
     if needs_clock then
       local engine = frame.exec.engine
-      jsonata().set_clock(function() return engine.now(engine.loop) end)
+      opts = { clock = function() return engine.now(engine.loop) end }
     end
-    local fine, v = pcall(evaluate, compiled, nil, b)
+    local fine, v = pcall(evaluate, compiled, nil, b, opts)
     if not fine then
       local e = v
       if errors.is(e) then error(e, 0) end
@@ -95,7 +107,7 @@ function M.expression(c, text, where, field, allow_undefined)
       if type(e) == "table" and e.code then
         tail = ". " .. e.code .. ": " .. tostring(e.message)
       else
-        tail = ": " .. tostring(type(e) == "table" and e.message or e)
+        tail = ": internal error: " .. bug_text(type(e) == "table" and e.message or e)
       end
       error(query_error("The JSONata expression '" .. text .. "' specified for the field '" ..
         field .. "' threw an error during evaluation" .. tail, field), 0)
@@ -120,16 +132,16 @@ function M.template(c, value, where, field)
   if type(value) ~= "table" then
     return function() return value end
   end
-  local is_array = getmetatable(value) == array_mt
+  local arr = is_array(value)
   local parts, dynamic = {}, false
   for k, v in pairs(value) do
-    local sub_field = is_array and (field .. "[" .. (k - 1) .. "]") or (field .. "/" .. k)
-    local sub = M.template(c, v, where .. "/" .. tostring(is_array and k - 1 or k), sub_field)
+    local sub_field = arr and (field .. "[" .. (k - 1) .. "]") or (field .. "/" .. k)
+    local sub = M.template(c, v, where .. "/" .. tostring(arr and k - 1 or k), sub_field)
     parts[k] = sub
     if expression_of(v) or (type(v) == "table") then dynamic = true end
   end
   if not dynamic then return function() return value end end
-  if is_array then
+  if arr then
     local n = #value
     return function(frame, raw, extra)
       local out = setmetatable({}, array_mt)
@@ -209,7 +221,7 @@ function M.compile_catcher(c, st, catcher, def, where)
 end
 
 --- Choice rule pieces: Condition, and the rule's own Output and Assign.
-function M.condition(c, st, rdef, where)
+function M.condition(c, _, rdef, where)
   local i = where:match("/(%d+)$")
   local field = "Choices[" .. i .. "]/Condition"
   local test = M.template(c, rdef.Condition, where .. "/Condition", field)
@@ -218,7 +230,7 @@ function M.condition(c, st, rdef, where)
     if type(v) ~= "boolean" then
       error(query_error("The JSONata expression '" .. tostring(expression_of(rdef.Condition)) ..
         "' specified for the field '" .. field .. "' returned an unexpected result type. " ..
-        "Expected 'boolean', but was '" .. type_name(v) .. "' for value: " .. json.encode(v), field), 0)
+        "Expected 'boolean', but was '" .. type_name(v) .. "' for value: " .. json.describe(v), field), 0)
     end
     return v
   end
@@ -246,7 +258,7 @@ function M.number_field(c, _, value, where, field)
     if type(v) ~= "number" or (mtype(v) == "float" and v ~= floor(v)) then
       error(query_error("The JSONata expression '" .. tostring(text) .. "' specified for the field '" ..
         field .. "' returned an unexpected result type. Expected 'integer', but was '" ..
-        type_name(v) .. "' for value: " .. json.encode(v), field), 0)
+        type_name(v) .. "' for value: " .. json.describe(v), field), 0)
     end
     return floor(v)
   end
@@ -271,7 +283,7 @@ function M.wait_due(c, st, def, where)
     local t = type(v) == "string" and timestamp.parse(v)
     if not t then
       error(query_error("The Timestamp field cannot be parsed as an ISO-8601 extended offset " ..
-        "date-time format string: " .. (type(v) == "string" and v or json.encode(v)), "Timestamp"), 0)
+        "date-time format string: " .. (type(v) == "string" and v or json.describe(v)), "Timestamp"), 0)
     end
     return floor(t * 1000)
   end
@@ -281,9 +293,9 @@ end
 function M.map_items(c, _, def, where)
   if def.Items == nil then
     return function(_, _, raw)
-      if getmetatable(raw) ~= array_mt then
+      if not is_array(raw) then
         error(query_error("Map state input must be an array but was: " ..
-          (raw == null and "null" or json.encode(raw))), 0)
+          (raw == null and "null" or json.describe(raw))), 0)
       end
       return raw
     end
@@ -292,11 +304,10 @@ function M.map_items(c, _, def, where)
   local text = expression_of(def.Items)
   return function(frame, _, raw)
     local v = fn(frame, raw)
-    if getmetatable(v) ~= array_mt then
-      if type(v) == "table" and getmetatable(v) == nil and v[1] ~= nil then return v end
+    if not is_array(v) then
       error(query_error("The JSONata expression '" .. tostring(text) ..
         "' specified for the field 'Items' returned an unexpected result type. Expected 'array', " ..
-        "but was '" .. type_name(v) .. "' for value: " .. json.encode(v), "Items"), 0)
+        "but was '" .. type_name(v) .. "' for value: " .. json.describe(v), "Items"), 0)
     end
     return v
   end

@@ -97,7 +97,7 @@ function M.compile_common(c, st, def, where)
       return effective
     end
   else
-    st.finish = function(frame, raw, effective)
+    st.finish = function(frame, _, effective)
       local a = assign
       local rule = frame.rule
       if rule then

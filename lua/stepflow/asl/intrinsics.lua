@@ -131,6 +131,9 @@ local function parse_number(text, pos)
   local s = sub(text, pos, e)
   local v = tonumber(s)
   if is_float then v = v + 0.0 end
+  -- 1e400 reads as an infinity, which no JSON value can hold: the call
+  -- could only fail (or write a value no state can output)
+  if v == math.huge or v == -math.huge then perr(text, pos, "number out of range") end
   return { kind = "literal", value = v }, e + 1
 end
 
@@ -298,8 +301,10 @@ end
 --   a wrong number of arguments
 -- Compiled calls (or their errors) by factory and text: definitions repeat
 -- the same calls, and the validator and the compiler compile each one. A
--- compiled call holds no per-use state, so it can be shared.
+-- compiled call holds no per-use state, so it can be shared. Bounded: a
+-- server compiles definitions for as long as it runs.
 local compiled_cache = setmetatable({}, { __mode = "k" })
+local new_cache = require("stepflow.util.cache").new
 
 function M.compile(text, accessor_factory)
   if type(text) ~= "string" then
@@ -310,13 +315,13 @@ function M.compile(text, accessor_factory)
   end
   local by_text = compiled_cache[accessor_factory]
   if not by_text then
-    by_text = {}
+    by_text = new_cache(1000)
     compiled_cache[accessor_factory] = by_text
   end
-  local hit = by_text[text]
+  local hit = by_text:get(text)
   if hit then return hit[1], hit[2] end
   local fn, err = M.compile_uncached(text, accessor_factory)
-  by_text[text] = { fn, err }
+  by_text:put(text, { fn, err })
   return fn, err
 end
 

@@ -13,7 +13,7 @@ local mtype, floor, type, tonumber = math.type, math.floor, type, tonumber
 
 local function quoted(v)
   if type(v) == "string" then return '"' .. v .. '"' end
-  return '"' .. json.encode(v) .. '"'
+  return '"' .. json.describe(v) .. '"'
 end
 
 --- Compiles field `field` of `def` (or its `field .. "Path"` form).

@@ -2,26 +2,21 @@
 -- (variables) accessors, reference paths for ResultPath, and the ResultPath
 -- merge. See docs/INTERNALS.md.
 local jsonpath = require("stepflow.jsonpath")
+local json = require("stepflow.json")
 
 local compile = jsonpath.compile
+local is_array = json.is_array
 local type, next, rawlen = type, next, rawlen
 local getmetatable, setmetatable = getmetatable, setmetatable
 local tostring = tostring
 
 local M = {}
 
--- Compiled accessors by path text. Paths come from state machine
--- definitions, so the cache is bounded by the definitions loaded.
-local cache = {}
-
--- The C JSON module registers the array metatable as "stepflow.array".
-local registry = debug.getregistry()
-
-local function is_array(t)
-  local mt = getmetatable(t)
-  if mt ~= nil and mt == registry["stepflow.array"] then return true end
-  return rawlen(t) > 0
-end
+-- Compiled accessors by path text: definitions repeat the same paths, and
+-- the validator and the compiler both ask. Bounded, since a server loads
+-- definitions for as long as it runs (and a path may hold data: a filter
+-- literal).
+local cache = require("stepflow.util.cache").new(2000)
 
 -- Compiles "$" .. rest, reporting errors against the text as written.
 local function compile_as(text, rest, shift)
@@ -209,13 +204,13 @@ function M.accessor(text)
   if type(text) ~= "string" then
     error("stepflow.asl.paths.accessor: path must be a string", 2)
   end
-  local get = cache[text]
+  local get = cache:get(text)
   if get then return get end
   local err
-  get, err = build(text)
+  -- Jayway, which AWS uses, trims the path text ("$$.Execution.Name ")
+  get, err = build(text:match("^%s*(.-)%s*$"))
   if not get then return nil, err end
-  cache[text] = get
-  return get
+  return cache:put(text, get)
 end
 
 --- The steps of a reference path rooted at `$` (for ResultPath).
@@ -242,18 +237,7 @@ local function shallow_copy(t)
   return setmetatable(c, getmetatable(t))
 end
 
-local encode
-local function describe(v)
-  if encode == nil then
-    local ok, json = pcall(require, "stepflow.json")
-    encode = ok and type(json) == "table" and json.encode or false
-  end
-  if encode then
-    local ok, text = pcall(encode, v)
-    if ok then return text end
-  end
-  return tostring(v)
-end
+local describe = json.describe
 
 local function mismatch(root, key)
   return ("Unable to apply step \"%s\" to input %s"):format(

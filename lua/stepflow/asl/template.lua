@@ -9,14 +9,10 @@ local intrinsics = require("stepflow.asl.intrinsics")
 
 local M = {}
 
-local array_mt = json.array_mt
-local type, pairs, setmetatable, getmetatable = type, pairs, setmetatable, getmetatable
+local array_mt, is_array = json.array_mt, json.is_array
+local type, pairs, setmetatable = type, pairs, setmetatable
 
-local function short_json(v)
-  local ok, text = pcall(json.encode, v)
-  if not ok then return tostring(v) end
-  return text
-end
+local short_json = json.describe
 
 --- Raises AWS's States.Runtime for a template path (or a Fail state's
 -- ErrorPath/CausePath) that matches nothing: "The JSONPath '$.x' specified
@@ -137,7 +133,7 @@ end
 
 function compile_value(v, field, where)
   if type(v) ~= "table" then return v end
-  if getmetatable(v) == array_mt then return compile_array(v, field, where) end
+  if is_array(v) then return compile_array(v, field, where) end
   return compile_object(v, field, where)
 end
 

@@ -12,36 +12,9 @@ local floor, tointeger = math.floor, math.tointeger
 
 local DAYS_IN_MONTH = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
 
-local function is_leap(y)
-  return y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0)
-end
-
--- Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
--- days_from_civil); exact for any integer year.
-local function days_from_civil(y, m, d)
-  if m <= 2 then y = y - 1 end
-  local era = y // 400                -- Lua's // floors, negative years too
-  local yoe = y - era * 400
-  local mp = m > 2 and m - 3 or m + 9
-  local doy = (153 * mp + 2) // 5 + d - 1
-  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-  return era * 146097 + doe - 719468
-end
-
--- The inverse: year, month, day of a day number (H. Hinnant's civil_from_days).
-local function civil_from_days(z)
-  z = z + 719468
-  local era = z // 146097
-  local doe = z - era * 146097
-  local yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-  local y = yoe + era * 400
-  local doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-  local mp = (5 * doy + 2) // 153
-  local d = doy - (153 * mp + 2) // 5 + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  if m <= 2 then y = y + 1 end
-  return y, m, d
-end
+local calendar = require("stepflow.util.calendar")
+local is_leap = calendar.is_leap
+local days_from_civil, civil_from_days = calendar.days_from_civil, calendar.civil_from_days
 
 local function two(s, i)
   local a, b = byte(s, i, i + 1)
@@ -149,7 +122,5 @@ end
 
 --- Calendar arithmetic shared with the JSONata date functions: days since
 -- 1970-01-01 of a proleptic Gregorian date, and back.
-M.days_from_civil = days_from_civil
-M.civil_from_days = civil_from_days
 
 return M

@@ -14,7 +14,7 @@ local scope = require("stepflow.asl.validate.scope")
 
 local M = {}
 
-local join, show = util.join, util.show
+local show = util.show
 
 local MAX_TIMEOUT = 99999999
 

@@ -3,6 +3,7 @@
 -- validation, partial application, ~> chaining, transforms and regexes.
 local values = require("stepflow.jsonata.values")
 local eval = require("stepflow.jsonata.eval")
+local ustr = require("stepflow.util.utf8")
 local signature = require("stepflow.jsonata.signature")
 
 local M = {}
@@ -15,8 +16,6 @@ local new_frame = eval.new_frame
 local setmetatable, getmetatable, type = setmetatable, getmetatable, type
 
 local HOLE = setmetatable({}, { __name = "jsonata.placeholder" })
-
-local regex_ok, regex = pcall(require, "stepflow.jsonata.regex")
 
 --- Makes a native function value: impl(args, input, env) with args.n.
 function M.native(name, sig, arity, impl)
@@ -83,7 +82,7 @@ local function apply_inner(proc, args, input, env, token)
       local str, from = validated[1], validated[2]
       if type(str) ~= "string" then str = M.js_string(str) end
       local start = 0
-      if type(from) == "number" and from > 0 then start = M.byte_offset(str, math.floor(from)) end
+      if type(from) == "number" and from > 0 then start = ustr.byte_offset(str, math.floor(from)) end
       return M.regex_exec(proc, str, start)
     end
   elseif type(proc) == "function" then
@@ -104,11 +103,11 @@ function apply(proc, args, input, env, token)
       eargs[i] = evaluate(a, result.input, result.env)
     end
     if nxt == nil then throw("T1006", { position = body.position }) end
-    local token = body.procedure.type == "variable" and body.procedure.value or nil
+    local name = body.procedure.type == "variable" and body.procedure.value or nil
     local saved_position, saved_token = values.call_position, values.call_token
     values.call_position = body.procedure.position
-    if token then values.call_token = token end
-    result = apply_inner(nxt, eargs, input, env, token)
+    if name then values.call_token = name end
+    result = apply_inner(nxt, eargs, input, env, name)
     values.call_position, values.call_token = saved_position, saved_token
   end
   return result
@@ -265,17 +264,7 @@ end
 local MATCH_POS = setmetatable({}, { __mode = "k" })
 M.MATCH_POS = MATCH_POS
 
---- UTF-16 length of the first nbytes bytes of s (JavaScript string index).
-local function js_index(s, nbytes)
-  local prefix = s:sub(1, nbytes)
-  if not prefix:find("[\128-\255]") then return nbytes end
-  local n = 0
-  for _, c in utf8.codes(prefix, true) do
-    n = n + (c >= 0x10000 and 2 or 1)
-  end
-  return n
-end
-M.js_index = js_index
+local js_index = ustr.utf16_index
 
 --- Runs the regex function value on str from byte offset from (0-based);
 -- returns the JSONata match object or nil.
@@ -301,16 +290,6 @@ end
 
 M.js_string = js_string
 
---- Byte offset of JavaScript string index idx in s.
-function M.byte_offset(s, idx)
-  if not s:find("[\128-\255]") then return math.min(idx, #s) end
-  local n = 0
-  for p, c in utf8.codes(s, true) do
-    if n >= idx then return p - 1 end
-    n = n + (c >= 0x10000 and 2 or 1)
-  end
-  return #s
-end
 
 function M.regex_exec(rx, str, from)
   if type(str) ~= "string" then str = js_string(str) end
@@ -345,11 +324,8 @@ end
 function M.evaluate_regex(expr)
   local rx = expr.compiled
   if not rx then
-    if not regex_ok then
-      regex_ok, regex = pcall(require, "stepflow.jsonata.regex")
-      if not regex_ok then throw("D1004", { message = "regex support is not available" }) end
-    end
-    local re = expr.re or regex.compile(expr.value.pattern, expr.value.flags)
+    -- the parser compiled the pattern (stepflow.jsonata.ast)
+    local re = expr.re
     rx = setmetatable({ kind = "regex", re = re, source = expr.value.pattern,
       position = expr.position, arity = 2 }, fn_mt)
     expr.compiled = rx

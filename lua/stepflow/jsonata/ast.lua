@@ -2,6 +2,8 @@
 -- paths into steps with stages, attaches group-by and order-by, binds the
 -- positional (#) and focus (@) variables, resolves parent (%) slots and
 -- marks tail calls.
+local regex = require("stepflow.jsonata.regex")
+
 local M = {}
 
 local function fail(code, position, token, value)
@@ -321,15 +323,12 @@ function M.process(root)
     elseif t == "regex" then
       -- compiled now, so that a bad pattern is a syntax error (jsonata-js
       -- builds the RegExp while it tokenizes)
-      local ok, regex = pcall(require, "stepflow.jsonata.regex")
-      if ok and type(regex) == "table" then
-        local fine, re = pcall(regex.compile, expr.value.pattern, expr.value.flags)
-        if not fine then
-          if type(re) == "table" then re.position = re.position or expr.position end
-          error(re, 0)
-        end
-        expr.re = re
+      local fine, re = pcall(regex.compile, expr.value.pattern, expr.value.flags)
+      if not fine then
+        if type(re) == "table" then re.position = re.position or expr.position end
+        error(re, 0)
       end
+      expr.re = re
       result = expr
     elseif t == "string" or t == "number" or t == "value" or t == "wildcard"
       or t == "descendant" or t == "variable" then

@@ -1,3 +1,4 @@
+-- luacheck: no max line length (generated tables)
 -- stepflow.jsonata.casemap: Unicode case mappings of JavaScript's
 -- String.prototype.toUpperCase/toLowerCase (as in Node 20), outside ASCII,
 -- for $uppercase and $lowercase. Generated from Node: runs are

@@ -1,7 +1,8 @@
 --- Dates and integer pictures for JSONata 2.0.6: `$fromMillis`,
 -- `$toMillis`, `$formatInteger` and `$parseInteger` (XPath F&O 3.1
 -- picture strings), as jsonata-js implements them, quirks included.
--- Errors are raised as tables `{code = "D3xxx", message = ..., value = ...}`.
+-- Errors are raised as tables `{code = "D3xxx", message = ..., value = ...}`
+-- with the messages of stepflow.jsonata.messages.
 local numfmt = require("stepflow.jsonata.numfmt")
 local regex = require("stepflow.jsonata.regex")
 
@@ -12,32 +13,15 @@ local tointeger, mtype = math.tointeger, math.type
 local concat, insert = table.concat, table.insert
 local number_to_string = numfmt.number_to_string
 
-local MESSAGES = {
-  D3110 = "The argument of the toMillis function must be an ISO 8601 formatted timestamp. Given {{value}}",
-  D3130 = "Formatting or parsing an integer as a sequence starting with {{value}} is not supported by this implementation",
-  D3131 = "In a decimal digit pattern, all digits must be from the same decimal group",
-  D3132 = "Unknown component specifier {{value}} in date/time picture string",
-  D3133 = "The 'name' modifier can only be applied to months and days in the date/time picture string, not {{value}}",
-  D3134 = "The timezone integer format specifier cannot have more than four digits",
-  D3135 = "No matching closing bracket ']' in date/time picture string",
-  D3136 = "The date/time picture string is missing specifiers required to parse the timestamp",
-}
+local messages = require("stepflow.jsonata.messages")
 
+-- Raises the JSONata error `code` (its message from the one catalogue).
 local function raise(code, value)
-  local text = MESSAGES[code]
-  local shown = value
-  if type(value) == "number" then shown = number_to_string(value) end
-  text = text:gsub("{{value}}", function() return tostring(shown) end)
-  error({ code = code, message = text, value = value }, 0)
+  messages.raise(code, { value = value })
 end
 
-local UTF8_CHAR = "[%z\1-\127\194-\244][\128-\191]*"
-
-local function chars(s)
-  local t = {}
-  for c in s:gmatch(UTF8_CHAR) do t[#t + 1] = c end
-  return t
-end
+local ustr = require("stepflow.util.utf8")
+local chars = ustr.chars
 
 -- Integral floats become Lua integers where they fit.
 local function as_number(x)
@@ -240,7 +224,7 @@ local function analyse_integer_picture(picture)
     local zero, mandatory, optional, position = nil, 0, 0, 0
     local separators = {}
     local cps = {}
-    for _, c in utf8.codes(primary, true) do insert(cps, 1, c) end
+    for _, c in ustr.codes(primary) do insert(cps, 1, c) end
     for _, cp in ipairs(cps) do
       local digit = false
       for _, group in ipairs(DECIMAL_GROUPS) do
@@ -397,7 +381,7 @@ local function integer_matcher(format)
       end
       if format.zero ~= 0x30 then
         local t = {}
-        for _, c in utf8.codes(digits, true) do
+        for _, c in ustr.codes(digits) do
           t[#t + 1] = utf8.char(c - format.zero + 0x30)
         end
         digits = concat(t)
@@ -422,8 +406,8 @@ end
 
 local MS_DAY = 86400000
 
-local days_from_civil = require("stepflow.asl.timestamp").days_from_civil
-local civil_from_days = require("stepflow.asl.timestamp").civil_from_days
+local calendar = require("stepflow.util.calendar")
+local days_from_civil, civil_from_days = calendar.days_from_civil, calendar.civil_from_days
 
 -- JavaScript's Date.UTC (month from 0; years 0..99 mean 1900..1999).
 local function date_utc(y, mo, d, h, mi, s, ms)
@@ -547,7 +531,7 @@ local function analyse_datetime_picture(picture)
       pos = picture:find("]", start, true)
       if not pos then raise("D3135") end
       local marker = picture:sub(start + 1, pos - 1):gsub("%s+", "")
-      local def = { component = marker:match("^" .. UTF8_CHAR) or "" }
+      local def = { component = ustr.chars(marker)[1] or "" }
       local comma
       for i = #marker, 1, -1 do
         if marker:byte(i) == 44 then comma = i; break end
@@ -723,7 +707,8 @@ local function part_matcher(part)
     if sep then pattern = pattern .. escape_literal(sep) .. "[0-9]+" end
     return pattern, function(value)
       if c == "z" then value = value:sub(4) end
-      local hours, minutes = 0, 0
+      local hours, minutes
+      minutes = 0
       if sep then
         local at = value:find(sep, 1, true)
         hours = parse_int(value:sub(1, at - 1)) or 0
@@ -847,7 +832,7 @@ local iso_re
 -- a date-time without an offset is taken as UTC.
 local function parse_iso(str)
   local y, rest = str:match("^(%d%d%d%d)(.*)$")
-  local mo, d, h, mi, s, frac, tz = 1, 1, 0, 0, 0, nil, nil
+  local mo, d, h, mi, s, tz = 1, 1, 0, 0, 0, nil
   local a, b = rest:match("^%-(%d%d)%-(%d%d)")
   if a then
     mo, d = tonumber(a), tonumber(b); rest = rest:sub(7)
@@ -857,7 +842,7 @@ local function parse_iso(str)
   end
   local th, tm, ts = rest:match("^T(%d%d):(%d%d):(%d%d)")
   if th then h, mi, s = tonumber(th), tonumber(tm), tonumber(ts); rest = rest:sub(10) end
-  frac = rest:match("^%.(%d+)")
+  local frac = rest:match("^%.(%d+)")
   if frac then rest = rest:sub(#frac + 2) end
   if rest == "Z" then tz = 0
   elseif rest ~= "" then

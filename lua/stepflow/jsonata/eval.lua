@@ -16,21 +16,25 @@ local UNDEF = values.UNDEF
 local throw = values.throw
 local setmetatable, getmetatable, type, rawequal = setmetatable, getmetatable, type, rawequal
 local floor = math.floor
+local reserve, tick = values.reserve, values.tick
 
---- Deepest evaluation nesting before U1001.
-M.max_depth = 10000
-local depth = 0
--- CPU-time deadline (os.clock seconds) of the running evaluation, checked
--- every 256 function applications; nil for none.
-local deadline = nil
-local ticks = 0
+-- The running evaluation's nesting, its bound, and a count of steps
+-- between two checks of its limits (stepflow.jsonata.values).
+local depth, max_depth, steps = 0, 10000, 0
+local check_limits = values.check_limits
 
---- Sets the evaluation depth and deadline; returns the previous ones.
-function M.reset_depth(d, new_deadline)
-  local old, old_deadline = depth, deadline
-  depth = d or 0
-  deadline = new_deadline
-  return old, old_deadline
+--- Starts an evaluation with budget b (see values.enter; b.max_depth
+-- bounds the nesting of evaluation steps); returns what leave() takes.
+function M.enter(b)
+  local saved = { depth, max_depth, steps, values.enter(b) }
+  depth, max_depth, steps = 0, b.max_depth or 10000, 0
+  return saved
+end
+
+--- Ends the evaluation enter() started, restoring the one before it.
+function M.leave(saved)
+  depth, max_depth, steps = saved[1], saved[2], saved[3]
+  values.leave(saved[4], saved[5])
 end
 
 local evaluate
@@ -63,6 +67,9 @@ local function numeric(lhs, rhs, op, expr)
   if r == floor(r) and r > -9007199254740992 and r < 9007199254740992 then
     return math.tointeger(r)
   end
+  -- an infinity or NaN stays a value (\$string(1/0) is D3001, 1/0 + 1 is
+  -- D1001, as in jsonata-js); one that would leave the evaluation is
+  -- D1001 there (values.export)
   return r
 end
 
@@ -118,6 +125,7 @@ local function evaluate_binary(expr, input, env)
   elseif op == "&" then
     local l = lhs == nil and "" or to_string(lhs)
     local r = rhs == nil and "" or to_string(rhs)
+    reserve(#l + #r)
     return l .. r
   elseif op == ".." then
     if lhs ~= nil and (type(lhs) ~= "number" or lhs ~= floor(lhs)) then
@@ -132,9 +140,13 @@ local function evaluate_binary(expr, input, env)
     if size > 1e7 then
       throw("D2014", { position = expr.position, token = op, value = size })
     end
+    reserve(size * 16)
     local r = SEQ_new()
     local a = math.tointeger(lhs)
-    for i = 1, math.tointeger(size) do r[i] = a + i - 1 end
+    for i = 1, math.tointeger(size) do
+      tick()
+      r[i] = a + i - 1
+    end
     return r
   elseif op == "in" then
     if lhs == nil or rhs == nil then return false end
@@ -181,6 +193,7 @@ local function evaluate_wildcard(input)
   if is_array(input) and OUTER[input] and #input > 0 then input = input[1] end
   if type(input) == "table" and values.is_object(input) then
     for _, key in ipairs(values.keys(input)) do
+      tick()
       local v = input[key]
       if is_array(v) then
         results = append(results, values.flatten(v))
@@ -190,6 +203,7 @@ local function evaluate_wildcard(input)
     end
   elseif is_array(input) then
     for i = 1, #input do
+      tick()
       local v = input[i]
       if is_array(v) then
         results = append(results, values.flatten(v))
@@ -202,6 +216,7 @@ local function evaluate_wildcard(input)
 end
 
 local function recurse_descendants(input, results)
+  tick()
   if not is_array(input) then results[#results + 1] = input end
   if is_array(input) then
     for i = 1, #input do recurse_descendants(input[i], results) end
@@ -224,9 +239,10 @@ end
 local function lookup(input, key)
   if type(input) ~= "table" then return nil end
   local mt = getmetatable(input)
-  if mt == array_mt then
+  if is_array(input) then
     local result, n = SEQ_new(), 0
     for i = 1, #input do
+      tick()
       local res = lookup(input[i], key)
       if res ~= nil then
         if is_array(res) then
@@ -299,8 +315,14 @@ end
 function evaluate(expr, input, env)
   if rawequal(input, UNDEF) then input = nil end
   local d = depth + 1
-  if d > M.max_depth then
-    throw("U1001", { message = "Stack overflow error: Check for non-terminating recursive function.  Consider rewriting as tail-recursive.", position = expr.position })
+  -- every evaluation step counts towards the next check of the limits
+  steps = steps + 1
+  if steps >= 1024 then
+    steps = 0
+    check_limits()
+  end
+  if d > max_depth then
+    throw("U1001", { position = expr.position })   -- the stack overflow message
   end
   depth = d
   local result = handlers[expr.type](expr, input, env)
@@ -332,17 +354,8 @@ function evaluate(expr, input, env)
   return result
 end
 
---- Raises U1001 when the running evaluation is past its CPU-time deadline
--- (called on every function application, so runaway loops stop).
-function M.tick()
-  ticks = ticks + 1
-  if ticks >= 256 then
-    ticks = 0
-    if deadline and os.clock() > deadline then
-      throw("U1001", { message = "Expression evaluation timeout: Check for infinite loop" })
-    end
-  end
-end
+--- One turn of a loop (a function application): see values.tick.
+M.tick = values.tick
 M.evaluate = evaluate
 path.init(evaluate)
 

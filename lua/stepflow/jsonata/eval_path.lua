@@ -10,6 +10,7 @@ local SEQ_new, is_array, is_seq = values.new_seq, values.is_array, values.is_seq
 local KEEP, TUPLE, CONS = values.KEEP, values.TUPLE, values.CONS
 local boolean, is_number, append = values.boolean, values.is_number, values.append
 local throw = values.throw
+local tick = values.tick
 local setmetatable, getmetatable, type = setmetatable, getmetatable, type
 local floor = math.floor
 
@@ -133,6 +134,7 @@ local function merge_sort(arr, swap)
     local out, i, j = {}, 1, 1
     local nl, nr = #left, #right
     while i <= nl and j <= nr do
+      tick()
       if swap(left[i], right[j]) then
         out[#out + 1] = right[j]
         j = j + 1
@@ -347,11 +349,10 @@ local function evaluate_path(expr, input, env)
     while i <= k do
       if cur == nil then return nil end
       if type(cur) ~= "table" then return nil end
-      local mt = getmetatable(cur)
-      if mt == array_mt then
+      if is_array(cur) then
         if CONS[cur] then break end
         return evaluate_steps(expr, cur, #cur, i, env)
-      elseif mt == values.fn_mt then
+      elseif getmetatable(cur) == values.fn_mt then
         return nil
       end
       cur = cur[steps[i].value]
@@ -398,7 +399,8 @@ function evaluate_steps(expr, input_seq, n, start, env)
     else
       result_seq = evaluate_step(step, input_seq, n, env, ii == nsteps)
     end
-    if not is_tuple and (result_seq == nil or (type(result_seq) == "table" and is_array(result_seq) and #result_seq == 0)) then
+    if not is_tuple and (result_seq == nil
+        or (type(result_seq) == "table" and is_array(result_seq) and #result_seq == 0)) then
       break
     end
     if step.focus == nil then

@@ -1,5 +1,5 @@
---- $hash for JSONata: the digests of stepflow.asl.intrinsics.hash (one
--- pure-Lua implementation for States.Hash and $hash), with JSONata's error
+--- $hash for JSONata: the digests of stepflow.util.digest (one pure-Lua
+-- implementation for States.Hash and $hash), with JSONata's error
 -- for an algorithm it does not know.
 local M = {}
 
@@ -20,7 +20,7 @@ function M.hex(data, alg)
       message = "Unsupported hash algorithm: " .. tostring(alg)
         .. " (supported: MD5, SHA-1, SHA-256, SHA-384, SHA-512)" }, 0)
   end
-  digests = digests or require("stepflow.asl.intrinsics.hash")
+  digests = digests or require("stepflow.util.digest")
   return digests[name](data)
 end
 

@@ -12,16 +12,12 @@ local M = {}
 
 local throw = values.throw
 
+-- The picture-string modules load when an expression first uses them
+-- (start-up time of the command line).
 local function lazy(name)
   local mod
   return function()
-    if mod == nil then
-      local ok, m = pcall(require, name)
-      if not ok or type(m) ~= "table" then
-        throw("D3001", { message = name .. " is not available: " .. tostring(m) })
-      end
-      mod = m
-    end
+    mod = mod or require(name)
     return mod
   end
 end
@@ -29,25 +25,29 @@ local datetime = lazy("stepflow.jsonata.datetime")
 local numfmt = lazy("stepflow.jsonata.numfmt")
 
 -- Calls a picture-string support function; a Lua error from it (an
--- argument it cannot take) becomes a JSONata T0410 error.
+-- argument it cannot take) becomes a JSONata T0410 error, its message
+-- without the Lua file and line.
 local function support(fn, name, ...)
   local ok, r = pcall(fn, ...)
   if ok then return r end
   if type(r) == "table" then error(values.decorate(r), 0) end
   throw("T0410", { token = name, message = "Argument of function " .. name
-    .. " cannot be handled: " .. tostring(r) })
+    .. " cannot be handled: " .. tostring(r):gsub("^[^:%s]+%.lua:%d+: ", "") })
 end
 
--- An integer-picture function (format_integer, parse_integer): numfmt's,
--- or datetime's (jsonata-js keeps them with the date/time pictures).
+-- A required argument that is undefined (the signature lets undefined
+-- through; jsonata-js then fails in JavaScript): T0410, naming it.
+local function required(v, index, name)
+  if v == nil then throw("T0410", { index = index, token = name }) end
+  return v
+end
+
+-- An integer-picture function (format_integer, parse_integer): jsonata-js
+-- keeps them with the date/time pictures, so does stepflow.jsonata.datetime.
 local function integer_fn(name)
-  local ok, n = pcall(numfmt)
-  if ok and type(n[name]) == "function" then return n[name] end
   return datetime()[name]
 end
 
---- The evaluation clock: set by the API for each evaluation ($now, $millis).
-M.clock = { millis = 0 }
 
 ---------------------------------------------------------------- numeric
 
@@ -111,9 +111,13 @@ end
 
 local function format_base(value, radix)
   if value == nil then return nil end
-  value = M.round(value)
   radix = radix or 10
-  if radix < 2 or radix > 36 then throw("D3100", { value = radix }) end
+  if radix ~= radix or radix < 2 or radix > 36 then throw("D3100", { value = radix }) end
+  -- Number#toString of an infinity or NaN, in any radix
+  if value ~= value or value == math.huge or value == -math.huge then
+    return values.js_number(value)
+  end
+  value = M.round(value)
   radix = math.floor(radix)
   local n = math.tointeger(value) or value
   if radix == 10 then return values.js_number(n) end
@@ -224,15 +228,18 @@ def("split", "<s-(sf)n?:a<s>>", 3, str.split)
 def("join", "<a<s>s?:s>", 2, str.join)
 def("formatNumber", "<n-so?:s>", 3, function(n, pic, opts)
   if n == nil then return nil end
+  required(pic, 2, "formatNumber")
   return support(numfmt().format_number, "formatNumber", n, pic, opts)
 end)
 def("formatBase", "<n-n?:s>", 2, format_base)
 def("formatInteger", "<n-s:s>", 2, function(n, pic)
   if n == nil then return nil end
+  required(pic, 2, "formatInteger")
   return support(integer_fn("format_integer"), "formatInteger", n, pic)
 end)
 def("parseInteger", "<s-s:n>", 2, function(s, pic)
   if s == nil then return nil end
+  required(pic, 2, "parseInteger")
   return support(integer_fn("parse_integer"), "parseInteger", s, pic)
 end)
 -- numbers
@@ -275,7 +282,10 @@ def("map", "<af>", 2, arr.map)
 def("filter", "<af>", 2, arr.filter)
 def("single", "<af?>", 2, arr.single)
 def("reduce", "<afj?:j>", 3, arr.reduce)
-def("sift", "<o-f?:o>", 2, arr.sift)
+def("sift", "<o-f?:o>", 2, function(o, f, i, e)
+  if o ~= nil then required(f, 2, "sift") end
+  return arr.sift(o, f, i, e)
+end)
 defs.zip = apply.native("zip", "<a+>", 0, function(a) return arr.zip(a) end)
 -- objects and arrays
 def("keys", "<x-:a<s>>", 1, arr.keys)
@@ -312,16 +322,17 @@ def("clone", "<(oa)-:o>", 1, values.clone)
 def("toMillis", "<s-s?:n>", 2, function(s, pic)
   if s == nil then return nil end
   -- a picture without a date takes it from the evaluation's clock, like $now()
-  return support(datetime().to_millis, "toMillis", s, pic, M.clock.millis)
+  return support(datetime().to_millis, "toMillis", s, pic, values.now())
 end)
 def("fromMillis", "<n-s?s?:s>", 3, function(ms, pic, tz)
   if ms == nil then return nil end
+  if ms ~= ms or ms == math.huge or ms == -math.huge then throw("D1001", { value = ms }) end
   return support(datetime().from_millis, "fromMillis", ms, pic, tz)
 end)
 def("now", "<s?s?:s>", 2, function(pic, tz)
-  return support(datetime().from_millis, "now", M.clock.millis, pic, tz)
+  return support(datetime().from_millis, "now", values.now(), pic, tz)
 end)
-def("millis", "<:n>", 0, function() return M.clock.millis end)
+def("millis", "<:n>", 0, function() return values.now() end)
 -- AWS Step Functions additions
 def("partition", "<an:a>", 2, arr.partition)
 def("range", "<nnn?:a>", 3, arr.range)

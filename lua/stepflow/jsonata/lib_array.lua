@@ -10,6 +10,8 @@ local M = {}
 local throw = values.throw
 local is_array, is_object = values.is_array, values.is_object
 local new_seq, new_array = values.new_seq, values.new_array
+-- every loop that can run long or grow ticks (the evaluation's limits)
+local tick = values.tick
 
 function M.sum(a)
   if a == nil then return nil end
@@ -47,7 +49,10 @@ function M.reverse(a)
   if #a <= 1 then return a end
   local r = new_array()
   local n = #a
-  for i = 1, n do r[i] = a[n + 1 - i] end
+  for i = 1, n do
+    tick()
+    r[i] = a[n + 1 - i]
+  end
   return r
 end
 
@@ -57,6 +62,7 @@ function M.shuffle(a)
   local r = new_array()
   for i = 1, #a do r[i] = a[i] end
   for i = #r, 2, -1 do
+    tick()
     local j = math.random(i)
     r[i], r[j] = r[j], r[i]
   end
@@ -67,11 +73,22 @@ function M.distinct(a)
   if a == nil then return nil end
   if not is_array(a) or #a <= 1 then return a end
   local results = values.is_seq(a) and new_seq() or new_array()
+  -- scalars by value in a set (1 and 1.0 are one key, as they are one
+  -- number); arrays and objects by deep equality with the ones kept
+  local seen, tables = {}, {}
   for i = 1, #a do
+    tick()
     local v = a[i]
     local found = false
-    for j = 1, #results do
-      if values.deep_equal(v, results[j]) then found = true break end
+    if type(v) == "table" then
+      for j = 1, #tables do
+        tick()
+        if values.deep_equal(v, tables[j]) then found = true break end
+      end
+      if not found then tables[#tables + 1] = v end
+    elseif v == v then
+      found = seen[v] ~= nil
+      seen[v] = true
     end
     if not found then results[#results + 1] = v end
   end
@@ -112,7 +129,10 @@ function M.zip(args)
   end
   for i = 1, len do
     local tuple = new_array()
-    for j = 1, n do tuple[j] = args[j][i] end
+    for j = 1, n do
+      tick()
+      tuple[j] = args[j][i]
+    end
     result[i] = tuple
   end
   return result
@@ -125,6 +145,7 @@ function M.keys(arg)
     for i = 1, #arg do
       local ks = M.keys(arg[i])
       for j = 1, #ks do
+        tick()
         if not seen[ks[j]] then
           seen[ks[j]] = true
           out[#out + 1] = ks[j]
@@ -142,11 +163,15 @@ end
 function M.spread(arg)
   if is_array(arg) then
     local result = new_seq()
-    for i = 1, #arg do result = values.append(result, M.spread(arg[i])) end
+    for i = 1, #arg do
+      tick()
+      result = values.append(result, M.spread(arg[i]))
+    end
     return result
   elseif is_object(arg) then
     local result = new_seq()
     for _, k in ipairs(values.keys(arg)) do
+      tick()
       local o = values.new_object()
       values.set(o, k, arg[k])
       result[#result + 1] = o
@@ -162,7 +187,10 @@ function M.merge(a)
   for i = 1, #a do
     local o = a[i]
     if is_object(o) then
-      for _, k in ipairs(values.keys(o)) do values.set(result, k, o[k]) end
+      for _, k in ipairs(values.keys(o)) do
+        tick()
+        values.set(result, k, o[k])
+      end
     end
   end
   return result
@@ -271,6 +299,7 @@ function M.partition(a, size)
   local result = new_array()
   local chunk
   for i = 1, #a do
+    tick()
     if (i - 1) % size == 0 then
       chunk = new_array()
       result[#result + 1] = chunk
@@ -280,19 +309,29 @@ function M.partition(a, size)
   return result
 end
 
---- AWS $range(start, end, step): inclusive arithmetic sequence.
+local function toward_zero(x)
+  if x >= 0 then return math.floor(x) end
+  return math.ceil(x)
+end
+
+--- AWS $range(start, end, step): inclusive arithmetic sequence. Arguments
+-- are truncated towards zero, as AWS does ($range(-1.7, 2) is
+-- [-1, 0, 1, 2]); an undefined start or end gives undefined.
 function M.range(first, last, step)
-  step = step or 1
+  if first == nil or last == nil then return nil end
+  first, last = toward_zero(first), toward_zero(last)
+  step = toward_zero(step or 1)
   if step == 0 then
     throw("D2014", { value = step, message = "The step argument of $range must not be zero" })
   end
+  local count = (last - first) // step + 1
   local result = new_seq()
+  if count <= 0 then return result end
+  values.reserve(count * 16)
   local v = first
-  local n = 0
-  while (step > 0 and v <= last) or (step < 0 and v >= last) do
-    n = n + 1
-    if n > 1e7 then throw("D2014", { value = n }) end
-    result[n] = v
+  for n = 1, count do
+    values.tick()
+    result[n] = math.tointeger(v) or v
     v = v + step
   end
   return result

@@ -3,6 +3,7 @@
 -- Strings are UTF-8; lengths and offsets count code points.
 local values = require("stepflow.jsonata.values")
 local apply = require("stepflow.jsonata.apply")
+local ustr = require("stepflow.util.utf8")
 
 local M = {}
 
@@ -25,25 +26,12 @@ function M.string(arg, prettify)
   return values.stringify(arg, prettify, values.precision15)
 end
 
---- Code points of s as a list of strings.
-local function chars(s)
-  local out = {}
-  if not s:find("[\128-\255]") then
-    for i = 1, #s do out[i] = s:sub(i, i) end
-    return out
-  end
-  for _, c in utf8.codes(s, true) do out[#out + 1] = utf8.char(c) end
-  return out
-end
-M.chars = chars
-
-local function ulen(s)
-  if not s:find("[\128-\255]") then return #s end
-  return utf8.len(s, 1, -1, true) or #s
-end
+local chars, ulen = ustr.chars, ustr.len
 M.ulen = ulen
 
+-- JavaScript's ToIntegerOrInfinity: NaN is 0, infinities stay.
 local function trunc(n)
+  if n ~= n then return 0 end
   if n >= 0 then return math.floor(n) end
   return math.ceil(n)
 end
@@ -60,7 +48,7 @@ local function slice(list, start, stop)
   end
   if stop > len then stop = len end
   if start >= stop then return "" end
-  return table.concat(list, "", start + 1, stop)
+  return table.concat(list, "", math.tointeger(start) + 1, math.tointeger(stop))
 end
 
 function M.substring(str, start, length)
@@ -72,9 +60,10 @@ function M.substring(str, start, length)
   end
   local list = chars(str)
   local len = #list
+  start = trunc(start)
   if len + start < 0 then start = 0 end
   if length ~= nil then
-    if length <= 0 then return "" end
+    if length ~= length or length <= 0 then return "" end
     local stop = start >= 0 and start + length or len + start + length
     return slice(list, start, stop)
   end
@@ -121,11 +110,15 @@ end
 
 function M.pad(str, width, char)
   if str == nil then return nil end
-  if width == nil then return str end  -- NaN padding length in JavaScript
+  -- undefined or NaN: no padding, as JavaScript's NaN > 0 is false
+  if width == nil or width ~= width then return str end
   if char == nil or char == "" then char = " " end
   width = trunc(width)
   local pad_len = math.abs(width) - ulen(str)
   if pad_len <= 0 then return str end
+  -- $pad('x', 1e15): the limits refuse it before string.rep tries
+  values.reserve(pad_len * #char)
+  pad_len = math.tointeger(pad_len) or pad_len
   local padding = char:rep(pad_len)
   if ulen(char) > 1 then padding = M.substring(padding, 0, pad_len) end
   if width > 0 then return str .. padding end
@@ -136,16 +129,7 @@ end
 
 local MATCH_POS = apply.MATCH_POS
 
--- Byte offset of JavaScript string index idx in s.
-local function byte_offset(s, idx)
-  if not s:find("[\128-\255]") then return idx end
-  local n = 0
-  for p, c in utf8.codes(s, true) do
-    if n >= idx then return p - 1 end
-    n = n + (c >= 0x10000 and 2 or 1)
-  end
-  return #s
-end
+local byte_offset = ustr.byte_offset
 
 -- Byte range [start, stop) of a match object.
 local function match_range(str, m)
@@ -253,9 +237,14 @@ function M.replace(str, pattern, replacement, limit, input, env)
   if type(pattern) == "string" then
     local position = 1
     local i = str:find(pattern, position, true)
+    local rep = type(replacement) == "string" and replacement or ""
+    local size = #str   -- of the result, for the limits as it grows
     while i and (limit == nil or count < limit) do
+      values.tick()
+      size = size + #rep - #pattern
+      if size > 65536 then values.reserve(size) end
       out[#out + 1] = str:sub(position, i - 1)
-      out[#out + 1] = type(replacement) == "string" and replacement or ""
+      out[#out + 1] = rep
       position = i + #pattern
       count = count + 1
       i = str:find(pattern, position, true)
@@ -265,7 +254,7 @@ function M.replace(str, pattern, replacement, limit, input, env)
   end
   local m = first_match(pattern, str, input, env)
   if m == nil then return str end
-  local position = 0
+  local position, size = 0, #str
   while m ~= nil and (limit == nil or count < limit) do
     local s, e = match_range(str, m)
     out[#out + 1] = str:sub(position + 1, s)
@@ -276,6 +265,8 @@ function M.replace(str, pattern, replacement, limit, input, env)
       rep = apply.apply(replacement, { m, n = 1 }, input, env)
     end
     if type(rep) ~= "string" then throw("D3012", { value = rep }) end
+    size = size + #rep
+    if size > 65536 then values.reserve(size) end
     out[#out + 1] = rep
     position = e
     count = count + 1
@@ -295,16 +286,7 @@ function M.split(str, separator, limit, input, env)
     if separator == "" then
       -- JavaScript splits "" into UTF-16 code units: astral characters
       -- become two lone surrogates
-      local list = {}
-      for _, cp in utf8.codes(str, true) do
-        if cp >= 0x10000 then
-          local v = cp - 0x10000
-          list[#list + 1] = utf8.char(0xD800 + (v >> 10))
-          list[#list + 1] = utf8.char(0xDC00 + (v & 0x3FF))
-        else
-          list[#list + 1] = utf8.char(cp)
-        end
-      end
+      local list = ustr.utf16_units(str)
       for i = 1, #list do
         if limit and i > limit then break end
         result[i] = list[i]
@@ -314,6 +296,7 @@ function M.split(str, separator, limit, input, env)
     local position = 1
     while true do
       if limit and #result >= limit then break end
+      values.tick()
       local i = str:find(separator, position, true)
       if not i then
         result[#result + 1] = str:sub(position)
@@ -344,7 +327,11 @@ end
 
 function M.join(strs, sep)
   if strs == nil then return nil end
-  return table.concat(strs, sep or "")
+  sep = sep or ""
+  local size = #sep * #strs
+  for i = 1, #strs do size = size + #strs[i] end
+  values.reserve(size)
+  return table.concat(strs, sep)
 end
 
 ---------------------------------------------------------------- encoding
@@ -356,7 +343,7 @@ local b64chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 local function latin1_bytes(s)
   if not s:find("[\128-\255]") then return s end
   local out = {}
-  for _, cp in utf8.codes(s, true) do
+  for _, cp in ustr.codes(s) do
     if cp >= 0x10000 then
       local v = cp - 0x10000
       out[#out + 1] = string.char((0xD800 + (v >> 10)) & 0xFF, (0xDC00 + (v & 0x3FF)) & 0xFF)

@@ -1,5 +1,7 @@
--- stepflow.jsonata.messages: JSONata error-code message templates
--- ({{field}} is replaced by the field's JSON text, {{{field}}} verbatim).
+-- stepflow.jsonata.messages: the one catalogue of JSONata error messages
+-- (jsonata-js 2.0.6's templates: {{field}} is replaced by the field's JSON
+-- text, {{{field}}} verbatim).
+-- luacheck: no max line length (the templates are quoted whole)
 local values = require("stepflow.jsonata.values")
 
 local M = {}
@@ -119,6 +121,14 @@ function M.populate(err)
   end)
   err.message = msg
   return err
+end
+
+--- Raises the error `code` with fields (a table, or nil) and the message
+-- of its template.
+function M.raise(code, fields)
+  local e = fields or {}
+  e.code = code
+  error(M.populate(e), 0)
 end
 
 return M

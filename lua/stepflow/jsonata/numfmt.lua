@@ -1,15 +1,19 @@
 --- Number formatting for JSONata 2.0.6: JavaScript's Number#toString,
 -- `$string` on numbers, `$round` (half to even), `$formatBase` and
 -- `$formatNumber` (XPath F&O 3.1 picture strings).
--- Errors are raised as tables `{code = "D3xxx", message = ..., value = ...}`.
+-- Errors are raised as tables `{code = "D3xxx", message = ..., value = ...}`
+-- with the messages of stepflow.jsonata.messages.
 local M = {}
 
 local floor, abs, huge = math.floor, math.abs, math.huge
 local mtype, tointeger = math.type, math.tointeger
 local sformat, concat = string.format, table.concat
 
-local function raise(code, message, value)
-  error({ code = code, message = message, value = value }, 0)
+local messages = require("stepflow.jsonata.messages")
+
+-- Raises the JSONata error `code` (its message from the one catalogue).
+local function raise(code, value)
+  messages.raise(code, { value = value })
 end
 
 local TWO53 = 9007199254740992
@@ -74,7 +78,7 @@ local number_to_string = M.number_to_string
 -- @return string, e.g. "3.14285714285714" for 22/7
 function M.jsonata_string(n)
   if n ~= n or n == huge or n == -huge then
-    raise("D3001", "Attempting to invoke string function on Infinity or NaN", n)
+    raise("D3001", n)
   end
   if mtype(n) == "integer" and n >= -TWO53 and n <= TWO53 and
       (n < 0 and -n or n) < 1e15 then
@@ -144,8 +148,7 @@ function M.format_base(n, radix)
   n = round(n)
   if radix == nil then radix = 10 else radix = round(radix) end
   if radix < 2 or radix > 36 then
-    raise("D3100", "The radix of the formatBase function must be between 2 and 36.  It was given "
-      .. number_to_string(radix), radix)
+    raise("D3100", radix)
   end
   if n ~= n then return "NaN" end
   if n == huge then return "Infinity" end
@@ -181,30 +184,9 @@ M.to_fixed = to_fixed
 -- $formatNumber. Pictures are handled as arrays of UTF-8 characters, the
 -- way jsonata-js handles them as strings of UTF-16 units.
 
-local FN_MESSAGES = {
-  D3080 = "The picture string must only contain a maximum of two sub-pictures",
-  D3081 = "The sub-picture must not contain more than one instance of the 'decimal-separator' character",
-  D3082 = "The sub-picture must not contain more than one instance of the 'percent' character",
-  D3083 = "The sub-picture must not contain more than one instance of the 'per-mille' character",
-  D3084 = "The sub-picture must not contain both a 'percent' and a 'per-mille' character",
-  D3085 = "The mantissa part of a sub-picture must contain at least one character that is either an 'optional digit character' or a member of the 'decimal digit family'",
-  D3086 = "The sub-picture must not contain a passive character that is preceded by an active character and that is followed by another active character",
-  D3087 = "The sub-picture must not contain a 'grouping-separator' character that appears adjacent to a 'decimal-separator' character",
-  D3088 = "The sub-picture must not contain a 'grouping-separator' at the end of the integer part",
-  D3089 = "The sub-picture must not contain two adjacent instances of the 'grouping-separator' character",
-  D3090 = "The integer part of the sub-picture must not contain a member of the 'decimal digit family' that is followed by an instance of the 'optional digit character'",
-  D3091 = "The fractional part of the sub-picture must not contain an instance of the 'optional digit character' that is followed by a member of the 'decimal digit family'",
-  D3092 = "A sub-picture that contains a 'percent' or 'per-mille' character must not contain a character treated as an 'exponent-separator'",
-  D3093 = "The exponent part of the sub-picture must comprise only of one or more characters that are members of the 'decimal digit family'",
-}
 
-local UTF8_CHAR = "[%z\1-\127\194-\244][\128-\191]*"
-
-local function chars(s)
-  local t = {}
-  for c in s:gmatch(UTF8_CHAR) do t[#t + 1] = c end
-  return t
-end
+local ustr = require("stepflow.util.utf8")
+local chars = ustr.chars
 
 local function slice(t, i, j) -- 0-based, half open [i, j)
   local r = {}
@@ -240,7 +222,7 @@ local function count_plain(s, needle)
 end
 
 local function fn_raise(code)
-  raise(code, FN_MESSAGES[code])
+  raise(code)
 end
 
 local function fn_split(sub, p, active)
@@ -404,7 +386,7 @@ function M.format_number(n, picture, options)
     percent = props["percent"], permille = props["per-mille"],
     digit = props["digit"], sep = props["pattern-separator"],
   }
-  local zero_cp = utf8.codepoint(props["zero-digit"], 1)
+  local zero_cp = ustr.decode_at(props["zero-digit"], 1, #props["zero-digit"])
   local family, family_list = {}, {}
   for d = 0, 9 do
     local c = utf8.char(zero_cp + d)

@@ -1,6 +1,6 @@
--- stepflow.jsonata.parser: Pratt parser for JSONata 2.0.6 and the AST
--- post-processing of jsonata-js (path flattening, predicates/stages,
--- group-by, order-by, #/@ binding, parent slots, tail calls).
+-- stepflow.jsonata.parser: Pratt parser for JSONata 2.0.6 (tokens from
+-- stepflow.jsonata.tokenizer); the parse tree goes through
+-- stepflow.jsonata.ast, jsonata-js's post-processing, before it is returned.
 local tokenizer = require("stepflow.jsonata.tokenizer")
 local signature = require("stepflow.jsonata.signature")
 local null = require("stepflow.json").null

@@ -8,6 +8,14 @@
 -- code for it (JavaScript throws a SyntaxError).
 local M = {}
 
+-- Backtracking can take time exponential in the subject's length
+-- ((a+)+b on "aaaa...c"): every 4096 steps the machine calls
+-- values.check_limits, so the running evaluation's time and memory
+-- limits stop it (a regex used outside an evaluation runs unbounded, as
+-- JavaScript's does).
+local check_limits = require("stepflow.jsonata.values").check_limits
+local STEPS_PER_CHECK = 4096
+
 local utf8_char = utf8.char
 local concat = table.concat
 
@@ -16,32 +24,9 @@ local function syntax_error(pattern, reason)
     message = "Invalid regular expression: /" .. pattern .. "/: " .. reason }, 0)
 end
 
--- Decodes UTF-8 into code points, with the byte offset of each; a byte
--- that does not start a valid sequence stands for itself.
-local function decode(s)
-  local cps, offs, n, i, len = {}, {}, 0, 1, #s
-  local byte = string.byte
-  while i <= len do
-    local c = byte(s, i)
-    local cp, size = c, 1
-    if c >= 0xC2 and c <= 0xF4 then
-      local need = c >= 0xF0 and 3 or (c >= 0xE0 and 2 or 1)
-      local v = c & (0x3F >> need)
-      local ok = i + need <= len
-      for k = 1, need do
-        if not ok then break end
-        local cc = byte(s, i + k)
-        if cc < 0x80 or cc > 0xBF then ok = false else v = (v << 6) | (cc & 0x3F) end
-      end
-      if ok then cp, size = v, need + 1 end
-    end
-    n = n + 1
-    cps[n], offs[n] = cp, i
-    i = i + size
-  end
-  offs[n + 1] = len + 1
-  return cps, offs, n
-end
+-- Code points with the byte offset of each; a byte that does not start a
+-- valid sequence stands for itself.
+local decode = require("stepflow.util.utf8").decode
 M.decode = decode
 
 -- Canonical case (ECMAScript Canonicalize without the u flag): upper case,
@@ -599,7 +584,13 @@ local function run(prog, cps, n, pc, pos, caps)
   local op, xa, xb = prog.op, prog.xa, prog.xb
   local multiline = prog.multiline
   local stack, sp = {}, 0
+  local steps = 0
   while true do
+    steps = steps + 1
+    if steps >= STEPS_PER_CHECK then
+      steps = 0
+      check_limits()
+    end
     local o = op[pc]
     local ok = true
     if o == CHAR then

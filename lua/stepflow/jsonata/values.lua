@@ -1,6 +1,7 @@
 -- stepflow.jsonata.values: the JSONata value model on Lua values.
 -- Sequences, ordered object keys, function values, type tests, deep
--- equality, JSON text and JavaScript number formatting.
+-- equality, JSON text and JavaScript number formatting; and the limits of
+-- the running evaluation, which every module that loops checks.
 local json = require("stepflow.json")
 
 local M = {}
@@ -66,6 +67,83 @@ function M.throw(code, fields)
   error(M.decorate(e), 0)
 end
 
+---------------------------------------------------------------- limits
+
+-- The running evaluation: its limits and clock. stepflow.jsonata enters
+-- one for each evaluation and restores the previous one after it, so the
+-- state is per evaluation, not configuration of the module:
+--   { deadline = os.clock() seconds or nil, mem_base = KB in use at the
+--     start, mem_limit = bytes or nil, clock = fn() -> ms, now = ms }
+local budget = nil
+local ticks = 0
+local os_clock, gc = os.clock, collectgarbage
+
+--- Raises U1001 when the running evaluation is past its deadline, or
+-- holds (with `extra` bytes more) more memory than its limit. Memory is
+-- the growth of Lua's heap since the evaluation began; a first trip runs
+-- a full collection, so that only what is live counts.
+local function check_limits(extra)
+  local b = budget
+  if b == nil then return end
+  if b.deadline and os_clock() > b.deadline then
+    M.throw("U1001", { message = "Expression evaluation timeout: Check for infinite loop" })
+  end
+  local limit = b.mem_limit
+  if limit then
+    local used = (gc("count") - b.mem_base) * 1024 + (extra or 0)
+    if used > limit then
+      gc("collect")
+      used = (gc("count") - b.mem_base) * 1024 + (extra or 0)
+      if used > limit then
+        M.throw("U1001", { message = string.format("Expression evaluation exceeded the "
+          .. "memory limit of %d MiB: Check for runaway growth", limit // 1048576) })
+      end
+    end
+  end
+end
+M.check_limits = check_limits
+
+--- One turn of a loop that can grow or run long (n turns: work of that
+-- many steps, a copy of n items): the limits are checked every 1024.
+function M.tick(n)
+  ticks = ticks + (n or 1)
+  if ticks >= 1024 then
+    ticks = 0
+    check_limits()
+  end
+end
+
+--- Before building something of about `bytes` bytes at once (a string, an
+-- array of known length): raises U1001 when it would not fit the limits.
+function M.reserve(bytes)
+  if bytes > 65536 then check_limits(bytes) end
+end
+
+--- Makes b the running evaluation's budget; returns what to give leave().
+function M.enter(b)
+  local saved_budget, saved_ticks = budget, ticks
+  budget, ticks = b, 0
+  return saved_budget, saved_ticks
+end
+
+--- Restores the budget enter() replaced.
+function M.leave(saved_budget, saved_ticks)
+  budget, ticks = saved_budget, saved_ticks
+end
+
+--- The running evaluation's time ($now, $millis): milliseconds since the
+-- epoch, read from its clock once, so one evaluation sees one instant.
+function M.now()
+  local b = budget
+  if b == nil then return os.time() * 1000 end
+  local now = b.now
+  if now == nil then
+    now = b.clock and b.clock() or os.time() * 1000
+    b.now = now
+  end
+  return now
+end
+
 --- A new sequence holding the given values (first count values).
 function M.seq(...)
   local s = setmetatable({ ... }, array_mt)
@@ -87,10 +165,10 @@ end
 
 function M.new_array() return setmetatable({}, array_mt) end
 
---- True for arrays and sequences.
-function M.is_array(v)
-  return type(v) == "table" and getmetatable(v) == array_mt
-end
+--- True for arrays and sequences: json.is_array, the one rule (a plain
+-- table with keys 1..n, as a Lua handler may return, is an array too).
+local is_array = json.is_array
+M.is_array = is_array
 
 function M.is_seq(v)
   return SEQ[v] == true
@@ -105,7 +183,7 @@ end
 function M.is_object(v)
   if type(v) ~= "table" then return false end
   local mt = getmetatable(v)
-  return mt ~= array_mt and mt ~= fn_mt and mt ~= undef_mt
+  return mt == nil and not is_array(v)
 end
 
 function M.is_number(v)
@@ -268,6 +346,7 @@ M.quote = quote
 
 --- JSON.stringify of a JSONata value; numbers via numfn; pretty indents by 2.
 local function stringify(v, pretty, numfn, indent, out)
+  M.tick()
   local t = type(v)
   if v == nil or rawequal(v, UNDEF) then
     out[#out + 1] = "null"
@@ -305,7 +384,7 @@ local function stringify(v, pretty, numfn, indent, out)
       for i = 1, #keys do
         local k = keys[i]
         local x = v[k]
-        if x ~= nil and not (type(x) == "function") then
+        if x ~= nil and type(x) ~= "function" then
           out[#out + 1] = (first and "" or ",") .. nl .. inner .. quote(k) .. (pretty and ": " or ":")
           first = false
           stringify(x, pretty, numfn, inner, out)
@@ -327,32 +406,9 @@ end
 
 ---------------------------------------------------------------- equality
 
-local function deep_equal(a, b)
-  if rawequal(a, b) then return true end
-  local ta, tb = type(a), type(b)
-  if ta == "number" and tb == "number" then return a == b end
-  if ta ~= "table" or tb ~= "table" then return false end
-  if rawequal(a, UNDEF) or rawequal(b, UNDEF) then return false end
-  local fa, fb = getmetatable(a) == fn_mt, getmetatable(b) == fn_mt
-  if fa or fb then return false end
-  local aa, ab = M.is_array(a), M.is_array(b)
-  if aa ~= ab then return false end
-  if aa then
-    if #a ~= #b then return false end
-    for i = 1, #a do
-      if not deep_equal(a[i], b[i]) then return false end
-    end
-    return true
-  end
-  local n = 0
-  for k, v in pairs(a) do
-    n = n + 1
-    if not deep_equal(v, b[k]) then return false end
-  end
-  for _ in pairs(b) do n = n - 1 end
-  return n == 0
-end
-M.deep_equal = deep_equal
+-- JSONata's '=': json.equal (function values and undefined items equal
+-- only themselves, as their metatables make them opaque).
+M.deep_equal = json.equal
 
 ---------------------------------------------------------------- boolean
 
@@ -367,7 +423,7 @@ local function boolean(v)
   if rawequal(v, UNDEF) then return nil end
   if t == "table" then
     local mt = getmetatable(v)
-    if mt == array_mt then
+    if is_array(v) then
       if #v == 1 then return boolean(v[1]) == true end
       for i = 1, #v do
         if boolean(v[i]) then return true end
@@ -389,6 +445,7 @@ M.boolean = boolean
 --- Flattens nested arrays into out (a plain Lua list).
 function M.flatten(v, out)
   out = out or setmetatable({}, array_mt)
+  M.tick()
   if M.is_array(v) then
     for i = 1, #v do M.flatten(v[i], out) end
   else
@@ -402,8 +459,9 @@ function M.append(a, b)
   if a == nil then return b end
   if b == nil then return a end
   local r = setmetatable({}, array_mt)
-  local n = 0
+  local n
   if M.is_array(a) then
+    M.tick(#a + 1)
     for i = 1, #a do r[i] = a[i] end
     n = #a
   else
@@ -437,10 +495,11 @@ end
 --- Deep copy with arrays made plain JSON arrays (JSON.parse(JSON.stringify)).
 local function clone(v)
   if type(v) ~= "table" then return v end
+  M.tick()
   local mt = getmetatable(v)
   if mt == fn_mt then return nil end
   if mt == undef_mt then return null end
-  if mt == array_mt then
+  if is_array(v) then
     local r = setmetatable({}, array_mt)
     local n = 0
     for i = 1, #v do
@@ -465,17 +524,26 @@ local function clone(v)
 end
 M.clone = clone
 
+-- An infinity or NaN cannot leave an evaluation: it is no JSON number
+-- (1e308 * 10, $sum([1e308, 1e308]), $round(1, 400)). D1001, the code
+-- jsonata-js gives such a number where it checks one.
+local function finite(x)
+  if x ~= x or x == huge or x == -huge then M.throw("D1001", { value = x }) end
+end
+
 -- Makes a result JSON-like in place, as JSON.stringify would see it:
 -- undefined items and functions inside arrays become null, functions in
--- objects are dropped.
+-- objects are dropped; non-finite numbers raise D1001.
 local function export_walk(v, seen)
   if seen[v] then return end
   seen[v] = true
+  M.tick()
   local mt = getmetatable(v)
-  if mt == array_mt then
+  if is_array(v) then
     for i = 1, #v do
       local x = v[i]
-      if type(x) == "table" then
+      if type(x) == "number" then finite(x)
+      elseif type(x) == "table" then
         local xm = getmetatable(x)
         if xm == fn_mt or xm == undef_mt then
           v[i] = null
@@ -489,7 +557,8 @@ local function export_walk(v, seen)
   elseif mt ~= fn_mt then
     local drop
     for k, x in pairs(v) do
-      if type(x) == "table" then
+      if type(x) == "number" then finite(x)
+      elseif type(x) == "table" then
         local xm = getmetatable(x)
         if xm == fn_mt or xm == undef_mt then
           drop = drop or {}
@@ -514,7 +583,8 @@ end
 -- are not walked.
 function M.export(v, skip)
   if rawequal(v, UNDEF) then return nil end
-  if type(v) == "table" and getmetatable(v) ~= fn_mt and not (skip and skip[v]) then
+  if type(v) == "number" then finite(v)
+  elseif type(v) == "table" and getmetatable(v) ~= fn_mt and not (skip and skip[v]) then
     export_walk(v, skip or {})
   end
   return v

@@ -5,18 +5,19 @@
 -- Double.toString does; "round to the nearest integer" is Math.round.
 local errors = require("stepflow.errors")
 local json = require("stepflow.json")
+local ustr = require("stepflow.util.utf8")
 -- The pure-Lua digests load when a definition first uses them (start-up
 -- time of the command line).
 local hash = setmetatable({}, { __index = function(t, k)
-  local real = require("stepflow.asl.intrinsics.hash")
+  local real = require("stepflow.util.digest")
   setmetatable(t, { __index = real })
   return real[k]
 end })
 
 local M = {}
 
-local type, tostring, tonumber, pairs, getmetatable, setmetatable =
-  type, tostring, tonumber, pairs, getmetatable, setmetatable
+local type, tostring, tonumber, pairs, setmetatable =
+  type, tostring, tonumber, pairs, setmetatable
 local mtype, floor, huge = math.type, math.floor, math.huge
 local byte, sub, find, format, gsub = string.byte, string.sub, string.find, string.format, string.gsub
 local concat, sort = table.concat, table.sort
@@ -28,20 +29,20 @@ local function fail(name, cause)
   error(errors.new(INTRINSIC, "Invalid arguments in States." .. name .. ": " .. cause), 0)
 end
 
+-- A value no JSON document holds (a handler may have returned one).
+local function not_json(v)
+  error(errors.new(INTRINSIC, "Invalid arguments: a " .. type(v)
+    .. " is not a JSON value"), 0)
+end
+
 local function new_array(t)
   return setmetatable(t, array_mt)
 end
 
-local function is_array(v)
-  if type(v) ~= "table" then return false end
-  local mt = getmetatable(v)
-  if mt == array_mt then return true end
-  return mt == nil and v[1] ~= nil
-end
-M.is_array = is_array
+local is_array = json.is_array
 
 local function is_object(v)
-  return type(v) == "table" and not is_array(v) and v ~= null
+  return type(v) == "table" and not is_array(v)
 end
 
 -- Java's Double.toString: the shortest digits that read back exactly,
@@ -133,7 +134,7 @@ local function to_json(v, out)
     end
     out[#out + 1] = "}"
   else
-    out[#out + 1] = quote(tostring(v))
+    not_json(v)
   end
 end
 
@@ -164,40 +165,15 @@ local function java_text(v)
     end
     return "{" .. concat(parts, ", ") .. "}"
   end
-  return tostring(v)
+  not_json(v)
 end
 M.java_text = java_text
 
-local function deep_equal(a, b)
-  if a == b then return true end
-  if type(a) ~= "table" or type(b) ~= "table" then return false end
-  local arr = is_array(a)
-  if arr ~= is_array(b) then return false end
-  if arr then
-    if #a ~= #b then return false end
-    for i = 1, #a do
-      if not deep_equal(a[i], b[i]) then return false end
-    end
-    return true
-  end
-  for k, v in pairs(a) do
-    if not deep_equal(v, b[k]) then return false end
-  end
-  for k in pairs(b) do
-    if a[k] == nil then return false end
-  end
-  return true
-end
-M.deep_equal = deep_equal
+local deep_equal = json.equal
 
 -- Length in UTF-16 code units (Java's String.length), for the 10,000
--- character limits; falls back to bytes for invalid UTF-8.
-local function java_length(s)
-  local n = utf8.len(s)
-  if not n then return #s end
-  local _, astral = gsub(s, "[\240-\244]", "")
-  return n + astral
-end
+-- character limits.
+local java_length = ustr.utf16_len
 
 local MAX_STRING = 10000
 
@@ -293,7 +269,7 @@ F.ArrayPartition = { 2, 2, function(a)
   if size <= 0 then
     fail("ArrayPartition", "the chunk size must be a positive integer")
   end
-  local out, chunk = {}, nil
+  local out, chunk = {}
   for i = 1, #arr do
     if (i - 1) % size == 0 then
       chunk = new_array({})
@@ -532,12 +508,12 @@ F.StringSplit = { 2, 2, function(a)
     return new_array(out)
   end
   local set = {}
-  -- lax: a lone surrogate escape in a literal delimiter is a character too
-  for _, cp in utf8.codes(delims, true) do set[utf8.char(cp)] = true end
+  -- a lone surrogate escape in a literal delimiter is a character too
+  for _, ch in ipairs(ustr.chars(delims)) do set[ch] = true end
   local start, i, len = 1, 1, #s
+  local decode_at = ustr.decode_at
   while i <= len do
-    local c = byte(s, i)
-    local w = c < 0x80 and 1 or c < 0xE0 and 2 or c < 0xF0 and 3 or 4
+    local _, w = decode_at(s, i, len)
     if set[sub(s, i, i + w - 1)] then
       if i > start then out[#out + 1] = sub(s, start, i - 1) end
       start = i + w

@@ -61,8 +61,8 @@ end
 
 local check_rule
 
--- A JSONPath rule (top = true for an element of Choices).
-local function check_jsonpath_rule(ctx, path, rule, top)
+-- A JSONPath rule.
+local function check_jsonpath_rule(ctx, path, rule)
   local ops = {}
   for _, k in ipairs(util.sorted_keys(rule)) do
     if OPERATORS[k] or BOOLEAN_OPS[k] then
@@ -157,7 +157,7 @@ check_rule = function(ctx, path, rule, top, is_jsonata)
   if is_jsonata then
     check_jsonata_rule(ctx, path, rule)
   else
-    check_jsonpath_rule(ctx, path, rule, top)
+    check_jsonpath_rule(ctx, path, rule)
   end
   if top then
     if rule.Next == nil then

@@ -84,16 +84,6 @@ walk = function(node, out)
   end
 end
 
--- The parse tree of an expression, or nil (no parser, or it fails).
-local function parse(body)
-  local parser = util.optional("stepflow.jsonata.parser")
-  if not parser or type(parser.parse) ~= "function" then return nil end
-  local ok, tree = pcall(parser.parse, body)
-  if ok and type(tree) == "table" and type(tree.type) == "string" then return tree end
-  if not ok and type(tree) == "table" and tree.code then return nil, tree end
-  return nil
-end
-
 local function check_references(ctx, path, tree)
   local refs = {}
   walk(tree, refs)
@@ -125,20 +115,12 @@ function M.check_expression(ctx, path, s)
     ctx:add(path, "the JSONata expression is empty: write an expression between '{%' and '%}'")
     return
   end
-  local ok, err = util.jsonata_compile(body)
-  if ok == false then
+  local compiled, err = util.jsonata_compile(body)
+  if not compiled then
     ctx:add(path, "invalid JSONata expression " .. s .. ": " .. err)
     return
   end
-  local tree, perr = parse(body)
-  if tree then
-    check_references(ctx, path, tree)
-  elseif perr and ok == nil then
-    -- No compiler to ask: the parser's syntax error stands in for it.
-    ctx:add(path, "invalid JSONata expression " .. s .. ": " .. tostring(perr.code)
-      .. (perr.token and (" at '" .. tostring(perr.token) .. "'") or "")
-      .. (perr.position and (" (at position " .. tostring(perr.position) .. ")") or ""))
-  end
+  check_references(ctx, path, compiled.ast)
 end
 
 --- Walks a JSONata payload (any JSON); every "{% %}" string is checked.

@@ -157,19 +157,10 @@ function M.check_map(ctx, path, state, ok, is_jsonata)
     end
   end
   if ok.ItemSelector then
+    -- any JSON value, as AWS's schema has it (an array of templates too)
     local v, p = state.ItemSelector, join(path, "ItemSelector")
-    if is_jsonata then
-      if util.is_object(v) or jsonata.is_expression(v) then
-        jsonata.check_payload(ctx, p, v)
-      else
-        ctx:add(p, "ItemSelector must be an object or a JSONata expression '{% ... %}', got "
-          .. util.type_name(v))
-      end
-    elseif util.is_object(v) then
-      paths.check_template(ctx, p, v)
-    else
-      ctx:add(p, "ItemSelector must be an object (a payload template), got " .. util.type_name(v))
-    end
+    if is_jsonata then jsonata.check_payload(ctx, p, v)
+    else paths.check_template(ctx, p, v) end
     if state.Parameters ~= nil and ok.Parameters then
       ctx:add(join(path, "Parameters"), "A Map state cannot include both 'ItemSelector' and the "
         .. "deprecated 'Parameters': keep ItemSelector")

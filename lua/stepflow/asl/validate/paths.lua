@@ -72,41 +72,9 @@ local function reference_steps(rest)
   return true
 end
 
--- A lenient syntax check of a general JSONPath's steps, used only when
--- stepflow.jsonpath is not available: brackets and quotes balance.
-local function general_steps_fallback(rest)
-  if rest == "" then return true end
-  local first = rest:sub(1, 1)
-  if first ~= "." and first ~= "[" then
-    return false, "unexpected '" .. first .. "' after the root"
-  end
-  local depth, quote, i = 0, nil, 1
-  while i <= #rest do
-    local c = rest:sub(i, i)
-    if quote then
-      if c == "\\" then i = i + 1 elseif c == quote then quote = nil end
-    elseif c == "'" or c == '"' then
-      quote = c
-    elseif c == "[" then
-      depth = depth + 1
-    elseif c == "]" then
-      depth = depth - 1
-      if depth < 0 then return false, "unbalanced ']'" end
-    end
-    i = i + 1
-  end
-  if quote then return false, "unterminated quoted name" end
-  if depth ~= 0 then return false, "unbalanced '['" end
-  if rest:find("%.$") then return false, "the path ends with '.'" end
-  if rest:find("%[%]") then return false, "empty '[]'" end
-  return true
-end
-
--- The steps of a general path: stepflow.jsonpath decides when it is there.
+-- The steps of a general path: stepflow.jsonpath decides.
 local function general_steps(rest)
-  local ok, err = util.jsonpath_compile("$" .. rest)
-  if ok == nil then return general_steps_fallback(rest) end
-  return ok, err
+  return util.jsonpath_compile("$" .. rest)
 end
 
 local ROOT_HELP = "a path starts with '$' (input), '$$' (context object) or '$name' (variable)"
@@ -118,7 +86,8 @@ local ROOT_HELP = "a path starts with '$' (input), '$$' (context object) or '$na
 function M.path_error(s, opts)
   opts = opts or {}
   if type(s) ~= "string" then return false, "expected a string, got " .. util.type_name(s) end
-  local kind, rest = split_root(s)
+  -- Jayway, which AWS uses, trims the path text ("$$.Execution.Name ")
+  local kind, rest = split_root(s:match("^%s*(.-)%s*$"))
   if not kind then return false, ROOT_HELP end
   if kind == "context" and opts.no_context then
     return false, "the context object ($$) cannot be used here"
@@ -162,8 +131,8 @@ function M.is_intrinsic_call(s)
     and s:match("^%s*%$") == nil
 end
 
--- Recursive-descent syntax check of an intrinsic call (the fallback when
--- stepflow.asl.intrinsics is not there, and the check of its path arguments).
+-- Recursive-descent syntax check of an intrinsic call: its message names
+-- an unknown function with a suggestion, which the compiler's does not.
 local function parse_call(s, i, depth)
   local ws = "^%s*()"
   i = s:match(ws, i)
@@ -236,29 +205,25 @@ local function check_factory(p)
   return nil, why
 end
 
--- Verdicts by call text: definitions repeat the same calls.
-local verdicts = {}
+-- Verdicts by call text: definitions repeat the same calls (bounded: a
+-- server validates definitions for as long as it runs).
+local verdicts = require("stepflow.util.cache").new(1000)
 
 --- Returns true, or false and a reason, for an intrinsic call's syntax.
 function M.intrinsic_error(s)
-  local v = verdicts[s]
-  if v == nil then
-    v = { M.intrinsic_verdict(s) }
-    verdicts[s] = v
-  end
+  local v = verdicts:get(s)
+  if v == nil then v = verdicts:put(s, { M.intrinsic_verdict(s) }) end
   return v[1], v[2]
 end
 
 function M.intrinsic_verdict(s)
   local verdict, why = util.intrinsic_compile(s, check_factory)
+  if verdict then return true end
   local k, err = parse_call(s, 1, 1)
-  if verdict == false and not k and err:find("did you mean", 1, true) then
+  if not k and err:find("did you mean", 1, true) then
     return false, err  -- the same verdict, with a suggestion
   end
-  if verdict ~= nil then return verdict, why end
-  if not k then return false, err end
-  if s:match("^%s*$", k) == nil then return false, "unexpected text after the call" end
-  return true
+  return false, why
 end
 
 ---------------------------------------------------------------------------
@@ -292,7 +257,7 @@ function M.check_template(ctx, path, value)
   end
   for _, k in ipairs(util.sorted_keys(value)) do
     local v = value[k]
-    if k:sub(-2) == ".$" and #k > 2 then
+    if k:sub(-2) == ".$" then   -- ".$" too: the name "" takes a path
       M.check_dollar_value(ctx, join(path, k), k, v)
     else
       M.check_template(ctx, join(path, k), v)

@@ -58,11 +58,17 @@ local function check_io_paths(ctx, path, state, ok)
   end
 end
 
+-- Parameters may be any JSON value (AWS's schema: an array of templates,
+-- a string, a number...); ResultSelector and Arguments are objects.
+local ANY_VALUE = { Parameters = true }
+
 local function check_object_template(ctx, path, state, field, ok, is_jsonata)
   local v = state[field]
   if not ok[field] or v == nil then return end
   local p = join(path, field)
-  if is_jsonata then
+  if ANY_VALUE[field] then
+    paths.check_template(ctx, p, v)
+  elseif is_jsonata then
     if not util.is_object(v) and not jsonata.is_expression(v) then
       ctx:add(p, "The field '" .. field .. "' must be an object or a JSONata expression "
         .. "'{% ... %}', got " .. util.type_name(v))
@@ -117,12 +123,12 @@ end
 -- with a partition and a service, and for a Lambda function a name and an
 -- optional non-empty version or alias.
 function M.arn_ok(r)
-  local fields = {}
-  for f in (r .. ":"):gmatch("([^:]*):") do fields[#fields + 1] = f end
-  if #fields < 6 or fields[2] == "" or fields[3] == "" then return false end
-  if fields[3] == "lambda" and fields[6] == "function" then
-    if #fields > 8 or not (fields[7] or ""):match("^[%w%-_]+$") then return false end
-    if #fields == 8 and not fields[8]:match("^[%w%-_]+$") and fields[8] ~= "$LATEST" then
+  local parts = {}
+  for f in (r .. ":"):gmatch("([^:]*):") do parts[#parts + 1] = f end
+  if #parts < 6 or parts[2] == "" or parts[3] == "" then return false end
+  if parts[3] == "lambda" and parts[6] == "function" then
+    if #parts > 8 or not (parts[7] or ""):match("^[%w%-_]+$") then return false end
+    if #parts == 8 and not parts[8]:match("^[%w%-_]+$") and parts[8] ~= "$LATEST" then
       return false
     end
   end

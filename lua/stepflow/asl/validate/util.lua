@@ -1,8 +1,11 @@
 --- Shared helpers of the definition validator: the problem collector, JSON
--- pointers, JSON type tests that work with any decoder (stepflow.json or
--- cjson), "did you mean" suggestions, and the optional compile hooks of
--- the modules other parts of the tree provide (JSONPath, intrinsics,
--- JSONata, timestamps).
+-- pointers, JSON type tests (stepflow.json's rule; a definition decoded by
+-- cjson reads the same), "did you mean" suggestions, and the syntax checks
+-- of JSONPath, intrinsic calls, JSONata and timestamps.
+local json = require("stepflow.json")
+local jsonpath = require("stepflow.jsonpath")
+local timestamp = require("stepflow.asl.timestamp")
+
 local M = {}
 
 local math_type, floor, huge = math.type, math.floor, math.huge
@@ -52,39 +55,25 @@ end
 -- JSON types
 ---------------------------------------------------------------------------
 
-local array_mt
-do
-  local ok, json = pcall(require, "stepflow.json")
-  if ok and type(json) == "table" then array_mt = json.array_mt end
-end
+local json_is_array = json.is_array
 
 --- JSON null: a lightuserdata (json.null and cjson.null are the same value).
 function M.is_null(v)
   return type(v) == "userdata"
 end
 
--- A table is an array when it carries the array metatable, or when it is a
--- non-empty sequence; an empty table without one (cjson decodes [] so) is
--- ambiguous and counts as both an empty array and an empty object.
+-- A table is an array by json.is_array's rule; an empty table without the
+-- array metatable (cjson decodes [] so, and a Lua literal {} may mean
+-- either) counts as both an empty array and an empty object.
 function M.is_array(v)
   if type(v) ~= "table" then return false end
-  local mt = getmetatable(v)
-  if mt ~= nil and mt == array_mt then return true end
-  if next(v) == nil then return true end
-  local n = 0
-  for k in pairs(v) do
-    if math_type(k) ~= "integer" or k < 1 then return false end
-    n = n + 1
-  end
-  return n == #v
+  return json_is_array(v) or (next(v) == nil and getmetatable(v) == nil)
 end
 
 function M.is_object(v)
   if type(v) ~= "table" then return false end
-  local mt = getmetatable(v)
-  if mt ~= nil and mt == array_mt then return false end
-  if next(v) == nil then return true end
-  return not M.is_array(v)
+  if next(v) == nil then return getmetatable(v) == nil end
+  return not json_is_array(v)
 end
 
 --- An integral number (an integer, or a float without a fraction).
@@ -104,8 +93,7 @@ function M.type_name(v)
   if t == "number" then return M.is_integer(v) and "integer" or "number" end
   if t == "userdata" then return "null" end
   if t == "table" then
-    local mt = getmetatable(v)
-    if (mt ~= nil and mt == array_mt) or (next(v) ~= nil and M.is_array(v)) then return "array" end
+    if json_is_array(v) then return "array" end
     return "object"
   end
   return t
@@ -198,99 +186,47 @@ function M.list(names)
 end
 
 ---------------------------------------------------------------------------
--- Optional modules written by other parts of the tree. Each hook returns
--- nil when the module is not there (yet), so the check is skipped, never
--- failed.
+-- Syntax checks by the modules that run the definitions
 ---------------------------------------------------------------------------
 
-local loaded = {}
-local function optional(name)
-  local m = loaded[name]
-  if m == nil then
-    local ok, mod = pcall(require, name)
-    m = (ok and type(mod) == "table") and mod or false
-    loaded[name] = m
-  end
-  return m or nil
-end
-M.optional = optional
-
---- Lets specs replace or remove an optional module (nil = look it up again).
-function M.set_optional(name, mod)
-  loaded[name] = mod
-end
-
 --- Compiles a $-rooted JSONPath with stepflow.jsonpath.
--- Returns true (valid), false, message (invalid), or nil (not checkable).
+-- Returns true (valid), or false and a message.
 function M.jsonpath_compile(text)
-  local jp = optional("stepflow.jsonpath")
-  if not jp or type(jp.compile) ~= "function" then return nil end
-  local ok, p, err = pcall(jp.compile, text)
-  if not ok then return nil end
-  if p == nil then return false, tostring(err or "invalid JSONPath") end
+  local p, err = jsonpath.compile(text)
+  if p == nil then return false, tostring(err) end
   return true
 end
 
+-- JSONata loads when a definition first uses it (start-up time of the
+-- command line for JSONPath definitions).
+local jsonata
+
 --- Compiles a JSONata expression (the text between {% and %}).
--- Returns true, false, message, or nil (not checkable).
+-- Returns the compiled expression, or false and a message.
 function M.jsonata_compile(expr)
-  local ja = optional("stepflow.jsonata")
-  if not ja or type(ja.compile) ~= "function" then return nil end
-  local ok, err = pcall(ja.compile, expr)
-  if ok then return true end
-  if type(err) == "table" and (err.message or err.code) then
-    local msg = tostring(err.message or err.code)
-    if err.code and err.message then msg = tostring(err.code) .. ": " .. msg end
-    if err.token ~= nil and not err.message then msg = msg .. " at '" .. tostring(err.token) .. "'" end
-    if err.position then msg = msg .. " (at position " .. tostring(err.position) .. ")" end
+  jsonata = jsonata or require("stepflow.jsonata")
+  local ok, res = pcall(jsonata.compile, expr)
+  if ok then return res end
+  if type(res) == "table" and res.code then
+    local msg = tostring(res.code) .. ": " .. tostring(res.message)
+    if res.position then msg = msg .. " (at position " .. tostring(res.position) .. ")" end
     return false, msg
   end
-  return nil  -- a plain Lua error is a bug of the compiler, not of the definition
+  -- a bug of the compiler: the definition cannot be checked, so say so
+  return false, "the expression could not be checked: " .. tostring(res)
 end
 
 --- Compiles an intrinsic call with stepflow.asl.intrinsics.
--- path_factory(p) -> accessor | nil, err. Returns true, false, msg, or nil.
+-- path_factory(p) -> accessor | nil, err. Returns true, or false and a message.
 function M.intrinsic_compile(text, path_factory)
-  local intr = optional("stepflow.asl.intrinsics")
-  if not intr or type(intr.compile) ~= "function" then return nil end
-  local ok, fn, err = pcall(intr.compile, text, path_factory)
-  if not ok then
-    if type(fn) == "table" and (fn.Cause or fn.cause or fn.message) then
-      return false, tostring(fn.Cause or fn.cause or fn.message)
-    end
-    return nil
-  end
+  local fn, err = require("stepflow.asl.intrinsics").compile(text, path_factory)
   if fn == nil then return false, tostring(err or "invalid intrinsic function call") end
   return true
 end
 
--- RFC 3339 date-time as AWS accepts it (fallback when stepflow.asl.timestamp
--- is not there): YYYY-MM-DDThh:mm:ss[.fraction](Z|+hh:mm|-hh:mm).
-local function parse_timestamp_fallback(s)
-  local y, mo, d, h, mi, sec, rest =
-    s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)[Tt](%d%d):(%d%d):(%d%d)(.*)$")
-  if not y then return nil end
-  y, mo, d, h, mi, sec = tonumber(y), tonumber(mo), tonumber(d), tonumber(h), tonumber(mi), tonumber(sec)
-  if mo < 1 or mo > 12 or d < 1 or h > 23 or mi > 59 or sec > 60 then return nil end
-  local mdays = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
-  if (y % 4 == 0 and y % 100 ~= 0) or y % 400 == 0 then mdays[2] = 29 end
-  if d > mdays[mo] then return nil end
-  rest = rest:gsub("^%.%d+", "")
-  if rest == "Z" or rest == "z" then return true end
-  local oh, om = rest:match("^[+-](%d%d):(%d%d)$")
-  if oh and tonumber(oh) <= 23 and tonumber(om) <= 59 then return true end
-  return nil
-end
-
 --- True when s is a timestamp as AWS accepts in Wait and Timestamp* rules.
 function M.is_timestamp(s)
-  if type(s) ~= "string" then return false end
-  local ts = optional("stepflow.asl.timestamp")
-  if ts and type(ts.parse) == "function" then
-    local ok, v = pcall(ts.parse, s)
-    if ok then return v ~= nil end
-  end
-  return parse_timestamp_fallback(s) ~= nil
+  return type(s) == "string" and timestamp.parse(s) ~= nil
 end
 
 return M

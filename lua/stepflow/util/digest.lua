@@ -1,4 +1,5 @@
---- Pure-Lua digests and base64 for States.Hash and States.Base64*.
+--- Pure-Lua digests and base64, shared by the ASL intrinsics (States.Hash,
+-- States.Base64*) and JSONata ($hash).
 -- MD5, SHA-1 and SHA-256 work on 32-bit words held in 64-bit integers
 -- (masked); SHA-384/512 use Lua 5.4's wrapping 64-bit integers directly.
 local M = {}
