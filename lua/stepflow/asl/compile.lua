@@ -37,7 +37,7 @@ local function fail(where, msg)
 end
 
 --- Raises a compile error located at `where` unless `v` is non-nil.
-function Compiler:check(v, where, err)
+function Compiler.check(_, v, where, err)
   if v == nil then fail(where, err or "invalid") end
   return v
 end
@@ -95,7 +95,7 @@ end
 
 --- Makes a link from `target[field]` to the state called `name`, resolved
 -- when the whole program is compiled.
-function Compiler:link(st, target, field, name, where)
+function Compiler.link(_, st, target, field, name, where)
   st.links[#st.links + 1] = { target = target, field = field, name = name, where = where }
 end
 
