@@ -37,8 +37,7 @@ local function items_fn(c, st, def, where)
     if items == nil then
       dataflow.no_results(text)
     end
-    local mt = getmetatable(items)
-    if mt ~= array_mt and not (type(items) == "table" and mt == nil and items[1] ~= nil) then
+    if not json.is_array(items) then
       runtime("Map state input must be an array but was: " ..
         (items == null and "null" or json.encode(items)))
     end
