@@ -11,23 +11,32 @@
 #include "lua.h"
 #include "lauxlib.h"
 
+#include <signal.h>
+
+#include <event2/event.h>
+
 #include "stepflow_core.h"
+#include "lmod_engine.h"
 
 #define LOOP_MT   "stepflow.Loop"
 #define TIMER_MT  "stepflow.Timer"
 #define WATCH_MT  "stepflow.Watch"
+#define SIGNAL_MT "stepflow.Signal"
 
 /*
 ** User values of a Loop: two ready queues (one is drained while loop:call()
 ** fills the other, so both stay sequences starting at 1 and keep their
 ** array part), and the error a callback raised, waiting for run() to
 ** rethrow it. A queue holds items as (fn, arg) pairs at 2k-1 and 2k; the
-** queue table itself stands for "no argument" (it never escapes).
+** queue table itself stands for "no argument" (it never escapes). UV_IO
+** maps the loop's I/O sources (HTTP servers, signals) to their __close,
+** which closing the loop calls before it frees the event_base.
 */
 #define UV_QA   1
 #define UV_QB   2
 #define UV_ERR  3
-#define LOOP_NUV 3
+#define UV_IO   4
+#define LOOP_NUV 4
 
 /* Longest delay: 2^52 ms (142,000 years) keeps clock + delay in range,
    in microseconds too, and exact as a double. */
@@ -40,7 +49,7 @@
 
 /* While run()/step() runs, the loop is at this index of the running frame
    (run_inner); the hooks find it there. */
-#define SELF 1
+#define SELF STEPFLOW_LOOP_SELF
 
 struct Watch;
 
@@ -436,6 +445,33 @@ static int loop_is_virtual (lua_State *L) {
 }
 
 
+/* Closes the I/O sources of the loop at index 1: their __close frees
+   their events while the base still exists. The sources are listed first,
+   since each one detaches itself while closing.  [-0, +0, e] */
+static void close_io (lua_State *L) {
+  int io, list, n = 0, i;
+  if (lua_getiuservalue(L, 1, UV_IO) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return;
+  }
+  io = lua_gettop(L);
+  lua_newtable(L);
+  list = io + 1;
+  lua_pushnil(L);
+  while (lua_next(L, io)) {  /* STACK: io, list, obj, close */
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, list, 2 * ++n - 1);
+    lua_rawseti(L, list, 2 * n);
+  }
+  for (i = 1; i <= n; i++) {
+    lua_rawgeti(L, list, 2 * i);
+    lua_rawgeti(L, list, 2 * i - 1);
+    lua_call(L, 1, 0);
+  }
+  lua_pop(L, 2);
+}
+
+
 /* Closes lp (the userdata at index 1): disarms every timer, drops the
    queues and any stored error, frees the base. Idempotent. */
 static void close_watch (lua_State *L, Watch *w);
@@ -445,6 +481,7 @@ static void close_loop (lua_State *L, Loop *lp) {
   while (lp->watches != NULL)
     close_watch(L, lp->watches);
   if (!lp->closed) {
+    close_io(L);
     while ((e = stepflow_heap_top(&lp->core.timers)) != NULL) {
       Timer *t = (Timer *)e;
       lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);  /* STACK: timer */
@@ -459,6 +496,8 @@ static void close_loop (lua_State *L, Loop *lp) {
     lua_setiuservalue(L, 1, UV_QB);
     lua_pushnil(L);
     lua_setiuservalue(L, 1, UV_ERR);
+    lua_pushnil(L);
+    lua_setiuservalue(L, 1, UV_IO);
   }
   stepflow_loop_close(&lp->core);
 }
@@ -703,6 +742,152 @@ static int watch_close (lua_State *L) {
 
 /*
 ** ---------------------------------------------------------------------
+** what the other bindings use (lmod_engine.h)
+** ---------------------------------------------------------------------
+*/
+
+stepflow_loop *stepflow_checkloop (lua_State *L, int idx) {
+  Loop *lp = (Loop *)luaL_checkudata(L, idx, LOOP_MT);
+  if (lp->closed)
+    luaL_error(L, "attempt to use a closed loop");
+  return &lp->core;
+}
+
+
+lua_State *stepflow_loop_thread (stepflow_loop *core) {
+  return ((Loop *)core)->L;
+}
+
+
+void stepflow_loop_post (lua_State *L, int loop_idx, int fn_idx,
+                         int arg_idx) {
+  Loop *lp = (Loop *)lua_touserdata(L, loop_idx);
+  lua_Integer k = 2 * (lua_Integer)lp->core.nready;
+  fn_idx = lua_absindex(L, fn_idx);
+  arg_idx = lua_absindex(L, arg_idx);
+  lua_getiuservalue(L, loop_idx, lp->qin);  /* STACK: q */
+  lua_pushvalue(L, fn_idx);
+  lua_rawseti(L, -2, k + 1);
+  lua_pushvalue(L, lua_isnil(L, arg_idx) ? -1 : arg_idx);
+  lua_rawseti(L, -2, k + 2);
+  lua_pop(L, 1);
+  lp->core.nready++;
+}
+
+
+void stepflow_loop_attach (lua_State *L, int loop_idx, int obj_idx) {
+  obj_idx = lua_absindex(L, obj_idx);
+  lua_getiuservalue(L, loop_idx, UV_IO);  /* STACK: io */
+  lua_pushvalue(L, obj_idx);
+  luaL_getmetafield(L, obj_idx, "__close");  /* STACK: io, obj, close */
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+}
+
+
+void stepflow_loop_detach (lua_State *L, int loop_idx, int obj_idx) {
+  obj_idx = lua_absindex(L, obj_idx);
+  if (lua_getiuservalue(L, loop_idx, UV_IO) == LUA_TTABLE) {
+    lua_pushvalue(L, obj_idx);
+    lua_pushnil(L);
+    lua_rawset(L, -3);
+  }
+  lua_pop(L, 1);
+}
+
+
+/*
+** ---------------------------------------------------------------------
+** signals
+** ---------------------------------------------------------------------
+*/
+
+/*
+** A Signal watches one signal number on the loop's base: each delivery
+** posts its callback (user value 2) to the ready queue, so Lua runs
+** outside libevent's dispatch. User value 1 is the Loop. While watching,
+** a registry ref keeps it alive, and it is one of the loop's I/O sources.
+*/
+typedef struct Signal {
+  struct event *ev;   /* NULL once closed */
+  Loop *loop;
+  int ref;
+} Signal;
+
+
+/* STACK: loop, signal  [-0, +0, m] */
+static int signal_post (lua_State *L) {
+  lua_getiuservalue(L, 2, 2);  /* STACK: loop, signal, fn */
+  lua_pushnil(L);
+  stepflow_loop_post(L, 1, 3, 4);
+  return 0;
+}
+
+
+static void signal_cb (evutil_socket_t fd, short what, void *arg) {
+  Signal *s = (Signal *)arg;
+  lua_State *L = s->loop->L;
+  (void)fd; (void)what;
+  if (L == NULL || !lua_checkstack(L, 4))
+    return;
+  lua_pushcfunction(L, signal_post);
+  lua_pushvalue(L, SELF);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK)
+    store_error(s->loop, L);
+}
+
+
+/* signal:close() -> nothing; also __close and __gc  [-0, +0, -] */
+static int signal_close (lua_State *L) {
+  Signal *s = (Signal *)luaL_checkudata(L, 1, SIGNAL_MT);
+  if (s->ev != NULL) {
+    event_free(s->ev);
+    s->ev = NULL;
+    luaL_unref(L, LUA_REGISTRYINDEX, s->ref);
+    s->ref = LUA_NOREF;
+    if (lua_getiuservalue(L, 1, 1) == LUA_TUSERDATA &&
+        !((Loop *)lua_touserdata(L, -1))->closed)
+      stepflow_loop_detach(L, -1, 1);
+    lua_pop(L, 1);
+  }
+  return 0;
+}
+
+
+/* loop:signal(name, fn) -> signal: fn() runs on the ready queue each
+   time the process gets the signal ("SIGINT", "SIGTERM", "SIGHUP",
+   "SIGUSR1", "SIGUSR2"). It keeps the loop running until closed.
+   [-0, +1, m] */
+static int loop_signal (lua_State *L) {
+  static const char *const names[] = { "SIGINT", "SIGTERM", "SIGHUP",
+                                       "SIGUSR1", "SIGUSR2", NULL };
+  static const int numbers[] = { SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2 };
+  Loop *lp = checkloop(L);
+  int signum = numbers[luaL_checkoption(L, 2, NULL, names)];
+  Signal *s;
+  luaL_checktype(L, 3, LUA_TFUNCTION);
+  s = (Signal *)lua_newuserdatauv(L, sizeof(Signal), 2);
+  s->ev = NULL;  /* closed first */
+  s->loop = lp;
+  s->ref = LUA_NOREF;
+  luaL_setmetatable(L, SIGNAL_MT);  /* STACK: loop, name, fn, signal */
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, 4, 1);
+  lua_pushvalue(L, 3);
+  lua_setiuservalue(L, 4, 2);
+  s->ev = evsignal_new(lp->core.base, signum, signal_cb, s);
+  if (s->ev == NULL || event_add(s->ev, NULL) != 0)
+    return luaL_error(L, "cannot watch signal %s", lua_tostring(L, 2));
+  lua_pushvalue(L, 4);
+  s->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  stepflow_loop_attach(L, 1, 4);
+  return 1;
+}
+
+
+/*
+** ---------------------------------------------------------------------
 ** module
 ** ---------------------------------------------------------------------
 */
@@ -740,6 +925,8 @@ static int core_loop (lua_State *L) {
   lua_setiuservalue(L, 1, UV_QA);
   lua_createtable(L, 64, 0);
   lua_setiuservalue(L, 1, UV_QB);
+  lua_newtable(L);
+  lua_setiuservalue(L, 1, UV_IO);
   if (stepflow_loop_init(&lp->core, virtual_time, &hooks) != 0) {
     stepflow_loop_close(&lp->core);
     return luaL_error(L, "cannot create the event loop (libevent)");
@@ -761,6 +948,7 @@ static const luaL_Reg loop_methods[] = {
   { "is_virtual", loop_is_virtual },
   { "watch", loop_watch },
   { "close", loop_close },
+  { "signal", loop_signal },
   { NULL, NULL }
 };
 
@@ -787,6 +975,16 @@ STEPFLOW_EXPORT int luaopen_stepflow_core_engine (lua_State *L) {
   lua_setfield(L, -2, "__gc");
   lua_pushcfunction(L, watch_close);
   lua_setfield(L, -2, "__close");
+  luaL_newmetatable(L, SIGNAL_MT);
+  lua_newtable(L);
+  lua_pushcfunction(L, signal_close);
+  lua_setfield(L, -2, "close");
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, signal_close);
+  lua_setfield(L, -2, "__close");
+  lua_pushcfunction(L, signal_close);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
   luaL_newmetatable(L, TIMER_MT);  /* STACK: wmt, tmt */
   lua_newtable(L);
   luaL_setfuncs(L, timer_methods, 0);
@@ -799,6 +997,7 @@ STEPFLOW_EXPORT int luaopen_stepflow_core_engine (lua_State *L) {
   lua_pushvalue(L, -4);
   lua_pushvalue(L, -6);
   luaL_setfuncs(L, loop_methods, 3);  /* upvalues: lmt, tmt, wmt */
+  stepflow_http_open(L, lua_gettop(L));
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, loop_gc);
   lua_setfield(L, -2, "__gc");

@@ -22,7 +22,8 @@ build = {
   modules = {
     -- C modules
     ["stepflow.core.engine"] = {
-      sources = { "core/lmod_engine.c", "core/loop.c", "core/heap.c" },
+      sources = { "core/lmod_engine.c", "core/loop.c", "core/heap.c",
+        "core/lmod_http.c", "core/http_server.c", "core/http_parse.c" },
       libraries = { "event_core" },
       incdirs = { "core", "$(LIBEVENT_INCDIR)" },
       libdirs = { "$(LIBEVENT_LIBDIR)" },
