@@ -368,8 +368,9 @@ static int loop_call (lua_State *L) {
    STACK: loop, once  [-0, +(0|1), m] */
 static int run_inner (lua_State *L) {
   Loop *lp = (Loop *)lua_touserdata(L, SELF);
-  if (lua_toboolean(L, 2)) {
-    lua_pushboolean(L, stepflow_loop_turn(&lp->core, 1));
+  int mode = (int)lua_tointeger(L, 2);
+  if (mode != 0) {  /* one turn: 1 never waits, 2 may wait */
+    lua_pushboolean(L, stepflow_loop_turn(&lp->core, mode == 1));
     return 1;
   }
   while (stepflow_loop_turn(&lp->core, 0) && !lp->core.stopping)
@@ -386,7 +387,7 @@ static int run_or_step (lua_State *L, int once) {
   lua_settop(L, 1);
   lua_pushcfunction(L, run_inner);
   lua_pushvalue(L, 1);
-  lua_pushboolean(L, once);
+  lua_pushinteger(L, once);
   lp->running = 1;
   lp->L = L;
   lp->core.stopping = 0;
@@ -403,7 +404,7 @@ static int run_or_step (lua_State *L, int once) {
     lua_setiuservalue(L, 1, UV_ERR);
     return lua_error(L);  /* the callback's error object, intact */
   }
-  return once;
+  return once != 0;
 }
 
 
@@ -413,9 +414,12 @@ static int loop_run (lua_State *L) {
 }
 
 
-/* loop:step() -> boolean (work remains)  [-0, +1, v] */
+/* loop:step([wait]) -> boolean (work remains): one turn; with wait, it
+   may block until I/O or the earliest timer when nothing is ready
+   [-0, +1, v] */
 static int loop_step (lua_State *L) {
-  return run_or_step(L, 1);
+  int wait = lua_toboolean(L, 2);
+  return run_or_step(L, wait ? 2 : 1);
 }
 
 

@@ -74,6 +74,8 @@ const char *const sf_stmt_sql[S_COUNT] = {
   "ON CONFLICT (kind, arn) DO UPDATE SET data = excluded.data",
   [S_GET_RES] = "SELECT data FROM resources WHERE kind = ?1 AND arn = ?2",
   [S_DEL_RES] = "DELETE FROM resources WHERE kind = ?1 AND arn = ?2",
+  [S_MAX_REV] = "SELECT coalesce(max(revision), 0) FROM definitions "
+  "WHERE sm_arn = ?1",
   [S_LIST_RES] = "SELECT arn, data FROM resources WHERE kind = ?1 ORDER BY seq",
 };
 
@@ -216,6 +218,17 @@ int stepflow_store_put_sm (stepflow_store *st, stepflow_sm_rec *sm) {
   sqlite3_reset(s);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     return sf_fail(st, "put_state_machine");
+  if (rc == SQLITE_DONE) {
+    /* a machine made again after a delete: its old revisions stay (its
+    ** executions may still run them), so numbering goes on after them */
+    s = st->stmt[S_MAX_REV];
+    bind_text(s, 1, sm->arn, strlen(sm->arn));
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) rev = sqlite3_column_int64(s, 0) + 1;
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+      return sf_fail(st, "put_state_machine");
+  }
   s = st->stmt[S_PUT_SM];
   bind_text(s, 1, sm->arn, strlen(sm->arn));
   bind_text(s, 2, sm->name, strlen(sm->name));
