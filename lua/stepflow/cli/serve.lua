@@ -108,14 +108,15 @@ function M.serve(argv)
     say(err)
     return 1
   end
-  local n
-  n, err = engine:recover()
+  local n, failed = engine:recover()
   if not n then
+    err = failed
     server:close()
     pcall(engine.close, engine)
     say(err)
     return 1
   end
+  for _, f in ipairs(failed) do say("could not resume ", f.arn, ": ", f.cause) end
   if opts.store then engine:watch_store() end
   on_signals(engine, server)
   local bound_host, bound_port = server:address()
