@@ -389,15 +389,13 @@ static void write_cb (struct bufferevent *bev, void *arg) {
 }
 
 
+/* End of input, an error or a stalled write: the client is gone (one that
+   only shut its sending side is taken as gone too, so that a long wait
+   for an answer learns early that nobody waits for it any more). */
 static void event_cb (struct bufferevent *bev, short what, void *arg) {
   stepflow_http_conn *c = (stepflow_http_conn *)arg;
   (void)bev;
-  if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
-      (c->state == S_BUSY || c->state == S_WRITE)) {
-    /* The client shut its side: it may still read the answer. */
-    c->keep_alive = 0;
-    return;
-  }
+  (void)what;
   conn_free(c);
 }
 

@@ -353,7 +353,7 @@ static lua_Integer intopt (lua_State *L, const char *name, lua_Integer dflt,
   lua_Integer v = dflt;
   if (lua_getfield(L, 2, name) != LUA_TNIL) {
     if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < min)
-      return luaL_argerror(L, 1, lua_pushfstring(L,
+      return luaL_argerror(L, 2, lua_pushfstring(L,
                "%s must be an integer >= %d", name, (int)min));
     v = lua_tointeger(L, -1);
   }
@@ -385,21 +385,21 @@ static int loop_http_server (lua_State *L) {
         break;
     }
     if (known[i] == NULL)
-      return luaL_argerror(L, 1, lua_pushfstring(L, "unknown option '%s'",
+      return luaL_argerror(L, 2, lua_pushfstring(L, "unknown option '%s'",
                luaL_tolstring(L, -2, NULL)));
     lua_pop(L, 1);
   }
   lua_getfield(L, 2, "host");
   host = lua_isnil(L, -1) ? "127.0.0.1" : luaL_checkstring(L, -1);
   port = intopt(L, "port", 0, 0);
-  luaL_argcheck(L, port <= 65535, 1, "port must be <= 65535");
+  luaL_argcheck(L, port <= 65535, 2, "port must be <= 65535");
   lim.max_head = (size_t)intopt(L, "max_head", 16384, 256);
   lim.max_body = (uint64_t)intopt(L, "max_body", 8 << 20, 0);
   lim.idle_ms = (int)intopt(L, "idle_timeout", 60000, 1);
   lim.request_ms = (int)intopt(L, "request_timeout", 30000, 1);
   lim.write_ms = (int)intopt(L, "write_timeout", 30000, 1);
   if (lua_getfield(L, 2, "on_request") != LUA_TFUNCTION)
-    return luaL_argerror(L, 1, "on_request must be a function");
+    return luaL_argerror(L, 2, "on_request must be a function");
   /* STACK: loop, opts, host, on_request */
   sv = (Server *)lua_newuserdatauv(L, sizeof(Server), 2);
   sv->srv = NULL;  /* closed first */
