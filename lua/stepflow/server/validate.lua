@@ -54,6 +54,14 @@ end
 
 local check
 
+-- What a JSON value of the wrong type is called in SerializationException.
+local function found(v)
+  local t = type(v)
+  if t == "table" then return "Start of structure or list" end
+  if t == "number" then return "NUMBER_VALUE" end
+  return t:upper() .. "_VALUE"
+end
+
 local function check_length(shape, v, path, problems, n)
   if shape.min and n < shape.min then
     problem(problems, shape, v, path, "Member must have length greater than or equal to " .. shape.min)
@@ -110,13 +118,12 @@ check = function(shapes, name, v, path, problems)
     end
   elseif kind == "string" then
     if t ~= "string" then
-      return format("%s can not be converted to a String at '%s'",
-        t == "table" and "Start of structure or list" or t:upper() .. "_VALUE", path)
+      return format("%s can not be converted to a String at '%s'", found(v), path)
     end
     if shape.enum then
-      local found = false
-      for _, e in ipairs(shape.enum) do if e == v then found = true break end end
-      if not found then
+      local member = false
+      for _, e in ipairs(shape.enum) do if e == v then member = true break end end
+      if not member then
         problem(problems, shape, v, path, "Member must satisfy enum value set: [" .. concat(shape.enum, ", ") .. "]")
         return nil
       end
@@ -130,8 +137,8 @@ check = function(shapes, name, v, path, problems)
     end
   elseif kind == "integer" or kind == "number" then
     if t ~= "number" or (kind == "integer" and math_type(v) ~= "integer") then
-      return format("%s can not be converted to an %s at '%s'", t == "table" and "Start of structure or list"
-        or tostring(v), kind == "integer" and "Integer" or "Number", path)
+      return format("%s can not be converted to an %s at '%s'", found(v),
+        kind == "integer" and "Integer" or "Number", path)
     end
     if shape.min and v < shape.min then
       problem(problems, shape, v, path, "Member must have value greater than or equal to " .. shape.min)
@@ -140,8 +147,7 @@ check = function(shapes, name, v, path, problems)
     end
   elseif kind == "boolean" then
     if t ~= "boolean" then
-      return format("%s can not be converted to a Boolean at '%s'", t == "table" and "Start of structure or list"
-        or tostring(v), path)
+      return format("%s can not be converted to a Boolean at '%s'", found(v), path)
     end
   elseif kind == "timestamp" then
     if t ~= "number" then return "Expected a timestamp (epoch seconds) at '" .. path .. "'" end
