@@ -120,6 +120,7 @@ bench: all
 	lua5.4 bench/dmap.lua --standard 1000000
 	tools/pg_test_server run -- lua5.4 bench/shared.lua
 	tools/pg_test_server run -- tools/failover_test --executions 1000 --kills 10 --stops 2 --lease-ms 1500
+	lua5.4 bench/serve.lua
 
 graphs: all
 	@$(MAKE) --no-print-directory deps DEBS="$(GRAPH_DEBS)"
