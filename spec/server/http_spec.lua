@@ -184,8 +184,12 @@ describe("loop:http_server", function()
   it("answers 500 for a request dropped unanswered", function()
     local loop, _, port = serve(nil, function() end)
     local c = raw(loop, port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    client.until_true(loop, function() collectgarbage() return c.buf ~= "" or not c.c end, 0.2)
-    local status, _, body = c:response()
+    local status, body
+    for _ = 1, 100 do
+      collectgarbage()
+      status, _, body = c:response(0.05)
+      if status then break end
+    end
     assert.equal(500, status)
     assert.equal("InternalFailure", json.decode(body).__type)
     loop:close()

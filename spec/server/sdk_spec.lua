@@ -11,7 +11,7 @@ local SCRIPT = "spec/server/sdk/operations.mjs"
 
 local function node(...)
   local args = table.concat({ ... }, " ")
-  local p = assert(io.popen("node " .. SCRIPT .. " " .. args .. " 2>&1"))
+  local p = assert(io.popen("env -u LD_PRELOAD node " .. SCRIPT .. " " .. args .. " 2>&1"))
   local out = p:read("a")
   p:close()
   local last = out:match("([^\n]*)\n?$")
@@ -57,7 +57,7 @@ describe("stepflow serve with the AWS SDK for JavaScript", function()
     proc = nil
     assert.equal(0, code)
     proc = serve.start("--store " .. store)
-    local body = io.popen("curl -s -H 'X-Amz-Target: AWSStepFunctions.ListStateMachines' -d '{}' http://127.0.0.1:"
+    local body = io.popen("env -u LD_PRELOAD curl -s -H 'X-Amz-Target: AWSStepFunctions.ListStateMachines' -d '{}' http://127.0.0.1:"
       .. proc.port .. "/"):read("a")
     local names = {}
     for _, sm in ipairs(json.decode(body).stateMachines) do names[#names + 1] = sm.name end
