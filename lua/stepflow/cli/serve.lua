@@ -100,6 +100,10 @@ function M.serve(argv)
     say(err)
     return 1
   end
+  if not is_loopback(host) then
+    say("warning: listening on ", host, ", not only this machine: anyone who can reach it may run ",
+      "state machines", credentials and "" or " (no --credentials: any request is accepted)")
+  end
   local server
   server, err = engine:serve({ host = host, port = port, credentials = credentials,
     log = function(line) io.stderr:write(line, "\n") end })
@@ -120,10 +124,6 @@ function M.serve(argv)
   if opts.store then engine:watch_store() end
   on_signals(engine, server)
   local bound_host, bound_port = server:address()
-  if not is_loopback(host) then
-    say("warning: listening on ", host, ", not only this machine: anyone who can reach it may run ",
-      "state machines", credentials and "" or " (no --credentials: any request is accepted)")
-  end
   local shown = bound_host:find(":", 1, true) and ("[" .. bound_host .. "]") or bound_host
   io.stdout:write("stepflow: serving the Step Functions API on http://", shown, ":", bound_port,
     ", store ", opts.store or "in memory (nothing is kept after exit)",
