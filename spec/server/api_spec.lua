@@ -4,6 +4,7 @@
 local stepflow = require("stepflow")
 local json = require("stepflow.json")
 local client = require("server.client")
+local model = require("stepflow.server.model")
 
 local ROLE = "arn:aws:iam::123456789012:role/test"
 local SM = "arn:aws:states:us-east-1:123456789012:stateMachine:"
@@ -22,8 +23,17 @@ local function start_server(opts)
     assert(status == 200, op .. ": " .. status .. " " .. json.encode(body))
     return body
   end
+  -- Errors an operation answers are those the model lists for it, or
+  -- those of the front end (any operation).
+  local FRONT = { SerializationException = true, ValidationException = true, UnknownOperationException = true,
+    InternalFailure = true }
   function api.err(op, input)
     local status, body = api.call(op, input)
+    local listed = FRONT[body.__type]
+    for _, e in ipairs(model.operations[op] and model.operations[op].errors or {}) do
+      if e == body.__type then listed = true end
+    end
+    assert(listed, op .. " answered " .. tostring(body.__type) .. ", which the model does not list for it")
     return status, body.__type, body.message
   end
   function api.close()
