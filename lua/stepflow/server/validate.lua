@@ -81,9 +81,13 @@ check = function(shapes, name, v, path, problems)
       return "Start of " .. (t == "table" and "list" or "value") .. " found where a structure was expected at '"
         .. path .. "'"
     end
-    local required = shape.required
-    local req = {}
-    if required then for _, r in ipairs(required) do req[r] = true end end
+    -- the set of required members, made once per shape
+    local req = shape.required_set
+    if not req then
+      req = {}
+      for _, r in ipairs(shape.required or {}) do req[r] = true end
+      shape.required_set = req
+    end
     for _, m in ipairs(shape.members or {}) do
       local mname, mshape = m[1], m[2]
       local mv = v[mname]
