@@ -127,6 +127,13 @@ describe("stepflow.server protocol", function()
       .. "length less than or equal to 262144", message)
   end)
 
+  it("refuses a definition over 1 MiB with the model's ValidationException", function()
+    local def = '{"StartAt":"P","Comment":"' .. ("c"):rep(1048576) .. '","States":{"P":{"Type":"Pass","End":true}}}'
+    assert.same({ 400, "ValidationException", "1 validation error detected: Value at 'definition' failed to "
+      .. "satisfy constraint: Member must have length less than or equal to 1048576" },
+      { api.err("CreateStateMachine", { name = "big", definition = def, roleArn = ROLE }) })
+  end)
+
   it("answers InternalFailure when an operation fails, and goes on", function()
     api.server.ops.ListStateMachines = function() error("boom") end
     assert.same({ 500, "InternalFailure", "internal error in ListStateMachines" },
