@@ -89,7 +89,8 @@ function ops.CreateStateMachine(server, input, call)
     tracingConfiguration = input.tracingConfiguration, encryptionConfiguration = input.encryptionConfiguration })
   if not rec then return invalid_definition(problems) end
   if input.tags then
-    server.engine.store:put_resource("tags", arn, json.encode(input.tags))
+    local put, err = server.engine.store:put_resource("tags", arn, json.encode(input.tags))
+    if not put then error("stepflow.server: store: " .. tostring(err), 0) end
   end
   local out = { stateMachineArn = arn, creationDate = date(rec.creationDate) }
   if input.publish then
