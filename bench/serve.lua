@@ -108,13 +108,18 @@ local max = wrk(s.port, "StartSyncExecution", body, 0, conns)
 max.server_cpu = (cpu_of(s.pid) - cpu0) / seconds
 results[#results + 1] = { name = "StartSyncExecution max", r = max }
 -- Half the rate: each connection pauses 1 ms before each request (wrk's
--- delay hook), and the number of connections sets the rate; a first run
--- calibrates it.
+-- delay hook), and the number of connections sets the rate; three short
+-- runs calibrate it.
 local goal = max.rps / 2
 local half_conns = math.max(1, math.floor(goal / 1000 + 0.5))
+local full_seconds = seconds
+seconds = math.min(2, seconds)  -- calibration runs
+for _ = 1, 3 do
+  local r = wrk(s.port, "StartSyncExecution", body, 1, half_conns)
+  half_conns = math.max(1, math.floor(half_conns * goal / r.rps + 0.5))
+end
+seconds = full_seconds
 local half = wrk(s.port, "StartSyncExecution", body, 1, half_conns)
-half_conns = math.max(1, math.floor(half_conns * goal / half.rps + 0.5))
-half = wrk(s.port, "StartSyncExecution", body, 1, half_conns)
 half.connections = half_conns
 results[#results + 1] = { name = "StartSyncExecution at half rate", r = half }
 stop(s)
