@@ -448,10 +448,13 @@ function Engine:list_executions(filter)
 end
 
 --- The AWS-shaped history of an execution (from the store or memory).
-function Engine:history(arn)
+-- opts (optional): `after` (the last id already seen), `limit`,
+-- `reverse` (newest first), as the store's history reads them, so that a
+-- page costs what it holds.
+function Engine:history(arn, opts)
   local out = {}
   if self.store then
-    local events, err = self.store:history(arn)
+    local events, err = self.store:history(arn, opts)
     if not events then return nil, err end
     for i, e in ipairs(events) do
       local d = durable.decode_event(e)
@@ -462,7 +465,17 @@ function Engine:history(arn)
   end
   local exec = self.executions[arn]
   if not exec or not exec.history then return nil, "ExecutionDoesNotExist" end
-  for i, e in ipairs(exec.history) do out[i] = history.to_aws(e) end
+  local h = exec.history
+  local after, limit, reverse = opts and opts.after, opts and opts.limit or math.huge, opts and opts.reverse
+  local first, last, step = 1, #h, 1
+  if reverse then first, last, step = #h, 1, -1 end
+  for i = first, last, step do
+    local e = h[i]
+    if not after or (reverse and e.id < after) or (not reverse and e.id > after) then
+      if #out >= limit then break end
+      out[#out + 1] = history.to_aws(e)
+    end
+  end
   return out
 end
 

@@ -115,3 +115,25 @@ describe("engine:after_commit", function()
     remove(path)
   end)
 end)
+
+describe("engine:history with after, limit and reverse", function()
+  local function ids(events)
+    local out = {}
+    for i, e in ipairs(events) do out[i] = e.id end
+    return out
+  end
+  local TWO = '{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"},"B":{"Type":"Pass","End":true}}}'
+
+  for _, case in ipairs({ { "in a store", { store = ":memory:" } }, { "in memory", { history = true } } }) do
+    it("reads one page " .. case[1], function()
+      local engine = assert(stepflow.new(case[2]))
+      local exec = engine:start_execution(assert(engine:create_state_machine(TWO)), {}, { name = "h" })
+      engine:run()
+      assert.same({ 1, 2, 3, 4, 5, 6 }, ids(engine:history(exec.arn)))
+      assert.same({ 3, 4 }, ids(engine:history(exec.arn, { after = 2, limit = 2 })))
+      assert.same({ 6, 5, 4 }, ids(engine:history(exec.arn, { reverse = true, limit = 3 })))
+      assert.same({ 3, 2, 1 }, ids(engine:history(exec.arn, { reverse = true, after = 4 })))
+      engine:close()
+    end)
+  end
+end)

@@ -77,28 +77,52 @@ function M.check_name(name, what)
   return true
 end
 
+--- A nextToken carrying `value` (a JSON value) for lists of `kind`.
+function M.token(kind, value)
+  return b64.base64_encode(json.encode({ k = kind, v = value }))
+end
+
+--- The value of a nextToken made by M.token for `kind`, or nil,
+-- "InvalidToken", message.
+function M.read_token(token, kind)
+  local ok, t = pcall(function() return json.decode(b64.base64_decode(token)) end)
+  if not ok or type(t) ~= "table" or t.k ~= kind or t.v == nil then
+    return nil, "InvalidToken", "Invalid Token: '" .. token .. "'"
+  end
+  return t.v
+end
+
+--- Where a page starts (1-based) from its nextToken, or nil and the
+-- error; 1 without a token.
+function M.page_start(input, kind)
+  if input.nextToken == nil then return 1 end
+  local o, code, message = M.read_token(input.nextToken, kind)
+  if o == nil then return nil, code, message end
+  if math.type(o) ~= "integer" or o < 1 then
+    return nil, "InvalidToken", "Invalid Token: '" .. input.nextToken .. "'"
+  end
+  return o
+end
+
+--- The page size a request asks for (0 or absent: 100).
+function M.page_size(input)
+  local n = input.maxResults
+  if n == nil or n == 0 then return 100 end
+  return n
+end
+
 --- One page of a list: items from a nextToken (made by this function for
 -- the same `kind` of list) or the start, at most maxResults (0 or nil:
 -- the default 100). Returns the page and the next token (nil at the end),
 -- or nil, "InvalidToken", message.
 function M.page(list, input, kind)
-  local start = 1
-  local token = input.nextToken
-  if token ~= nil then
-    local ok, t = pcall(function() return json.decode(b64.base64_decode(token)) end)
-    if not ok or type(t) ~= "table" or t.k ~= kind or math.type(t.o) ~= "integer" or t.o < 1 then
-      return nil, "InvalidToken", "Invalid Token: '" .. token .. "'"
-    end
-    start = t.o
-  end
-  local n = input.maxResults
-  if n == nil or n == 0 then n = 100 end
+  local start, code, message = M.page_start(input, kind)
+  if not start then return nil, code, message end
+  local n = M.page_size(input)
   local page = {}
   for i = start, math.min(#list, start + n - 1) do page[#page + 1] = list[i] end
   local next_token
-  if start + n <= #list then
-    next_token = b64.base64_encode(json.encode({ k = kind, o = start + n }))
-  end
+  if start + n <= #list then next_token = M.token(kind, start + n) end
   return json.array(page), next_token
 end
 

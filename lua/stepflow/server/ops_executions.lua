@@ -152,19 +152,26 @@ function ops.ListExecutions(server, input)
   if rec.type == "EXPRESS" then
     return nil, "StateMachineTypeNotSupported", "This operation is not supported by EXPRESS state machines"
   end
+  local kind = "executions:" .. rec.arn
+  local start
+  start, code, message = common.page_start(input, kind)
+  if not start then return nil, code, message end
+  local n = common.page_size(input)
   local items = {}
   if input.statusFilter ~= "PENDING_REDRIVE" and input.redriveFilter ~= "REDRIVEN" then
-    local list, err = server.engine:list_executions({ sm_arn = rec.arn, status = input.statusFilter })
+    -- newest first: the rows up to this page's end, and one more to know
+    -- whether another page follows
+    local list, err = server.engine:list_executions({ sm_arn = rec.arn, status = input.statusFilter,
+      limit = start + n })
     if not list then return nil, "InternalFailure", tostring(err) end
-    for i, e in ipairs(list) do
-      items[i] = { executionArn = e.arn, stateMachineArn = e.sm_arn, name = e.name, status = e.status,
+    for i = start, math.min(#list, start + n - 1) do
+      local e = list[i]
+      items[#items + 1] = { executionArn = e.arn, stateMachineArn = e.sm_arn, name = e.name, status = e.status,
         startDate = date(e.started), stopDate = date(e.stopped) }
     end
+    if #list >= start + n then return { executions = json.array(items), nextToken = common.token(kind, start + n) } end
   end
-  local page, token
-  page, token, message = common.page(items, input, "executions:" .. rec.arn)
-  if not page then return nil, token, message end
-  return { executions = page, nextToken = token }
+  return { executions = json.array(items) }
 end
 
 -- Fields of event details that carry execution data.
@@ -173,18 +180,28 @@ local DATA = { input = "inputDetails", output = "outputDetails" }
 function ops.GetExecutionHistory(server, input)
   local rec, code, message = execution(server, input.executionArn)
   if not rec then return nil, code, message end
-  local events, err = server.engine:history(rec.arn)
-  if not events then
+  -- a token holds the last event id of its page: a page reads only
+  -- itself (and one more event, to know whether another follows)
+  local kind = "history:" .. rec.arn .. (input.reverseOrder and ":reverse" or "")
+  local after
+  if input.nextToken ~= nil then
+    after = common.read_token(input.nextToken, kind)
+    if math.type(after) ~= "integer" then
+      return nil, "InvalidToken", "Invalid Token: '" .. input.nextToken .. "'"
+    end
+  end
+  local n = common.page_size(input)
+  local page, err = server.engine:history(rec.arn, { after = after, limit = n + 1,
+    reverse = input.reverseOrder or nil })
+  if not page then
     if err == "ExecutionDoesNotExist" then return does_not_exist(rec.arn) end
     return nil, "InternalFailure", tostring(err)
   end
-  local n = #events
-  if input.reverseOrder then
-    for i = 1, n // 2 do events[i], events[n + 1 - i] = events[n + 1 - i], events[i] end
+  local token
+  if #page > n then
+    page[#page] = nil
+    token = common.token(kind, page[#page].id)
   end
-  local page, token
-  page, token, message = common.page(events, input, "history:" .. rec.arn)
-  if not page then return nil, token, message end
   local strip = input.includeExecutionData == false
   for _, e in ipairs(page) do
     e.timestamp = timestamp.parse(e.timestamp)
@@ -201,7 +218,7 @@ function ops.GetExecutionHistory(server, input)
       end
     end
   end
-  return { events = page, nextToken = token }
+  return { events = json.array(page), nextToken = token }
 end
 
 return M
