@@ -391,3 +391,36 @@ describe("stepflow.server executions", function()
       { executionArn = "arn:aws:states:us-east-1:123456789012:execution:h:nope" })))
   end)
 end)
+
+describe("stepflow.server with credentials", function()
+  it("refuses unsigned and malformed requests with AWS's codes", function()
+    local engine = assert(stepflow.new({ store = ":memory:" }))
+    local server = assert(engine:serve({ port = 0, credentials = { AKID = "secret" } }))
+    local _, port = server:address()
+    local c = client.connect(engine.loop, port)
+    local function send(auth)
+      c:send("POST / HTTP/1.1\r\nHost: h\r\nX-Amz-Target: AWSStepFunctions.ListStateMachines\r\n"
+        .. (auth and ("Authorization: " .. auth .. "\r\n") or "") .. "Content-Length: 2\r\n\r\n{}")
+      local status, _, body = c:response()
+      return status, json.decode(body).__type
+    end
+    assert.same({ 403, "MissingAuthenticationTokenException" }, { send(nil) })
+    assert.same({ 400, "IncompleteSignatureException" }, { send("AWS4-HMAC-SHA256 garbage") })
+    assert.same({ 400, "UnrecognizedClientException" }, { send("AWS4-HMAC-SHA256 Credential=OTHER/20260101/us-east-1/"
+      .. "states/aws4_request, SignedHeaders=host, Signature=abcd") })
+    assert.same({ 400, "IncompleteSignatureException" }, { send("AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/"
+      .. "states/aws4_request, SignedHeaders=host, Signature=abcd") })  -- no X-Amz-Date
+    c:close()
+    server:close()
+    engine:close()
+  end)
+
+  it("computes HMAC-SHA256 as RFC 4231 does", function()
+    local hmac = require("stepflow.server.sigv4").hmac
+    local hex = function(s) return (s:gsub(".", function(ch) return string.format("%02x", ch:byte()) end)) end
+    assert.equal("b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
+      hex(hmac(("\x0b"):rep(20), "Hi There")))
+    assert.equal("60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+      hex(hmac(("\xaa"):rep(131), "Test Using Larger Than Block-Size Key - Hash Key First")))
+  end)
+end)
