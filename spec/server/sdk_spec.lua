@@ -52,6 +52,16 @@ describe("stepflow serve with the AWS SDK for JavaScript", function()
     assert.equal(0, code)
   end)
 
+  it("serves them on a PostgreSQL store too", function()
+    local pg_helper = require("pg_helper")
+    if not pg_helper.url() then return pending(pg_helper.MISSING) end
+    local pg = serve.start("--store '" .. pg_helper.reset() .. "'")
+    local report = node("all", pg.port)
+    local _, code = pg:stop("TERM")
+    assert.same({}, report.failures)
+    assert.equal(0, code)
+  end)
+
   it("keeps state machines and executions across a restart", function()
     local _, code = proc:stop("TERM")
     proc = nil

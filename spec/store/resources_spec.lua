@@ -16,8 +16,32 @@ local function remove_store(p)
   for _, suffix in ipairs({ "", "-wal", "-shm", ".lock" }) do os.remove(p .. suffix) end
 end
 
+local pg_helper = require("pg_helper")
+
+for _, backend in ipairs(pg_helper.backends()) do
+  describe("stepflow.store resources (" .. backend.name .. ")", function()
+    it("puts, replaces, reads, lists in first-put order and deletes", function()
+      if not backend.available then return pending(pg_helper.MISSING) end
+      local path = backend.sqlite and ":memory:" or backend.fresh()
+      local s = assert(store.open(path))
+      assert.is_true(s:put_resource("state_machine", B, '{"n":1}'))
+      assert.is_true(s:put_resource("state_machine", A, '{"n":2}'))
+      assert.is_true(s:put_resource("state_machine", B, '{"n":3}'))
+      assert(s:commit())
+      assert.equal('{"n":3}', s:get_resource("state_machine", B))
+      assert.is_nil(s:get_resource("state_machine", "nope"))
+      assert.same({ { arn = B, data = '{"n":3}' }, { arn = A, data = '{"n":2}' } }, s:resources("state_machine"))
+      assert.is_true(s:delete_resource("state_machine", B))
+      assert.is_false(s:delete_resource("state_machine", B))
+      assert(s:commit())
+      assert.same({ { arn = A, data = '{"n":2}' } }, s:resources("state_machine"))
+      s:close()
+    end)
+  end)
+end
+
 describe("stepflow.store resources", function()
-  it("puts, replaces, reads, lists in first-put order and deletes", function()
+  it("puts, replaces, reads, lists in first-put order and deletes within a group", function()
     local s = assert(store.open(":memory:"))
     assert.is_true(s:put_resource("state_machine", B, '{"n":1}'))
     assert.is_true(s:put_resource("state_machine", A, '{"n":2}'))

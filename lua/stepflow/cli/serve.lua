@@ -120,7 +120,8 @@ function M.serve(argv)
     say(err)
     return 1
   end
-  for _, f in ipairs(failed) do say("could not resume ", f.arn, ": ", f.cause) end
+  -- (a shared PostgreSQL store returns only the number it claimed)
+  for _, f in ipairs(failed or {}) do say("could not resume ", f.arn, ": ", f.cause) end
   if opts.store then engine:watch_store() end
   on_signals(engine, server)
   local bound_host, bound_port = server:address()
