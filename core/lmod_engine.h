@@ -49,6 +49,18 @@ void stepflow_loop_attach (lua_State *L, int loop_idx, int obj_idx);
 void stepflow_loop_detach (lua_State *L, int loop_idx, int obj_idx);
 
 /*
+  Stores the error on top of L's stack as the error run() rethrows, and
+  ends the run (a failure of a C callback's Lua call).  [-1, +0, -]
+ */
+void stepflow_loop_fail (lua_State *L, stepflow_loop *lp);
+
+/*
+  Adds loop:signal to the table at methods_idx (lmod_signal.c).
+  [-0, +0, m]
+ */
+void stepflow_signal_open (lua_State *L, int methods_idx);
+
+/*
   Adds the HTTP server's method (loop:http_server) to the table at
   methods_idx (lmod_http.c).  [-0, +0, m]
  */

@@ -23,7 +23,8 @@ build = {
     -- C modules
     ["stepflow.core.engine"] = {
       sources = { "core/lmod_engine.c", "core/loop.c", "core/heap.c",
-        "core/lmod_http.c", "core/http_server.c", "core/http_parse.c" },
+        "core/lmod_http.c", "core/http_server.c", "core/http_parse.c",
+        "core/lmod_signal.c" },
       libraries = { "event_core" },
       incdirs = { "core", "$(LIBEVENT_INCDIR)" },
       libdirs = { "$(LIBEVENT_LIBDIR)" },
