@@ -141,7 +141,7 @@ history: all
 FUZZ_FLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
              -fno-sanitize-recover=all -I$(LUA_INCDIR) -Icore
 FUZZ_BINS  = build-fuzz/json_fuzz build-fuzz/jsonpath_fuzz build-fuzz/regex_fuzz \
-             build-fuzz/store_events_fuzz
+             build-fuzz/store_events_fuzz build-fuzz/http_request_fuzz
 
 build-fuzz/json_fuzz build-fuzz/jsonpath_fuzz: build-fuzz/%: fuzz/%.c fuzz/fuzz_lua.h core/*.c core/*.h
 	@mkdir -p build-fuzz
@@ -154,6 +154,10 @@ build-fuzz/regex_fuzz: fuzz/regex_fuzz.c core/jsonpath_regex.c core/jsonpath_reg
 build-fuzz/store_events_fuzz: fuzz/store_events_fuzz.c core/store_events.c core/store_events.h
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< core/store_events.c
+
+build-fuzz/http_request_fuzz: fuzz/http_request_fuzz.c core/http_parse.c core/http_parse.h
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< core/http_parse.c
 
 fuzz-build:
 	@$(MAKE) --no-print-directory deps DEBS="$(FUZZ_DEBS)"
