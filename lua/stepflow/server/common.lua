@@ -1,7 +1,7 @@
 --- What the operation groups of the server share: ARNs, AWS's name rules,
 -- paging tokens, dates.
 local json = require("stepflow.json")
-local b64 = require("stepflow.asl.intrinsics.hash")
+local b64 = require("stepflow.util.digest")
 
 local M = {}
 

@@ -4,7 +4,7 @@
 -- Authorization headers (IncompleteSignatureException), unknown access
 -- keys (UnrecognizedClientException), wrong or expired signatures
 -- (InvalidSignatureException).
-local hash = require("stepflow.asl.intrinsics.hash")
+local hash = require("stepflow.util.digest")
 
 local M = {}
 
