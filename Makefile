@@ -16,7 +16,7 @@ BUILD      ?= build
 # ours or comes from one of these (keep its table of modules in step).
 DEBS        = lua5.4 liblua5.4-dev libevent-dev libsqlite3-dev lua-busted lua-cjson \
               lua-check luarocks gcc make python3 zlib1g-dev \
-              lua-filesystem libpq-dev postgresql
+              lua-filesystem libpq-dev postgresql lua-socket nodejs awscli wrk
 # libpq's header (Debian: libpq-dev)
 PG_INCDIR  ?= /usr/include/postgresql
 
@@ -53,6 +53,12 @@ deps:
 	    echo "  sudo apt-get install -y$$missing"; exit 1; \
 	  fi; \
 	fi
+	@# npm comes with nodejs from some sources, and as Debian's npm otherwise
+	@command -v npm >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
+	  apt-get install -y --no-install-recommends npm >/dev/null
+	@# the Node.js packages of package-lock.json (the specs' AWS SDK), once
+	@[ node_modules/.package-lock.json -nt package-lock.json ] || \
+	  npm ci --no-audit --no-fund --loglevel=error
 
 $(BUILD)/stepflow/core/%.so: core/*.c core/*.h $(ROCKSPEC)
 	@mkdir -p $(dir $@)
@@ -114,6 +120,7 @@ bench: all
 	lua5.4 bench/dmap.lua --standard 1000000
 	tools/pg_test_server run -- lua5.4 bench/shared.lua
 	tools/pg_test_server run -- tools/failover_test --executions 1000 --kills 10 --stops 2 --lease-ms 1500
+	lua5.4 bench/serve.lua
 
 graphs: all
 	@$(MAKE) --no-print-directory deps DEBS="$(GRAPH_DEBS)"
@@ -134,7 +141,7 @@ history: all
 FUZZ_FLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
              -fno-sanitize-recover=all -I$(LUA_INCDIR) -Icore
 FUZZ_BINS  = build-fuzz/json_fuzz build-fuzz/jsonpath_fuzz build-fuzz/regex_fuzz \
-             build-fuzz/store_events_fuzz
+             build-fuzz/store_events_fuzz build-fuzz/http_request_fuzz
 
 build-fuzz/json_fuzz build-fuzz/jsonpath_fuzz: build-fuzz/%: fuzz/%.c fuzz/fuzz_lua.h core/*.c core/*.h
 	@mkdir -p build-fuzz
@@ -147,6 +154,10 @@ build-fuzz/regex_fuzz: fuzz/regex_fuzz.c core/jsonpath_regex.c core/jsonpath_reg
 build-fuzz/store_events_fuzz: fuzz/store_events_fuzz.c core/store_events.c core/store_events.h
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< core/store_events.c
+
+build-fuzz/http_request_fuzz: fuzz/http_request_fuzz.c core/http_parse.c core/http_parse.h
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< core/http_parse.c
 
 fuzz-build:
 	@$(MAKE) --no-print-directory deps DEBS="$(FUZZ_DEBS)"

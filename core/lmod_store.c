@@ -465,6 +465,69 @@ static int l_running_after (lua_State *L) {
   return push_exec_rows(L, st);
 }
 
+/* store:put_resource(kind, arn, data) -> true | nil, msg, kind */
+static int l_put_res (lua_State *L) {
+  stepflow_store *st = checkstore(L);
+  size_t len;
+  const char *data = luaL_checklstring(L, 4, &len);
+  int rc = stepflow_store_put_resource(st, luaL_checkstring(L, 2),
+                                       luaL_checkstring(L, 3), data, len);
+  if (rc != STEPFLOW_STORE_OK) return pushfail(L, st, rc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* store:get_resource(kind, arn) -> data | nil | nil, msg, kind */
+static int l_get_res (lua_State *L) {
+  stepflow_store *st = checkstore(L);
+  const char *data;
+  size_t len;
+  int rc = stepflow_store_get_resource(st, luaL_checkstring(L, 2),
+                                       luaL_checkstring(L, 3), &data, &len);
+  if (rc == STEPFLOW_STORE_NOTFOUND) {
+    lua_pushnil(L);
+    return 1;
+  }
+  if (rc != STEPFLOW_STORE_OK) return pushfail(L, st, rc);
+  lua_pushlstring(L, data, len);
+  stepflow_store_end(st);
+  return 1;
+}
+
+/* store:delete_resource(kind, arn) -> true | false | nil, msg, kind */
+static int l_del_res (lua_State *L) {
+  stepflow_store *st = checkstore(L);
+  int rc = stepflow_store_delete_resource(st, luaL_checkstring(L, 2),
+                                          luaL_checkstring(L, 3));
+  if (rc == STEPFLOW_STORE_NOTFOUND) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  if (rc != STEPFLOW_STORE_OK) return pushfail(L, st, rc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* store:resources(kind) -> {{arn=, data=}...} | nil, msg, kind */
+static int l_resources (lua_State *L) {
+  stepflow_store *st = checkstore(L);
+  const char *arn, *data;
+  size_t len;
+  lua_Integer n = 0;
+  int rc;
+  luaL_checkstring(L, 2);
+  lua_newtable(L);
+  stepflow_store_resources_begin(st, lua_tostring(L, 2));
+  while ((rc = stepflow_store_resources_next(st, &arn, &data, &len)) == 1) {
+    lua_createtable(L, 0, 2);
+    setstr(L, "arn", arn, strlen(arn));
+    setstr(L, "data", data, len);
+    lua_rawseti(L, -2, ++n);
+  }
+  if (rc != 0) return pushfail(L, st, rc);
+  return 1;
+}
+
 static const luaL_Reg store_methods[] = {
   {"put_state_machine", l_put_sm},
   {"delete_state_machine", l_del_sm},
@@ -484,6 +547,10 @@ static const luaL_Reg store_methods[] = {
   {"delete_stop", l_delete_stop},
   {"put_stop", l_put_stop},
   {"running_after", l_running_after},
+  {"put_resource", l_put_res},
+  {"get_resource", l_get_res},
+  {"delete_resource", l_del_res},
+  {"resources", l_resources},
   {"close", l_close},
   {NULL, NULL}
 };

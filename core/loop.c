@@ -185,12 +185,13 @@ int stepflow_loop_alive (const stepflow_loop *lp) {
 ** with delay 0 cannot hold the turn forever. With virtual time and nothing
 ** ready, the clock first jumps to the earliest deadline.
 */
-static void fire_due (stepflow_loop *lp) {
+static int fire_due (stepflow_loop *lp) {
   stepflow_hentry *e = stepflow_heap_top(&lp->timers);
   uint64_t limit = lp->seq;
   int64_t now;
+  int fired = 0;
   if (e == NULL)
-    return;
+    return 0;
   if (lp->virtual_time) {
     /* a busy watch is work in progress: the clock waits for its answer */
     if (lp->nready == 0 && e->due > lp->vnow && lp->io_busy == 0)
@@ -203,9 +204,11 @@ static void fire_due (stepflow_loop *lp) {
          e->due <= now && e->seq < limit) {
     stepflow_heap_pop(&lp->timers);
     lp->hooks.fire(lp, e);
+    fired = 1;
     if (lp->stopping)
-      return;
+      break;
   }
+  return fired;
 }
 
 
@@ -246,18 +249,21 @@ static void poll_io (stepflow_loop *lp, int nonblock) {
 }
 
 
+/* A turn that ran callbacks or fired timers polls I/O without waiting:
+   step() then returns once it did some work, and run() just turns again. */
 int stepflow_loop_turn (stepflow_loop *lp, int nonblock) {
+  int worked = lp->nready > 0;
   if (lp->base == NULL)
     return 0;
-  if (lp->nready > 0) {
+  if (worked) {
     lp->hooks.run_ready(lp);
     if (lp->stopping)
       return stepflow_loop_alive(lp);
   }
-  fire_due(lp);
+  worked |= fire_due(lp);
   if (lp->stopping)
     return stepflow_loop_alive(lp);
-  poll_io(lp, nonblock);
+  poll_io(lp, nonblock || worked);
   if (lp->io_pending && !lp->stopping)
     lp->hooks.run_io(lp);
   return stepflow_loop_alive(lp);

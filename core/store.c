@@ -70,6 +70,13 @@ const char *const sf_stmt_sql[S_COUNT] = {
   "requested = excluded.requested",
   [S_RUNNING_AFTER] = "SELECT " EXEC_COLS " FROM executions "
   "WHERE status = 'RUNNING' AND id > ?1 ORDER BY id",
+  [S_PUT_RES] = "INSERT INTO resources (kind, arn, data) VALUES (?1, ?2, ?3) "
+  "ON CONFLICT (kind, arn) DO UPDATE SET data = excluded.data",
+  [S_GET_RES] = "SELECT data FROM resources WHERE kind = ?1 AND arn = ?2",
+  [S_DEL_RES] = "DELETE FROM resources WHERE kind = ?1 AND arn = ?2",
+  [S_MAX_REV] = "SELECT coalesce(max(revision), 0) FROM definitions "
+  "WHERE sm_arn = ?1",
+  [S_LIST_RES] = "SELECT arn, data FROM resources WHERE kind = ?1 ORDER BY seq",
 };
 
 void sf_setmsg (char *buf, size_t n, const char *fmt, ...) {
@@ -211,6 +218,17 @@ int stepflow_store_put_sm (stepflow_store *st, stepflow_sm_rec *sm) {
   sqlite3_reset(s);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     return sf_fail(st, "put_state_machine");
+  if (rc == SQLITE_DONE) {
+    /* a machine made again after a delete: its old revisions stay (its
+    ** executions may still run them), so numbering goes on after them */
+    s = st->stmt[S_MAX_REV];
+    bind_text(s, 1, sm->arn, strlen(sm->arn));
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) rev = sqlite3_column_int64(s, 0) + 1;
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+      return sf_fail(st, "put_state_machine");
+  }
   s = st->stmt[S_PUT_SM];
   bind_text(s, 1, sm->arn, strlen(sm->arn));
   bind_text(s, 2, sm->name, strlen(sm->name));
@@ -692,4 +710,61 @@ int stepflow_store_delete_stop (stepflow_store *st, const char *arn) {
   if (rc != STEPFLOW_STORE_OK) return rc;
   bind_text(s, 1, arn, strlen(arn));
   return run_write(st, s, "delete_stop_request");
+}
+
+
+int stepflow_store_put_resource (stepflow_store *st, const char *kind,
+                                 const char *arn, const char *data,
+                                 size_t len) {
+  sqlite3_stmt *s = st->stmt[S_PUT_RES];
+  int rc = begin(st);
+  if (rc != STEPFLOW_STORE_OK) return rc;
+  bind_text(s, 1, kind, strlen(kind));
+  bind_text(s, 2, arn, strlen(arn));
+  bind_text(s, 3, data, len);
+  return run_write(st, s, "put_resource");
+}
+
+int stepflow_store_get_resource (stepflow_store *st, const char *kind,
+                                 const char *arn, const char **data,
+                                 size_t *len) {
+  sqlite3_stmt *s = start(st, S_GET_RES);
+  int rc;
+  bind_text(s, 1, kind, strlen(kind));
+  bind_text(s, 2, arn, strlen(arn));
+  rc = get_one(st, "get_resource");
+  if (rc == STEPFLOW_STORE_OK) *data = col_text(s, 0, len);
+  return rc;
+}
+
+int stepflow_store_delete_resource (stepflow_store *st, const char *kind,
+                                    const char *arn) {
+  sqlite3_stmt *s = st->stmt[S_DEL_RES];
+  int rc = begin(st);
+  if (rc != STEPFLOW_STORE_OK) return rc;
+  bind_text(s, 1, kind, strlen(kind));
+  bind_text(s, 2, arn, strlen(arn));
+  rc = run_write(st, s, "delete_resource");
+  if (rc == STEPFLOW_STORE_OK && sqlite3_changes(st->db) == 0) {
+    st->pending--;
+    return STEPFLOW_STORE_NOTFOUND;
+  }
+  return rc;
+}
+
+int stepflow_store_resources_begin (stepflow_store *st, const char *kind) {
+  sqlite3_stmt *s = start(st, S_LIST_RES);
+  bind_text(s, 1, kind, strlen(kind));
+  return STEPFLOW_STORE_OK;
+}
+
+int stepflow_store_resources_next (stepflow_store *st, const char **arn,
+                                   const char **data, size_t *len) {
+  sqlite3_stmt *s = st->stmt[S_LIST_RES];
+  int rc = next_row(st, s, "list_resources");
+  if (rc == 1) {
+    *arn = col_text(s, 0, NULL);
+    *data = col_text(s, 1, len);
+  }
+  return rc;
 }

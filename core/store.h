@@ -11,7 +11,7 @@
 /* Stored in the SQLite header (PRAGMA application_id): "SFLW". */
 #define STEPFLOW_STORE_APP_ID 0x53464C57
 /* Schema version (PRAGMA user_version) this build writes and reads. */
-#define STEPFLOW_STORE_VERSION 2
+#define STEPFLOW_STORE_VERSION 3
 
 /* Flags of stepflow_store_open. */
 #define STEPFLOW_STORE_READONLY 1  /* no lock, no writes, file must exist */
@@ -208,6 +208,23 @@ int stepflow_store_stops_begin (stepflow_store *st);
 int stepflow_store_stops_next (stepflow_store *st, stepflow_stop_rec *out);
 /* Deletes the request of an execution (a write of the current group). */
 int stepflow_store_delete_stop (stepflow_store *st, const char *arn);
+
+/* Resources: JSON documents by (kind, arn), kept in the order first put
+   (the server's state machine attributes, versions, aliases...). put
+   replaces the data of an existing one (keeping its place); delete gives
+   NOTFOUND when there was none; get gives NOTFOUND or points *data into
+   the current statement (valid until the next call). */
+int stepflow_store_put_resource (stepflow_store *st, const char *kind,
+                                 const char *arn, const char *data,
+                                 size_t len);
+int stepflow_store_get_resource (stepflow_store *st, const char *kind,
+                                 const char *arn, const char **data,
+                                 size_t *len);
+int stepflow_store_delete_resource (stepflow_store *st, const char *kind,
+                                    const char *arn);
+int stepflow_store_resources_begin (stepflow_store *st, const char *kind);
+int stepflow_store_resources_next (stepflow_store *st, const char **arn,
+                                   const char **data, size_t *len);
 
 /* Ends any iteration in progress (frees its statement's row). */
 void stepflow_store_end (stepflow_store *st);

@@ -22,7 +22,7 @@ enum {
   S_LIST_EXEC,  /* 4 variants: + 1 if status given, + 2 if sm_arn given */
   S_APPEND = S_LIST_EXEC + 4, S_HIST_ASC, S_HIST_DESC, S_LAST_EVENT,
   S_STOPS, S_DEL_STOP, S_SM_REV, S_PUT_DEF, S_GET_DEF, S_PUT_STOP,
-  S_RUNNING_AFTER,
+  S_RUNNING_AFTER, S_PUT_RES, S_GET_RES, S_DEL_RES, S_LIST_RES, S_MAX_REV,
   S_COUNT
 };
 

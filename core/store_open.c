@@ -18,7 +18,7 @@
 
 #include "store_impl.h"
 
-/* The schema (version 2): created in the same transaction that sets
+/* The schema (version 3): created in the same transaction that sets
 ** application_id and user_version, so a half-made store cannot exist.
 ** CHECKs compare with OR: an IN list would build a temporary table at
 ** every insert. Events: one row per execution per group (docs/STORE.md). */
@@ -64,6 +64,18 @@
   " PRIMARY KEY (sm_arn, revision)" \
   ") WITHOUT ROWID;"
 
+/* Version 3: what the server keeps beside the engine's tables, as JSON
+** documents by kind and ARN (state machine attributes, later versions,
+** aliases, activities, tags), listed in the order they were first put. */
+#define RESOURCES_V3 \
+  "CREATE TABLE resources (" \
+  " seq INTEGER PRIMARY KEY," \
+  " kind TEXT NOT NULL," \
+  " arn TEXT NOT NULL," \
+  " data TEXT NOT NULL," \
+  " UNIQUE (kind, arn)" \
+  ");"
+
 static const char schema_v2[] =
   "CREATE TABLE state_machines ("
   " arn TEXT PRIMARY KEY NOT NULL,"
@@ -74,7 +86,8 @@ static const char schema_v2[] =
   " revision INTEGER NOT NULL DEFAULT 1"
   ") WITHOUT ROWID;"
   DEFINITIONS_V2
-  EXECUTIONS_V2("executions") EVENTS_V2("events") STOPS_V2 INDEXES_V2;
+  EXECUTIONS_V2("executions") EVENTS_V2("events") STOPS_V2 INDEXES_V2
+  RESOURCES_V3;
 
 /* Version 1 -> 2: executions rebuilt with the new CHECK (their revision:
 ** 1, the one definition version 1 kept), each version 1 event row (one
@@ -101,6 +114,11 @@ static const char upgrade_v1[] =
   " FROM state_machines;"
   INDEXES_V2
   "PRAGMA user_version = 2;";
+
+/* Version 2 -> 3: the resources table. */
+static const char upgrade_v2[] =
+  RESOURCES_V3
+  "PRAGMA user_version = 3;";
 
 /* ---- opening: identity checks, lock, schema ---- */
 
@@ -330,7 +348,8 @@ static int identify (stepflow_store *st, const char *path, int verify,
   if (rc == SQLITE_OK)
     rc = query_int(st->db, "SELECT count(*) FROM sqlite_master WHERE "
                    "type = 'table' AND name IN ('state_machines', "
-                   "'executions', 'events', 'stop_requests', 'definitions')",
+                   "'executions', 'events', 'stop_requests', 'definitions', "
+                   "'resources')",
                    &ntables);
   if (rc != SQLITE_OK) {
     open_error(st, path, rc, why);
@@ -353,7 +372,7 @@ static int identify (stepflow_store *st, const char *path, int verify,
                   "newer stepflow (store version %ld, this build reads up to "
                   "%d); left untouched", path, why->version,
                   STEPFLOW_STORE_VERSION);
-  if (ver < 1 || ntables != (ver >= 2 ? 5 : 3))
+  if (ver < 1 || ntables != (ver >= 3 ? 6 : ver == 2 ? 5 : 3))
     return refuse(why, STEPFLOW_FAIL_CORRUPT, "store: %s: corrupt (stepflow "
                   "tables missing); left untouched", path);
   if (ver < STEPFLOW_STORE_VERSION && (st->readonly || st->client))
@@ -453,6 +472,8 @@ static int upgrade (stepflow_store *st, const char *path, sqlite3_int64 ver,
   int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, &emsg);
   if (rc == SQLITE_OK && ver == 1)
     rc = sqlite3_exec(st->db, upgrade_v1, NULL, NULL, &emsg);
+  if (rc == SQLITE_OK && ver <= 2)
+    rc = sqlite3_exec(st->db, upgrade_v2, NULL, NULL, &emsg);
   if (rc == SQLITE_OK)
     rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, &emsg);
   if (rc != SQLITE_OK) {

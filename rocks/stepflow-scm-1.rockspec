@@ -22,7 +22,9 @@ build = {
   modules = {
     -- C modules
     ["stepflow.core.engine"] = {
-      sources = { "core/lmod_engine.c", "core/loop.c", "core/heap.c" },
+      sources = { "core/lmod_engine.c", "core/loop.c", "core/heap.c",
+        "core/lmod_http.c", "core/http_server.c", "core/http_parse.c",
+        "core/lmod_signal.c" },
       libraries = { "event_core" },
       incdirs = { "core", "$(LIBEVENT_INCDIR)" },
       libdirs = { "$(LIBEVENT_LIBDIR)" },
@@ -114,6 +116,15 @@ build = {
     ["stepflow.store_pg"] = "lua/stepflow/store_pg.lua",
     ["stepflow.store_pg_sql"] = "lua/stepflow/store_pg_sql.lua",
     ["stepflow.lease"] = "lua/stepflow/lease.lua",
+    ["stepflow.server"] = "lua/stepflow/server/init.lua",
+    ["stepflow.server.model"] = "lua/stepflow/server/model.lua",
+    ["stepflow.server.validate"] = "lua/stepflow/server/validate.lua",
+    ["stepflow.server.common"] = "lua/stepflow/server/common.lua",
+    ["stepflow.server.machines"] = "lua/stepflow/server/machines.lua",
+    ["stepflow.server.sigv4"] = "lua/stepflow/server/sigv4.lua",
+    ["stepflow.server.ops_state_machines"] = "lua/stepflow/server/ops_state_machines.lua",
+    ["stepflow.server.ops_executions"] = "lua/stepflow/server/ops_executions.lua",
+    ["stepflow.cli.serve"] = "lua/stepflow/cli/serve.lua",
     ["stepflow.asl.choice"] = "lua/stepflow/asl/choice.lua",
     ["stepflow.asl.validate"] = "lua/stepflow/asl/validate.lua",
     ["stepflow.asl.validate.util"] = "lua/stepflow/asl/validate/util.lua",

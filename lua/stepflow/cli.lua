@@ -56,6 +56,14 @@ commands:
   stop EXECUTION --store FILE [--error E] [--cause C]
       Stops an execution: ABORTED with an optional error and cause. While
       another engine runs FILE, asks it and waits up to 10 s for it.
+  serve [--host 127.0.0.1] [--port 8083] [--store FILE] [--handlers FILE]...
+        [--region R] [--account A] [--credentials FILE]
+      Serves the AWS Step Functions API over HTTP (AWS CLI and SDKs with
+      --endpoint-url http://127.0.0.1:8083) until SIGINT or SIGTERM. With
+      --store, state machines and executions survive a restart and RUNNING
+      executions resume; without it everything is in memory.
+      --credentials FILE (lines "ACCESS_KEY_ID SECRET", or the AWS CLI's
+      credentials file) turns on SigV4 verification.
   validate DEFINITION [--json]
       Checks a definition as AWS does; lists every problem with its
       location and exits 2 if there is any, 0 otherwise.
@@ -329,6 +337,7 @@ local COMMANDS = {
   executions = inspect.executions, describe = inspect.describe, history = inspect.history,
   stop = inspect.stop,
   graph = function(argv) return require("stepflow.cli.graph").main(argv) end,
+  serve = function(argv) return require("stepflow.cli.serve").serve(argv) end,
 }
 
 --- Runs the command line `argv` (arg); returns the exit status.

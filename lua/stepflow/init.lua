@@ -247,6 +247,14 @@ function Engine:when_durable(exec, fn)
   return fn()
 end
 
+--- Runs fn once everything written to the store so far (state machines,
+-- executions, events) is committed; at once without a store. The server
+-- answers a request that changed something only then.
+function Engine:after_commit(fn)
+  if self.durability then return self.durability:when_durable(fn) end
+  return fn()
+end
+
 --- Completes a task that waits for its token. Returns true or nil, message.
 function Engine:send_task_success(token, output)
   local call = self.tokens[token]
@@ -344,12 +352,16 @@ end
 -- flight. An execution that cannot be resumed (its state machine's
 -- definition is missing from the store, or no longer compiles) fails with
 -- States.Runtime saying why, so that it never stops the next engine.
--- Returns the number of executions resumed and the list of those that
--- failed ({arn =, cause =}), or nil, message when the store fails.
-function Engine:recover()
+-- opts (optional): on_done(exec), called when each resumed execution
+-- ends, as start_execution's. Returns the number of executions resumed
+-- and the list of those that failed ({arn =, cause =}), or nil, message
+-- when the store fails.
+function Engine:recover(opts)
   local store = self.store
   if not store then error("recover: this engine has no store", 2) end
   if self.client then error("recover: a client engine runs no executions", 2) end
+  if opts ~= nil and type(opts) ~= "table" then error("recover: opts must be a table", 2) end
+  local on_done = opts and opts.on_done
   -- a shared store: the engine's share, claimed under its lease
   if self.durability.shared then return self.durability.lease:start() end
   local count, failed = 0, {}
@@ -357,8 +369,9 @@ function Engine:recover()
   if not list then return nil, lerr end
   for _, rec in ipairs(list) do
     if not self.executions[rec.arn] then
-      local ok, err = self:resume_record(rec, rec.events)
-      if ok then
+      local exec, err = self:resume_record(rec, rec.events)
+      if exec then
+        if on_done then exec.on_done = on_done end
         count = count + 1
       else
         local cause = "stepflow could not resume this execution: " .. tostring(err)
@@ -381,11 +394,67 @@ function Engine:resume_record(rec, events)
   return exec
 end
 
+-- An execution object as a record of the store's shape.
+local function record_of(exec)
+  local sm = exec.machine
+  local status = exec.status
+  return { arn = exec.arn, sm_arn = sm and sm.arn, name = exec.name, status = status,
+    input = exec.input ~= nil and json.encode(exec.input) or nil,
+    output = status == "SUCCEEDED" and json.encode(exec.output) or nil,
+    error = exec.error, cause = exec.cause, started = exec.start_ms, stopped = exec.stop_ms,
+    revision = sm and sm.revision }
+end
+
+--- An execution as a record: `{arn, sm_arn, name, status, input, output,
+-- error, cause, started, stopped, revision}` (input and output as JSON
+-- text, times in ms), from the store (which sees what this engine wrote
+-- but did not commit yet) or, without one, from the executions kept in
+-- memory (`history = true`). nil when there is none.
+function Engine:describe_execution(arn)
+  if type(arn) ~= "string" then error("describe_execution: arn must be a string", 2) end
+  if self.store then
+    local rec = self.store:get_execution(arn)
+    if rec then return rec end
+  end
+  local exec = self.executions[arn]
+  return exec and record_of(exec) or nil
+end
+
+--- Execution records (see describe_execution), newest first. filter
+-- (optional): status, sm_arn (a state machine's ARN), limit. Without a
+-- store: the executions kept in memory.
+function Engine:list_executions(filter)
+  filter = filter or {}
+  if type(filter) ~= "table" then error("list_executions: filter must be a table", 2) end
+  if self.store then
+    local list, err = self.store:list_executions({ status = filter.status, sm_arn = filter.sm_arn,
+      limit = filter.limit })
+    if not list then return nil, err end
+    return list
+  end
+  local out = {}
+  for _, exec in pairs(self.executions) do
+    if (not filter.status or exec.status == filter.status)
+        and (not filter.sm_arn or exec.machine.arn == filter.sm_arn) then
+      out[#out + 1] = record_of(exec)
+    end
+  end
+  table.sort(out, function(a, b)
+    if a.started ~= b.started then return a.started > b.started end
+    return a.arn > b.arn
+  end)
+  if filter.limit then for i = #out, filter.limit + 1, -1 do out[i] = nil end end
+  return out
+end
+
 --- The AWS-shaped history of an execution (from the store or memory).
-function Engine:history(arn)
+-- opts (optional): `after` (the last id already seen), `limit`,
+-- `reverse` (newest first), as the store's history reads them, so that a
+-- page costs what it holds.
+function Engine:history(arn, opts)
   local out = {}
   if self.store then
-    local events, err = self.store:history(arn)
+    local events, err = self.store:history(arn, opts)
     if not events then return nil, err end
     for i, e in ipairs(events) do
       local d = durable.decode_event(e)
@@ -396,7 +465,17 @@ function Engine:history(arn)
   end
   local exec = self.executions[arn]
   if not exec or not exec.history then return nil, "ExecutionDoesNotExist" end
-  for i, e in ipairs(exec.history) do out[i] = history.to_aws(e) end
+  local h = exec.history
+  local after, limit, reverse = opts and opts.after, opts and opts.limit or math.huge, opts and opts.reverse
+  local first, last, step = 1, #h, 1
+  if reverse then first, last, step = #h, 1, -1 end
+  for i = first, last, step do
+    local e = h[i]
+    if not after or (reverse and e.id < after) or (not reverse and e.id > after) then
+      if #out >= limit then break end
+      out[#out + 1] = history.to_aws(e)
+    end
+  end
   return out
 end
 
@@ -475,10 +554,38 @@ function Engine.drop_execution(_, exec)
   return lifecycle.drop(exec)
 end
 
---- Runs the loop until no execution can make progress.
+--- Runs the loop until no execution can make progress (and, while a
+-- server listens, until it is closed).
 function Engine:run()
   if self.client then error("run: a client engine runs no executions", 2) end
   return self.loop:run()
+end
+
+--- One turn of the loop for programs that drive it from their own loop:
+-- runs what is ready, fires the timers that are due, and polls I/O
+-- (server connections), waiting for I/O or the next timer at most
+-- `timeout` seconds (0 or nil: never waits). Returns true while work
+-- remains (ready callbacks, timers, open servers). Re-raises a callback's
+-- error, as run() does.
+function Engine:step(timeout)
+  if self.client then error("step: a client engine runs no executions", 2) end
+  if timeout ~= nil and (type(timeout) ~= "number" or timeout < 0) then
+    error("step: timeout must be a number >= 0", 2)
+  end
+  local loop = self.loop
+  if not timeout or timeout == 0 then return loop:step() end
+  -- A timer bounds the wait: the turn blocks until it, or earlier I/O.
+  local t = loop:timer(timeout * 1000, function() end)
+  local ok, more = pcall(loop.step, loop, true)
+  t:cancel()
+  if not ok then error(more, 0) end
+  return more
+end
+
+--- Serves the AWS Step Functions API over HTTP on this engine's loop
+-- (see stepflow.server.new): returns the server, or nil, message.
+function Engine:serve(opts)
+  return require("stepflow.server").new(self, opts)
 end
 
 --- Creates a machine, runs one execution to its end and returns its result

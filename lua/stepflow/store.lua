@@ -445,6 +445,47 @@ function Store:delete_stop_request(arn)
   return true
 end
 
+--- Puts a resource: a JSON document by kind and ARN (what the server
+-- keeps beside the engine's tables: state machine attributes, ...), in
+-- the current group; replaces the data of an existing one, which keeps
+-- its place in the listing.
+-- @return true, or nil and a message
+function Store:put_resource(kind, arn, data)
+  check_string("put_resource", "kind", kind)
+  check_string("put_resource", "arn", arn)
+  check_string("put_resource", "data", data)
+  local ok, err, fkind = self._core:put_resource(kind, arn, data)
+  if not ok then return failed(self, err, fkind) end
+  return true
+end
+
+--- The data of a resource, or nil (nil and a message on an error).
+function Store:get_resource(kind, arn)
+  check_string("get_resource", "kind", kind)
+  check_string("get_resource", "arn", arn)
+  local data, err, fkind = self._core:get_resource(kind, arn)
+  if data == nil and err ~= nil then return failed(self, err, fkind) end
+  return data
+end
+
+--- Deletes a resource in the current group: true, false if absent.
+function Store:delete_resource(kind, arn)
+  check_string("delete_resource", "kind", kind)
+  check_string("delete_resource", "arn", arn)
+  local ok, err, fkind = self._core:delete_resource(kind, arn)
+  if ok == nil then return failed(self, err, fkind) end
+  return ok
+end
+
+--- The resources of a kind, in the order they were first put:
+-- `{{arn=, data=}, ...}` (nil and a message on an error).
+function Store:resources(kind)
+  check_string("resources", "kind", kind)
+  local list, err, fkind = self._core:resources(kind)
+  if list == nil then return failed(self, err, fkind) end
+  return list
+end
+
 --- Commits what is pending and closes the store (releasing its lock).
 -- @return true, or nil and a message when the last commit failed
 function Store:close()

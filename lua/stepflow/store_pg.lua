@@ -662,6 +662,49 @@ function Store:delete_stop_request(arn)
   return add_op(self, { "del_stop", arn })
 end
 
+--- Resources (docs/STORE.md "Resources"): put and delete join the group
+-- (delete flushes it first, to know whether there was one), as the SQLite
+-- store's do.
+function Store:put_resource(kind, arn, data)
+  check_open(self)
+  check_string("put_resource", "kind", kind)
+  check_string("put_resource", "arn", arn)
+  check_string("put_resource", "data", data)
+  if self.read_only then return nil, "store: opened read-only" end
+  return add_op(self, { "put_res", kind, arn, data })
+end
+
+function Store:delete_resource(kind, arn)
+  check_open(self)
+  check_string("delete_resource", "kind", kind)
+  check_string("delete_resource", "arn", arn)
+  if self.read_only then return nil, "store: opened read-only" end
+  local batch = self:_flush_group()
+  batch[#batch + 1] = { "del_res", kind, arn }
+  local results, err, kind_ = run(self, batch)
+  if not results then return nil, err, kind_ end
+  local bad = self:_take_flushed(batch, results, #batch - 1) or results[#batch].error and results[#batch]
+  if bad then return failed(self, bad.error, "error") end
+  self._pending = self._pending + 1
+  return results[#batch].n > 0
+end
+
+function Store:get_resource(kind, arn)
+  check_string("get_resource", "kind", kind)
+  check_string("get_resource", "arn", arn)
+  local rows, err, fkind = read(self, { "get_res", kind, arn })
+  if not rows then return nil, err, fkind end
+  return rows[1] and rows[1][1] or nil
+end
+
+function Store:resources(kind)
+  check_string("resources", "kind", kind)
+  local rows, err, fkind = read(self, { "list_res", kind })
+  if not rows then return nil, err, fkind end
+  for i = 1, #rows do rows[i] = { arn = rows[i][1], data = rows[i][2] } end
+  return rows
+end
+
 --- Tells the other engines, at this group's commit (NOTIFY stepflow):
 -- "new" (executions to claim), "stop" (a stop request).
 function Store:notify(payload)

@@ -54,6 +54,10 @@ M.SCHEMA = {
         RAISE EXCEPTION 'stepflow: the lease of engine % has expired', me USING ERRCODE = 'SF001';
       END IF;
     END $$]],
+  -- what the server keeps beside the engine's tables (docs/STORE.md
+  -- "Resources"): JSON documents by kind and ARN, in first-put order
+  "CREATE TABLE IF NOT EXISTS stepflow.resources (seq bigserial PRIMARY KEY, kind text NOT NULL, "
+    .. "arn text NOT NULL, data text NOT NULL, UNIQUE (kind, arn))",
   "INSERT INTO stepflow.meta VALUES ('stepflow', " .. M.VERSION .. ") ON CONFLICT DO NOTHING",
 }
 
@@ -96,6 +100,11 @@ M.STATEMENTS = {
     .. "ON CONFLICT (arn) DO UPDATE SET error = excluded.error, cause = excluded.cause, "
     .. "requested = excluded.requested",
   del_stop = "DELETE FROM stepflow.stop_requests WHERE arn = $1",
+  put_res = "INSERT INTO stepflow.resources (kind, arn, data) VALUES ($1, $2, $3) "
+    .. "ON CONFLICT (kind, arn) DO UPDATE SET data = excluded.data",
+  get_res = "SELECT data FROM stepflow.resources WHERE kind = $1 AND arn = $2",
+  del_res = "DELETE FROM stepflow.resources WHERE kind = $1 AND arn = $2",
+  list_res = "SELECT arn, data FROM stepflow.resources WHERE kind = $1 ORDER BY seq",
   notify = "SELECT pg_notify('stepflow', $1)",
   put_sm_lock = "SELECT pg_advisory_xact_lock(hashtext($1))",
   put_sm = "WITH cur AS (SELECT definition, revision FROM stepflow.state_machines WHERE arn = $1), "

@@ -116,7 +116,7 @@ describe("stepflow command line with --store", function()
     assert(os.execute(cmd))
     local out, rc = sh("bin/stepflow history old --store " .. db .. " --json")
     assert.equal(0, rc, out)
-    assert.matches("stepflow: upgraded " .. db:gsub("%p", "%%%0") .. " to store version 2", out)
+    assert.matches("stepflow: upgraded " .. db:gsub("%p", "%%%0") .. " to store version " .. require("stepflow.store").VERSION, out)
     local types = {}
     for line in out:gmatch("[^\n]+") do
       if line:sub(1, 1) == "{" then

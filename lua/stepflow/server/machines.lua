@@ -1,0 +1,187 @@
+--- The server's state machines: their AWS attributes (role, type,
+-- configurations, revision ids) beside the engine's compiled machines,
+-- kept in the engine's store (store resources "state_machine", and
+-- "state_machine_revision" per definition revision, whose ARN is
+-- `arn#revision`), so that they survive a restart.
+local json = require("stepflow.json")
+
+local M = {}
+
+local Machines = {}
+Machines.__index = Machines
+Machines.__name = "stepflow.server.Machines"
+
+local KIND, REV_KIND = "state_machine", "state_machine_revision"
+
+-- Attributes a revision keeps (DescribeStateMachineForExecution).
+local REVISION_FIELDS = { "revisionId", "roleArn", "updateDate", "loggingConfiguration",
+  "tracingConfiguration", "encryptionConfiguration" }
+-- Attributes of a state machine (besides its definition).
+local FIELDS = { "name", "type", "roleArn", "creationDate", "updateDate", "revisionId",
+  "loggingConfiguration", "tracingConfiguration", "encryptionConfiguration", "versions" }
+
+local function pick(rec, fields)
+  local out = {}
+  for _, k in ipairs(fields) do out[k] = rec[k] end
+  return out
+end
+
+--- The state machines of `engine` (which must have a store), loaded from
+-- it: those the server made, and those the command line put there.
+-- Returns the registry, or nil, message.
+function M.new(engine)
+  local self = setmetatable({ engine = engine, store = engine.store, by_arn = {}, order = {} }, Machines)
+  local store = self.store
+  local attrs = {}
+  local list, err = store:resources(KIND)
+  if not list then return nil, err end
+  for _, r in ipairs(list) do attrs[r.arn] = json.decode(r.data) end
+  local sms
+  sms, err = store:list_state_machines()
+  if not sms then return nil, err end
+  local known = {}
+  for _, smrec in ipairs(sms) do known[smrec.arn] = smrec end
+  -- in creation order: the server's first, then the others (oldest first)
+  local arns = {}
+  for _, r in ipairs(list) do if known[r.arn] then arns[#arns + 1] = r.arn end end
+  for _, smrec in ipairs(sms) do if not attrs[smrec.arn] then arns[#arns + 1] = smrec.arn end end
+  for _, arn in ipairs(arns) do
+    local smrec = known[arn]
+    local a = attrs[arn] or { name = smrec.name, type = smrec.type, creationDate = smrec.created,
+      roleArn = "arn:aws:iam::" .. engine.account .. ":role/stepflow", revisionId = engine:uuid() }
+    local sm, cerr = engine:create_state_machine(smrec.definition, { name = a.name, type = a.type,
+      role_arn = a.roleArn, revision = smrec.revision })
+    if not sm then return nil, "state machine " .. arn .. ": " .. tostring(cerr) end
+    a.arn, a.sm, a.definition, a.revision = arn, sm, smrec.definition, smrec.revision
+    self.by_arn[arn] = a
+    self.order[#self.order + 1] = arn
+  end
+  return self
+end
+
+--- The state machine record with this ARN, or nil.
+function Machines:get(arn)
+  return self.by_arn[arn]
+end
+
+--- State machine records, oldest first.
+function Machines:list()
+  local out = {}
+  for _, arn in ipairs(self.order) do out[#out + 1] = self.by_arn[arn] end
+  return out
+end
+
+-- Compiles and records a definition: a new revision when it changed.
+-- Returns the machine and its revision, or nil, problems.
+local function compile(self, rec, text)
+  local engine = self.engine
+  local sm, err, problems = engine:create_state_machine(text, { name = rec.name, type = rec.type,
+    role_arn = rec.roleArn })
+  if not sm then return nil, problems or { { path = "", message = tostring(err) } } end
+  local rev = sm.revision
+  if not rev then
+    -- the engine records STANDARD machines; EXPRESS ones are recorded here
+    local perr
+    rev, perr = self.store:put_state_machine({ arn = sm.arn, name = rec.name, definition = text,
+      type = rec.type, created = rec.creationDate })
+    if not rev then error("stepflow.server: store: " .. tostring(perr), 0) end
+    sm.revision = rev
+  end
+  return sm, rev
+end
+
+local function save(self, rec)
+  local store = self.store
+  local ok, err = store:put_resource(KIND, rec.arn, json.encode(pick(rec, FIELDS)))
+  if ok then
+    ok, err = store:put_resource(REV_KIND, rec.arn .. "#" .. rec.revision,
+      json.encode(pick(rec, REVISION_FIELDS)))
+  end
+  if not ok then error("stepflow.server: store: " .. tostring(err), 0) end
+end
+
+--- Creates a state machine from `p` ({name, definition (text), type,
+-- roleArn, loggingConfiguration, tracingConfiguration,
+-- encryptionConfiguration}) under `arn`. Returns the record, or nil and
+-- the validation problems of the definition.
+function Machines:create(arn, p)
+  local now = self.engine.loop:now()
+  local rec = { arn = arn, name = p.name, type = p.type or "STANDARD", roleArn = p.roleArn,
+    creationDate = now, revisionId = self.engine:uuid(),
+    loggingConfiguration = p.loggingConfiguration, tracingConfiguration = p.tracingConfiguration,
+    encryptionConfiguration = p.encryptionConfiguration, versions = 0 }
+  local sm, rev = compile(self, rec, p.definition)
+  if not sm then return nil, rev end
+  rec.sm, rec.revision, rec.definition = sm, rev, p.definition
+  save(self, rec)
+  self.by_arn[arn] = rec
+  self.order[#self.order + 1] = arn
+  return rec
+end
+
+--- Updates a state machine with the fields of `p` that are set
+-- (definition, roleArn, and the configurations): a new revisionId; a new
+-- definition is a new revision, which new executions run (running ones
+-- keep theirs). Returns the record, or nil and the problems.
+function Machines:update(rec, p)
+  if p.definition ~= nil then
+    local sm, rev = compile(self, { name = rec.name, type = rec.type, roleArn = p.roleArn or rec.roleArn,
+      creationDate = rec.creationDate }, p.definition)
+    if not sm then return nil, rev end
+    rec.sm, rec.revision, rec.definition = sm, rev, p.definition
+  end
+  for _, k in ipairs({ "roleArn", "loggingConfiguration", "tracingConfiguration", "encryptionConfiguration" }) do
+    if p[k] ~= nil then rec[k] = p[k] end
+  end
+  rec.sm.role_arn = rec.roleArn
+  rec.updateDate = self.engine.loop:now()
+  rec.revisionId = self.engine:uuid()
+  save(self, rec)
+  return rec
+end
+
+--- Publishes the next version of a state machine (its current revision):
+-- returns the version number. Versions are recorded for the operations
+-- on versions (resources "state_machine_version", ARN `arn:N`).
+function Machines:publish(rec, description)
+  rec.versions = (rec.versions or 0) + 1
+  local n = rec.versions
+  local ok, err = self.store:put_resource("state_machine_version", rec.arn .. ":" .. n, json.encode({
+    revision = rec.revision, revisionId = rec.revisionId, description = description,
+    creationDate = self.engine.loop:now() }))
+  if not ok then error("stepflow.server: store: " .. tostring(err), 0) end
+  save(self, rec)
+  return n
+end
+
+--- Deletes a state machine: executions that run it go on to their end.
+function Machines:delete(rec)
+  local store = self.store
+  self.by_arn[rec.arn] = nil
+  for i, arn in ipairs(self.order) do
+    if arn == rec.arn then
+      table.remove(self.order, i)
+      break
+    end
+  end
+  local ok, err = store:delete_state_machine(rec.arn)
+  if ok ~= nil then ok, err = store:delete_resource(KIND, rec.arn) end
+  if ok == nil then error("stepflow.server: store: " .. tostring(err), 0) end
+end
+
+--- The definition and attributes of a state machine as a stored
+-- execution ran it (its revision), or nil.
+function Machines:revision_of(sm_arn, revision)
+  local store = self.store
+  local text = revision and store:get_definition(sm_arn, revision)
+  local rec = self.by_arn[sm_arn]
+  if not text then
+    if not rec then return nil end
+    return rec.definition, rec
+  end
+  local data = store:get_resource(REV_KIND, sm_arn .. "#" .. revision)
+  local attrs = data and json.decode(data) or rec or {}
+  return text, attrs
+end
+
+return M

@@ -1,0 +1,184 @@
+--- Operations on state machines: Create, Describe, Update, Delete, List,
+-- DescribeStateMachineForExecution.
+local json = require("stepflow.json")
+local common = require("stepflow.server.common")
+
+local M = {}
+
+local date = common.date
+local ops = {}
+M.operations = ops
+
+-- Whether two configuration values (decoded JSON or nil) are the same.
+local function same(a, b)
+  if a == nil or b == nil then return a == b end
+  return json.encode(a) == json.encode(b)
+end
+
+-- InvalidDefinition's message: every problem, as AWS lists them.
+local function invalid_definition(problems)
+  local parts = {}
+  for i, p in ipairs(problems) do
+    parts[i] = "SCHEMA_VALIDATION_FAILED: " .. p.message .. " at " .. (p.path == "" and "/" or p.path)
+  end
+  return nil, "InvalidDefinition", "Invalid State Machine Definition: '" .. table.concat(parts, ", ") .. "'"
+end
+
+local function check_role(arn)
+  if not arn:find("^arn:[%w%-]+:iam::%d*:role/.") then
+    return nil, "InvalidArn", "Invalid Role Arn: '" .. arn .. "'"
+  end
+  return true
+end
+
+local function check_logging(cfg)
+  if cfg and cfg.level and cfg.level ~= "OFF" and (not cfg.destinations or #cfg.destinations == 0) then
+    return nil, "InvalidLoggingConfiguration",
+      "Invalid Logging Configuration: Must specify exactly one Log Destination."
+  end
+  return true
+end
+
+local function not_found(arn)
+  return nil, "StateMachineDoesNotExist", "State Machine Does Not Exist: '" .. arn .. "'"
+end
+
+-- The machine a state machine ARN names (unqualified only), or nil and
+-- the error.
+local function lookup(server, arn)
+  local base, qualifier, message = common.state_machine_arn(arn)
+  if not base then return nil, qualifier, message end
+  local rec = server.machines:get(base)
+  if not rec or qualifier then return not_found(arn) end
+  return rec
+end
+M.lookup = lookup
+
+local function version_arn(rec, n)
+  return n and (rec.arn .. ":" .. n) or nil
+end
+
+function ops.CreateStateMachine(server, input, call)
+  local ok, code, message = common.check_name(input.name)
+  if not ok then return nil, code, message end
+  ok, code, message = check_role(input.roleArn)
+  if not ok then return nil, code, message end
+  ok, code, message = check_logging(input.loggingConfiguration)
+  if not ok then return nil, code, message end
+  if input.versionDescription and not input.publish then
+    return nil, "ValidationException", "Version description can only be set when publish is true"
+  end
+  if input.tags and #input.tags > 50 then
+    return nil, "TooManyTags", "Too many tags: a resource can have at most 50"
+  end
+  local arn = "arn:aws:states:" .. server.region .. ":" .. server.account .. ":stateMachine:" .. input.name
+  local rec = server.machines:get(arn)
+  local stype = input.type or "STANDARD"
+  if rec then
+    -- AWS: the same call again returns the existing machine
+    if rec.definition == input.definition and rec.type == stype and rec.roleArn == input.roleArn
+        and same(rec.loggingConfiguration, input.loggingConfiguration)
+        and same(rec.tracingConfiguration, input.tracingConfiguration) and not input.publish then
+      return { stateMachineArn = arn, creationDate = date(rec.creationDate) }
+    end
+    return nil, "StateMachineAlreadyExists", "State Machine Already Exists: '" .. arn .. "'"
+  end
+  local problems
+  rec, problems = server.machines:create(arn, { name = input.name, definition = input.definition,
+    type = stype, roleArn = input.roleArn, loggingConfiguration = input.loggingConfiguration,
+    tracingConfiguration = input.tracingConfiguration, encryptionConfiguration = input.encryptionConfiguration })
+  if not rec then return invalid_definition(problems) end
+  if input.tags then
+    local put, err = server.engine.store:put_resource("tags", arn, json.encode(input.tags))
+    if not put then error("stepflow.server: store: " .. tostring(err), 0) end
+  end
+  local out = { stateMachineArn = arn, creationDate = date(rec.creationDate) }
+  if input.publish then
+    out.stateMachineVersionArn = version_arn(rec, server.machines:publish(rec, input.versionDescription))
+  end
+  return call:reply_after_commit(out)
+end
+
+function ops.DescribeStateMachine(server, input)
+  local rec, code, message = lookup(server, input.stateMachineArn)
+  if not rec then return nil, code, message end
+  return {
+    stateMachineArn = rec.arn, name = rec.name, status = "ACTIVE", definition = rec.definition,
+    roleArn = rec.roleArn, type = rec.type, creationDate = date(rec.creationDate),
+    loggingConfiguration = rec.loggingConfiguration or { level = "OFF", includeExecutionData = false },
+    tracingConfiguration = rec.tracingConfiguration or { enabled = false },
+    encryptionConfiguration = rec.encryptionConfiguration or { type = "AWS_OWNED_KEY" },
+    revisionId = rec.revisionId,
+  }
+end
+
+function ops.UpdateStateMachine(server, input, call)
+  local rec, code, message = lookup(server, input.stateMachineArn)
+  if not rec then return nil, code, message end
+  if input.definition == nil and input.roleArn == nil and input.loggingConfiguration == nil
+      and input.tracingConfiguration == nil and input.encryptionConfiguration == nil then
+    return nil, "MissingRequiredParameter", "Either the definition, the role ARN, the LoggingConfiguration, "
+      .. "the EncryptionConfiguration or the TracingConfiguration must be specified"
+  end
+  if input.versionDescription and not input.publish then
+    return nil, "ValidationException", "Version description can only be set when publish is true"
+  end
+  local ok
+  if input.roleArn then
+    ok, code, message = check_role(input.roleArn)
+    if not ok then return nil, code, message end
+  end
+  ok, code, message = check_logging(input.loggingConfiguration)
+  if not ok then return nil, code, message end
+  local problems
+  rec, problems = server.machines:update(rec, input)
+  if not rec then return invalid_definition(problems) end
+  local out = { updateDate = date(rec.updateDate), revisionId = rec.revisionId }
+  if input.publish then
+    out.stateMachineVersionArn = version_arn(rec, server.machines:publish(rec, input.versionDescription))
+  end
+  return call:reply_after_commit(out)
+end
+
+function ops.DeleteStateMachine(server, input, call)
+  local base, qualifier, message = common.state_machine_arn(input.stateMachineArn)
+  if not base then return nil, qualifier, message end
+  local rec = not qualifier and server.machines:get(base)
+  -- AWS: deleting a state machine that does not exist succeeds
+  if rec then server.machines:delete(rec) end
+  return call:reply_after_commit({})
+end
+
+function ops.ListStateMachines(server, input)
+  local items = {}
+  for i, rec in ipairs(server.machines:list()) do
+    items[i] = { stateMachineArn = rec.arn, name = rec.name, type = rec.type,
+      creationDate = date(rec.creationDate) }
+  end
+  local page, token, message = common.page(items, input, "state_machines")
+  if not page then return nil, token, message end
+  return { stateMachines = page, nextToken = token }
+end
+
+function ops.DescribeStateMachineForExecution(server, input)
+  local ok, code, message = common.execution_arn(input.executionArn)
+  if not ok then return nil, code, message end
+  local rec = server.engine:describe_execution(input.executionArn)
+  if not rec then
+    return nil, "ExecutionDoesNotExist", "Execution Does Not Exist: '" .. input.executionArn .. "'"
+  end
+  local definition, attrs = server.machines:revision_of(rec.sm_arn, rec.revision)
+  if not definition then
+    return nil, "ExecutionDoesNotExist", "Execution Does Not Exist: '" .. input.executionArn .. "'"
+  end
+  return {
+    stateMachineArn = rec.sm_arn, name = rec.sm_arn:match("[^:]+$"), definition = definition,
+    roleArn = attrs.roleArn, updateDate = date(attrs.updateDate or attrs.creationDate or rec.started),
+    loggingConfiguration = attrs.loggingConfiguration or { level = "OFF", includeExecutionData = false },
+    tracingConfiguration = attrs.tracingConfiguration or { enabled = false },
+    encryptionConfiguration = attrs.encryptionConfiguration or { type = "AWS_OWNED_KEY" },
+    revisionId = attrs.revisionId,
+  }
+end
+
+return M

@@ -1,0 +1,70 @@
+-- `stepflow serve` driven by the AWS CLI (Debian's awscli, /usr/bin/aws)
+-- with --endpoint-url: create-state-machine, start-execution,
+-- describe-execution, get-execution-history.
+local json = require("stepflow.json")
+local serve = require("server.serve_process")
+
+local AWS = "/usr/bin/aws"
+
+describe("stepflow serve with the AWS CLI", function()
+  local proc, dir
+
+  setup(function()
+    assert(io.open(AWS), "the awscli package is missing: run make")
+    proc = serve.start("")
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir))
+  end)
+
+  teardown(function()
+    if proc then proc:stop("TERM") end
+    os.execute("rm -rf " .. dir)
+  end)
+
+  -- Runs `aws stepfunctions ARGS` against the server: decoded output.
+  local function aws(args)
+    local cmd = "env -i PATH=/usr/bin:/bin HOME=" .. dir .. " AWS_ACCESS_KEY_ID=AKIDCLI AWS_SECRET_ACCESS_KEY=s "
+      .. "AWS_DEFAULT_REGION=us-east-1 AWS_PAGER= " .. AWS .. " stepfunctions --endpoint-url http://127.0.0.1:"
+      .. proc.port .. " --output json " .. args .. " 2>&1"
+    local p = assert(io.popen(cmd))
+    local out = p:read("a")
+    local ok = p:close()
+    return ok, out
+  end
+
+  it("creates a state machine, runs an execution and reads it back", function()
+    local def = dir .. "/hello.json"
+    local f = assert(io.open(def, "w"))
+    f:write('{"StartAt":"Hi","States":{"Hi":{"Type":"Pass","Result":{"hello":"cli"},"End":true}}}')
+    f:close()
+    local ok, out = aws("create-state-machine --name cli --role-arn arn:aws:iam::123456789012:role/cli "
+      .. "--definition file://" .. def)
+    assert.is_true(ok, out)
+    local sm = json.decode(out).stateMachineArn
+    assert.equal("arn:aws:states:us-east-1:123456789012:stateMachine:cli", sm)
+    ok, out = aws("start-execution --state-machine-arn " .. sm .. " --name run1 --input '{\"a\":1}'")
+    assert.is_true(ok, out)
+    local arn = json.decode(out).executionArn
+    local d
+    for _ = 1, 20 do
+      ok, out = aws("describe-execution --execution-arn " .. arn)
+      assert.is_true(ok, out)
+      d = json.decode(out)
+      if d.status ~= "RUNNING" then break end
+    end
+    assert.same({ "SUCCEEDED", '{"hello":"cli"}', '{"a":1}' }, { d.status, d.output, d.input })
+    ok, out = aws("get-execution-history --execution-arn " .. arn)
+    assert.is_true(ok, out)
+    local types = {}
+    for i, e in ipairs(json.decode(out).events) do types[i] = e.type end
+    assert.same({ "ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded" }, types)
+  end)
+
+  it("shows AWS's error codes as the CLI reports them", function()
+    local ok, out = aws("describe-execution --execution-arn arn:aws:states:us-east-1:123456789012:execution:cli:none")
+    assert.is_false(not not ok)
+    assert.matches("An error occurred %(ExecutionDoesNotExist%) when calling the DescribeExecution operation: "
+      .. "Execution Does Not Exist: 'arn:aws:states:us%-east%-1:123456789012:execution:cli:none'", out)
+  end)
+end)

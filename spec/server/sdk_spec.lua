@@ -1,0 +1,93 @@
+-- `stepflow serve` driven by the AWS SDK for JavaScript v3 (npm
+-- @aws-sdk/client-sfn, pinned in package-lock.json, installed by make):
+-- every operation on state machines and executions and their error codes,
+-- StartSyncExecution with and without the sync- host prefix, SigV4
+-- verification, and a SIGKILL with StartExecution calls in flight that
+-- loses nothing acknowledged.
+local json = require("stepflow.json")
+local serve = require("server.serve_process")
+
+local SCRIPT = "spec/server/sdk/operations.mjs"
+
+local function node(...)
+  local args = table.concat({ ... }, " ")
+  local p = assert(io.popen("env -u LD_PRELOAD node " .. SCRIPT .. " " .. args .. " 2>&1"))
+  local out = p:read("a")
+  p:close()
+  local last = out:match("([^\n]*)\n?$")
+  local ok, report = pcall(json.decode, last)
+  assert(ok and type(report) == "table", "node " .. args .. " printed: " .. out)
+  return report
+end
+
+describe("stepflow serve with the AWS SDK for JavaScript", function()
+  local store, creds, proc, signed
+
+  setup(function()
+    assert(io.open("node_modules/@aws-sdk/client-sfn/package.json"), "run make (npm ci) first")
+    store = serve.temp_store()
+    creds = os.tmpname()
+    local f = assert(io.open(creds, "w"))
+    f:write("# access key id, secret\nAKIDSTEPFLOW stepflow-secret\n")
+    f:close()
+  end)
+
+  teardown(function()
+    if proc then proc:stop("KILL") end
+    if signed then signed:stop("KILL") end
+    serve.remove(store)
+    os.remove(creds)
+  end)
+
+  it("serves every operation and error code as the SDK expects them", function()
+    proc = serve.start("--store " .. store)
+    assert.matches("store " .. store, proc.line, 1, true)
+    signed = serve.start("--credentials " .. creds)
+    assert.matches("store in memory", signed.line, 1, true)
+    local report = node("all", proc.port, signed.port)
+    assert.same({}, report.failures)
+    assert.is_true(report.checks >= 50)
+    local _, code = signed:stop("TERM")
+    signed = nil
+    assert.equal(0, code)
+  end)
+
+  it("serves them on a PostgreSQL store too", function()
+    local pg_helper = require("pg_helper")
+    if not pg_helper.url() then return pending(pg_helper.MISSING) end
+    local pg = serve.start("--store '" .. pg_helper.reset() .. "'")
+    local report = node("all", pg.port)
+    local _, code = pg:stop("TERM")
+    assert.same({}, report.failures)
+    assert.equal(0, code)
+  end)
+
+  it("keeps state machines and executions across a restart", function()
+    local _, code = proc:stop("TERM")
+    proc = nil
+    assert.equal(0, code)
+    proc = serve.start("--store " .. store)
+    local body = io.popen("env -u LD_PRELOAD curl -s -H 'X-Amz-Target: AWSStepFunctions.ListStateMachines' -d '{}' http://127.0.0.1:"
+      .. proc.port .. "/"):read("a")
+    local names = {}
+    for _, sm in ipairs(json.decode(body).stateMachines) do names[#names + 1] = sm.name end
+    assert.same({ "sdk-std", "sdk-express", "sdk-fail", "sdk-long" }, names)
+  end)
+
+  it("loses no acknowledged StartExecution when killed with SIGKILL", function()
+    local acked = os.tmpname()
+    local report = node("kill", proc.port, proc.pid, acked)
+    assert.same({}, report.failures)
+    local _, how, code = proc:wait()
+    proc = nil
+    assert.is_true(how == "signal" or code == 128 + 9)  -- killed (through sh: 137)
+    proc = serve.start("--store " .. store)
+    assert.matches("execution%(s%) resumed", proc.line)
+    report = node("verify", proc.port, acked)
+    os.remove(acked)
+    assert.same({}, report.failures)
+    local _, status = proc:stop("INT")
+    proc = nil
+    assert.equal(0, status)
+  end)
+end)
