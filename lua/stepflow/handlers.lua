@@ -274,8 +274,9 @@ function M.wrap_invoke(engine, result, effective)
   return out
 end
 
---- Loads a handlers file: a Lua chunk returning a table name -> function.
--- Returns the table, or nil, message.
+--- Loads a handlers file: a Lua chunk returning a table name -> function
+-- (a handler), or Resource pattern -> table (an integration, see
+-- stepflow.integrations.registry). Returns the table, or nil, message.
 function M.load_file(path)
   local chunk, err = loadfile(path)
   if not chunk then return nil, "handlers: " .. err end
@@ -285,9 +286,10 @@ function M.load_file(path)
     return nil, "handlers: " .. path .. " must return a table of functions, got " .. type(t)
   end
   for k, v in pairs(t) do
-    if type(k) ~= "string" or type(v) ~= "function" then
+    if type(k) ~= "string" or (type(v) ~= "function" and type(v) ~= "table") then
       return nil, "handlers: " .. path .. ": entry " .. tostring(k) ..
-        " is not a function (a handlers file returns {name = function(input, ctx) ... end})"
+        " is not a function (a handlers file returns {name = function(input, ctx) ... end}, " ..
+        "and integrations as {[Resource pattern] = {call = ..., start = ..., poll = ...}})"
     end
   end
   return t

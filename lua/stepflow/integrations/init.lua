@@ -44,4 +44,19 @@ function M.is_integration_entry(name, value)
   return type(value) == "table" and type(name) == "string"
 end
 
+--- What an engine would resolve Tasks with, made from a handlers table
+-- (name -> function, Resource pattern -> integration table) without an
+-- engine: for commands that check definitions before they run them.
+-- Entries that are not valid integrations are left out.
+function M.resolver(entries)
+  local fns = {}
+  local reg = registry.new()
+  builtins(reg)
+  for name, v in pairs(entries or {}) do
+    if M.is_integration_entry(name, v) then reg:register(name, v) else fns[name] = v end
+  end
+  return { handlers = fns, integrations = reg, region = "us-east-1", account = "123456789012",
+    uuid = function() return "00000000-0000-4000-8000-000000000000" end }
+end
+
 return M

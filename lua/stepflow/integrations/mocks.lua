@@ -128,7 +128,7 @@ end
 -- messages (a file name). Returns a mock config, or nil, message (every
 -- problem, one per line, each with its place) and the problem list.
 function M.parse(config, source)
-  source = source or "mock config"
+  source = source or "(a table)"
   local problems = {}
   local function fail()
     local lines = {}

@@ -215,17 +215,9 @@ function M.wait_for_worker(call)
       return call:wait()
     end
   end
+  -- queued: the heartbeat counts only once a worker has the task
   call.engine.activities:enqueue(call)
-  call.waited = true
-  if call.timeout_s then
-    -- the heartbeat counts once a worker has the task
-    local hb = call.heartbeat_s
-    call.heartbeat_s = false
-    call:wait()
-    call.heartbeat_s = hb
-    return "block"
-  end
-  return "block"
+  return call:wait()
 end
 
 return M

@@ -109,7 +109,7 @@ function M.unresolved(engine, def, mocked_states)
           if known then
             local fn, err, target = M.resolve(engine, info, st.Resource, payload)
             if not fn and not target then
-              out[#out + 1] = { state = name, resource = st.Resource,
+              out[#out + 1] = { state = name, resource = st.Resource, payload = payload,
                 message = err and err.Cause or "nothing serves it" }
             end
           end

@@ -184,10 +184,9 @@ function Call:settle(ok, value, replayed)
   local result = value
   if result == nil then result = null end
   if record_it then
-    -- strings, booleans and finite numbers need no check
+    -- booleans and finite numbers need no check (strings: the size limit)
     local rt = type(result)
-    if rt ~= "string" and rt ~= "boolean" and (rt ~= "number" or result ~= result or
-        result == huge or result == -huge) then
+    if rt ~= "boolean" and (rt ~= "number" or result ~= result or result == huge or result == -huge) then
       local e = bad_result(task, result, engine.payload_limit)
       if e then
         self:event(task.events.failed, frame.exec.sink and { error = e.Error, cause = e.Cause })
@@ -428,7 +427,8 @@ function Call:wait()
       self:finish(false, errors.new(errors.Timeout))
     end)
   end
-  if self.heartbeat_s and not self.hb_timer then self:arm_heartbeat() end
+  -- (an activity's heartbeat starts when a worker takes it)
+  if self.heartbeat_s and not self.hb_timer and not self.queued then self:arm_heartbeat() end
   return "block"
 end
 
