@@ -12,6 +12,7 @@
 #include "lauxlib.h"
 
 #include "stepflow_core.h"
+#include "lmod_engine.h"
 
 #define LOOP_MT   "stepflow.Loop"
 #define TIMER_MT  "stepflow.Timer"
@@ -22,12 +23,15 @@
 ** fills the other, so both stay sequences starting at 1 and keep their
 ** array part), and the error a callback raised, waiting for run() to
 ** rethrow it. A queue holds items as (fn, arg) pairs at 2k-1 and 2k; the
-** queue table itself stands for "no argument" (it never escapes).
+** queue table itself stands for "no argument" (it never escapes). UV_IO
+** maps the loop's I/O sources (HTTP clients) to their __close, which
+** closing the loop calls before it frees the event_base.
 */
 #define UV_QA   1
 #define UV_QB   2
 #define UV_ERR  3
-#define LOOP_NUV 3
+#define UV_IO   4
+#define LOOP_NUV 4
 
 /* Longest delay: 2^52 ms (142,000 years) keeps clock + delay in range,
    in microseconds too, and exact as a double. */
@@ -40,7 +44,7 @@
 
 /* While run()/step() runs, the loop is at this index of the running frame
    (run_inner); the hooks find it there. */
-#define SELF 1
+#define SELF STEPFLOW_LOOP_SELF
 
 struct Watch;
 
@@ -436,6 +440,33 @@ static int loop_is_virtual (lua_State *L) {
 }
 
 
+/* Closes the I/O sources of the loop at index 1: their __close frees
+   their events while the base still exists. The sources are listed first,
+   since each one detaches itself while closing.  [-0, +0, e] */
+static void close_io (lua_State *L) {
+  int io, list, n = 0, i;
+  if (lua_getiuservalue(L, 1, UV_IO) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return;
+  }
+  io = lua_gettop(L);
+  lua_newtable(L);
+  list = io + 1;
+  lua_pushnil(L);
+  while (lua_next(L, io)) {  /* STACK: io, list, obj, close */
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, list, 2 * ++n - 1);
+    lua_rawseti(L, list, 2 * n);
+  }
+  for (i = 1; i <= n; i++) {
+    lua_rawgeti(L, list, 2 * i);
+    lua_rawgeti(L, list, 2 * i - 1);
+    lua_call(L, 1, 0);
+  }
+  lua_pop(L, 2);
+}
+
+
 /* Closes lp (the userdata at index 1): disarms every timer, drops the
    queues and any stored error, frees the base. Idempotent. */
 static void close_watch (lua_State *L, Watch *w);
@@ -445,6 +476,7 @@ static void close_loop (lua_State *L, Loop *lp) {
   while (lp->watches != NULL)
     close_watch(L, lp->watches);
   if (!lp->closed) {
+    close_io(L);
     while ((e = stepflow_heap_top(&lp->core.timers)) != NULL) {
       Timer *t = (Timer *)e;
       lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);  /* STACK: timer */
@@ -459,6 +491,8 @@ static void close_loop (lua_State *L, Loop *lp) {
     lua_setiuservalue(L, 1, UV_QB);
     lua_pushnil(L);
     lua_setiuservalue(L, 1, UV_ERR);
+    lua_pushnil(L);
+    lua_setiuservalue(L, 1, UV_IO);
   }
   stepflow_loop_close(&lp->core);
 }
@@ -703,6 +737,62 @@ static int watch_close (lua_State *L) {
 
 /*
 ** ---------------------------------------------------------------------
+** what the other bindings use (lmod_engine.h)
+** ---------------------------------------------------------------------
+*/
+
+stepflow_loop *stepflow_checkloop (lua_State *L, int idx) {
+  Loop *lp = (Loop *)luaL_checkudata(L, idx, LOOP_MT);
+  if (lp->closed)
+    luaL_error(L, "attempt to use a closed loop");
+  return &lp->core;
+}
+
+
+lua_State *stepflow_loop_thread (stepflow_loop *core) {
+  return ((Loop *)core)->L;
+}
+
+
+void stepflow_loop_post (lua_State *L, int loop_idx, int fn_idx,
+                         int arg_idx) {
+  Loop *lp = (Loop *)lua_touserdata(L, loop_idx);
+  lua_Integer k = 2 * (lua_Integer)lp->core.nready;
+  fn_idx = lua_absindex(L, fn_idx);
+  arg_idx = lua_absindex(L, arg_idx);
+  lua_getiuservalue(L, loop_idx, lp->qin);  /* STACK: q */
+  lua_pushvalue(L, fn_idx);
+  lua_rawseti(L, -2, k + 1);
+  lua_pushvalue(L, lua_isnil(L, arg_idx) ? -1 : arg_idx);
+  lua_rawseti(L, -2, k + 2);
+  lua_pop(L, 1);
+  lp->core.nready++;
+}
+
+
+void stepflow_loop_attach (lua_State *L, int loop_idx, int obj_idx) {
+  obj_idx = lua_absindex(L, obj_idx);
+  lua_getiuservalue(L, loop_idx, UV_IO);  /* STACK: io */
+  lua_pushvalue(L, obj_idx);
+  luaL_getmetafield(L, obj_idx, "__close");  /* STACK: io, obj, close */
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+}
+
+
+void stepflow_loop_detach (lua_State *L, int loop_idx, int obj_idx) {
+  obj_idx = lua_absindex(L, obj_idx);
+  if (lua_getiuservalue(L, loop_idx, UV_IO) == LUA_TTABLE) {
+    lua_pushvalue(L, obj_idx);
+    lua_pushnil(L);
+    lua_rawset(L, -3);
+  }
+  lua_pop(L, 1);
+}
+
+
+/*
+** ---------------------------------------------------------------------
 ** module
 ** ---------------------------------------------------------------------
 */
@@ -740,6 +830,8 @@ static int core_loop (lua_State *L) {
   lua_setiuservalue(L, 1, UV_QA);
   lua_createtable(L, 64, 0);
   lua_setiuservalue(L, 1, UV_QB);
+  lua_newtable(L);
+  lua_setiuservalue(L, 1, UV_IO);
   if (stepflow_loop_init(&lp->core, virtual_time, &hooks) != 0) {
     stepflow_loop_close(&lp->core);
     return luaL_error(L, "cannot create the event loop (libevent)");
@@ -799,6 +891,7 @@ STEPFLOW_EXPORT int luaopen_stepflow_core_engine (lua_State *L) {
   lua_pushvalue(L, -4);
   lua_pushvalue(L, -6);
   luaL_setfuncs(L, loop_methods, 3);  /* upvalues: lmt, tmt, wmt */
+  stepflow_http_client_open(L, lua_gettop(L));
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, loop_gc);
   lua_setfield(L, -2, "__gc");

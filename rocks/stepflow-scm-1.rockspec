@@ -16,16 +16,18 @@ external_dependencies = {
   ZLIB = { header = "zlib.h", library = "z" },
   -- Debian keeps libpq-fe.h in /usr/include/postgresql
   PQ = { header = "postgresql/libpq-fe.h", library = "pq" },
+  OPENSSL = { header = "openssl/ssl.h", library = "ssl" },
 }
 build = {
   type = "builtin",
   modules = {
     -- C modules
     ["stepflow.core.engine"] = {
-      sources = { "core/lmod_engine.c", "core/loop.c", "core/heap.c" },
-      libraries = { "event_core" },
-      incdirs = { "core", "$(LIBEVENT_INCDIR)" },
-      libdirs = { "$(LIBEVENT_LIBDIR)" },
+      sources = { "core/lmod_engine.c", "core/loop.c", "core/heap.c", "core/http_client.c",
+        "core/lmod_http_client.c" },
+      libraries = { "event_core", "event_extra", "event_openssl", "ssl", "crypto" },
+      incdirs = { "core", "$(LIBEVENT_INCDIR)", "$(OPENSSL_INCDIR)" },
+      libdirs = { "$(LIBEVENT_LIBDIR)", "$(OPENSSL_LIBDIR)" },
     },
     ["stepflow.core.json"] = {
       sources = { "core/lmod_json.c", "core/json_decode.c", "core/json_encode.c",

@@ -32,7 +32,7 @@ local function provide(info, resource)
       "an entry of that name returning a table in a handlers file), a Lua handler named '" ..
       info.base .. "', or mock the state (a mock config and a test case)"
   end
-  return "register a Lua handler named '" .. (info.activity or info.name or resource) ..
+  return "register a Lua handler named '" .. (info.activity or info.function_name or info.name or resource) ..
     "' (engine:register(name, fn) or --handlers FILE), or mock the state"
 end
 
@@ -109,8 +109,12 @@ function M.unresolved(engine, def, mocked_states)
           if known then
             local fn, err, target = M.resolve(engine, info, st.Resource, payload)
             if not fn and not target then
-              out[#out + 1] = { state = name, resource = st.Resource, payload = payload,
-                message = err and err.Cause or "nothing serves it" }
+              local what = info.kind == "lambda_invoke" and payload and
+                ("register a Lua handler named '" .. handlers.function_name(payload.FunctionName) ..
+                  "' (engine:register(name, fn) or --handlers FILE), or mock the state")
+                or (err and err.Cause and err.Cause:match("^stepflow: nothing serves Resource '[^']*': (.*)$"))
+                or provide(info, st.Resource)
+              out[#out + 1] = { state = name, resource = st.Resource, payload = payload, message = what }
             end
           end
         end

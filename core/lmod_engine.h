@@ -1,0 +1,60 @@
+/*
+** lmod_engine.h: what lmod_engine.c lends the other bindings of
+** stepflow.core.engine (lmod_http_client.c): the loop behind a Loop
+** userdata, the thread running it, and the loop's list of I/O sources.
+*/
+#ifndef STEPFLOW_LMOD_ENGINE_H
+#define STEPFLOW_LMOD_ENGINE_H
+
+#include "lua.h"
+
+#include "stepflow_core.h"
+
+#pragma GCC visibility push(hidden)
+
+/*
+  The open Loop userdata at index idx (raises otherwise).
+ */
+stepflow_loop *stepflow_checkloop (lua_State *L, int idx);
+
+/*
+  The thread running the loop's run() or step(), or NULL outside them.
+  libevent callbacks only happen inside them, so they use this thread to
+  call into Lua (under lua_pcall, at the top of its stack).
+ */
+lua_State *stepflow_loop_thread (stepflow_loop *lp);
+
+/*
+  In a libevent callback, the Loop userdata is at this index of the
+  running thread's stack (the frame of run()/step()).
+ */
+#define STEPFLOW_LOOP_SELF 1
+
+/*
+  Posts fn(arg) to the ready queue of the Loop at loop_idx: the values at
+  fn_idx and arg_idx (nil: no argument), as loop:call(fn, arg) does.
+  Raises on a memory error, so libevent callbacks call it under
+  lua_pcall.  [-0, +0, m]
+ */
+void stepflow_loop_post (lua_State *L, int loop_idx, int fn_idx,
+                         int arg_idx);
+
+/*
+  Registers the object at obj_idx as an I/O source of the Loop at
+  loop_idx: closing the loop first calls the object's __close metamethod,
+  so that nothing of it outlives the event_base. detach forgets it.
+  [-0, +0, m]
+ */
+void stepflow_loop_attach (lua_State *L, int loop_idx, int obj_idx);
+void stepflow_loop_detach (lua_State *L, int loop_idx, int obj_idx);
+
+/*
+  Adds the HTTP client's method (loop:http_client) to the table at
+  methods_idx and registers its metatables (lmod_http_client.c).
+  [-0, +0, m]
+ */
+void stepflow_http_client_open (lua_State *L, int methods_idx);
+
+#pragma GCC visibility pop
+
+#endif
