@@ -45,13 +45,17 @@ describe("activities", function()
     assert.same({ "FAILED", "Rejected", "no" }, { exec.status, exec.error, exec.cause })
   end)
 
-  it("times out an activity no worker takes (ActivityTimedOut)", function()
+  it("counts TimeoutSeconds from the worker's start (ActivityTimedOut)", function()
     local engine = stepflow.new({ virtual_time = true, history = true })
     local sm = assert(engine:create_state_machine(machine({ TimeoutSeconds = 30 })))
     local exec = engine:start_execution(sm, {})
     engine:run()
+    assert.equal("RUNNING", exec.status)  -- no worker yet: it waits
+    assert(engine:get_activity_task(ARN, "slow-worker"))
+    engine:run()
     assert.equal("States.Timeout", exec.error)
-    assert.equal("ActivityTimedOut", exec.history[4].type)
+    assert.same({ "ActivityScheduled", "ActivityStarted", "ActivityTimedOut" },
+      { exec.history[3].type, exec.history[4].type, exec.history[5].type })
     assert.is_nil(engine:get_activity_task(ARN, "late"))
   end)
 

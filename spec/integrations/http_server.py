@@ -9,6 +9,7 @@ Prints its port on the first line, then serves until killed:
   /slow?s=N         answers after N seconds
   /oauth/token      client credentials: Basic client:secret -> access_token
   /need-bearer      200 with the Authorization header it got, 401 without
+  /v1/customers/ID  examples/onboarding's customers API (cus_42 exists)
 """
 import base64
 import http.server
@@ -57,6 +58,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.answer(401, json.dumps({"error": "invalid_client"}))
             return self.answer(200, json.dumps({"access_token": "tok-" + form.get("scope", ["none"])[0],
                                                 "expires_in": 3600, "token_type": "Bearer"}))
+        if url.path.startswith("/v1/customers/"):
+            # the customers API of examples/onboarding
+            cid = url.path.rsplit("/", 1)[1]
+            if cid != "cus_42":
+                return self.answer(404, json.dumps({"error": "no such customer"}))
+            return self.answer(200, json.dumps({"id": cid, "name": "Ada", "balance": 250,
+                                                "authorization": self.headers.get("Authorization")}))
         if url.path == "/need-bearer":
             auth = self.headers.get("Authorization")
             if not auth:

@@ -2,8 +2,8 @@
 -- activity ARN and that no Lua handler serves waits here (after its
 -- ActivityScheduled event) until a worker takes it
 -- (engine:get_activity_task, the server's GetActivityTask): then its
--- ActivityStarted is recorded with the worker's name, its heartbeat
--- starts counting, and the worker ends it with its task token
+-- ActivityStarted is recorded with the worker's name, its timeout and
+-- heartbeat start counting, and the worker ends it with its task token
 -- (SendTaskSuccess / SendTaskFailure, SendTaskHeartbeat meanwhile).
 local json = require("stepflow.json")
 
@@ -34,7 +34,8 @@ local function hand_out(call, worker_name)
   call.taken = true
   local exec = call.frame.exec
   call:event(call.task.events.started, exec.sink and { workerName = worker_name })
-  if call.heartbeat_s then call:arm_heartbeat() end
+  -- TimeoutSeconds and HeartbeatSeconds count from here, as on AWS
+  call:wait()
   return { taskToken = call.token, input = json.encode(call.effective == nil and json.null
     or call.effective) }
 end

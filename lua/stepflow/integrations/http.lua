@@ -96,22 +96,8 @@ function M.form_encode(obj, format)
   return table.concat(out, "&")
 end
 
-local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-
-local function b64char(n)
-  return B64:sub(n + 1, n + 1)
-end
-
-local function base64(s)
-  local out = {}
-  for i = 1, #s, 3 do
-    local a, b, c = s:byte(i, i + 2)
-    local n = (a << 16) | ((b or 0) << 8) | (c or 0)
-    out[#out + 1] = b64char(n >> 18) .. b64char((n >> 12) & 63) ..
-      (b and b64char((n >> 6) & 63) or "=") .. (c and b64char(n & 63) or "=")
-  end
-  return table.concat(out)
-end
+-- (the intrinsics' base64, States.Base64Encode's)
+local base64 = require("stepflow.asl.intrinsics.hash").base64_encode
 M.base64 = base64
 
 ---------------------------------------------------------------- requests

@@ -215,7 +215,7 @@ function M.wait_for_worker(call)
       return call:wait()
     end
   end
-  -- queued: the heartbeat counts only once a worker has the task
+  -- queued: the timeout and heartbeat count only once a worker has it
   call.engine.activities:enqueue(call)
   return call:wait()
 end

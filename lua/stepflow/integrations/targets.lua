@@ -28,9 +28,8 @@ end
 -- What to provide for a Resource nothing serves, as a sentence.
 local function provide(info, resource)
   if info.kind == "service" then
-    return "register an integration for '" .. info.base .. "' (engine:register_integration, or " ..
-      "an entry of that name returning a table in a handlers file), a Lua handler named '" ..
-      info.base .. "', or mock the state (a mock config and a test case)"
+    return "register an integration for '" .. info.base .. "' (engine:register_integration, or a " ..
+      "table under that name in a handlers file) or a handler of that name, or mock the state"
   end
   return "register a Lua handler named '" .. (info.activity or info.function_name or info.name or resource) ..
     "' (engine:register(name, fn) or --handlers FILE), or mock the state"

@@ -421,14 +421,15 @@ function Call:wait()
   local frame = self.frame
   local engine = self.engine
   self.waited = true
+  -- an activity's timeout and heartbeat count once a worker takes it
+  if self.queued then return "block" end
   if self.timeout_s and not self.timer then
     self.timer = engine:after(self.timeout_s * 1000, frame, function()
       self.timer = false
       self:finish(false, errors.new(errors.Timeout))
     end)
   end
-  -- (an activity's heartbeat starts when a worker takes it)
-  if self.heartbeat_s and not self.hb_timer and not self.queued then self:arm_heartbeat() end
+  if self.heartbeat_s and not self.hb_timer then self:arm_heartbeat() end
   return "block"
 end
 
