@@ -34,7 +34,7 @@ describe("integrations with a durable store", function()
 
   it("keeps a .waitForTaskToken's token across a restart, without sending the request again", function()
     local sent = {}
-    local sqs = { call = function(params, ctx)
+    local sqs = { call = function(_, ctx)
       sent[#sent + 1] = ctx.task_token
       return { MessageId = "m" .. #sent }
     end }
