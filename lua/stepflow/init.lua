@@ -323,6 +323,7 @@ function Engine:create_state_machine(definition, opts)
 end
 
 local random, format = math.random, string.format
+local NO_OPTS = {}
 
 --- A random version 4 UUID (one format call: execution names are made
 -- for every start).
@@ -398,6 +399,21 @@ function Engine:send_task_heartbeat(token)
   return true
 end
 
+-- The mock test case `name` for machine `sm`, checked against its
+-- definition; or nil and a message.
+local function test_case_for(self, sm, name)
+  if not self.mocks then
+    return nil, "test case '" .. tostring(name) .. "' needs a mock config (engine:use_mocks, " ..
+      "--mock-config FILE, SFN_MOCK_CONFIG)"
+  end
+  local case, err = self.mocks:test_case(sm.name, name)
+  if not case then return nil, err end
+  local ok
+  ok, err = self.mocks:check_case(case, json.decode(sm.text))
+  if not ok then return nil, err end
+  return case
+end
+
 --- Starts an execution of a state machine with an input value (a decoded
 -- JSON value). opts: name, on_done(exec), history, test_case (a test
 -- case of the engine's mock config, for this machine's name). With a store, a
@@ -411,25 +427,12 @@ function Engine:start_execution(sm, input, opts)
     error("start_execution: expected a state machine from create_state_machine", 2)
   end
   if input == nil then input = {} end
-  opts = opts or {}
-  local case
-  if opts.test_case ~= nil then
-    -- a mock test case (opts.test_case): refused before anything starts
-    -- when the mock config lacks it or names states the machine lacks
-    local err
-    if not self.mocks then
-      return nil, "ValidationException: test case '" .. tostring(opts.test_case) .. "' needs a " ..
-        "mock config (engine:use_mocks, --mock-config FILE, SFN_MOCK_CONFIG)",
-        { code = "ValidationException" }
-    end
-    case, err = self.mocks:test_case(sm.name, opts.test_case)
-    if case then
-      local ok
-      ok, err = self.mocks:check_case(case, json.decode(sm.text))
-      if not ok then case = nil end
-    end
-    if not case then return nil, "ValidationException: " .. err, { code = "ValidationException" } end
-  end
+  if opts == nil then return lifecycle.start(self, sm, input, NO_OPTS) end
+  if opts.test_case == nil then return lifecycle.start(self, sm, input, opts) end
+  -- a mock test case: refused before anything starts when the mock config
+  -- lacks it or names states the machine lacks
+  local case, cerr = test_case_for(self, sm, opts.test_case)
+  if not case then return nil, "ValidationException: " .. cerr, { code = "ValidationException" } end
   local exec, err, info = lifecycle.start(self, sm, input, opts)
   -- the frame runs on a later turn of the loop: the case is in time
   if exec and case then mocks.attach(exec, case) end

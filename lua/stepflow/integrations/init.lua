@@ -12,7 +12,6 @@
 -- from files. docs/INTEGRATIONS.md describes them for users.
 local registry = require("stepflow.integrations.registry")
 local activities = require("stepflow.integrations.activities")
-local nested = require("stepflow.integrations.nested")
 
 local M = {}
 
@@ -20,14 +19,32 @@ M.resource = require("stepflow.integrations.resource")
 M.mocks = require("stepflow.integrations.mocks")
 M.aws_errors = require("stepflow.integrations.aws_errors")
 
+-- A built-in integration whose module loads on first use (most engines
+-- never call them): `fields` names its functions, `get()` returns it.
+local function lazy(get, fields, extra)
+  local spec = {}
+  for _, f in ipairs(fields) do
+    spec[f] = function(a, ctx) return get()[f](a, ctx) end
+  end
+  for k, v in pairs(extra or {}) do spec[k] = v end
+  return spec
+end
+
+local function nested() return require("stepflow.integrations.nested") end
+
 -- The integrations every engine has (a user's registration for the same
 -- Resource replaces one).
 local function builtins(reg)
-  assert(reg:register("arn:aws:states:::states:startExecution", nested.start_execution))
-  for action, spec in pairs(nested.sdk) do
-    assert(reg:register("arn:aws:states:::aws-sdk:sfn:" .. action, spec))
+  assert(reg:register("arn:aws:states:::states:startExecution",
+    lazy(function() return nested().start_execution end, { "call", "start", "resume", "cancel" },
+      { error_prefix = "StepFunctions", service_name = "AWSStepFunctions" })))
+  for _, action in ipairs({ "startExecution", "describeExecution", "sendTaskSuccess", "sendTaskFailure",
+      "sendTaskHeartbeat" }) do
+    assert(reg:register("arn:aws:states:::aws-sdk:sfn:" .. action,
+      lazy(function() return nested().sdk[action] end, { "call" })))
   end
-  assert(reg:register("arn:aws:states:::http:invoke", require("stepflow.integrations.http").invoke))
+  assert(reg:register("arn:aws:states:::http:invoke",
+    lazy(function() return require("stepflow.integrations.http").invoke end, { "call" })))
 end
 
 --- An engine's integration registry (with the built-in integrations) and
