@@ -200,6 +200,10 @@ local ctx_mt = {
       local frame = call.frame
       v = frame.exec.arn .. "|" .. frame.key .. "|" .. tostring(frame.entered_id) .. "#" ..
         tostring(frame.retry_count or 0)
+    elseif k == "on_end" then
+      -- ctx.on_end(fn): fn() runs when this attempt ends, whatever ends
+      -- it (a timeout while an HTTP request is in flight cancels it)
+      v = function(fn) call:on_end(fn) end
     elseif k == "request_id" then
       v = function() return call.engine:uuid() end
     else

@@ -83,6 +83,22 @@ describe("stepflow.integrations (Lua integrations)", function()
       assert.equal("aws-sdk:s3", events_of(exec, "TaskScheduled")[1].details.resourceType)
     end)
 
+    it("serves lambda:invoke with the FunctionName's handler, else an integration for lambda:invoke", function()
+      local engine = stepflow.new({ virtual_time = true, handlers = { local_fn = function() return "handler" end },
+        integrations = { ["arn:aws:states:::lambda:invoke"] = { call = function(p)
+          return { StatusCode = 200, Payload = "integration for " .. p.FunctionName }
+        end } } })
+      local def = { StartAt = "A", States = {
+        A = { Type = "Task", Resource = "arn:aws:states:::lambda:invoke", Parameters = { FunctionName = "local_fn" },
+          ResultSelector = { ["p.$"] = "$.Payload" }, ResultPath = "$.a", Next = "B" },
+        B = { Type = "Task", Resource = "arn:aws:states:::lambda:invoke", Parameters = { FunctionName = "remote_fn" },
+          ResultSelector = { ["p.$"] = "$.Payload" }, ResultPath = "$.b", Next = "C" },
+        C = { Type = "Task", Resource = "arn:aws:states:::lambda:invoke", Parameters = { FunctionName = "local_fn" },
+          ResultSelector = { ["p.$"] = "$.Payload" }, ResultPath = "$.c", End = true } } }
+      local r = engine:run_once(def, {})
+      assert.same({ a = { p = "handler" }, b = { p = "integration for remote_fn" }, c = { p = "handler" } }, r.output)
+    end)
+
     it("prefers the exact registration over the wildcard one", function()
       local engine = stepflow.new({ virtual_time = true })
       engine:register_integration("arn:aws:states:::aws-sdk:s3:*", { call = function() return "any" end })
@@ -368,6 +384,18 @@ describe("stepflow.integrations (Lua integrations)", function()
   end)
 
   describe("ctx", function()
+    it("runs ctx.on_end when the attempt ends, also by a timeout (what it started stops)", function()
+      local ended = {}
+      local def = machine("arn:aws:states:::x:wait", { TimeoutSeconds = 5 })
+      local status, err = h.run(def, {}, { ["arn:aws:states:::x:wait"] = { call = function(_, ctx)
+        ctx.on_end(function() ended[#ended + 1] = "stopped" end)
+        return ctx.await(function() end)  -- never answers
+      end } }, { once = true })
+      assert.equal("FAILED", status)
+      assert.equal("States.Timeout", err.Error)
+      assert.same({ "stopped" }, ended)
+    end)
+
     it("gives attempt_id: the same text for the same attempt, another for a retry", function()
       local ids = {}
       local def = machine("arn:aws:states:::x:y", { Retry = { { ErrorEquals = { "States.ALL" }, MaxAttempts = 1,

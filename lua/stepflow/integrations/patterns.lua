@@ -96,6 +96,8 @@ end
 function M.run(call, target)
   if target.kind == "activity" then return nil end
   local spec, task = target.spec, call.task
+  -- an integration for lambda:invoke returns the whole invoke result
+  if task.kind == "lambda_invoke" then call.raw_result = true end
   local params = copy(call.effective)
   if task.sync then return call:run_worker(spec.start, params, sync_started) end
   return call:run_worker(spec.call, params, task.wait_token and callback_submitted or nil)
@@ -181,6 +183,12 @@ function M.release(call, ok)
   end
   if call.job and not ok then cancel_job(call) end
   if call.queued then engine.activities:remove(call) end
+  local cleanups = call.cleanups
+  if cleanups then
+    call.cleanups = false
+    -- (errors there cannot change the task's end any more)
+    for i = 1, #cleanups do pcall(cleanups[i]) end
+  end
 end
 
 ---------------------------------------------------------------- activities

@@ -131,6 +131,17 @@ function Call:service_error(opts)
   return targets.service_error(self, opts)
 end
 
+--- Runs fn() when the call settles (ctx.on_end): what its target left
+-- under way (an HTTP request) stops.
+function Call:on_end(fn)
+  local list = self.cleanups
+  if not list then
+    list = {}
+    self.cleanups = list
+  end
+  list[#list + 1] = fn
+end
+
 --- A .sync job ended (ctx.complete, a child execution's end): the call
 -- settles now, or when its start returns (if it has not yet).
 function Call:complete_job(ok, value)
@@ -325,14 +336,14 @@ function Call:invoke()
     local handled, done, value = patterns.mocked(self)
     if handled then return done, value end
   end
-  local fn, fname_or_err
+  local fn, fname_or_err, target
   if engine == task.cached_engine and engine.handlers_version == task.cached_version then
     fn, fname_or_err = task.cached_fn, task.cached_name
   else
-    fn, fname_or_err = task:find_handler(engine, self.effective)
+    fn, fname_or_err, target = task:find_handler(engine, self.effective)
     if fn == nil then return false, fname_or_err end
   end
-  if not fn then return patterns.run(self, task.cached_target) end
+  if not fn then return patterns.run(self, target or task.cached_target) end
   self.function_name = fname_or_err
   local input = handlers.handler_input(task.info, self.effective)
   if not task.wait_token and not uses_ctx(fn) then
@@ -491,11 +502,13 @@ TaskSpec.__index = TaskSpec
 function TaskSpec:find_handler(engine, effective)
   local fn, name, target = targets.resolve(engine, self.info, self.resource, effective)
   if fn == nil and not target then return nil, name end
-  if self.kind ~= "lambda_invoke" or target then
+  if self.kind ~= "lambda_invoke" then
     self.cached_engine, self.cached_version = engine, engine.handlers_version
-    self.cached_fn, self.cached_name, self.cached_target = fn or false, name, target or false
+    self.cached_fn, self.cached_name = fn or false, name
   end
-  return fn or false, name
+  -- the last target is kept either way: integrations read theirs back
+  self.cached_target = target or false
+  return fn or false, name, target
 end
 
 local function compile_spec(c, st, def, where)
