@@ -137,6 +137,21 @@ describe("stepflow.integrations.mocks", function()
       assert.same({ Error = "Custom.Error", Cause = "mocked" }, exec.output.p[1])
     end)
 
+    it("mocks a Distributed Map's inner states too (its child executions use the parent's test case)", function()
+      local config = { StateMachines = { M = { TestCases = { T = { Inner = "each" } } } },
+        MockedResponses = { each = { ["0-2"] = { Return = "mocked" } } } }
+      local engine = assert(stepflow.new({ virtual_time = true, mocks = config }))
+      local sm = assert(engine:create_state_machine({ StartAt = "Map", States = {
+        Map = { Type = "Map", ItemsPath = "$.items", End = true, ItemProcessor = {
+          ProcessorConfig = { Mode = "DISTRIBUTED", ExecutionType = "EXPRESS" }, StartAt = "Inner", States = {
+            Inner = { Type = "Task", Resource = "arn:aws:states:::dynamodb:getItem", End = true } } } } } },
+        { name = "M" }))
+      local exec = assert(engine:start_execution(sm, { items = { 1, 2, 3 } }, { test_case = "T" }))
+      engine:run()
+      assert.equal("SUCCEEDED", exec.status)
+      assert.same({ "mocked", "mocked", "mocked" }, exec.output)
+    end)
+
     it("gives a Lambda function ARN the Payload of the mocked invocation", function()
       local config = { StateMachines = { M = { TestCases = { T = { step1 = "r" } } } },
         MockedResponses = { r = { ["0"] = { Return = { StatusCode = 200, Payload = { body = "string body" } } } } } }
