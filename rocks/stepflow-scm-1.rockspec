@@ -105,6 +105,7 @@ build = {
     ["stepflow.asl.variables"] = "lua/stepflow/asl/variables.lua",
     ["stepflow.states.pass"] = "lua/stepflow/states/pass.lua",
     ["stepflow.states.task"] = "lua/stepflow/states/task.lua",
+    ["stepflow.states.task_call"] = "lua/stepflow/states/task_call.lua",
     ["stepflow.states.choice"] = "lua/stepflow/states/choice.lua",
     ["stepflow.states.wait"] = "lua/stepflow/states/wait.lua",
     ["stepflow.states.succeed"] = "lua/stepflow/states/succeed.lua",

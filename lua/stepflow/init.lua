@@ -176,11 +176,10 @@ function Engine:use_mocks(config)
     self.mocks = false
     return true
   end
-  local m, err, problems
-  if type(config) == "string" then m, err, problems = mocks.load(config)
-  elseif type(config) == "table" and getmetatable(config) == nil then m, err, problems = mocks.parse(config)
-  elseif type(config) == "table" then m = config
-  else error("use_mocks: config must be a file path or a table", 2) end
+  if type(config) ~= "string" and type(config) ~= "table" then
+    error("use_mocks: config must be a file path or a table", 2)
+  end
+  local m, err, problems = mocks.from(config)
   if not m then return nil, err, problems end
   self.mocks = m
   return true
@@ -234,14 +233,9 @@ end
 -- or mock. A list of {state =, resource =, message =}, where message says
 -- what to provide; `test_case` (optional) counts its mocked states.
 function Engine:unresolved_resources(sm, test_case)
-  local def = sm
-  if getmetatable(sm) == StateMachine then def = json.decode(sm.text) end
-  local mocked
-  if test_case and self.mocks then
-    local case = self.mocks:test_case(sm.name, test_case)
-    mocked = case and case.states
-  end
-  return require("stepflow.integrations.targets").unresolved(self, def, mocked)
+  local def = getmetatable(sm) == StateMachine and json.decode(sm.text) or sm
+  local case = test_case and self.mocks and self.mocks:test_case(sm.name, test_case)
+  return require("stepflow.integrations.targets").unresolved(self, def, case and case.states)
 end
 
 --- Registers a handler function under a name (a Resource, a Lambda
@@ -399,19 +393,13 @@ function Engine:send_task_heartbeat(token)
   return true
 end
 
--- The mock test case `name` for machine `sm`, checked against its
--- definition; or nil and a message.
+-- The mock test case `name` for machine `sm`; or nil and a message.
 local function test_case_for(self, sm, name)
   if not self.mocks then
     return nil, "test case '" .. tostring(name) .. "' needs a mock config (engine:use_mocks, " ..
       "--mock-config FILE, SFN_MOCK_CONFIG)"
   end
-  local case, err = self.mocks:test_case(sm.name, name)
-  if not case then return nil, err end
-  local ok
-  ok, err = self.mocks:check_case(case, json.decode(sm.text))
-  if not ok then return nil, err end
-  return case
+  return self.mocks:case_for(sm.name, json.decode(sm.text), name)
 end
 
 --- Starts an execution of a state machine with an input value (a decoded

@@ -213,6 +213,26 @@ function M.load(path)
   return M.parse(config, path)
 end
 
+--- A mock config from what a caller gives: a file path, a decoded table,
+-- or a mock config already made. Returns it, or nil, message, problems.
+function M.from(config)
+  if type(config) == "string" then return M.load(config) end
+  if getmetatable(config) == Mocks then return config end
+  return M.parse(config)
+end
+
+--- The test case `name` of a state machine (its name and its definition,
+-- decoded), checked: nil and a message when the config lacks it or it
+-- mocks states the machine lacks.
+function Mocks:case_for(machine_name, def, name)
+  local case, err = self:test_case(machine_name, name)
+  if not case then return nil, err end
+  local ok
+  ok, err = self:check_case(case, def)
+  if not ok then return nil, err end
+  return case
+end
+
 --- The test case `case_name` of state machine `machine_name`, or nil and
 -- a message saying what the file has instead.
 function Mocks:test_case(machine_name, case_name)
