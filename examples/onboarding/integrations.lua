@@ -24,6 +24,6 @@ return {
     local body = type(params.MessageBody) == "string" and params.MessageBody or json.encode(params.MessageBody)
     reviews[#reviews + 1] = body
     ctx.engine.loop:call(function() reviewer(body, ctx.engine) end)
-    return { MessageId = ctx.request_id(), MD5OfMessageBody = require("stepflow.asl.intrinsics.hash").md5(body) }
+    return { MessageId = ctx.request_id(), MD5OfMessageBody = require("stepflow.util.digest").md5(body) }
   end },
 }

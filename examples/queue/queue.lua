@@ -13,7 +13,7 @@
 -- the engine's loop, as a worker reading the queue would: the approvals
 -- queue's consumer answers the task token in its messages.
 local json = require("stepflow.json")
-local hash = require("stepflow.asl.intrinsics.hash")
+local hash = require("stepflow.util.digest")
 
 -- name -> {messages = {...}, consumer = fn(message, engine)}
 local QUEUES = {}

@@ -96,8 +96,8 @@ function M.form_encode(obj, format)
   return table.concat(out, "&")
 end
 
--- (the intrinsics' base64, States.Base64Encode's)
-local base64 = require("stepflow.asl.intrinsics.hash").base64_encode
+-- (the one base64 of the tree, States.Base64Encode's too)
+local base64 = require("stepflow.util.digest").base64_encode
 M.base64 = base64
 
 ---------------------------------------------------------------- requests
