@@ -14,8 +14,8 @@ ROCK_FLAGS ?=
 BUILD      ?= build
 # tools/check_requires.lua checks that every module the tree requires is
 # ours or comes from one of these (keep its table of modules in step).
-DEBS        = lua5.4 liblua5.4-dev libevent-dev libsqlite3-dev lua-busted lua-cjson \
-              lua-check luarocks gcc make python3 zlib1g-dev \
+DEBS        = lua5.4 liblua5.4-dev libevent-dev libsqlite3-dev libssl-dev lua-busted lua-cjson \
+              lua-check luarocks gcc make python3 openssl zlib1g-dev \
               lua-filesystem libpq-dev postgresql lua-socket nodejs awscli wrk
 # libpq's header (Debian: libpq-dev)
 PG_INCDIR  ?= /usr/include/postgresql

@@ -26,8 +26,9 @@
 ** array part), and the error a callback raised, waiting for run() to
 ** rethrow it. A queue holds items as (fn, arg) pairs at 2k-1 and 2k; the
 ** queue table itself stands for "no argument" (it never escapes). UV_IO
-** maps the loop's I/O sources (HTTP servers, signals) to their __close,
-** which closing the loop calls before it frees the event_base.
+** maps the loop's I/O sources (HTTP servers and clients, signals) to
+** their __close, which closing the loop calls before it frees the
+** event_base.
 */
 #define UV_QA   1
 #define UV_QB   2
@@ -904,6 +905,7 @@ STEPFLOW_EXPORT int luaopen_stepflow_core_engine (lua_State *L) {
   luaL_setfuncs(L, loop_methods, 3);  /* upvalues: lmt, tmt, wmt */
   stepflow_http_open(L, lua_gettop(L));
   stepflow_signal_open(L, lua_gettop(L));
+  stepflow_http_client_open(L, lua_gettop(L));
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, loop_gc);
   lua_setfield(L, -2, "__gc");

@@ -1,7 +1,8 @@
 /*
 ** lmod_engine.h: what lmod_engine.c lends the other bindings of
-** stepflow.core.engine (lmod_http.c): the loop behind a Loop userdata,
-** the thread running it, and the loop's list of I/O sources to close.
+** stepflow.core.engine (lmod_http.c, lmod_http_client.c, lmod_signal.c):
+** the loop behind a Loop userdata, the thread running it, and the loop's
+** list of I/O sources to close.
 */
 #ifndef STEPFLOW_LMOD_ENGINE_H
 #define STEPFLOW_LMOD_ENGINE_H
@@ -65,6 +66,13 @@ void stepflow_signal_open (lua_State *L, int methods_idx);
   methods_idx (lmod_http.c).  [-0, +0, m]
  */
 void stepflow_http_open (lua_State *L, int methods_idx);
+
+/*
+  Adds the HTTP client's method (loop:http_client) to the table at
+  methods_idx and registers its metatables (lmod_http_client.c).
+  [-0, +0, m]
+ */
+void stepflow_http_client_open (lua_State *L, int methods_idx);
 
 #pragma GCC visibility pop
 

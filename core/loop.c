@@ -268,3 +268,12 @@ int stepflow_loop_turn (stepflow_loop *lp, int nonblock) {
     lp->hooks.run_io(lp);
   return stepflow_loop_alive(lp);
 }
+
+
+void stepflow_loop_hold (stepflow_loop *lp, int delta) {
+  /* work in flight counts as a busy watch does */
+  if (delta > 0)
+    lp->io_busy++;
+  else if (lp->io_busy > 0)
+    lp->io_busy--;
+}

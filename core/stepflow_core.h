@@ -207,6 +207,15 @@ int stepflow_loop_turn (stepflow_loop *lp, int nonblock);
  */
 int stepflow_loop_alive (const stepflow_loop *lp);
 
+/*
+  Holds (delta 1) or releases (delta -1) the virtual clock for work in
+  flight that is not a watch (an HTTP request): it counts in io_busy, so a
+  virtual-time loop with nothing ready waits for that I/O instead of
+  jumping to its earliest timer, and a response is not outrun by a
+  timeout. Real time is unaffected.
+ */
+void stepflow_loop_hold (stepflow_loop *lp, int delta);
+
 #pragma GCC visibility pop
 
 #endif

@@ -16,6 +16,7 @@ external_dependencies = {
   ZLIB = { header = "zlib.h", library = "z" },
   -- Debian keeps libpq-fe.h in /usr/include/postgresql
   PQ = { header = "postgresql/libpq-fe.h", library = "pq" },
+  OPENSSL = { header = "openssl/ssl.h", library = "ssl" },
 }
 build = {
   type = "builtin",
@@ -24,10 +25,10 @@ build = {
     ["stepflow.core.engine"] = {
       sources = { "core/lmod_engine.c", "core/loop.c", "core/heap.c",
         "core/lmod_http.c", "core/http_server.c", "core/http_parse.c",
-        "core/lmod_signal.c" },
-      libraries = { "event_core" },
-      incdirs = { "core", "$(LIBEVENT_INCDIR)" },
-      libdirs = { "$(LIBEVENT_LIBDIR)" },
+        "core/lmod_signal.c", "core/http_client.c", "core/lmod_http_client.c" },
+      libraries = { "event_core", "event_extra", "event_openssl", "ssl", "crypto" },
+      incdirs = { "core", "$(LIBEVENT_INCDIR)", "$(OPENSSL_INCDIR)" },
+      libdirs = { "$(LIBEVENT_LIBDIR)", "$(OPENSSL_LIBDIR)" },
     },
     ["stepflow.core.json"] = {
       sources = { "core/lmod_json.c", "core/json_decode.c", "core/json_encode.c",
@@ -66,6 +67,17 @@ build = {
     ["stepflow.history"] = "lua/stepflow/history.lua",
     ["stepflow.lifecycle"] = "lua/stepflow/lifecycle.lua",
     ["stepflow.handlers"] = "lua/stepflow/handlers.lua",
+    ["stepflow.integrations"] = "lua/stepflow/integrations/init.lua",
+    ["stepflow.integrations.resource"] = "lua/stepflow/integrations/resource.lua",
+    ["stepflow.integrations.registry"] = "lua/stepflow/integrations/registry.lua",
+    ["stepflow.integrations.targets"] = "lua/stepflow/integrations/targets.lua",
+    ["stepflow.integrations.patterns"] = "lua/stepflow/integrations/patterns.lua",
+    ["stepflow.integrations.aws_errors"] = "lua/stepflow/integrations/aws_errors.lua",
+    ["stepflow.integrations.mocks"] = "lua/stepflow/integrations/mocks.lua",
+    ["stepflow.integrations.nested"] = "lua/stepflow/integrations/nested.lua",
+    ["stepflow.integrations.activities"] = "lua/stepflow/integrations/activities.lua",
+    ["stepflow.integrations.connections"] = "lua/stepflow/integrations/connections.lua",
+    ["stepflow.integrations.http"] = "lua/stepflow/integrations/http.lua",
     ["stepflow.cli"] = "lua/stepflow/cli.lua",
     ["stepflow.cli.common"] = "lua/stepflow/cli/common.lua",
     ["stepflow.cli.inspect"] = "lua/stepflow/cli/inspect.lua",
@@ -94,6 +106,7 @@ build = {
     ["stepflow.asl.variables"] = "lua/stepflow/asl/variables.lua",
     ["stepflow.states.pass"] = "lua/stepflow/states/pass.lua",
     ["stepflow.states.task"] = "lua/stepflow/states/task.lua",
+    ["stepflow.states.task_call"] = "lua/stepflow/states/task_call.lua",
     ["stepflow.states.choice"] = "lua/stepflow/states/choice.lua",
     ["stepflow.states.wait"] = "lua/stepflow/states/wait.lua",
     ["stepflow.states.succeed"] = "lua/stepflow/states/succeed.lua",

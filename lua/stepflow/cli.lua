@@ -30,6 +30,15 @@ commands:
       Map ItemReader and ResultWriter, the aws-sdk:s3 Task integrations). On a
       terminal, a progress line on stderr shows the states done, Map
       items done of total and the time so far (not with --json).
+  run DEFINITION ... [--mock-config FILE --test-case NAME] [--machine-name NAME]
+                 [--machine FILE]... [--connections FILE]
+      --mock-config FILE (or the SFN_MOCK_CONFIG variable) reads a mock
+      config in Step Functions Local's MockConfigFile format; --test-case
+      NAME runs the execution with that test case of the state machine
+      (named after DEFINITION's file, or --machine-name). --machine FILE
+      creates another state machine (named after its file) that Tasks may
+      start (states:startExecution). --connections FILE names the HTTP
+      Task's connections (see docs/INTEGRATIONS.md).
   run DEFINITION --store FILE [--allow-missing-handlers] ...
       A durable execution: its history is committed to FILE as it runs,
       and every other open execution in FILE resumes too (see resume).
@@ -37,7 +46,7 @@ commands:
       Records a new durable STANDARD execution and exits without running
       it (an engine running FILE with resume picks it up).
   resume --store FILE [--handlers FILE]... [--virtual-time] [--watch] [--s3-dir DIR]
-         [--allow-missing-handlers]
+         [--allow-missing-handlers] [--connections FILE]
       Continues every open execution in FILE, and those that start adds
       meanwhile; exits when none can go on (with --watch: keeps waiting
       for new ones until killed). Refuses to start (exit 2) when open
@@ -146,10 +155,16 @@ local function make_engine(opts, registry, client_if_locked)
       end
     end
   end
-  local engine, eerr = stepflow.new({ virtual_time = opts["virtual-time"], store = s, handlers = registry,
-    s3_dir = opts["s3-dir"], accept_new = opts.accept_new, history = opts.history })
+  local engine, eerr, einfo = stepflow.new({ virtual_time = opts["virtual-time"], store = s,
+    handlers = registry, s3_dir = opts["s3-dir"], accept_new = opts.accept_new, history = opts.history,
+    mocks = opts.mocks, connections = opts.connections })
   if not engine then
     if s then s:close() end
+    if einfo and (einfo.kind == "mocks" or einfo.kind == "connections") then
+      -- a mock config or connections file with a mistake: a bad input
+      say(eerr)
+      return nil, 2
+    end
     return nil, usage_error("--s3-dir: " .. tostring(eerr))
   end
   return engine, s
@@ -158,8 +173,28 @@ end
 local RUN_OPTIONS = {
   input = "value", handlers = "list", json = "flag", ["virtual-time"] = "flag",
   name = "value", type = "value", store = "value", ["allow-missing-handlers"] = "flag",
-  history = "flag", ["s3-dir"] = "value",
+  history = "flag", ["s3-dir"] = "value", ["mock-config"] = "value", ["test-case"] = "value",
+  ["machine-name"] = "value", machine = "list", connections = "value",
 }
+
+-- Creates the state machines of --machine FILE options (named after
+-- their files). Returns true, or nil after saying why.
+local function create_machines(engine, files, type_)
+  for _, path in ipairs(files or {}) do
+    local text, err = common.read_definition(path)
+    if not text then
+      say(err)
+      return nil
+    end
+    local sm, msg, problems = engine:create_state_machine(text, { name = machine_name(path), type = type_ })
+    if not sm then
+      io.stderr:write("stepflow: invalid definition " .. path .. ":\n")
+      print_problems(problems or { { path = "", message = msg } })
+      return nil
+    end
+  end
+  return true
+end
 
 -- run and start: one execution of a definition.
 local function run_or_start(argv, start_only)
@@ -186,9 +221,23 @@ local function run_or_start(argv, start_only)
   local registry = load_handlers(opts.handlers)
   if not registry then return 2 end
   opts.resumes = not start_only
+  -- Step Functions Local reads its mock config from SFN_MOCK_CONFIG
+  opts.mocks = opts["mock-config"] or os.getenv("SFN_MOCK_CONFIG")
+  if opts.mocks == "" then opts.mocks = nil end
+  if start_only and opts["test-case"] then
+    return usage_error("--test-case runs an execution here (stepflow run): mocks are not kept in a store")
+  end
+  if opts["test-case"] and not opts.mocks then
+    return usage_error("--test-case needs a mock config (--mock-config FILE or SFN_MOCK_CONFIG)")
+  end
   local engine, s = make_engine(opts, registry, start_only)
   if not engine then return s end
-  local sm, msg, problems = engine:create_state_machine(text, { name = machine_name(pos[1]), type = opts.type })
+  if not create_machines(engine, opts.machine, opts.type) then
+    pcall(engine.close, engine)
+    return 2
+  end
+  local sm, msg, problems = engine:create_state_machine(text, { name = opts["machine-name"] or machine_name(pos[1]),
+    type = opts.type })
   if not sm then
     pcall(engine.close, engine)
     if problems then
@@ -201,10 +250,8 @@ local function run_or_start(argv, start_only)
   end
   if not start_only then
     -- start runs nothing, so only run warns about its own Tasks
-    local ok, def = pcall(json.decode, text)
-    for _, m in ipairs(ok and needs.missing(def, engine.handlers) or {}) do
-      say("warning: no handler for Resource '", m.resource, "' (state ", m.state,
-        "); load one with --handlers FILE")
+    for _, m in ipairs(engine:unresolved_resources(sm, opts["test-case"])) do
+      say("warning: no handler for Resource '", m.resource, "' (state ", m.state, "): ", m.message)
     end
   end
   if s and not start_only and not engine.client then
@@ -220,12 +267,14 @@ local function run_or_start(argv, start_only)
   local progress = not start_only and require("stepflow.progress")
   local show = progress and progress.wanted(opts.json)
   local line
-  local exec, serr = engine:start_execution(sm, input, { name = opts.name, defer = start_only,
-    history = show or nil, on_done = show and function() if line then line:finish() end end or nil })
+  local exec, serr, sinfo = engine:start_execution(sm, input, { name = opts.name, defer = start_only,
+    history = show or nil, on_done = show and function() if line then line:finish() end end or nil,
+    test_case = opts["test-case"] })
   if not exec then
     pcall(engine.close, engine)
     say(serr)
-    return 1
+    -- a test case the mock config lacks (or mocks unknown states): bad input
+    return (opts["test-case"] and sinfo and sinfo.code == "ValidationException") and 2 or 1
   end
   if start_only then
     local client = engine.client
@@ -275,7 +324,7 @@ function M.start(argv) return run_or_start(argv, true) end
 
 function M.resume(argv)
   local pos, opts = common.parse_args(argv, 2, { store = "value", handlers = "list", ["virtual-time"] = "flag",
-    watch = "flag", ["allow-missing-handlers"] = "flag", ["s3-dir"] = "value" })
+    watch = "flag", ["allow-missing-handlers"] = "flag", ["s3-dir"] = "value", connections = "value" })
   if not pos then return usage_error(opts) end
   if #pos ~= 0 or not opts.store then
     return usage_error("usage: stepflow resume --store FILE [--handlers FILE]... [--watch]")

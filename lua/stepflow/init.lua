@@ -16,6 +16,8 @@ local validate = require("stepflow.asl.validate")
 local handlers = require("stepflow.handlers")
 local durable = require("stepflow.durable")
 local history = require("stepflow.history")
+local integrations = require("stepflow.integrations")
+local mocks = require("stepflow.integrations.mocks")
 
 local M = {}
 
@@ -58,8 +60,17 @@ local Execution = lifecycle.Execution
 --                 DIR/bucket/key, for Distributed Map ItemReaders and
 --                 ResultWriters and the aws-sdk:s3 Task integrations
 --                 (docs/DMAP.md)
+--   integrations  table Resource pattern -> integration table (see
+--                 register_integration); handlers may hold them too
+--   mocks         a mock config (Step Functions Local's MockConfigFile):
+--                 a file path or a decoded table (see use_mocks)
+--   connections   the HTTP Task's connections: a file path or a decoded
+--                 table (see use_connections)
+--   http_timeout  seconds an HTTP Task waits for its response (default 60)
+--   http_ca_file  a PEM file of the CAs https servers are checked against
+--                 (default: the system's)
 -- Returns the engine, or nil, message, {kind = ...} when the store cannot
--- be opened (see store.open).
+-- be opened (see store.open), or the mocks or connections cannot be read.
 function M.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("stepflow.new: opts must be a table", 2) end
@@ -99,7 +110,13 @@ function M.new(opts)
     s3 = false,      -- the S3 backend (s3_dir)
     store = false,
     durability = false,
+    mocks = false,        -- a mock config (use_mocks): Tasks check it first
+    connections = false,  -- the HTTP Task's connections (use_connections)
+    http = false,         -- the HTTP client (http_client), made on first use
+    http_timeout = opts.http_timeout or 60,
+    http_ca_file = opts.http_ca_file,
   }, Engine)
+  self.integrations, self.activities = integrations.setup()
   self.scheduler = execution.new_scheduler(self.loop)
   -- The clock method itself, so the interpreter calls it without lookups.
   self.now = self.loop.now
@@ -117,9 +134,108 @@ function M.new(opts)
     end
   end
   if opts.handlers then
-    for name, fn in pairs(opts.handlers) do self:register(name, fn) end
+    for name, fn in pairs(opts.handlers) do
+      if integrations.is_integration_entry(name, fn) then self:register_integration(name, fn)
+      else self:register(name, fn) end
+    end
+  end
+  if opts.integrations then
+    for pattern, spec in pairs(opts.integrations) do self:register_integration(pattern, spec) end
+  end
+  if opts.mocks then
+    local ok, err, problems = self:use_mocks(opts.mocks)
+    if not ok then return nil, err, { kind = "mocks", problems = problems } end
+  end
+  if opts.connections then
+    local ok, err = self:use_connections(opts.connections)
+    if not ok then return nil, err, { kind = "connections" } end
   end
   return self
+end
+
+--- Registers a Lua integration for a Resource pattern
+-- ("arn:aws:states:::dynamodb:putItem", "arn:aws:states:::aws-sdk:s3:*"):
+-- a table with call(params, ctx) (request-response, .waitForTaskToken)
+-- and/or start(params, ctx) with poll(submitted, ctx) (.sync); the engine
+-- handles the pattern. See docs/INTEGRATIONS.md. A bad pattern or table
+-- raises.
+function Engine:register_integration(pattern, spec)
+  local ok, err = self.integrations:register(pattern, spec)
+  if not ok then error(err, 2) end
+  self.handlers_version = self.handlers_version + 1
+  return self
+end
+
+--- Mocks Task states in Step Functions Local's MockConfigFile format:
+-- `config` is a file path, a decoded table, or nil (no mocks). An
+-- execution uses them when started with a test case (start_execution's
+-- opts.test_case). Returns true, or nil, message, problems (each
+-- {path =, message =}, a JSON pointer into the file).
+function Engine:use_mocks(config)
+  if config == nil or config == false then
+    self.mocks = false
+    return true
+  end
+  if type(config) ~= "string" and type(config) ~= "table" then
+    error("use_mocks: config must be a file path or a table", 2)
+  end
+  local m, err, problems = mocks.from(config)
+  if not m then return nil, err, problems end
+  self.mocks = m
+  return true
+end
+
+--- Splits the state machine ARN of a StartExecution as Step Functions
+-- Local reads it ("arn:...:stateMachine:Name#TestCase"): returns the ARN
+-- and the test case name (nil without '#'). The server passes the case on
+-- as start_execution's opts.test_case.
+function Engine.mock_test_case(_, arn)
+  return mocks.split_arn(arn)
+end
+
+--- The HTTP Task's connections (the EventBridge connections a
+-- ConnectionArn names): a JSON file path or a decoded table
+-- {"Connections": {ARN or name: {AuthorizationType, AuthParameters}}}.
+-- Returns true, or nil and a message naming the place of a mistake.
+function Engine:use_connections(config)
+  local c, err = require("stepflow.integrations.connections").load(config)
+  if not c then return nil, err end
+  self.connections = c
+  return true
+end
+
+--- The engine's HTTP client (the HTTP Task's), on its loop: made on first
+-- use, with the engine's options (http_ca_file: a CA bundle for https).
+function Engine:http_client()
+  local c = self.http
+  if not c then
+    c = self.loop:http_client({ ca_file = self.http_ca_file })
+    self.http = c
+  end
+  return c
+end
+
+--- Takes the oldest task waiting for a worker of activity `arn`
+-- (GetActivityTask): returns {taskToken =, input = JSON text}, or nil
+-- when none waits. The worker ends it with send_task_success/failure.
+function Engine:get_activity_task(arn, worker_name)
+  return self.activities:poll(arn, worker_name)
+end
+
+--- Long-polls activity `arn`: fn(task) runs once a task waits for a
+-- worker (at once if one does). Returns a function that stops waiting.
+function Engine:wait_activity_task(arn, worker_name, fn)
+  return self.activities:wait(arn, worker_name, fn)
+end
+
+--- The Task states of a state machine (or a decoded definition) that
+-- nothing on this engine would serve: no handler, integration, activity
+-- or mock. A list of {state =, resource =, message =}, where message says
+-- what to provide; `test_case` (optional) counts its mocked states.
+function Engine:unresolved_resources(sm, test_case)
+  local def = getmetatable(sm) == StateMachine and json.decode(sm.text) or sm
+  local case = test_case and self.mocks and self.mocks:test_case(sm.name, test_case)
+  return require("stepflow.integrations.targets").unresolved(self, def, case and case.states)
 end
 
 --- Registers a handler function under a name (a Resource, a Lambda
@@ -137,7 +253,14 @@ end
 function Engine:load_handlers(path)
   local t, err = handlers.load_file(path)
   if not t then return nil, err end
-  for name, fn in pairs(t) do self.handlers[name] = fn end
+  for name, fn in pairs(t) do
+    if integrations.is_integration_entry(name, fn) then
+      local ok, ierr = self.integrations:register(name, fn)
+      if not ok then return nil, "handlers: " .. path .. ": " .. ierr end
+    else
+      self.handlers[name] = fn
+    end
+  end
   self.handlers_version = self.handlers_version + 1
   return true
 end
@@ -194,6 +317,7 @@ function Engine:create_state_machine(definition, opts)
 end
 
 local random, format = math.random, string.format
+local NO_OPTS = {}
 
 --- A random version 4 UUID (one format call: execution names are made
 -- for every start).
@@ -277,8 +401,18 @@ function Engine:send_task_heartbeat(token)
   return true
 end
 
+-- The mock test case `name` for machine `sm`; or nil and a message.
+local function test_case_for(self, sm, name)
+  if not self.mocks then
+    return nil, "test case '" .. tostring(name) .. "' needs a mock config (engine:use_mocks, " ..
+      "--mock-config FILE, SFN_MOCK_CONFIG)"
+  end
+  return self.mocks:case_for(sm.name, json.decode(sm.text), name)
+end
+
 --- Starts an execution of a state machine with an input value (a decoded
--- JSON value). opts: name, on_done(exec), history. With a store, a
+-- JSON value). opts: name, on_done(exec), history, test_case (a test
+-- case of the engine's mock config, for this machine's name). With a store, a
 -- STANDARD execution is durable, and its name is unique: the same name
 -- with the same input returns the existing execution, another input
 -- returns nil, "ExecutionAlreadyExists". An input over the payload limit
@@ -289,7 +423,16 @@ function Engine:start_execution(sm, input, opts)
     error("start_execution: expected a state machine from create_state_machine", 2)
   end
   if input == nil then input = {} end
-  return lifecycle.start(self, sm, input, opts or {})
+  if opts == nil then return lifecycle.start(self, sm, input, NO_OPTS) end
+  if opts.test_case == nil then return lifecycle.start(self, sm, input, opts) end
+  -- a mock test case: refused before anything starts when the mock config
+  -- lacks it or names states the machine lacks
+  local case, cerr = test_case_for(self, sm, opts.test_case)
+  if not case then return nil, "ValidationException: " .. cerr, { code = "ValidationException" } end
+  local exec, err, info = lifecycle.start(self, sm, input, opts)
+  -- the frame runs on a later turn of the loop: the case is in time
+  if exec and case then mocks.attach(exec, case) end
+  return exec, err, info
 end
 
 --- A finished or running execution by ARN: from memory, or a record from

@@ -52,7 +52,7 @@ function M.new(engine, sm, name, input, start_ms, on_done)
     arn = arn, arn_prefix = prefix,
     status = "RUNNING", start_ms = start_ms, event_id = 0, transitions = 0,
     timers = false, durable = false, sink = false, root = false, replay = false,
-    finished = false,
+    finished = false, end_hooks = false,
     -- a number either way: the recorder compares without a test for false
     history_limit = sm.type == "STANDARD" and engine.history_limit or math.huge,
   }, Execution)
@@ -100,6 +100,11 @@ function M.finish(exec, status, output, err)
     -- engine that runs for months keeps only the executions that run
     if engine.executions[exec.arn] == exec then engine.executions[exec.arn] = nil end
   end
+  local hooks = exec.end_hooks
+  if hooks then
+    exec.end_hooks = false
+    for fn in pairs(hooks) do fn(exec) end
+  end
   if exec.on_done then exec.on_done(exec) end
 end
 
@@ -117,6 +122,26 @@ function M.drop(exec)
   for token, call in pairs(engine.tokens) do
     if call.frame and call.frame.exec == exec then engine.tokens[token] = nil end
   end
+end
+
+--- Runs fn(exec) when the execution ends, whatever its status, before
+-- on_done (a task waiting on work it started, such as a .sync child
+-- execution, stops that work; a parent waiting on this execution learns
+-- its end). Returns fn, which `forget_end` removes.
+function Execution:when_ends(fn)
+  local hooks = self.end_hooks
+  if not hooks then
+    hooks = {}
+    self.end_hooks = hooks
+  end
+  hooks[fn] = true
+  return fn
+end
+
+--- Removes a function `when_ends` added.
+function Execution:forget_end(fn)
+  local hooks = self.end_hooks
+  if hooks then hooks[fn] = nil end
 end
 
 --- Times an execution out (TimeoutSeconds, or its longest duration).

@@ -136,6 +136,17 @@ function M.outcome(replay, frame, types)
   return nil
 end
 
+--- The recorded event `frame` records next (in order, iteration events
+-- aside), without consuming it; nil when the frame is live or has none.
+-- A Task reads its recorded TaskScheduled this way before Parameters,
+-- to hand out the task token it kept.
+function M.peek(replay, frame)
+  local r = replay[frame.key]
+  if not r or r.live then return nil end
+  local at = first_ordered(r)
+  return at and r.list[at] or nil
+end
+
 --- A number in [0, 1) that is the same for the same text: jitter that a
 -- replay computes again exactly.
 function M.unit_random(text)

@@ -5,54 +5,25 @@
 -- as JSON, so it does not depend on how the interpreter compiles them.
 local handlers = require("stepflow.handlers")
 local json = require("stepflow.json")
+local integrations = require("stepflow.integrations")
+local targets = require("stepflow.integrations.targets")
 
 local M = {}
 
--- The missing handler of a Task state, or nil when one in `registry`
--- serves it or when it is known only at run time (a lambda:invoke whose
--- FunctionName is a path or an expression).
-local function missing_handler(st, registry)
-  local resource = st.Resource
-  local info = handlers.describe(resource)
-  local payload
-  if info.kind == "lambda_invoke" then
-    local args = st.Parameters or st.Arguments
-    local fname = type(args) == "table" and args.FunctionName
-    if type(fname) ~= "string" or fname:find("^%s*{%%") then return nil end
-    payload = { FunctionName = fname }
-  end
-  if handlers.find(registry, resource, info, payload) then return nil end
-  if payload then return handlers.function_name(payload.FunctionName) end
-  return info.activity or info.name or resource
-end
-
---- The Task states of a decoded definition that no handler of `registry`
--- (name -> function) serves, in Parallel branches and Map processors
--- too: a list of `{state=, resource=, handler=}`, by state name.
+--- The Task states of a decoded definition that nothing in `registry`
+-- serves (name -> handler function, Resource pattern -> integration table,
+-- and the engine's built-in integrations), in Parallel branches and Map
+-- processors too: a list of `{state=, resource=, handler=}`, by state
+-- name; `handler` names what to provide.
 function M.missing(def, registry)
+  local resolver = integrations.resolver(registry)
   local out = {}
-  local function walk(machine)
-    local states = type(machine) == "table" and machine.States
-    if type(states) ~= "table" then return end
-    local names = {}
-    for name in pairs(states) do names[#names + 1] = name end
-    table.sort(names)
-    for _, name in ipairs(names) do
-      local st = states[name]
-      if type(st) == "table" then
-        if st.Type == "Task" and type(st.Resource) == "string" then
-          local want = missing_handler(st, registry)
-          if want then out[#out + 1] = { state = name, resource = st.Resource, handler = want } end
-        end
-        if type(st.Branches) == "table" then
-          for _, branch in ipairs(st.Branches) do walk(branch) end
-        end
-        walk(st.ItemProcessor)
-        walk(st.Iterator)
-      end
-    end
+  for _, m in ipairs(targets.unresolved(resolver, def)) do
+    local info = handlers.describe(m.resource)
+    local want = info.kind == "lambda_invoke" and handlers.function_name(
+      (m.payload or {}).FunctionName) or info.activity or info.name or m.resource
+    out[#out + 1] = { state = m.state, resource = m.resource, handler = want }
   end
-  walk(def)
   return out
 end
 

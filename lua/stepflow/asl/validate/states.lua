@@ -8,6 +8,7 @@ local jsonata = require("stepflow.asl.validate.jsonata")
 local retry_catch = require("stepflow.asl.validate.retry_catch")
 local choice = require("stepflow.asl.validate.choice")
 local map_parallel = require("stepflow.asl.validate.map_parallel")
+local resource = require("stepflow.integrations.resource")
 
 local M = {}
 
@@ -146,6 +147,9 @@ local function check_task(ctx, path, state, ok, is_jsonata)
     ctx:add(join(path, "Resource"), "The resource provided " .. r .. " is not recognized. The "
       .. "value is not a valid resource ARN: write arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE "
       .. "(such as arn:aws:lambda:us-east-1:123456789012:function:NAME), or a plain handler name")
+  elseif resource.problem(r) then
+    -- an unknown pattern suffix, or one the AWS integration refuses
+    ctx:add(join(path, "Resource"), resource.problem(r))
   elseif ctx.machine_type == "EXPRESS" then
     if r:match("^arn:[^:]+:states:[^:]*:[^:]*:activity:") then
       ctx:add(join(path, "Resource"), "Express state machine does not support Activity ARN: "
