@@ -204,6 +204,55 @@ describe("hardening", function()
       assert.equal("SUCCEEDED", status)
       assert.same({ e = "States.DataLimitExceeded" }, out)
     end)
+    describe("checks every state's output against the payload limit", function()
+      local LIMIT_CAUSE = " returned a result with a size exceeding the maximum number of bytes service limit."
+      local pad = string.rep("x", 60)
+      it("fails a state whose ResultPath merges its result into its input past the limit", function()
+        -- input and result are each within 100 bytes; together they are not
+        local status, err = h.run(task_def({ ResultPath = "$.r" }),
+          { p = pad }, { f = function() return { q = pad } end }, { payload_limit = 100 })
+        assert.equal("FAILED", status)
+        assert.same({ Error = "States.DataLimitExceeded", Cause = "The state/task 'T'" .. LIMIT_CAUSE }, err)
+      end)
+      it("fails a Task whose ResultSelector repeats its result, and Catch catches it", function()
+        local status, out = h.run({ StartAt = "P", States = {
+          P = { Type = "Task", Resource = "f", Next = "Done",
+            ResultSelector = { ["a.$"] = "$.q", ["b.$"] = "$.q" },
+            Catch = { { ErrorEquals = { "States.ALL" }, ResultPath = "$.e", Next = "Caught" } } },
+          Done = { Type = "Succeed" },
+          Caught = { Type = "Pass", Parameters = { ["e.$"] = "$.e.Error" }, End = true } } },
+          {}, { f = function() return { q = pad } end }, { payload_limit = 100 })
+        assert.equal("SUCCEEDED", status)
+        assert.same({ e = "States.DataLimitExceeded" }, out)
+      end)
+      it("fails a Pass whose ResultPath copies its input past the limit", function()
+        local status, err = h.run({ StartAt = "P", States = { P = { Type = "Pass", ResultPath = "$.copy",
+          End = true } } }, { p = pad }, {}, { payload_limit = 100 })
+        assert.equal("FAILED", status)
+        assert.same({ Error = "States.DataLimitExceeded", Cause = "The state/task 'P'" .. LIMIT_CAUSE }, err)
+      end)
+      it("fails a Pass whose Parameters repeat its input past the limit", function()
+        local status, err = h.run({ StartAt = "P", States = { P = { Type = "Pass", End = true,
+          Parameters = { ["a.$"] = "$.p", ["b.$"] = "$.p" } } } }, { p = pad }, {}, { payload_limit = 100 })
+        assert.equal("FAILED", status)
+        assert.same({ Error = "States.DataLimitExceeded", Cause = "The state/task 'P'" .. LIMIT_CAUSE }, err)
+      end)
+      it("fails a JSONata state whose Output builds a value past the limit", function()
+        local status, err = h.run({ QueryLanguage = "JSONata", StartAt = "P", States = { P = { Type = "Pass",
+          Output = "{% [$states.input.p, $states.input.p] %}", End = true } } },
+          { p = pad }, {}, { payload_limit = 100 })
+        assert.equal("FAILED", status)
+        assert.same({ Error = "States.DataLimitExceeded", Cause = "The state/task 'P'" .. LIMIT_CAUSE }, err)
+      end)
+      it("lets states that only select or pass on their input go on at the limit", function()
+        local status, out = h.run({ StartAt = "C", States = {
+          C = { Type = "Choice", Choices = { { Variable = "$.p", IsPresent = true, Next = "P" } } },
+          P = { Type = "Pass", ResultPath = "$.r", Result = 1, OutputPath = "$.p", End = true } } },
+          { p = pad }, {}, { payload_limit = 70 })
+        assert.equal("SUCCEEDED", status)
+        assert.equal(pad, out)
+      end)
+    end)
     it("refuses an execution input over the payload limit before anything is recorded", function()
       local engine = stepflow.new({ history = true, payload_limit = 10 })
       local sm = assert(engine:create_state_machine({ StartAt = "P", States = { P = { Type = "Pass", End = true } } }))

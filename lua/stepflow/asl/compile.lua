@@ -1,6 +1,7 @@
 --- Compiles a validated definition into programs of state objects. Every
 -- path, template, rule and expression is compiled here, once; the
 -- interpreter only calls the closures.
+local errors = require("stepflow.errors")
 local retry = require("stepflow.asl.retry")
 local jsonpath_flow = require("stepflow.asl.flow_jsonpath")
 
@@ -23,6 +24,40 @@ local STATE_MODULES = {
   Succeed = "stepflow.states.succeed", Fail = "stepflow.states.fail",
   Parallel = "stepflow.states.parallel", Map = "stepflow.states.map",
 }
+
+-- Whether a state's output can be larger than both its input and its
+-- result, each already within the payload limit: a ResultPath that merges
+-- the result into the input, a template that repeats what it reads, a
+-- JSONata Output. Only these states pay for measuring their output.
+local HAS_RESULT = { Pass = true, Task = true, Parallel = true, Map = true }
+
+local function may_grow(def, ql)
+  if ql == "JSONata" then
+    if def.Output ~= nil then return true end
+    for _, rule in ipairs(type(def.Choices) == "table" and def.Choices or {}) do
+      if type(rule) == "table" and rule.Output ~= nil then return true end
+    end
+    return false
+  end
+  if not HAS_RESULT[def.Type] then return false end
+  local rp = def.ResultPath
+  if type(rp) == "string" and rp ~= "$" then return true end
+  if def.Type == "Pass" then return def.Parameters ~= nil end
+  return def.ResultSelector ~= nil
+end
+
+-- Makes st.finish fail the state with States.DataLimitExceeded (which
+-- Retry and Catch see) when its output is over the engine's payload
+-- limit, as AWS fails any state whose output is.
+local function limit_output(st)
+  local finish, name = st.finish, st.name
+  st.finish = function(frame, raw, result)
+    local out = finish(frame, raw, result)
+    local limit = frame.exec.engine.payload_limit
+    if limit then errors.check_size(out, limit, name) end
+    return out
+  end
+end
 
 local function flow_for(ql)
   if ql == "JSONata" then return require("stepflow.asl.flow_jsonata") end
@@ -78,6 +113,7 @@ function Compiler:state(name, def, where, outer_ql, program)
   local flow = flow_for(ql)
   st.flow = flow
   flow.compile_common(self, st, def, where)
+  if st.finish and may_grow(def, ql) then limit_output(st) end
   if def.Retry then st.retriers = retry.compile_retriers(def.Retry) end
   if def.Catch then
     st.catchers = {}
