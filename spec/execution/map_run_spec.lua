@@ -142,6 +142,16 @@ describe("Distributed Map", function()
     end)
   end)
 
+  describe("ToleratedFailure* on an inline Map", function()
+    it("are accepted and, as on AWS, change nothing: the first failed iteration fails the Map", function()
+      local inline = { StartAt = "T", States = { T = { Type = "Task", Resource = "work", End = true } } }
+      local status, err = h.run(dmap({ ToleratedFailureCount = 5, ToleratedFailurePercentage = 100 }, inline),
+        json.array({ 1, 2, 3 }), work({ 2 }))
+      assert.equal("FAILED", status)
+      assert.same({ Error = "Item.Bad", Cause = "item 2" }, err)
+    end)
+  end)
+
   describe("MaxConcurrency", function()
     it("runs at most that many children at once, and starts the next as one ends", function()
       local in_flight, most = 0, 0
