@@ -57,9 +57,17 @@ local function stop(s)
   s.pipe:close()
 end
 
+-- One API call (Debian's lua-socket, in the Makefile's DEBS).
 local function call(port, op, body)
-  return json.decode(sh("curl -s -H 'X-Amz-Target: AWSStepFunctions." .. op .. "' -d " .. q(json.encode(body))
-    .. " http://127.0.0.1:" .. port .. "/"))
+  local http = require("socket.http")
+  local ltn12 = require("ltn12")
+  local text, out = json.encode(body), {}
+  http.request({
+    url = "http://127.0.0.1:" .. port .. "/", method = "POST",
+    headers = { ["X-Amz-Target"] = "AWSStepFunctions." .. op, ["Content-Length"] = #text },
+    source = ltn12.source.string(text), sink = ltn12.sink.table(out),
+  })
+  return json.decode(table.concat(out))
 end
 
 local function cpu_of(pid)

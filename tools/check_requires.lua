@@ -24,7 +24,7 @@ local PROVIDERS = {
   ["say"] = "lua-busted",
   ["luarocks."] = "luarocks",
   ["lfs"] = "lua-filesystem",
-  ["socket"] = "lua-socket", ["socket."] = "lua-socket",
+  ["socket"] = "lua-socket", ["socket."] = "lua-socket", ["ltn12"] = "lua-socket",
 }
 
 local STANDARD = {

@@ -33,6 +33,23 @@ function Proc:wait()
   return rest, how, code
 end
 
+--- One API call over HTTP (Debian's lua-socket): returns the decoded
+-- answer and the HTTP status.
+function Proc:call(op, body)
+  local http = require("socket.http")
+  local ltn12 = require("ltn12")
+  local json = require("stepflow.json")
+  local text = json.encode(body or {})
+  local out = {}
+  local _, status = http.request({
+    url = "http://127.0.0.1:" .. self.port .. "/", method = "POST",
+    headers = { ["X-Amz-Target"] = "AWSStepFunctions." .. op,
+      ["Content-Type"] = "application/x-amz-json-1.0", ["Content-Length"] = #text },
+    source = ltn12.source.string(text), sink = ltn12.sink.table(out),
+  })
+  return json.decode(table.concat(out)), status
+end
+
 --- A fresh store path (removed with its side files by `remove`).
 function M.temp_store()
   local p = os.tmpname()
