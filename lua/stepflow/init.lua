@@ -126,11 +126,16 @@ function M.new(opts)
   end
   if opts.s3_dir ~= nil then
     self.s3 = require("stepflow.s3.folder").new(opts.s3_dir)
-    -- the aws-sdk:s3 actions served from the folder
-    local s3 = require("stepflow.s3")
-    local ctx = { s3 = self.s3 }
-    for resource, fn in pairs(s3.resources) do
-      self.handlers[resource] = function(input) return fn(input, ctx) end
+    -- the aws-sdk:s3 actions served from the folder, as integrations: the
+    -- engine handles their patterns as for any other service
+    local folder = self.s3
+    for resource, fn in pairs(require("stepflow.s3").resources) do
+      self:register_integration(resource, {
+        call = function(params, ctx)
+          ctx.s3 = folder
+          return fn(params, ctx)
+        end,
+      })
     end
   end
   if opts.handlers then
