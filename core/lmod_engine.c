@@ -1,5 +1,6 @@
 /*
-** lmod_engine.c: Lua binding of stepflow.core.engine (Loop and Timer).
+** lmod_engine.c: Lua binding of stepflow.core.engine (Loop and Timer;
+** lmod_watch.c, lmod_signal.c and lmod_http*.c add the loop's I/O).
 ** The ready queue and callbacks are Lua values; the loop itself (loop.c,
 ** heap.c) never sees a lua_State. Every callback runs under lua_pcall.
 */
@@ -11,14 +12,11 @@
 #include "lua.h"
 #include "lauxlib.h"
 
-#include <event2/event.h>
-
 #include "stepflow_core.h"
 #include "lmod_engine.h"
 
 #define LOOP_MT   "stepflow.Loop"
 #define TIMER_MT  "stepflow.Timer"
-#define WATCH_MT  "stepflow.Watch"
 
 /*
 ** User values of a Loop: two ready queues (one is drained while loop:call()
@@ -43,13 +41,10 @@
 /* Upvalues of the Loop methods. */
 #define UP_LOOP_MT   lua_upvalueindex(1)
 #define UP_TIMER_MT  lua_upvalueindex(2)
-#define UP_WATCH_MT  lua_upvalueindex(3)
 
 /* While run()/step() runs, the loop is at this index of the running frame
    (run_inner); the hooks find it there. */
 #define SELF STEPFLOW_LOOP_SELF
-
-struct Watch;
 
 typedef struct Loop {
   stepflow_loop core;   /* first: hooks get &core and cast back */
@@ -58,27 +53,8 @@ typedef struct Loop {
   int running;
   int closed;
   int has_error;        /* UV_ERR holds an error for run() to rethrow */
-  struct Watch *watches;           /* every open watch (closed with us) */
-  struct Watch *ioq, *ioq_tail;    /* watches whose events fired */
+  stepflow_watches watches;        /* the loop's watches (lmod_watch.c) */
 } Loop;
-
-/*
-** A Watch: interest in a file descriptor's readiness (a database
-** connection's socket). Its callback (user value 1) runs from the turn
-** after libevent reported the event, never inside libevent's dispatch.
-** While interested it is kept alive by a registry ref; the loop keeps a
-** list of its watches and closes them before it frees its base.
-*/
-typedef struct Watch {
-  struct event *ev;     /* NULL once closed */
-  Loop *loop;
-  int ref;              /* LUA_NOREF unless interested */
-  short want;           /* EV_READ | EV_WRITE, 0 when not interested */
-  short revents;        /* what fired since the callback last ran */
-  int busy;             /* keeps the loop alive, holds virtual time */
-  int queued;
-  struct Watch *next, *qnext;
-} Watch;
 
 /*
 ** A Timer holds its callback in user value 1 while armed. An armed timer
@@ -235,31 +211,9 @@ static void fire (stepflow_loop *core, stepflow_hentry *e) {
 }
 
 
-/* Runs the callbacks of the watches whose events fired, FIFO; a stop
-   leaves the rest queued for the next turn. */
+/* Runs the callbacks of the watches whose events fired (lmod_watch.c). */
 static void run_io (stepflow_loop *core) {
-  Loop *lp = (Loop *)core;
-  lua_State *L = lp->L;
-  while (lp->ioq != NULL && !core->stopping) {
-    Watch *w = lp->ioq;
-    short ev = w->revents;
-    lp->ioq = w->qnext;
-    if (lp->ioq == NULL)
-      lp->ioq_tail = NULL;
-    w->queued = 0;
-    w->qnext = NULL;
-    w->revents = 0;
-    if (w->ref == LUA_NOREF)
-      continue;  /* closed, or no longer interested */
-    lua_rawgeti(L, LUA_REGISTRYINDEX, w->ref);  /* STACK: watch */
-    lua_getiuservalue(L, -1, 1);  /* STACK: watch, fn */
-    lua_pushboolean(L, (ev & EV_READ) != 0);
-    lua_pushboolean(L, (ev & EV_WRITE) != 0);
-    if (lua_pcall(L, 2, 0, 0) != LUA_OK)
-      store_error(lp, L);
-    lua_pop(L, 1);
-  }
-  core->io_pending = lp->ioq != NULL;
+  stepflow_watch_run(((Loop *)core)->L, &((Loop *)core)->watches, core);
 }
 
 
@@ -481,12 +435,9 @@ static void close_io (lua_State *L) {
 
 /* Closes lp (the userdata at index 1): disarms every timer, drops the
    queues and any stored error, frees the base. Idempotent. */
-static void close_watch (lua_State *L, Watch *w);
-
 static void close_loop (lua_State *L, Loop *lp) {
   stepflow_hentry *e;
-  while (lp->watches != NULL)
-    close_watch(L, lp->watches);
+  stepflow_watch_close_all(L, &lp->watches);
   if (!lp->closed) {
     close_io(L);
     while ((e = stepflow_heap_top(&lp->core.timers)) != NULL) {
@@ -578,180 +529,14 @@ static int timer_gc (lua_State *L) {
 
 /*
 ** ---------------------------------------------------------------------
-** Watch methods
-** ---------------------------------------------------------------------
-*/
-
-/* libevent's callback: only notes the event and queues the watch (no Lua
-   inside libevent's dispatch). */
-static void watch_cb (evutil_socket_t fd, short what, void *arg) {
-  Watch *w = (Watch *)arg;
-  Loop *lp = w->loop;
-  (void)fd;
-  w->revents |= what;
-  if (!w->queued) {
-    w->queued = 1;
-    w->qnext = NULL;
-    if (lp->ioq_tail != NULL)
-      lp->ioq_tail->qnext = w;
-    else
-      lp->ioq = w;
-    lp->ioq_tail = w;
-  }
-  lp->core.io_pending = 1;
-}
-
-
-static Watch *checkwatch (lua_State *L) {
-  Watch *w = (Watch *)luaL_checkudata(L, 1, WATCH_MT);
-  if (w->ev == NULL)
-    luaL_error(L, "attempt to use a closed watch");
-  return w;
-}
-
-
-/* Counts w's added event as busy or idle (sign +1 or -1). */
-static void count_watch (Watch *w, int sign) {
-  size_t *n = w->busy ? &w->loop->core.io_busy : &w->loop->core.io_idle;
-  if (sign > 0)
-    (*n)++;
-  else
-    (*n)--;
-}
-
-
-/* Removes w from the loop's queue of fired watches. */
-static void unqueue (Watch *w) {
-  Loop *lp = w->loop;
-  Watch **p = &lp->ioq, *prev = NULL;
-  if (!w->queued)
-    return;
-  while (*p != NULL && *p != w) {
-    prev = *p;
-    p = &(*p)->qnext;
-  }
-  if (*p == w) {
-    *p = w->qnext;
-    if (lp->ioq_tail == w)
-      lp->ioq_tail = prev;
-  }
-  w->queued = 0;
-  w->qnext = NULL;
-  w->revents = 0;
-}
-
-
-/* Drops w's interest: event deleted, ref released.  [-0, +0, -] */
-static void watch_idle (lua_State *L, Watch *w) {
-  if (w->want != 0) {
-    event_del(w->ev);
-    count_watch(w, -1);
-    w->want = 0;
-  }
-  if (w->ref != LUA_NOREF) {
-    luaL_unref(L, LUA_REGISTRYINDEX, w->ref);
-    w->ref = LUA_NOREF;
-  }
-  unqueue(w);
-}
-
-
-/* Closes w: interest dropped, event freed, out of the loop's list.
-   Idempotent.  [-0, +0, -] */
-static void close_watch (lua_State *L, Watch *w) {
-  Watch **p;
-  if (w->ev == NULL)
-    return;
-  watch_idle(L, w);
-  event_free(w->ev);
-  w->ev = NULL;
-  for (p = &w->loop->watches; *p != NULL; p = &(*p)->next)
-    if (*p == w) {
-      *p = w->next;
-      break;
-    }
-  w->next = NULL;
-}
-
-
-/* loop:watch(fd, fn) -> watch: fn(readable, writable) runs on the turn
-   after the events that watch:want() asks for occur  [-0, +1, m] */
-static int loop_watch (lua_State *L) {
-  Loop *lp = checkloop(L);
-  lua_Integer fd = luaL_checkinteger(L, 2);
-  Watch *w;
-  luaL_argcheck(L, fd >= 0 && fd <= 0x7fffffff, 2, "not a file descriptor");
-  luaL_checktype(L, 3, LUA_TFUNCTION);
-  w = (Watch *)lua_newuserdatauv(L, sizeof(Watch), 2);
-  memset(w, 0, sizeof(*w));
-  w->ref = LUA_NOREF;
-  lua_pushvalue(L, UP_WATCH_MT);
-  lua_setmetatable(L, -2);
-  lua_pushvalue(L, 3);
-  lua_setiuservalue(L, -2, 1);
-  lua_pushvalue(L, 1);
-  lua_setiuservalue(L, -2, 2);  /* the loop outlives its watches */
-  w->loop = lp;
-  w->ev = event_new(lp->core.base, (evutil_socket_t)fd, EV_PERSIST,
-                    watch_cb, w);
-  if (w->ev == NULL)
-    return luaL_error(L, "not enough memory");
-  w->next = lp->watches;
-  lp->watches = w;
-  return 1;
-}
-
-
-/* watch:want(readable, writable[, busy]) -> nothing: the events to wait
-   for (none: not interested, which releases it). busy: the watch keeps
-   the loop alive (and virtual time still) while interested; an idle one
-   (notifications) lets the loop end  [-0, +0, m] */
-static int watch_want (lua_State *L) {
-  Watch *w = checkwatch(L);
-  short want = (short)((lua_toboolean(L, 2) ? EV_READ : 0) |
-                       (lua_toboolean(L, 3) ? EV_WRITE : 0));
-  int busy = lua_toboolean(L, 4);
-  evutil_socket_t fd = event_get_fd(w->ev);
-  if (want == w->want && busy == w->busy)
-    return 0;
-  if (w->want != 0) {
-    event_del(w->ev);
-    count_watch(w, -1);
-  }
-  w->want = 0;
-  w->busy = busy;
-  if (want == 0) {
-    watch_idle(L, w);
-    return 0;
-  }
-  if (w->ref == LUA_NOREF) {
-    lua_pushvalue(L, 1);
-    w->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  }
-  if (event_assign(w->ev, w->loop->core.base, fd, (short)(want | EV_PERSIST),
-                   watch_cb, w) != 0 || event_add(w->ev, NULL) != 0) {
-    watch_idle(L, w);
-    return luaL_error(L, "cannot watch file descriptor %d", (int)fd);
-  }
-  w->want = want;
-  count_watch(w, 1);
-  return 0;
-}
-
-
-/* watch:close() -> nothing; also __gc and __close  [-0, +0, -] */
-static int watch_close (lua_State *L) {
-  Watch *w = (Watch *)luaL_checkudata(L, 1, WATCH_MT);
-  close_watch(L, w);
-  return 0;
-}
-
-
-/*
-** ---------------------------------------------------------------------
 ** what the other bindings use (lmod_engine.h)
 ** ---------------------------------------------------------------------
 */
+
+stepflow_watches *stepflow_loop_watches (stepflow_loop *lp) {
+  return &((Loop *)lp)->watches;
+}
+
 
 stepflow_loop *stepflow_checkloop (lua_State *L, int idx) {
   Loop *lp = (Loop *)luaL_checkudata(L, idx, LOOP_MT);
@@ -863,14 +648,7 @@ static const luaL_Reg loop_methods[] = {
   { "stop", loop_stop },
   { "pending", loop_pending },
   { "is_virtual", loop_is_virtual },
-  { "watch", loop_watch },
   { "close", loop_close },
-  { NULL, NULL }
-};
-
-static const luaL_Reg watch_methods[] = {
-  { "want", watch_want },
-  { "close", watch_close },
   { NULL, NULL }
 };
 
@@ -883,26 +661,18 @@ static const luaL_Reg timer_methods[] = {
 
 
 STEPFLOW_EXPORT int luaopen_stepflow_core_engine (lua_State *L) {
-  luaL_newmetatable(L, WATCH_MT);  /* STACK: wmt */
-  lua_newtable(L);
-  luaL_setfuncs(L, watch_methods, 0);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, watch_close);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, watch_close);
-  lua_setfield(L, -2, "__close");
-  luaL_newmetatable(L, TIMER_MT);  /* STACK: wmt, tmt */
+  luaL_newmetatable(L, TIMER_MT);  /* STACK: tmt */
   lua_newtable(L);
   luaL_setfuncs(L, timer_methods, 0);
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, timer_gc);
   lua_setfield(L, -2, "__gc");
-  luaL_newmetatable(L, LOOP_MT);  /* STACK: wmt, tmt, lmt */
-  lua_newtable(L);  /* STACK: wmt, tmt, lmt, methods */
+  luaL_newmetatable(L, LOOP_MT);  /* STACK: tmt, lmt */
+  lua_newtable(L);  /* STACK: tmt, lmt, methods */
   lua_pushvalue(L, -2);
   lua_pushvalue(L, -4);
-  lua_pushvalue(L, -6);
-  luaL_setfuncs(L, loop_methods, 3);  /* upvalues: lmt, tmt, wmt */
+  luaL_setfuncs(L, loop_methods, 2);  /* upvalues: lmt, tmt */
+  stepflow_watch_open(L, lua_gettop(L));
   stepflow_http_open(L, lua_gettop(L));
   stepflow_signal_open(L, lua_gettop(L));
   stepflow_http_client_open(L, lua_gettop(L));
@@ -911,7 +681,7 @@ STEPFLOW_EXPORT int luaopen_stepflow_core_engine (lua_State *L) {
   lua_setfield(L, -2, "__gc");
   lua_pushcfunction(L, loop_close);
   lua_setfield(L, -2, "__close");
-  lua_newtable(L);  /* STACK: wmt, tmt, lmt, module */
+  lua_newtable(L);  /* STACK: tmt, lmt, module */
   lua_pushvalue(L, -2);
   lua_pushcclosure(L, core_loop, 1);
   lua_setfield(L, -2, "loop");

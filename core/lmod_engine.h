@@ -1,6 +1,7 @@
 /*
 ** lmod_engine.h: what lmod_engine.c lends the other bindings of
-** stepflow.core.engine (lmod_http.c, lmod_http_client.c, lmod_signal.c):
+** stepflow.core.engine (lmod_http.c, lmod_http_client.c, lmod_signal.c,
+** lmod_watch.c):
 ** the loop behind a Loop userdata, the thread running it, and the loop's
 ** list of I/O sources to close.
 */
@@ -12,6 +13,16 @@
 #include "stepflow_core.h"
 
 #pragma GCC visibility push(hidden)
+
+/*
+  The watches of a loop (lmod_watch.c): every open one, and the queue of
+  those whose events fired, which the loop's next turn runs.
+ */
+struct Watch;
+typedef struct stepflow_watches {
+  struct Watch *all;
+  struct Watch *ioq, *ioq_tail;
+} stepflow_watches;
 
 /*
   The open Loop userdata at index idx (raises otherwise).
@@ -73,6 +84,30 @@ void stepflow_http_open (lua_State *L, int methods_idx);
   [-0, +0, m]
  */
 void stepflow_http_client_open (lua_State *L, int methods_idx);
+
+/*
+  The watches of the loop lp.
+ */
+stepflow_watches *stepflow_loop_watches (stepflow_loop *lp);
+
+/*
+  Adds loop:watch to the table at methods_idx and registers the Watch
+  metatable (lmod_watch.c).  [-0, +0, m]
+ */
+void stepflow_watch_open (lua_State *L, int methods_idx);
+
+/*
+  Runs the callbacks of the fired watches of set, each under lua_pcall on
+  L (the running thread); an error ends the run as stepflow_loop_fail.
+  The loop's run_io hook.  [-0, +0, -]
+ */
+void stepflow_watch_run (lua_State *L, stepflow_watches *set,
+                         stepflow_loop *core);
+
+/*
+  Closes every watch of set, before the loop frees its base.  [-0, +0, -]
+ */
+void stepflow_watch_close_all (lua_State *L, stepflow_watches *set);
 
 #pragma GCC visibility pop
 

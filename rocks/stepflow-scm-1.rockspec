@@ -25,7 +25,8 @@ build = {
     ["stepflow.core.engine"] = {
       sources = { "core/lmod_engine.c", "core/loop.c", "core/heap.c",
         "core/lmod_http.c", "core/http_server.c", "core/http_parse.c",
-        "core/lmod_signal.c", "core/http_client.c", "core/lmod_http_client.c" },
+        "core/lmod_signal.c", "core/lmod_watch.c", "core/http_client.c",
+        "core/lmod_http_client.c" },
       libraries = { "event_core", "event_extra", "event_openssl", "ssl", "crypto" },
       incdirs = { "core", "$(LIBEVENT_INCDIR)", "$(OPENSSL_INCDIR)" },
       libdirs = { "$(LIBEVENT_LIBDIR)", "$(OPENSSL_LIBDIR)" },
