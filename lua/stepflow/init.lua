@@ -458,9 +458,10 @@ function Engine:waiting_tasks(arn)
     local exec = call.frame.exec
     if exec.arn == arn and not call.settled and not exec.finished then
       local task = call.task
-      out[#out + 1] = { state = task.st.name, token = token, resource = task.resource,
-        kind = task.activity and "activity" or task.sync and "sync" or "callback",
-        taken = task.activity and (call.taken or false) or nil }
+      local w = { state = task.st.name, token = token, resource = task.resource,
+        kind = task.activity and "activity" or task.sync and "sync" or "callback" }
+      if task.activity then w.taken = call.taken or false end
+      out[#out + 1] = w
     end
   end
   table.sort(out, function(a, b) return a.token < b.token end)
