@@ -208,7 +208,8 @@ function Durability:stop_elsewhere(arn, err, cause)
 end
 
 --- Acts on what other processes left in the store while this engine
--- runs it. Stop requests (store.request_stop, `stepflow stop`): stops
+-- runs it. Task answers (stepflow.integrations.answers). Stop requests
+-- (store.request_stop, `stepflow stop`): stops
 -- each execution, ABORTED with the request's error and cause (one this
 -- engine does not run is aborted in the store), and deletes the request,
 -- in the current group; a request for an execution that is not running is
@@ -227,6 +228,8 @@ function Durability:poll_requests()
     engine:stop_execution(r.arn, r.error, r.cause)
   end
   if #list > 0 then self:post_commit() end
+  -- answers to task tokens (stepflow send-task-success --store)
+  require("stepflow.integrations.answers").load(engine)
   if self.accept_new then
     local recs
     recs, err = store:running_after(self.seen_seq)

@@ -94,6 +94,7 @@ function M.new(opts)
     handlers = {},
     tokens = {},          -- task token -> the call that waits for it
     token_source = tokens.source(),
+    stored_answers = false,  -- token -> an answer left in the store (integrations.answers)
     region = opts.region or "us-east-1",
     account = opts.account or "123456789012",
     payload_limit = opts.payload_limit == nil and 262144 or opts.payload_limit,
@@ -591,6 +592,8 @@ function Engine:recover(opts)
       end
     end
   end
+  -- answers other processes left for their tasks (stepflow send-task-success --store)
+  require("stepflow.integrations.answers").load(self)
   return count, failed
 end
 

@@ -10,6 +10,7 @@ local replay = require("stepflow.replay")
 local numbers = require("stepflow.asl.number_field")
 local targets = require("stepflow.integrations.targets")
 local task_call = require("stepflow.states.task_call")
+local answers = require("stepflow.integrations.answers")
 
 local M = {}
 
@@ -106,6 +107,8 @@ function M.compile(c, st, def, where)
       call.token = token
       call.waited = true
       engine.tokens[token] = call
+      -- an answer another process left in the store for this token
+      if engine.stored_answers then answers.on_token(engine, token) end
     end
     -- In memory with nothing to record (the common case), Scheduled and
     -- Started are only counted and the target runs at once: schedule()
