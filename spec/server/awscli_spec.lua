@@ -85,6 +85,7 @@ describe("stepflow serve with the AWS CLI", function()
     local d
     for _ = 1, 20 do
       ok, out = aws("describe-execution --execution-arn " .. arn)
+      assert.is_true(ok, out)
       d = json.decode(out)
       if d.status ~= "RUNNING" then break end
     end
