@@ -161,15 +161,22 @@ end)
 
 -- A blocking API call to a server in another process: status, body.
 local function post(port, op, input)
-  local http = require("socket.http")
-  local ltn12 = require("ltn12")
+  local socket = require("socket")
   local body = json.encode(input or {})
-  local out = {}
-  local _, status = http.request({ url = "http://127.0.0.1:" .. port .. "/", method = "POST",
-    headers = { ["X-Amz-Target"] = "AWSStepFunctions." .. op, ["Content-Type"] = "application/x-amz-json-1.0",
-      ["Content-Length"] = tostring(#body) },
-    source = ltn12.source.string(body), sink = ltn12.sink.table(out) })
-  return status, json.decode(table.concat(out))
+  local c = assert(socket.connect("127.0.0.1", port))
+  c:settimeout(10)
+  assert(c:send("POST / HTTP/1.1\r\nHost: localhost\r\nX-Amz-Target: AWSStepFunctions." .. op ..
+    "\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: " .. #body .. "\r\n\r\n" .. body))
+  local status = tonumber(assert(c:receive("*l")):match("^HTTP/1%.1 (%d+)"))
+  local len = 0
+  while true do
+    local line = assert(c:receive("*l"))
+    if line == "" then break end
+    len = tonumber(line:match("^[Cc]ontent%-[Ll]ength:%s*(%d+)")) or len
+  end
+  local text = len > 0 and assert(c:receive(len)) or ""
+  c:close()
+  return status, json.decode(text)
 end
 
 local function ok(port, op, input)

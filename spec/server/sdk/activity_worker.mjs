@@ -7,14 +7,18 @@
 // Prints one JSON line: {"checks": N, "failures": [...]};
 // spec/server/sdk_spec.lua runs it.
 //
-//   node activity_worker.mjs PORT
+//   node activity_worker.mjs PORT IDLE_PORT
+//
+// IDLE_PORT: a server whose polls end at once (--poll-timeout 0), for the
+// empty answer; PORT's polls wait as long as AWS's.
 import * as sfn from '@aws-sdk/client-sfn';
 
-const [port] = process.argv.slice(2);
-const c = new sfn.SFNClient({
-  region: 'us-east-1', endpoint: `http://127.0.0.1:${port}`, maxAttempts: 1,
+const [port, idlePort] = process.argv.slice(2);
+const client = (p) => new sfn.SFNClient({
+  region: 'us-east-1', endpoint: `http://127.0.0.1:${p}`, maxAttempts: 1,
   credentials: { accessKeyId: 'AKIDWORKER', secretAccessKey: 'any' },
 });
+const c = client(port);
 
 const failures = [];
 let checks = 0;
@@ -99,8 +103,10 @@ async function main() {
       && /^(parked-\d|looping)$/.test(started[0].activityStartedEventDetails.workerName), started);
   }
 
-  // nothing left: the poll ends without a token
-  const empty = await c.send(new sfn.GetActivityTaskCommand({ activityArn, workerName: 'late' }));
+  // nothing to do: the poll ends without a token
+  const idle = client(idlePort);
+  const idleArn = (await idle.send(new sfn.CreateActivityCommand({ name: 'sdk-idle' }))).activityArn;
+  const empty = await idle.send(new sfn.GetActivityTaskCommand({ activityArn: idleArn, workerName: 'late' }));
   check('an empty poll has no taskToken', empty.taskToken === undefined && empty.input === undefined, empty);
 
   await expectError('SendTaskSuccess on an ended task', c.send(new sfn.SendTaskSuccessCommand({
