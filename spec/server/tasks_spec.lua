@@ -159,28 +159,9 @@ describe("stepflow.server task tokens", function()
   end)
 end)
 
--- A blocking API call to a server in another process: status, body.
-local function post(port, op, input)
-  local socket = require("socket")
-  local body = json.encode(input or {})
-  local c = assert(socket.connect("127.0.0.1", port))
-  c:settimeout(10)
-  assert(c:send("POST / HTTP/1.1\r\nHost: localhost\r\nX-Amz-Target: AWSStepFunctions." .. op ..
-    "\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: " .. #body .. "\r\n\r\n" .. body))
-  local status = tonumber(assert(c:receive("*l")):match("^HTTP/1%.1 (%d+)"))
-  local len = 0
-  while true do
-    local line = assert(c:receive("*l"))
-    if line == "" then break end
-    len = tonumber(line:match("^[Cc]ontent%-[Ll]ength:%s*(%d+)")) or len
-  end
-  local text = len > 0 and assert(c:receive(len)) or ""
-  c:close()
-  return status, json.decode(text)
-end
-
-local function ok(port, op, input)
-  local status, body = post(port, op, input)
+-- An API call to a server in another process, which must answer 200.
+local function ok(proc, op, input)
+  local body, status = proc:call(op, input)
   assert(status == 200, op .. ": " .. tostring(status) .. " " .. json.encode(body))
   return body
 end
@@ -214,9 +195,9 @@ describe("task tokens across restarts of stepflow serve", function()
   end
 
   -- The token the Notify state's Parameters carried, from its TaskScheduled.
-  local function callback_token(port, exec)
+  local function callback_token(proc, exec)
     for _ = 1, 500 do
-      for _, e in ipairs(ok(port, "GetExecutionHistory", { executionArn = exec }).events) do
+      for _, e in ipairs(ok(proc, "GetExecutionHistory", { executionArn = exec }).events) do
         if e.type == "TaskScheduled" then
           return json.decode(e.taskScheduledEventDetails.parameters).token
         end
@@ -227,38 +208,38 @@ describe("task tokens across restarts of stepflow serve", function()
 
   it("keeps activity and callback tokens valid, and hands a delivered task out once", function()
     local p = start()
-    local act = ok(p.port, "CreateActivity", { name = "approve" }).activityArn
-    local sm = ok(p.port, "CreateStateMachine", { name = "flow", roleArn = local_server.ROLE,
+    local act = ok(p, "CreateActivity", { name = "approve" }).activityArn
+    local sm = ok(p, "CreateStateMachine", { name = "flow", roleArn = local_server.ROLE,
       definition = json.encode({ StartAt = "Approve", States = {
         Approve = { Type = "Task", Resource = act, Next = "Notify" },
         Notify = { Type = "Task", Resource = "notify.waitForTaskToken",
           Parameters = { ["token.$"] = "$$.Task.Token" }, ResultPath = "$.notified", End = true } } }) })
       .stateMachineArn
-    local exec = ok(p.port, "StartExecution", { stateMachineArn = sm, input = '{"id":1}' }).executionArn
-    local task = ok(p.port, "GetActivityTask", { activityArn = act, workerName = "before" })
+    local exec = ok(p, "StartExecution", { stateMachineArn = sm, input = '{"id":1}' }).executionArn
+    local task = ok(p, "GetActivityTask", { activityArn = act, workerName = "before" })
     assert.equal('{"id":1}', task.input)
     kill(p)
 
     p = start(" --poll-timeout 0")
     assert.matches("1 execution%(s%) resumed", p.line)
     -- the task was delivered (ActivityStarted): not handed out again
-    assert.same({}, ok(p.port, "GetActivityTask", { activityArn = act, workerName = "after" }))
-    assert.same({}, ok(p.port, "SendTaskSuccess", { taskToken = task.taskToken, output = '{"id":1,"ok":true}' }))
-    local token = callback_token(p.port, exec)
+    assert.same({}, ok(p, "GetActivityTask", { activityArn = act, workerName = "after" }))
+    assert.same({}, ok(p, "SendTaskSuccess", { taskToken = task.taskToken, output = '{"id":1,"ok":true}' }))
+    local token = callback_token(p, exec)
     assert.equal(exec, tokens.execution_of(token))
     kill(p)
 
     p = start()
-    assert.same({}, ok(p.port, "SendTaskSuccess", { taskToken = token, output = '"sent"' }))
+    assert.same({}, ok(p, "SendTaskSuccess", { taskToken = token, output = '"sent"' }))
     local d
     for _ = 1, 500 do
-      d = ok(p.port, "DescribeExecution", { executionArn = exec })
+      d = ok(p, "DescribeExecution", { executionArn = exec })
       if d.status ~= "RUNNING" then break end
     end
     assert.equal("SUCCEEDED", d.status)
     assert.same({ id = 1, ok = true, notified = "sent" }, json.decode(d.output))
     local started = 0
-    for _, e in ipairs(ok(p.port, "GetExecutionHistory", { executionArn = exec }).events) do
+    for _, e in ipairs(ok(p, "GetExecutionHistory", { executionArn = exec }).events) do
       if e.type == "ActivityStarted" then
         started = started + 1
         assert.same({ workerName = "before" }, e.activityStartedEventDetails)
