@@ -65,13 +65,11 @@ describe("stepflow serve with the AWS CLI", function()
   it("works an activity task: get-activity-task, send-task-success", function()
     -- (the setup over plain HTTP: each aws command costs half a second)
     local function api(op, body) return (proc:call(op, body)) end
-    local ok, out = aws("create-activity --name cli-worker")
-    assert.is_true(ok, out)
-    local act = json.decode(out).activityArn
+    local act = api("CreateActivity", { name = "cli-worker" }).activityArn
     local sm = api("CreateStateMachine", { name = "cli-activity", roleArn = "arn:aws:iam::123456789012:role/cli",
       definition = json.encode({ StartAt = "Work", States = { Work = { Type = "Task", Resource = act, End = true } } }) })
     local arn = api("StartExecution", { stateMachineArn = sm.stateMachineArn, input = '{"n":3}' }).executionArn
-    ok, out = aws("get-activity-task --activity-arn " .. act .. " --worker-name cli")
+    local ok, out = aws("get-activity-task --activity-arn " .. act .. " --worker-name cli")
     assert.is_true(ok, out)
     local task = json.decode(out)
     assert.equal('{"n":3}', task.input)
