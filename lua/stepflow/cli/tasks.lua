@@ -146,7 +146,13 @@ function M.send(argv, kind)
   else
     answer = { heartbeat = true }
   end
-  if opts.store then return through_store(opts.store, token, answer) end
+  if opts.store then
+    if require("stepflow.store").is_shared(opts.store) then
+      -- (the engines sharing a database read no answers from it)
+      return usage_error("a shared PostgreSQL store takes answers through a server: --endpoint URL")
+    end
+    return through_store(opts.store, token, answer)
+  end
   local op = OPERATION[kind]
   local out, code, message = remote.call(opts.endpoint, op, input)
   if not out then return remote.failed(op, code, message) end
