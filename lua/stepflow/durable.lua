@@ -208,13 +208,14 @@ function Durability:stop_elsewhere(arn, err, cause)
 end
 
 --- Acts on what other processes left in the store while this engine
--- runs it. Task answers (stepflow.integrations.answers). Stop requests
--- (store.request_stop, `stepflow stop`): stops
+-- runs it. Stop requests (store.request_stop, `stepflow stop`): stops
 -- each execution, ABORTED with the request's error and cause (one this
 -- engine does not run is aborted in the store), and deletes the request,
 -- in the current group; a request for an execution that is not running is
--- dropped. With `accept_new`: runs the RUNNING executions that clients
--- added (`stepflow start` while this engine runs).
+-- dropped. Answers to task tokens (`stepflow send-task-success --store`,
+-- stepflow.integrations.answers). With `accept_new`: runs the RUNNING
+-- executions that clients added (`stepflow start` while this engine
+-- runs).
 function Durability:poll_requests()
   local store, engine = self.store, self.engine
   if self.client then return end

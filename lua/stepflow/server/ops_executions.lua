@@ -42,11 +42,11 @@ local function refused(msg, info, name, sm)
 end
 
 -- Checks the parts StartExecution and StartSyncExecution share: the
--- machine, the name and the input. Returns the machine record and the
--- input value, or nil and the error.
--- A stateMachineArn may end in "#TestCase": the execution runs with that
--- test case of the server's mock config (--mock-config), as on Step
--- Functions Local. Returns the record, the input value and the case.
+-- machine, the name and the input. A stateMachineArn may end in
+-- "#TestCase": the execution runs with that test case of the server's
+-- mock config (--mock-config), as on Step Functions Local. Returns the
+-- machine record, the input value and the test case, or nil and the
+-- error.
 local function start_args(server, input)
   local arn, case = server.engine:mock_test_case(input.stateMachineArn)
   local rec, code, message = lookup(server, arn)
