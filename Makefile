@@ -121,6 +121,7 @@ bench: all
 	tools/pg_test_server run -- lua5.4 bench/shared.lua
 	tools/pg_test_server run -- tools/failover_test --executions 1000 --kills 10 --stops 2 --lease-ms 1500
 	lua5.4 bench/serve.lua
+	lua5.4 bench/activities.lua
 
 graphs: all
 	@$(MAKE) --no-print-directory deps DEBS="$(GRAPH_DEBS)"

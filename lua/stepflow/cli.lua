@@ -65,14 +65,32 @@ commands:
   stop EXECUTION --store FILE [--error E] [--cause C]
       Stops an execution: ABORTED with an optional error and cause. While
       another engine runs FILE, asks it and waits up to 10 s for it.
+  send-task-success TOKEN --output JSON|@FILE (--endpoint URL | --store FILE)
+  send-task-failure TOKEN [--error E] [--cause C] (--endpoint URL | --store FILE)
+  send-task-heartbeat TOKEN (--endpoint URL | --store FILE)
+      Answers a task that waits for its token (an activity task, a
+      .waitForTaskToken callback, a .sync job). --endpoint: through a
+      running server (stepflow serve). --store: the answer is recorded in
+      FILE, for the engine that runs it (taken within a second) or for
+      the next `stepflow resume --store FILE`.
+  start STATE_MACHINE --endpoint URL [--input JSON|@FILE] [--name NAME]
+  describe EXECUTION_ARN --endpoint URL [--json]
+  stop EXECUTION_ARN --endpoint URL [--error E] [--cause C]
+      The same through a running server (STATE_MACHINE: an ARN or a
+      name). Requests are signed (SigV4) when AWS_ACCESS_KEY_ID and
+      AWS_SECRET_ACCESS_KEY are set.
   serve [--host 127.0.0.1] [--port 8083] [--store FILE] [--handlers FILE]...
-        [--region R] [--account A] [--credentials FILE]
+        [--region R] [--account A] [--credentials FILE] [--mock-config FILE]
+        [--connections FILE] [--poll-timeout SECONDS]
       Serves the AWS Step Functions API over HTTP (AWS CLI and SDKs with
       --endpoint-url http://127.0.0.1:8083) until SIGINT or SIGTERM. With
-      --store, state machines and executions survive a restart and RUNNING
-      executions resume; without it everything is in memory.
+      --store, state machines, activities and executions survive a restart
+      and RUNNING executions resume; without it everything is in memory.
       --credentials FILE (lines "ACCESS_KEY_ID SECRET", or the AWS CLI's
-      credentials file) turns on SigV4 verification.
+      credentials file) turns on SigV4 verification. --mock-config FILE
+      (or SFN_MOCK_CONFIG): StartExecution on ARN#TestCase runs that test
+      case. --connections FILE: the HTTP Task's connections.
+      --poll-timeout: how long GetActivityTask waits (default 60 s).
   validate DEFINITION [--json]
       Checks a definition as AWS does; lists every problem with its
       location and exits 2 if there is any, 0 otherwise.
@@ -302,8 +320,12 @@ local function run_or_start(argv, start_only)
   if line then line:finish() end
   if not ran then return 1 end
   local result = exec:result()
+  -- an execution still RUNNING waits for task tokens: which, and how to
+  -- answer them
+  local waiting = result.status == "RUNNING" and engine:waiting_tasks(exec.arn) or nil
   if opts.json then
     if events then result.history = { events = events } end
+    if waiting then result.waiting = json.array(waiting) end
     io.stdout:write(json.encode(result), "\n")
   elseif result.status == "SUCCEEDED" then
     io.stdout:write(json.encode(result.output, { pretty = true }), "\n")
@@ -311,6 +333,7 @@ local function run_or_start(argv, start_only)
     io.stderr:write(result.status, "\n")
     if result.error then io.stderr:write("error: ", result.error, "\n") end
     if result.cause then io.stderr:write("cause: ", result.cause, "\n") end
+    if waiting then require("stepflow.cli.tasks").report_waiting(waiting, opts.store) end
   end
   if events and not opts.json then
     io.stdout:write("history:\n")
@@ -381,10 +404,26 @@ function M.validate(argv)
 end
 
 local inspect = require("stepflow.cli.inspect")
+
+-- start, describe and stop reach a running server with --endpoint URL,
+-- else the store.
+local function store_or_endpoint(on_store, name)
+  return function(argv)
+    if require("stepflow.cli.remote").wanted(argv) then return require("stepflow.cli.remote")[name](argv) end
+    return on_store(argv)
+  end
+end
+
+local function send_task(kind)
+  return function(argv) return require("stepflow.cli.tasks").send(argv, kind) end
+end
+
 local COMMANDS = {
-  run = M.run, start = M.start, resume = M.resume, validate = M.validate,
-  executions = inspect.executions, describe = inspect.describe, history = inspect.history,
-  stop = inspect.stop,
+  run = M.run, start = store_or_endpoint(M.start, "start"), resume = M.resume, validate = M.validate,
+  executions = inspect.executions, describe = store_or_endpoint(inspect.describe, "describe"),
+  history = inspect.history, stop = store_or_endpoint(inspect.stop, "stop"),
+  ["send-task-success"] = send_task("success"), ["send-task-failure"] = send_task("failure"),
+  ["send-task-heartbeat"] = send_task("heartbeat"),
   graph = function(argv) return require("stepflow.cli.graph").main(argv) end,
   serve = function(argv) return require("stepflow.cli.serve").serve(argv) end,
 }

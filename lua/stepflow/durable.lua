@@ -212,8 +212,10 @@ end
 -- each execution, ABORTED with the request's error and cause (one this
 -- engine does not run is aborted in the store), and deletes the request,
 -- in the current group; a request for an execution that is not running is
--- dropped. With `accept_new`: runs the RUNNING executions that clients
--- added (`stepflow start` while this engine runs).
+-- dropped. Answers to task tokens (`stepflow send-task-success --store`,
+-- stepflow.integrations.answers). With `accept_new`: runs the RUNNING
+-- executions that clients added (`stepflow start` while this engine
+-- runs).
 function Durability:poll_requests()
   local store, engine = self.store, self.engine
   if self.client then return end
@@ -227,6 +229,8 @@ function Durability:poll_requests()
     engine:stop_execution(r.arn, r.error, r.cause)
   end
   if #list > 0 then self:post_commit() end
+  -- answers to task tokens (stepflow send-task-success --store)
+  require("stepflow.integrations.answers").load(engine)
   if self.accept_new then
     local recs
     recs, err = store:running_after(self.seen_seq)

@@ -18,6 +18,7 @@ local durable = require("stepflow.durable")
 local history = require("stepflow.history")
 local integrations = require("stepflow.integrations")
 local mocks = require("stepflow.integrations.mocks")
+local tokens = require("stepflow.integrations.tokens")
 
 local M = {}
 
@@ -91,7 +92,9 @@ function M.new(opts)
   local self = setmetatable({
     loop = core.loop({ virtual_time = opts.virtual_time and true or false }),
     handlers = {},
-    tokens = {},
+    tokens = {},          -- task token -> the call that waits for it
+    token_source = tokens.source(),
+    stored_answers = false,  -- token -> an answer left in the store (integrations.answers)
     region = opts.region or "us-east-1",
     account = opts.account or "123456789012",
     payload_limit = opts.payload_limit == nil and 262144 or opts.payload_limit,
@@ -228,9 +231,13 @@ function Engine:get_activity_task(arn, worker_name)
 end
 
 --- Long-polls activity `arn`: fn(task) runs once a task waits for a
--- worker (at once if one does). Returns a function that stops waiting.
-function Engine:wait_activity_task(arn, worker_name, fn)
-  return self.activities:wait(arn, worker_name, fn)
+-- worker (at once if one does); workers are served in the order they
+-- came. `alive` (optional): asked before a task goes to this worker; when
+-- it returns false (the worker's connection closed), the worker gives up
+-- its place and the task goes to the next one. Returns a function that
+-- stops waiting.
+function Engine:wait_activity_task(arn, worker_name, fn, alive)
+  return self.activities:wait(arn, worker_name, fn, alive)
 end
 
 --- The Task states of a state machine (or a decoded definition) that
@@ -384,26 +391,82 @@ function Engine:after_commit(fn)
   return fn()
 end
 
---- Completes a task that waits for its token. Returns true or nil, message.
-function Engine:send_task_success(token, output)
+--- A new task token for a task of execution `exec_arn` (the runtime's
+-- own: Task states call it).
+function Engine:new_task_token(exec_arn)
+  return self.token_source:new(exec_arn)
+end
+
+-- The call that waits for `token`, or nil, message, {code = ...}: the
+-- reason as AWS's SendTask* name it: InvalidToken (not a task token),
+-- TaskTimedOut (its task has ended: its execution is known here or in the
+-- store), TaskDoesNotExist (an execution this engine does not know).
+local function waiting_call(self, token)
+  if type(token) ~= "string" then error("send_task: token must be a string", 3) end
   local call = self.tokens[token]
-  if not call then return nil, "TaskDoesNotExist: no task waits for token " .. tostring(token) end
+  if call and not call.settled and not call.frame.exec.finished then return call end
+  if call then self.tokens[token] = nil end
+  local arn = tokens.execution_of(token)
+  if not arn then
+    -- (a token of an older store, a plain UUID, is still served above)
+    return nil, "InvalidToken: not a task token: " .. token, { code = "InvalidToken" }
+  end
+  if call or self.executions[arn] or (self.store and self.store:get_execution(arn)) then
+    return nil, "TaskTimedOut: the task of this token has ended (execution " .. arn .. ")",
+      { code = "TaskTimedOut" }
+  end
+  return nil, "TaskDoesNotExist: no task waits for token " .. token, { code = "TaskDoesNotExist" }
+end
+
+--- Completes a task that waits for its token (a .waitForTaskToken
+-- callback, a .sync job, an activity) with `output` (a JSON value).
+-- Returns true, or nil, message, {code = ...}: code is InvalidToken,
+-- TaskTimedOut, TaskDoesNotExist, or InvalidOutput (not JSON, or over the
+-- payload limit).
+function Engine:send_task_success(token, output)
+  local call, err, info = waiting_call(self, token)
+  if not call then return nil, err, info end
   return call:complete(true, output)
 end
 
---- Fails a task that waits for its token.
+--- Fails a task that waits for its token with an error name and cause
+-- (both optional). Returns true, or nil, message, {code = ...} as
+-- send_task_success.
 function Engine:send_task_failure(token, err, cause)
-  local call = self.tokens[token]
-  if not call then return nil, "TaskDoesNotExist: no task waits for token " .. tostring(token) end
+  local call, msg, info = waiting_call(self, token)
+  if not call then return nil, msg, info end
   return call:complete(false, errors.new(err or "", cause))
 end
 
---- Records a heartbeat for a task that waits for its token.
+--- Records a heartbeat for a task that waits for its token (its
+-- HeartbeatSeconds count again). Returns true, or nil, message, {code =
+-- ...} as send_task_success.
 function Engine:send_task_heartbeat(token)
-  local call = self.tokens[token]
-  if not call then return nil, "TaskDoesNotExist: no task waits for token " .. tostring(token) end
+  local call, err, info = waiting_call(self, token)
+  if not call then return nil, err, info end
   call:heartbeat()
   return true
+end
+
+--- The tasks of execution `arn` that wait for their token: a list of
+-- {state =, token =, resource =, kind =}, kind "activity" (a worker has
+-- it: `taken`, or it waits for one), "callback" (.waitForTaskToken) or
+-- "sync" (.sync), in token order. What `stepflow run` shows for an
+-- execution that ends its run still waiting.
+function Engine:waiting_tasks(arn)
+  local out = {}
+  for token, call in pairs(self.tokens) do
+    local exec = call.frame.exec
+    if exec.arn == arn and not call.settled and not exec.finished then
+      local task = call.task
+      local w = { state = task.st.name, token = token, resource = task.resource,
+        kind = task.activity and "activity" or task.sync and "sync" or "callback" }
+      if task.activity then w.taken = call.taken or false end
+      out[#out + 1] = w
+    end
+  end
+  table.sort(out, function(a, b) return a.token < b.token end)
+  return out
 end
 
 -- The mock test case `name` for machine `sm`; or nil and a message.
@@ -529,6 +592,8 @@ function Engine:recover(opts)
       end
     end
   end
+  -- answers other processes left for their tasks (stepflow send-task-success --store)
+  require("stepflow.integrations.answers").load(self)
   return count, failed
 end
 

@@ -299,7 +299,7 @@ describe("examples", function()
       assert.equal("RUNNING\tRUNNING\t2", lines[1])
       assert.equal('SUCCEEDED\t{"approvedBy":"ada","requestId":"req-1"}', lines[2])
       assert.equal("FAILED\tApproval.Rejected\tover budget", lines[3])
-      assert.matches("^nil\tTaskDoesNotExist: no task waits for token %x+%-", lines[4])
+      assert.matches("^nil\tTaskDoesNotExist: no task waits for token [%w_%-]+%.%x+", lines[4])
     end)
 
     it("times out at the machine's TimeoutSeconds (72 h) between two checks", function()

@@ -1,6 +1,7 @@
 -- `stepflow serve` driven by the AWS CLI (Debian's awscli, /usr/bin/aws)
 -- with --endpoint-url: create-state-machine, start-execution,
--- describe-execution, get-execution-history.
+-- describe-execution, get-execution-history, and an activity task worked
+-- with get-activity-task and send-task-success.
 local json = require("stepflow.json")
 local serve = require("server.serve_process")
 
@@ -59,6 +60,27 @@ describe("stepflow serve with the AWS CLI", function()
     local types = {}
     for i, e in ipairs(json.decode(out).events) do types[i] = e.type end
     assert.same({ "ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded" }, types)
+  end)
+
+  it("works an activity task: get-activity-task, send-task-success", function()
+    -- (the setup over plain HTTP: each aws command costs half a second)
+    local function api(op, body) return (proc:call(op, body)) end
+    local act = api("CreateActivity", { name = "cli-worker" }).activityArn
+    local sm = api("CreateStateMachine", { name = "cli-activity", roleArn = "arn:aws:iam::123456789012:role/cli",
+      definition = json.encode({ StartAt = "Work", States = { Work = { Type = "Task", Resource = act, End = true } } }) })
+    local arn = api("StartExecution", { stateMachineArn = sm.stateMachineArn, input = '{"n":3}' }).executionArn
+    local ok, out = aws("get-activity-task --activity-arn " .. act .. " --worker-name cli")
+    assert.is_true(ok, out)
+    local task = json.decode(out)
+    assert.equal('{"n":3}', task.input)
+    ok, out = aws("send-task-success --task-token " .. task.taskToken .. " --task-output '{\"n\":4}'")
+    assert.is_true(ok, out)
+    local d
+    for _ = 1, 100 do
+      d = api("DescribeExecution", { executionArn = arn })
+      if d.status ~= "RUNNING" then break end
+    end
+    assert.same({ "SUCCEEDED", '{"n":4}' }, { d.status, d.output })
   end)
 
   it("shows AWS's error codes as the CLI reports them", function()

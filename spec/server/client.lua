@@ -36,13 +36,14 @@ function Conn:send(data)
   end
 end
 
--- Reads more bytes into the buffer; false once the peer closed.
+-- Reads more bytes into the buffer: false once the peer closed, true
+-- when bytes came, nil when none.
 local function fill(self)
   local data, err, partial = self.c:receive(65536)
   local got = data or partial
   if got and #got > 0 then self.buf = self.buf .. got end
   if err == "closed" then return false end
-  return true
+  return (got ~= nil and #got > 0) or nil
 end
 
 --- Reads one response: status, headers (lower-case names), body; or nil,
@@ -64,11 +65,11 @@ function Conn:response(wait)
         if status ~= 100 then return status, headers, body end
       end
     end
-    if not fill(self) then
-      if not self.buf:find("\r\n\r\n", 1, true) then return nil, "closed" end
-    end
+    local got = fill(self)
+    if got == false and not self.buf:find("\r\n\r\n", 1, true) then return nil, "closed" end
     if socket.gettime() > deadline then return nil, "timeout" end
-    turn(self)
+    -- bytes that came may complete the answer: look before waiting
+    if not got then turn(self) end
   end
 end
 
@@ -76,7 +77,7 @@ end
 function Conn:closed(wait)
   local deadline = socket.gettime() + (wait or 5)
   while socket.gettime() < deadline do
-    if not fill(self) then return true end
+    if fill(self) == false then return true end
     turn(self)
   end
   return false

@@ -2,16 +2,16 @@
 -- @aws-sdk/client-sfn, pinned in package-lock.json, installed by make):
 -- every operation on state machines and executions and their error codes,
 -- StartSyncExecution with and without the sync- host prefix, SigV4
--- verification, and a SIGKILL with StartExecution calls in flight that
--- loses nothing acknowledged.
+-- verification, a SIGKILL with StartExecution calls in flight that
+-- loses nothing acknowledged, and an activity worker.
 local json = require("stepflow.json")
 local serve = require("server.serve_process")
 
 local SCRIPT = "spec/server/sdk/operations.mjs"
 
-local function node(...)
+local function node_script(script, ...)
   local args = table.concat({ ... }, " ")
-  local p = assert(io.popen("env -u LD_PRELOAD node " .. SCRIPT .. " " .. args .. " 2>&1"))
+  local p = assert(io.popen("env -u LD_PRELOAD node " .. script .. " " .. args .. " 2>&1"))
   local out = p:read("a")
   p:close()
   local last = out:match("([^\n]*)\n?$")
@@ -19,6 +19,8 @@ local function node(...)
   assert(ok and type(report) == "table", "node " .. args .. " printed: " .. out)
   return report
 end
+
+local function node(...) return node_script(SCRIPT, ...) end
 
 describe("stepflow serve with the AWS SDK for JavaScript", function()
   local store, creds, proc, signed
@@ -49,6 +51,18 @@ describe("stepflow serve with the AWS SDK for JavaScript", function()
     assert.is_true(report.checks >= 50)
     local _, code = signed:stop("TERM")
     signed = nil
+    assert.equal(0, code)
+  end)
+
+  it("serves an activity worker written with the SDK (GetActivityTask, SendTask*)", function()
+    local worker = serve.start("")
+    -- a server whose polls end at once, for the empty answer
+    local idle = serve.start("--poll-timeout 0")
+    local report = node_script("spec/server/sdk/activity_worker.mjs", worker.port, idle.port)
+    local _, code = worker:stop("TERM")
+    idle:stop("TERM")
+    assert.same({}, report.failures)
+    assert.is_true(report.checks >= 20)
     assert.equal(0, code)
   end)
 

@@ -8,7 +8,8 @@ local say, usage_error = common.say, common.usage_error
 local M = {}
 
 M.USAGE = "usage: stepflow serve [--host 127.0.0.1] [--port 8083] [--store FILE] [--handlers FILE]... "
-  .. "[--region R] [--account A] [--credentials FILE]"
+  .. "[--region R] [--account A] [--credentials FILE] [--mock-config FILE] [--connections FILE] "
+  .. "[--poll-timeout SECONDS]"
 
 -- How long a stop waits for the answers in flight before it closes them.
 local DRAIN_MS = 5000
@@ -56,7 +57,8 @@ end
 --- Runs `stepflow serve` with argv; returns the exit status.
 function M.serve(argv)
   local pos, opts = common.parse_args(argv, 2, { host = "value", port = "value", store = "value",
-    handlers = "list", region = "value", account = "value", credentials = "value" })
+    handlers = "list", region = "value", account = "value", credentials = "value",
+    ["mock-config"] = "value", connections = "value", ["poll-timeout"] = "value" })
   if not pos then return usage_error(opts) end
   if #pos ~= 0 then return usage_error(M.USAGE) end
   local host = opts.host or "127.0.0.1"
@@ -73,6 +75,17 @@ function M.serve(argv)
   if opts.region and not opts.region:find("^[%w%-]+$") then
     return usage_error("--region must be letters, digits and '-'")
   end
+  local poll_timeout
+  if opts["poll-timeout"] then
+    local seconds = tonumber(opts["poll-timeout"])
+    if not seconds or seconds < 0 or seconds > 3600 or not opts["poll-timeout"]:find("^[%d.]+$") then
+      return usage_error("--poll-timeout must be a number of seconds from 0 to 3600")
+    end
+    poll_timeout = math.floor(seconds * 1000 + 0.5)
+  end
+  -- Step Functions Local reads its mock config from SFN_MOCK_CONFIG
+  local mocks = opts["mock-config"] or os.getenv("SFN_MOCK_CONFIG")
+  if mocks == "" then mocks = nil end
   local registry, err = load_handlers(opts.handlers)
   if not registry then
     say(err)
@@ -93,19 +106,21 @@ function M.serve(argv)
   else
     s = assert(require("stepflow.store").open(":memory:"))
   end
-  local engine
-  engine, err = stepflow.new({ store = s, handlers = registry, region = opts.region, account = opts.account,
-    accept_new = opts.store ~= nil })
+  local engine, info
+  engine, err, info = stepflow.new({ store = s, handlers = registry, region = opts.region, account = opts.account,
+    accept_new = opts.store ~= nil, mocks = mocks, connections = opts.connections })
   if not engine then
+    pcall(s.close, s)
     say(err)
-    return 1
+    -- a mock config or connections file with a mistake: a bad input
+    return info and (info.kind == "mocks" or info.kind == "connections") and 2 or 1
   end
   if not is_loopback(host) then
     say("warning: listening on ", host, ", not only this machine: anyone who can reach it may run ",
       "state machines", credentials and "" or " (no --credentials: any request is accepted)")
   end
   local server
-  server, err = engine:serve({ host = host, port = port, credentials = credentials,
+  server, err = engine:serve({ host = host, port = port, credentials = credentials, poll_timeout = poll_timeout,
     log = function(line) io.stderr:write(line, "\n") end })
   if not server then
     pcall(engine.close, engine)
@@ -128,6 +143,7 @@ function M.serve(argv)
   local shown = bound_host:find(":", 1, true) and ("[" .. bound_host .. "]") or bound_host
   io.stdout:write("stepflow: serving the Step Functions API on http://", shown, ":", bound_port,
     ", store ", opts.store or "in memory (nothing is kept after exit)",
+    mocks and (", mock config " .. mocks) or "",
     n > 0 and (", " .. n .. " execution(s) resumed") or "", "\n")
   io.stdout:flush()
   if not common.run_engine(engine, s, opts.store or ":memory:") then return 1 end

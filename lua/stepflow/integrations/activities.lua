@@ -5,6 +5,11 @@
 -- ActivityStarted is recorded with the worker's name, its timeout and
 -- heartbeat start counting, and the worker ends it with its task token
 -- (SendTaskSuccess / SendTaskFailure, SendTaskHeartbeat meanwhile).
+--
+-- Tasks and long-polling workers wait in FIFO queues, one of each per
+-- activity. A server may park thousands of workers: pushing, taking and
+-- giving up are O(1) (an entry that leaves early is marked and skipped
+-- when it reaches the head).
 local json = require("stepflow.json")
 
 local M = {}
@@ -18,14 +23,54 @@ function M.new()
   return setmetatable({ queues = {}, waiters = {} }, Activities)
 end
 
-local function queue_of(self, arn)
-  local q = self.queues[arn]
+---------------------------------------------------------------- queues
+
+-- A FIFO: items[first..last], of which `n` are still counted (a call
+-- still queued, a worker that has not gone).
+local function fifo()
+  return { first = 1, last = 0, n = 0, items = {} }
+end
+
+local function push(q, item)
+  local last = q.last + 1
+  q.last = last
+  q.items[last] = item
+  q.n = q.n + 1
+end
+
+-- Takes the oldest item that `check` finds live: check(item) returns true
+-- (live: it is taken and uncounted), false (gone, uncounted already) or
+-- nil (found dead now: uncounted here). nil when none is live.
+local function take(q, check)
+  local items = q.items
+  for i = q.first, q.last do
+    local item = items[i]
+    items[i] = nil
+    q.first = i + 1
+    local live = check(item)
+    if live ~= false then q.n = q.n - 1 end
+    if live then return item end
+  end
+  return nil
+end
+
+-- The queue of `arn` in `map`, made on first use.
+local function queue_in(map, arn)
+  local q = map[arn]
   if not q then
-    q = {}
-    self.queues[arn] = q
+    q = fifo()
+    map[arn] = q
   end
   return q
 end
+
+-- Forgets a queue that holds nothing live (an engine may see many
+-- activities over its life).
+local function tidy(map, arn, q)
+  if q.n == 0 then map[arn] = nil end
+end
+
+---------------------------------------------------------------- tasks
 
 -- Hands a queued call to a worker: records ActivityStarted and arms the
 -- heartbeat. Returns the task as GetActivityTask answers it.
@@ -40,28 +85,44 @@ local function hand_out(call, worker_name)
     or call.effective) }
 end
 
+-- (a call whose execution stopped is still queued: it is dead now)
+local function call_check(call)
+  if not call.queued then return false end
+  call.queued = false
+  if call.settled or call.frame.exec.finished then return nil end
+  return true
+end
+
+local function waiter_check(w)
+  if w.gone then return false end
+  w.gone = true
+  if w.alive and not w.alive() then return nil end
+  return true
+end
+
 --- Queues an activity call. A worker already waiting takes it at once.
 function Activities:enqueue(call)
   local arn = call.task.resource
-  local waiters = self.waiters[arn]
-  local w = waiters and table.remove(waiters, 1)
-  if w then
-    call.queued = true
-    return w.fn(hand_out(call, w.worker))
-  end
-  local q = queue_of(self, arn)
-  q[#q + 1] = call
   call.queued = true
+  local waiters = self.waiters[arn]
+  if waiters then
+    local w = take(waiters, waiter_check)
+    tidy(self.waiters, arn, waiters)
+    if w then return w.fn(hand_out(call, w.worker)) end
+  end
+  push(queue_in(self.queues, arn), call)
 end
 
 --- Removes a call that ended while it waited (a timeout, its execution
--- stopped).
+-- stopped): it is skipped when it reaches the head of its queue.
 function Activities:remove(call)
+  if not call.queued then return end
   call.queued = false
-  local q = self.queues[call.task.resource]
-  if not q then return end
-  for i = #q, 1, -1 do
-    if q[i] == call then table.remove(q, i) end
+  local arn = call.task.resource
+  local q = self.queues[arn]
+  if q then
+    q.n = q.n - 1
+    tidy(self.queues, arn, q)
   end
 end
 
@@ -69,33 +130,34 @@ end
 -- {taskToken =, input = JSON text}, or nil when none waits.
 function Activities:poll(arn, worker_name)
   local q = self.queues[arn]
-  while q and #q > 0 do
-    local call = table.remove(q, 1)
-    if not call.settled and not call.frame.exec.finished then
-      return hand_out(call, worker_name or "stepflow")
-    end
-  end
-  return nil
+  if not q then return nil end
+  local call = take(q, call_check)
+  tidy(self.queues, arn, q)
+  if not call then return nil end
+  return hand_out(call, worker_name or "stepflow")
 end
 
 --- Long poll: fn(task) runs when a task of activity `arn` is queued (at
--- once if one waits). Returns a function that gives up waiting.
-function Activities:wait(arn, worker_name, fn)
+-- once if one waits), workers served in the order they came. `alive`
+-- (optional) is asked first: a worker for which it returns false (its
+-- connection closed) gives up its place, and the task goes to the next.
+-- Returns a function that gives up waiting.
+function Activities:wait(arn, worker_name, fn, alive)
   local task = self:poll(arn, worker_name)
   if task then
     fn(task)
     return function() end
   end
-  local list = self.waiters[arn]
-  if not list then
-    list = {}
-    self.waiters[arn] = list
-  end
-  local w = { worker = worker_name or "stepflow", fn = fn }
-  list[#list + 1] = w
+  local w = { worker = worker_name or "stepflow", fn = fn, alive = alive or false, gone = false }
+  local q = queue_in(self.waiters, arn)
+  push(q, w)
   return function()
-    for i = #list, 1, -1 do
-      if list[i] == w then table.remove(list, i) end
+    if w.gone then return end
+    w.gone = true
+    local now = self.waiters[arn]
+    if now == q then
+      q.n = q.n - 1
+      tidy(self.waiters, arn, q)
     end
   end
 end
@@ -103,7 +165,14 @@ end
 --- The number of tasks waiting for a worker of activity `arn`.
 function Activities:pending(arn)
   local q = self.queues[arn]
-  return q and #q or 0
+  return q and q.n or 0
+end
+
+--- The number of workers waiting for a task of activity `arn` (a worker
+-- whose `alive` says no is counted until a task would reach it).
+function Activities:workers(arn)
+  local q = self.waiters[arn]
+  return q and q.n or 0
 end
 
 return M

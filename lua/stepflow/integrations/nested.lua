@@ -14,6 +14,7 @@ local errors = require("stepflow.errors")
 local timestamp = require("stepflow.asl.timestamp")
 local aws_errors = require("stepflow.integrations.aws_errors")
 local mocks = require("stepflow.integrations.mocks")
+local tokens = require("stepflow.integrations.tokens")
 
 local M = {}
 
@@ -237,6 +238,20 @@ end
 
 local function iso(ms) return ms and timestamp.format(ms) or nil end
 
+local function token_of(params)
+  local t = type(params) == "table" and params.TaskToken
+  return type(t) == "string" and t or ""
+end
+
+-- What a sendTask* action returns: {} once the engine took the answer,
+-- else the engine's reason as the SDK's error (InvalidToken,
+-- TaskTimedOut, TaskDoesNotExist, InvalidOutput).
+local function answered(ctx, ok, msg, info)
+  if ok then return {} end
+  local code = info and info.code or "InvalidToken"
+  error(sdk_error(ctx, code, tokens.MESSAGES[code] or ("Invalid Output: '" .. tostring(msg) .. "'")), 0)
+end
+
 --- The AWS SDK integration's sfn actions, by action name.
 M.sdk = {
   startExecution = { call = function(params, ctx)
@@ -264,26 +279,17 @@ M.sdk = {
   sendTaskSuccess = { call = function(params, ctx)
     local output = type(params) == "table" and params.Output
     local value = type(output) == "string" and json.try_decode(output)
-    local call = ctx.engine.tokens[type(params) == "table" and params.TaskToken or false]
-    if not call then error(sdk_error(ctx, "InvalidToken", "Invalid Token: 'Invalid token'"), 0) end
     if value == nil then
       error(sdk_error(ctx, "InvalidOutput", "Invalid Output: '" .. tostring(output) .. "'"), 0)
     end
-    call:complete(true, value)
-    return {}
+    return answered(ctx, ctx.engine:send_task_success(token_of(params), value))
   end },
   sendTaskFailure = { call = function(params, ctx)
-    local call = ctx.engine.tokens[type(params) == "table" and params.TaskToken or false]
-    if not call then error(sdk_error(ctx, "InvalidToken", "Invalid Token: 'Invalid token'"), 0) end
-    call:complete(false, errors.new(params.Error == nil and "" or tostring(params.Error),
-      params.Cause ~= nil and tostring(params.Cause) or nil))
-    return {}
+    return answered(ctx, ctx.engine:send_task_failure(token_of(params),
+      params.Error == nil and "" or tostring(params.Error), params.Cause ~= nil and tostring(params.Cause) or nil))
   end },
   sendTaskHeartbeat = { call = function(params, ctx)
-    local call = ctx.engine.tokens[type(params) == "table" and params.TaskToken or false]
-    if not call then error(sdk_error(ctx, "InvalidToken", "Invalid Token: 'Invalid token'"), 0) end
-    call:heartbeat()
-    return {}
+    return answered(ctx, ctx.engine:send_task_heartbeat(token_of(params)))
   end },
 }
 

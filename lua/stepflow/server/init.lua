@@ -22,6 +22,7 @@ local json = require("stepflow.json")
 local model = require("stepflow.server.model")
 local validate = require("stepflow.server.validate")
 local machines = require("stepflow.server.machines")
+local activities = require("stepflow.server.activities")
 
 local M = {}
 
@@ -29,6 +30,8 @@ local M = {}
 M.GROUPS = {
   "stepflow.server.ops_state_machines",
   "stepflow.server.ops_executions",
+  "stepflow.server.ops_activities",
+  "stepflow.server.ops_tasks",
 }
 
 -- HTTP status of the error codes that are not client errors (400).
@@ -88,6 +91,12 @@ end
 function Call:reply_after_commit(output)
   self.server.engine:after_commit(function() self:reply(output) end)
   return LATER
+end
+
+--- Whether the client still waits for the answer (a long poll asks
+-- before it takes a task).
+function Call:is_open()
+  return not self.answered and self.req:is_open()
 end
 
 --- The request's header (any case), e.g. for the trace header.
@@ -174,6 +183,8 @@ end
 --                  none)
 --   max_body, max_head, idle_timeout, request_timeout, write_timeout
 --                  the HTTP limits (bytes, ms; see loop:http_server)
+--   poll_timeout   ms a GetActivityTask waits for a task before its empty
+--                  answer (default 60000, AWS's; 0 answers at once)
 -- Returns the server, or nil, message (the address cannot be listened
 -- on, or the store's state machines cannot be read).
 function M.new(engine, opts)
@@ -184,7 +195,10 @@ function M.new(engine, opts)
   end
   local registry, err = machines.new(engine)
   if not registry then return nil, err end
-  local self = setmetatable({ engine = engine, machines = registry, ops = {}, routes = {},
+  local acts
+  acts, err = activities.new(engine, { poll_timeout = opts.poll_timeout })
+  if not acts then return nil, err end
+  local self = setmetatable({ engine = engine, machines = registry, activities = acts, ops = {}, routes = {},
     region = engine.region, account = engine.account, log_fn = opts.log, sigv4 = false }, Server)
   for _, name in ipairs(M.GROUPS) do
     for opname, fn in pairs(require(name).operations) do
@@ -222,8 +236,13 @@ end
 
 --- Stops accepting connections; idle ones close now, the others once
 -- their answer is written.
+-- Parked GetActivityTask polls get their empty answer now, so that they
+-- do not hold the shutdown.
 function Server:shutdown()
-  if self.http then self.http:shutdown() end
+  if self.http then
+    self.http:shutdown()
+    self.activities:release()
+  end
 end
 
 --- Number of open connections.
@@ -234,6 +253,7 @@ end
 --- Closes the server and every connection at once.
 function Server:close()
   if self.http then
+    self.activities:release()
     self.http:close()
     self.http = false
   end

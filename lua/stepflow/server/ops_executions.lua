@@ -42,10 +42,14 @@ local function refused(msg, info, name, sm)
 end
 
 -- Checks the parts StartExecution and StartSyncExecution share: the
--- machine, the name and the input. Returns the machine record and the
--- input value, or nil and the error.
+-- machine, the name and the input. A stateMachineArn may end in
+-- "#TestCase": the execution runs with that test case of the server's
+-- mock config (--mock-config), as on Step Functions Local. Returns the
+-- machine record, the input value and the test case, or nil and the
+-- error.
 local function start_args(server, input)
-  local rec, code, message = lookup(server, input.stateMachineArn)
+  local arn, case = server.engine:mock_test_case(input.stateMachineArn)
+  local rec, code, message = lookup(server, arn)
   if not rec then return nil, code, message end
   if input.name then
     local ok
@@ -55,14 +59,14 @@ local function start_args(server, input)
   local value
   value, code, message = decode_input(input.input)
   if value == nil then return nil, code, message end
-  return rec, value
+  return rec, value, case
 end
 
 function ops.StartExecution(server, input, call)
-  local rec, value, message = start_args(server, input)
-  if not rec then return nil, value, message end
+  local rec, value, case = start_args(server, input)
+  if not rec then return nil, value, case end
   local engine = server.engine
-  local exec, err, info = engine:start_execution(rec.sm, value, { name = input.name })
+  local exec, err, info = engine:start_execution(rec.sm, value, { name = input.name, test_case = case })
   if not exec then return refused(err, info, input.name, rec.sm) end
   if exec.status ~= "RUNNING" then
     -- the same name and input as an execution that has ended
@@ -94,12 +98,12 @@ local function sync_output(exec, input)
 end
 
 function ops.StartSyncExecution(server, input, call)
-  local rec, value, message = start_args(server, input)
-  if not rec then return nil, value, message end
+  local rec, value, case = start_args(server, input)
+  if not rec then return nil, value, case end
   if rec.type ~= "EXPRESS" then
     return nil, "StateMachineTypeNotSupported", "This operation is only supported by EXPRESS state machines"
   end
-  local exec, err, info = server.engine:start_execution(rec.sm, value, { name = input.name,
+  local exec, err, info = server.engine:start_execution(rec.sm, value, { name = input.name, test_case = case,
     on_done = function(e) call:reply(sync_output(e, input)) end })
   if not exec then return refused(err, info, input.name, rec.sm) end
   return call:later()

@@ -1,5 +1,6 @@
 --- AWS Signature Version 4 verification of API requests (`stepflow serve
--- --credentials FILE`), refusing what AWS refuses with AWS's codes:
+-- --credentials FILE`), and signing (the command line's requests to a
+-- server), refusing what AWS refuses with AWS's codes:
 -- unsigned requests (MissingAuthenticationTokenException), malformed
 -- Authorization headers (IncompleteSignatureException), unknown access
 -- keys (UnrecognizedClientException), wrong or expired signatures
@@ -145,6 +146,41 @@ function M.verifier(credentials, loop)
     if expected ~= signature:lower() then return "InvalidSignatureException", MISMATCH end
     return nil
   end
+end
+
+local function hex(bin)
+  return (bin:gsub(".", function(c) return string.format("%02x", byte(c)) end))
+end
+
+--- Signs a `POST /` API request: `headers` is a list of {name, value}
+-- pairs that includes Host and X-Amz-Target (names in lower case);
+-- x-amz-date, x-amz-content-sha256 and authorization are added. opts:
+-- access_key, secret_key, region, service ("states"), time (epoch
+-- seconds; default now). Returns the headers.
+function M.sign(headers, body, opts)
+  local t = opts.time or os.time()
+  local amz_date = os.date("!%Y%m%dT%H%M%SZ", t)
+  local day = amz_date:sub(1, 8)
+  local payload = sha256(body)
+  headers[#headers + 1] = { "x-amz-date", amz_date }
+  headers[#headers + 1] = { "x-amz-content-sha256", payload }
+  local sorted = {}
+  for i, h in ipairs(headers) do sorted[i] = h end
+  table.sort(sorted, function(a, b) return a[1] < b[1] end)
+  local names, lines = {}, {}
+  for i, h in ipairs(sorted) do
+    names[i] = h[1]
+    lines[i] = h[1] .. ":" .. h[2]:gsub("%s+", " ")
+  end
+  local signed = concat(names, ";")
+  local canonical = "POST\n/\n\n" .. concat(lines, "\n") .. "\n\n" .. signed .. "\n" .. payload
+  local scope = day .. "/" .. opts.region .. "/" .. (opts.service or "states") .. "/aws4_request"
+  local to_sign = "AWS4-HMAC-SHA256\n" .. amz_date .. "\n" .. scope .. "\n" .. sha256(canonical)
+  local k = hmac(hmac(hmac(hmac("AWS4" .. opts.secret_key, day), opts.region), opts.service or "states"),
+    "aws4_request")
+  headers[#headers + 1] = { "authorization", "AWS4-HMAC-SHA256 Credential=" .. opts.access_key .. "/" .. scope
+    .. ", SignedHeaders=" .. signed .. ", Signature=" .. hex(hmac(k, to_sign)) }
+  return headers
 end
 
 return M

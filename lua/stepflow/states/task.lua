@@ -10,6 +10,7 @@ local replay = require("stepflow.replay")
 local numbers = require("stepflow.asl.number_field")
 local targets = require("stepflow.integrations.targets")
 local task_call = require("stepflow.states.task_call")
+local answers = require("stepflow.integrations.answers")
 
 local M = {}
 
@@ -80,7 +81,7 @@ local function token_for(engine, frame, task)
     local ev = replay.peek(exec.replay, frame)
     if ev and ev.type == task.events.scheduled and ev.x and ev.x.token then return ev.x.token end
   end
-  return engine:uuid()
+  return engine:new_task_token(exec.arn)
 end
 
 function M.compile(c, st, def, where)
@@ -106,6 +107,8 @@ function M.compile(c, st, def, where)
       call.token = token
       call.waited = true
       engine.tokens[token] = call
+      -- an answer another process left in the store for this token
+      if engine.stored_answers then answers.on_token(engine, token) end
     end
     -- In memory with nothing to record (the common case), Scheduled and
     -- Started are only counted and the target runs at once: schedule()

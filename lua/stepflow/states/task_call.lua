@@ -292,7 +292,7 @@ end
 function Call:complete(ok, value)
   if ok then
     local bad = not_json(value == nil and null or value, self.engine.payload_limit)
-    if bad then return nil, "InvalidOutput: the output is not JSON: " .. bad end
+    if bad then return nil, "InvalidOutput: the output is not JSON: " .. bad, { code = "InvalidOutput" } end
   end
   self:finish(ok, value)
   return true
