@@ -185,6 +185,7 @@ end
 --                  the HTTP limits (bytes, ms; see loop:http_server)
 --   poll_timeout   ms a GetActivityTask waits for a task before its empty
 --                  answer (default 60000, AWS's; 0 answers at once)
+--   console        false: no web console (stepflow.server.console) at /
 -- Returns the server, or nil, message (the address cannot be listened
 -- on, or the store's state machines cannot be read).
 function M.new(engine, opts)
@@ -218,6 +219,7 @@ function M.new(engine, opts)
   })
   if not http then return nil, err end
   self.http = http
+  if opts.console ~= false then require("stepflow.server.console").attach(self) end
   return self
 end
 
