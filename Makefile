@@ -16,7 +16,7 @@ BUILD      ?= build
 # ours or comes from one of these (keep its table of modules in step).
 DEBS        = lua5.4 liblua5.4-dev libevent-dev libsqlite3-dev libssl-dev lua-busted lua-cjson \
               lua-check luarocks gcc make python3 openssl zlib1g-dev \
-              lua-filesystem libpq-dev postgresql lua-socket nodejs awscli wrk
+              lua-filesystem libpq-dev postgresql lua-socket nodejs awscli wrk chromium
 # libpq's header (Debian: libpq-dev)
 PG_INCDIR  ?= /usr/include/postgresql
 
@@ -56,7 +56,8 @@ deps:
 	@# npm comes with nodejs from some sources, and as Debian's npm otherwise
 	@command -v npm >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
 	  apt-get install -y --no-install-recommends npm >/dev/null
-	@# the Node.js packages of package-lock.json (the specs' AWS SDK), once
+	@# the Node.js packages of package-lock.json (the specs' AWS SDK and
+	@# playwright-core, which drives chromium for the web console's specs), once
 	@[ node_modules/.package-lock.json -nt package-lock.json ] || \
 	  npm ci --no-audit --no-fund --loglevel=error
 
