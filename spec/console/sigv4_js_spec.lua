@@ -4,23 +4,10 @@
 local json = require("stepflow.json")
 local digest = require("stepflow.util.digest")
 local sigv4 = require("stepflow.server.sigv4")
+local node = require("console.node")
 
--- Runs an ES module (its text) that imports sigv4.js and prints JSON.
 local function run(body)
-  local base = os.tmpname()
-  local file = base .. ".mjs"
-  local here = io.popen("pwd"):read("l")
-  local f = assert(io.open(file, "w"))
-  f:write("import { sign, sha256, hmac, hex } from '" .. here .. "/lua/stepflow/server/console/sigv4.js';\n", body)
-  f:close()
-  local p = assert(io.popen("env -u LD_PRELOAD node --no-warnings " .. file .. " 2>&1"))
-  local out = p:read("a")
-  p:close()
-  os.remove(file)
-  os.remove(base)
-  local ok, v = pcall(json.decode, out)
-  assert(ok, out)
-  return v
+  return node.run({ ["sigv4.js"] = "sign, sha256, hmac, hex" }, body)
 end
 
 describe("the console's sigv4.js", function()

@@ -17,10 +17,11 @@ function setQuery(params) {
 
 /**
  * The list in `container`: {stateMachineArn} for one machine's (else
- * every standard machine's), `query` the address's status= and q=.
+ * every standard machine's), `query` the address's status= and q=,
+ * `title` the card's (null: none).
  * Returns a function that stops its refreshing.
  */
-export function executionList(container, { stateMachineArn, query } = {}) {
+export function executionList(container, { stateMachineArn, query, title = 'Executions' } = {}) {
   const status = h('select', { class: 'c-select', 'aria-label': 'Status' },
     h('option', { value: '' }, 'Any status'),
     Object.entries(STATUS_TEXT).filter(([k]) => k !== 'PENDING_REDRIVE').map(([k, v]) => h('option', { value: k }, v)));
@@ -97,7 +98,7 @@ export function executionList(container, { stateMachineArn, query } = {}) {
     setQuery({ status: status.value, q: search.value });
     show();
   });
-  fill(container, card('Executions', null, h('div', { class: 'c-toolbar' }, search, status), body, more, note));
+  fill(container, card(title, null, h('div', { class: 'c-toolbar' }, search, status), body, more, note));
   restart();
   return () => stop && stop();
 }
@@ -106,5 +107,5 @@ export function executionList(container, { stateMachineArn, query } = {}) {
 export function executionsPage(view, params, query) {
   const list = h('div');
   fill(view, h('div', { class: 'c-page-head' }, h('h1', null, 'Executions')), list);
-  return executionList(list, { query });
+  return executionList(list, { query, title: null });
 }

@@ -49,14 +49,6 @@ export function statesOf(definition) {
   return out;
 }
 
-/** A state's definition and status beside the graph. */
-export function statePanel(name, st, extra) {
-  if (!name) return h('p', { class: 'c-muted' }, 'Select a state in the graph to see its details.');
-  return h('div', { class: 'c-state-panel' }, h('h3', null, name),
-    details([['Type', st ? st.Type : '-'], ...(extra || [])]),
-    st ? [h('h4', null, 'Definition'), h('pre', { class: 'c-code' }, JSON.stringify(st, null, 2))] : null);
-}
-
 /** #/state-machines/ARN */
 export function machinePage(view, [arn], query) {
   const actions = h('div', { class: 'c-actions c-head-actions' });
@@ -65,25 +57,36 @@ export function machinePage(view, [arn], query) {
     h('div', { class: 'c-title-row' }, h('h1', null, nameOf(arn)), actions));
   const info = h('div', null, h('p', { class: 'c-muted' }, 'Loading…'));
   const graphEl = h('div');
-  const side = h('div', { class: 'c-side' });
-  const defEl = h('div');
+  const side = h('div', { class: 'c-side', 'data-state-panel': '' });
   const execEl = h('div');
-  fill(view, head, info,
-    card('Graph', null, h('div', { class: 'c-split' }, graphEl, side)),
-    card('Definition', null, defEl), execEl);
+  fill(view, head, info, card('Graph and definition', null, h('div', { class: 'c-split' }, graphEl, side)), execEl);
   let stopList = null;
+  let definition = null;
   let states = {};
-  const graph = new GraphView(graphEl, { onSelect: (name) => {
+  // Beside the graph: the selected state's part of the definition, or
+  // the whole definition while none is selected.
+  const showSide = (name) => {
     graph.select(name);
-    fill(side, statePanel(name, states[name]));
-  } });
-  fill(side, statePanel(null));
+    if (!name) {
+      fill(side, h('div', { class: 'c-state-panel' }, h('h3', null, 'Definition'),
+        h('p', { class: 'c-muted' }, 'Select a state in the graph to see its part.'),
+        definition ? h('pre', { class: 'c-code c-definition' }, JSON.stringify(JSON.parse(definition), null, 2)) : null));
+      return;
+    }
+    const st = states[name];
+    fill(side, h('div', { class: 'c-state-panel' }, h('h3', null, name),
+      details([['Type', st ? st.Type : '-'], ['Next', st ? st.Next || (st.End ? 'End' : null) : null]]),
+      h('pre', { class: 'c-code' }, JSON.stringify(st, null, 2)),
+      h('p', null, h('button', { type: 'button', class: 'c-link-button', onclick: () => showSide(null) },
+        'Show the whole definition'))));
+  };
+  const graph = new GraphView(graphEl, { onSelect: showSide });
   graph.load({ stateMachineArn: arn }).catch(() => {});
   api.aws('DescribeStateMachine', { stateMachineArn: arn }).then((sm) => {
+    definition = sm.definition;
     states = statesOf(sm.definition);
-    const start = h('a', { class: 'c-button c-primary', href: `${machineLink(arn)}/start` }, 'Start execution');
     fill(head.querySelector('h1'), sm.name);
-    fill(actions, start);
+    fill(actions, h('a', { class: 'c-button c-primary', href: `${machineLink(arn)}/start` }, 'Start execution'));
     fill(info, card('Details', null, details([
       ['ARN', h('code', null, sm.stateMachineArn)],
       ['Type', sm.type === 'EXPRESS' ? 'Express' : 'Standard'],
@@ -92,7 +95,7 @@ export function machinePage(view, [arn], query) {
       ['IAM role ARN', h('code', null, sm.roleArn)],
       ['Revision ID', sm.revisionId ? h('code', null, sm.revisionId) : null],
     ])));
-    fill(defEl, h('pre', { class: 'c-code c-definition' }, JSON.stringify(JSON.parse(sm.definition), null, 2)));
+    if (!graph.selected) showSide(null);
     if (sm.type === 'EXPRESS') {
       fill(execEl, card('Executions', null, h('p', { class: 'c-muted' },
         'Express executions are not kept (as on AWS): start one to see its result.')));

@@ -100,8 +100,10 @@ export function card(title, actions, ...body) {
 
 /** A key-value list: [[label, value], ...] (null values left out). */
 export function details(pairs) {
+  // a long code (an ARN) gets two columns rather than breaking anywhere
+  const wide = (v) => v instanceof Node && v.tagName === 'CODE' && v.textContent.length > 40;
   return h('dl', { class: 'c-details' }, pairs.filter((p) => p && p[1] !== null && p[1] !== undefined)
-    .map(([k, v]) => h('div', null, h('dt', null, k), h('dd', null, v))));
+    .map(([k, v]) => h('div', { class: wide(v) ? 'c-wide' : null }, h('dt', null, k), h('dd', null, v))));
 }
 
 /** A table: columns [{title, cell(row) -> node|text, cls}], rows, and what to say when empty. */
@@ -172,39 +174,35 @@ export function jsonEditor(initial, { rows = 12, label, onchange } = {}) {
 }
 
 /**
- * Where a text stops being JSON: the offset of the first character that
- * cannot be there (the text's length when it ends too early), or -1 when
- * it is JSON. A scanner of RFC 8259's grammar: the browser's own message
- * does not always say where.
+ * Where a text stops being JSON and what was expected there: {at, expected}
+ * (at is the text's length when it ends too early), or null when it is
+ * JSON. A scanner of RFC 8259's grammar: the browser's own message does
+ * not always say where.
  */
-export function jsonErrorOffset(text) {
+export function jsonProblem(text) {
   let i = 0;
+  const NUMBER = /-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
   const ws = () => { while (i < text.length && ' \t\n\r'.includes(text[i])) i += 1; };
-  const fail = () => { throw i; };
-  const word = (w) => { if (text.startsWith(w, i)) i += w.length; else fail(); };
+  const fail = (expected) => { throw { at: i, expected }; };
+  const word = (w) => {
+    for (let k = 0; k < w.length; k += 1, i += 1) if (text[i] !== w[k]) fail(`'${w}'`);
+  };
   const string = () => {
     i += 1;
     for (;;) {
-      if (i >= text.length) fail();
+      if (i >= text.length) fail('a closing \'"\'');
       const c = text[i];
       if (c === '"') { i += 1; return; }
-      if (c < ' ') fail();
+      if (c < ' ') fail('a control character escaped (\\n, \\t, \\u0001, ...)');
       if (c === '\\') {
         i += 1;
         if (text[i] === 'u') {
-          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) fail();
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) fail('four hexadecimal digits after \\u');
           i += 5;
-        } else if ('"\\/bfnrt'.includes(text[i]) && i < text.length) i += 1;
-        else fail();
+        } else if (i < text.length && '"\\/bfnrt'.includes(text[i])) i += 1;
+        else fail('an escape: \\" \\\\ \\/ \\b \\f \\n \\r \\t or \\u');
       } else i += 1;
     }
-  };
-  const NUMBER = /-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
-  const number = () => {
-    NUMBER.lastIndex = i;
-    const m = NUMBER.exec(text);
-    if (!m) fail();
-    i += m[0].length;
   };
   const value = () => {
     ws();
@@ -214,13 +212,13 @@ export function jsonErrorOffset(text) {
       if (text[i] === '}') { i += 1; return; }
       for (;;) {
         ws();
-        if (text[i] !== '"') fail();
+        if (text[i] !== '"') fail('a property name in double quotes');
         string(); ws();
-        if (text[i] !== ':') fail();
+        if (text[i] !== ':') fail("':'");
         i += 1; value(); ws();
         if (text[i] === ',') { i += 1; continue; }
         if (text[i] === '}') { i += 1; return; }
-        fail();
+        fail("',' or '}'");
       }
     } else if (c === '[') {
       i += 1; ws();
@@ -229,29 +227,35 @@ export function jsonErrorOffset(text) {
         value(); ws();
         if (text[i] === ',') { i += 1; continue; }
         if (text[i] === ']') { i += 1; return; }
-        fail();
+        fail("',' or ']'");
       }
     } else if (c === '"') string();
     else if (c === 't') word('true');
     else if (c === 'f') word('false');
     else if (c === 'n') word('null');
-    else number();
+    else {
+      NUMBER.lastIndex = i;
+      const m = NUMBER.exec(text);
+      if (!m) fail('a value (object, array, string, number, true, false or null)');
+      i += m[0].length;
+    }
   };
   try {
     value(); ws();
-    if (i < text.length) fail();
-    return -1;
-  } catch (at) {
-    if (typeof at !== 'number') throw at;
-    return at;
+    if (i < text.length) fail('the end of the text');
+    return null;
+  } catch (p) {
+    if (typeof p.at !== 'number') throw p;
+    return p;
   }
 }
 
 /** Why a text is not JSON, with the line and column where it goes wrong; or null. */
 export function jsonError(text) {
-  const at = jsonErrorOffset(text);
-  if (at < 0) return null;
-  const before = text.slice(0, at).split('\n');
-  const what = at >= text.length ? 'the text ends too early' : `unexpected ${JSON.stringify(text[at])}`;
-  return `Invalid JSON at line ${before.length}, column ${before[before.length - 1].length + 1}: ${what}`;
+  const p = jsonProblem(text);
+  if (!p) return null;
+  const before = text.slice(0, p.at).split('\n');
+  const found = p.at >= text.length ? 'the end of the text' : JSON.stringify(text[p.at]).replace(/^"(.*)"$/, "'$1'").replace(/\\"/, '"');
+  return `Invalid JSON at line ${before.length}, column ${before[before.length - 1].length + 1}: `
+    + `expected ${p.expected}, found ${found}`;
 }
