@@ -35,7 +35,7 @@ FUZZ_SECONDS ?= 10
 FUZZ_CC    ?= clang
 
 .PHONY: all deps test test-all test-full lint check-requires demo sanitize rock clean check-rockspec bench history \
-        conformance graphs fuzz fuzz-build
+        conformance graphs console-shots fuzz fuzz-build
 
 all: deps $(SOS)
 
@@ -127,6 +127,11 @@ bench: all
 graphs: all
 	@$(MAKE) --no-print-directory deps DEBS="$(GRAPH_DEBS)"
 	tools/graphs docs/graphs
+
+# Pictures of the web console (docs/console): stepflow serve, a few
+# executions, headless Chromium.
+console-shots: all
+	tools/console_screenshots docs/console
 
 conformance: all
 	../shared/conformance/run --cmd bin/stepflow
