@@ -347,6 +347,23 @@ describe("the web console in headless Chromium", function()
     b:wait("[data-graph][data-status=FAILED]")
   end)
 
+  it("runs an express machine to its end from the start form", function()
+    local arn = api(port, "CreateStateMachine", { name = "express-pass", type = "EXPRESS", roleArn = ROLE,
+      definition = '{"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":{"got.$":"$.n"},"End":true}}}' })
+      .stateMachineArn
+    b:open(base .. url_of(arn, "state-machines") .. "/start")
+    b:fill("textarea", '{"n": 7}')
+    b:click("form button[type=submit]")
+    b:wait("[data-result] .c-badge-succeeded")
+    assert.same({ got = 7 }, json.decode(b:text("[data-result] pre")))
+  end)
+
+  pending("Redrive: the button shows on a failed execution once the server answers RedriveExecution "
+    .. "(another helper adds it; the page asks /console/api/info)")
+
+  pending("Activities: ListActivities' activities with their waiting tasks, once the server answers "
+    .. "ListActivities (another helper adds activities)")
+
   it("says that this server does not serve activities yet", function()
     b:open(base .. "#/activities")
     b:wait(".c-alert-info >> text=does not serve activities yet")

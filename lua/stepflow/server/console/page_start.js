@@ -14,8 +14,14 @@ export function startPage(view, [arn]) {
   const kept = sessionStorage.getItem(`${INPUT_ITEM}:${arn}`);
   sessionStorage.removeItem(`${INPUT_ITEM}:${arn}`);
   const name = h('input', { id: 'c-exec-name', class: 'c-input', placeholder: 'A name is made if left empty', maxlength: '80' });
-  const submit = h('button', { type: 'submit', class: 'c-button c-primary' }, 'Start execution');
-  const editor = jsonEditor(kept || DEFAULT_INPUT, { rows: 14, label: 'Input', onchange: (ok) => { submit.disabled = !ok; } });
+  // Start waits for the machine's type (standard or express) and for JSON
+  const submit = h('button', { type: 'submit', class: 'c-button c-primary', disabled: true }, 'Start execution');
+  let described = false;
+  let valid = false;
+  const editor = jsonEditor(kept || DEFAULT_INPUT, { rows: 14, label: 'Input', onchange: (ok) => {
+    valid = ok;
+    submit.disabled = !(ok && described);
+  } });
   const result = h('div', { 'data-result': '' });
   let type = 'STANDARD';
   const form = h('form', { class: 'c-form', onsubmit: async (e) => {
@@ -40,7 +46,7 @@ export function startPage(view, [arn]) {
     } catch (err) {
       fill(result, errorBox(err));
     } finally {
-      submit.disabled = false;
+      submit.disabled = !valid;
     }
   } },
   h('label', { for: 'c-exec-name' }, 'Name ', h('span', { class: 'c-muted' }, '(optional)')), name,
@@ -50,7 +56,14 @@ export function startPage(view, [arn]) {
     h('div', { class: 'c-crumbs' }, h('a', { href: '#/state-machines' }, 'State machines'), ' / ',
       h('a', { href: machineLink(arn) }, nameOf(arn)), ' / Start execution'),
     h('h1', null, `Start execution: ${nameOf(arn)}`)), card(null, null, form));
-  api.aws('DescribeStateMachine', { stateMachineArn: arn }).then((sm) => { type = sm.type; },
-    (e) => fill(result, errorBox(e)));
+  api.aws('DescribeStateMachine', { stateMachineArn: arn }).then((sm) => {
+    type = sm.type;
+    described = true;
+    submit.disabled = !valid;
+    if (type === 'EXPRESS') {
+      form.insertBefore(h('p', { class: 'c-muted' }, 'An express execution runs to its end here (StartSyncExecution): ',
+        'express executions are not kept.'), result);
+    }
+  }, (e) => fill(result, errorBox(e)));
   return null;
 }
