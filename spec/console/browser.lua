@@ -75,6 +75,8 @@ function Browser:open(url) return self:run({ op = "open", url = url }) end
 function Browser:click(sel) return self:run({ op = "click", sel = sel }) end
 function Browser:fill(sel, value) return self:run({ op = "fill", sel = sel, value = value }) end
 function Browser:text(sel) return self:run({ op = "text", sel = sel }) end
+--- Presses a key ("Enter", "Tab", ...) on the element a selector finds.
+function Browser:press(sel, key) return self:run({ op = "press", sel = sel, key = key }) end
 --- Waits for a selector: state "visible" (default), "attached", "hidden", "detached".
 function Browser:wait(sel, state, timeout) return self:run({ op = "wait", sel = sel, state = state, timeout = timeout }) end
 --- Waits until `fn(arg)` (JavaScript source of a function) is truthy in the page; its value.

@@ -158,6 +158,11 @@ describe("the web console in headless Chromium", function()
     b:wait(".c-state-panel h3 >> text=ChargePayment")
     assert.same(json.decode(read("examples/order/definition.asl.json")).States.ChargePayment,
       json.decode(b:text(".c-state-panel pre")))
+    -- states are buttons for the keyboard too
+    b:press("[data-graph] g.state[data-state=ShipOrder]", "Enter")
+    b:wait(".c-state-panel h3 >> text=ShipOrder")
+    b:click(".c-state-panel >> text=Show the whole definition")
+    assert.same(json.decode(read("examples/order/definition.asl.json")), json.decode(b:text(".c-state-panel pre")))
   end)
 
   it("draws every example's graph within the layout invariants", function()
@@ -313,7 +318,8 @@ describe("the web console in headless Chromium", function()
     assert.same({ "approved-in-browser SUCCEEDED", "rejected-in-browser FAILED", "stopped-in-browser ABORTED" }, shown())
     b:run({ op = "eval", fn = "() => { const s = document.querySelector('.c-select'); s.value = 'FAILED';"
       .. " s.dispatchEvent(new Event('change')); }" })
-    b:wait("[data-executions] tr[data-execution=approved-in-browser]", "detached")
+    -- the list asks ListExecutions with statusFilter FAILED
+    b:until_true("(n) => document.querySelectorAll('[data-executions] tr[data-execution]').length === n", 1)
     assert.same({ "rejected-in-browser FAILED" }, shown())
     assert.matches("status=FAILED", b:eval("() => location.hash"), 1, true)
     b:run({ op = "eval", fn = "() => { const s = document.querySelector('.c-select'); s.value = '';"

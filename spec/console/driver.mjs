@@ -1,10 +1,10 @@
 // Drives headless Chromium (Debian's /usr/bin/chromium) with playwright-core
 // for the console's browser specs: one JSON command a line on standard
 // input, one JSON answer a line on standard output ({ok, value} or {ok:
-// false, error}). Commands: open, click, fill, wait (a selector's state),
-// until (a page expression becomes true), eval, text, shot (a PNG),
-// errors (the page's script errors, failed requests and 5xx answers so
-// far), quit.
+// false, error}). Commands: open, click, fill, press (a key), wait (a
+// selector's state), until (a page expression becomes true), eval, text,
+// shot (a PNG), errors (the page's script errors, failed requests and 5xx
+// answers so far), quit.
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -47,6 +47,7 @@ const COMMANDS = {
   async open({ url }) { await page.goto(url); return page.url(); },
   async click({ sel }) { await page.locator(sel).first().click(); return true; },
   async fill({ sel, value }) { await page.locator(sel).first().fill(value); return true; },
+  async press({ sel, key }) { await page.locator(sel).first().press(key); return true; },
   async wait({ sel, state, timeout }) {
     await page.locator(sel).first().waitFor({ state: state || 'visible', timeout: timeout || TIMEOUT });
     return true;

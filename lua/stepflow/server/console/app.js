@@ -95,6 +95,8 @@ async function route() {
   for (const [pattern, page, key] of ROUTES) {
     const m = pattern.exec(path);
     if (m) {
+      const what = m[1] ? decodeURIComponent(m[1]).split(':').pop() : NAV.find((n) => n[0] === key)[2];
+      document.title = `${what} · stepflow`;
       for (const a of nav.querySelectorAll('a')) a.classList.toggle('c-current', a.dataset.nav === key);
       const view = h('div', { class: 'c-page' });
       fill(main, view);

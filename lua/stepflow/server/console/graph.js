@@ -27,6 +27,14 @@ export class GraphView {
       const g = e.target.closest('g.state');
       if (g && this.onSelect) this.onSelect(g.dataset.state);
     });
+    // states are buttons for the keyboard too
+    this.frame.addEventListener('keydown', (e) => {
+      const g = e.target.closest('g.state');
+      if (g && this.onSelect && (e.key === 'Enter' || e.key === ' ')) {
+        e.preventDefault();
+        this.onSelect(g.dataset.state);
+      }
+    });
   }
 
   /** Loads (or reloads) the picture: {stateMachineArn} or {executionArn}. Returns the graph data. */
@@ -46,7 +54,14 @@ export class GraphView {
       svg.setAttribute('role', 'img');
       fill(this.frame, svg);
       this.frame.dataset.status = data.executionStatus || '';
-      if (this.onSelect) this.frame.classList.add('c-clickable');
+      if (this.onSelect) {
+        this.frame.classList.add('c-clickable');
+        for (const g of svg.querySelectorAll('g.state')) {
+          g.setAttribute('tabindex', '0');
+          g.setAttribute('role', 'button');
+          g.setAttribute('aria-label', g.dataset.state);
+        }
+      }
       this.mark();
     }
     return data;
