@@ -370,10 +370,19 @@ describe("the web console in headless Chromium", function()
   pending("Activities: ListActivities' activities with their waiting tasks, once the server answers "
     .. "ListActivities (another helper adds activities)")
 
-  it("says that this server does not serve activities yet", function()
+  it("lists the activity tasks that wait, and says that this server does not list activities yet", function()
     b:open(base .. "#/activities")
     b:wait(".c-alert-info >> text=does not serve activities yet")
     b:wait("text=No activity task waits.")
+    local activity = "arn:aws:states:us-east-1:123456789012:activity:review"
+    local sm = api(port, "CreateStateMachine", { name = "review", roleArn = ROLE, definition = json.encode({
+      StartAt = "Review", States = { Review = { Type = "Task", Resource = activity, End = true } } }) })
+    api(port, "StartExecution", { stateMachineArn = sm.stateMachineArn, name = "doc-1", input = '{"doc":1}' })
+    b:open(base .. "#/state-machines")
+    b:open(base .. "#/activities")
+    b:wait(".c-table tr:has-text(\"doc-1\") >> text=waiting for a worker")
+    assert.equal("review", b:text(".c-table tbody td"))
+    assert.equal("Review", b:text(".c-table tbody td:nth-child(3)"))
   end)
 
   it("asks for a key when the server verifies SigV4, and signs every request with it", function()

@@ -261,6 +261,38 @@ describe("stepflow.server.console", function()
     end)
   end)
 
+  describe("tasks of activities", function()
+    it("lists an activity task waiting for a worker, then at the worker that took it", function()
+      s = start_server()
+      local activity = "arn:aws:states:us-east-1:123456789012:activity:review"
+      s.create("review", json.encode({ StartAt = "Review", States = { Review = { Type = "Task",
+        Resource = activity, HeartbeatSeconds = 60, End = true } } }))
+      local arn = s.ok("StartExecution", { stateMachineArn = SM .. "review", name = "r1", input = '{"doc":1}' })
+        .executionArn
+      local out
+      s.until_true(function()
+        out = select(3, s.console("tasks", {}))
+        return #out.tasks == 1
+      end)
+      local t = out.tasks[1]
+      assert.same({ "activity", arn, "Review", activity, '{"doc":1}', 60 },
+        { t.kind, t.executionArn, t.stateName, t.resource, t.input, t.heartbeatInSeconds })
+      assert.is_nil(t.workerName)
+      assert.is_nil(t.taskToken) -- the worker gets it from GetActivityTask
+      local task = assert(s.engine:get_activity_task(activity, "w1"))
+      s.until_true(function()
+        out = select(3, s.console("tasks", {}))
+        return out.tasks[1].workerName ~= nil
+      end)
+      assert.equal("w1", out.tasks[1].workerName)
+      assert.equal("number", type(out.tasks[1].startedDate))
+      -- a worker answers with SendTaskSuccess like a callback
+      s.ok("SendTaskSuccess", { taskToken = task.taskToken, output = '{"ok":true}' })
+      s.until_true(function() return s.ok("DescribeExecution", { executionArn = arn }).status == "SUCCEEDED" end)
+      assert.same({}, select(3, s.console("tasks", {})).tasks)
+    end)
+  end)
+
   describe("with SigV4 verification", function()
     local KEY, SECRET = "AKIDCONSOLE", "console-secret"
 
