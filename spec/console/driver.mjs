@@ -1,7 +1,7 @@
 // Drives headless Chromium (Debian's /usr/bin/chromium) with playwright-core
 // for the console's browser specs: one JSON command a line on standard
 // input, one JSON answer a line on standard output ({ok, value} or {ok:
-// false, error}). Commands: open, click, fill, press (a key), wait (a
+// false, error}). Commands: open, click, fill, press (a key), hover, wait (a
 // selector's state), until (a page expression becomes true), eval, text,
 // shot (a PNG), errors (the page's script errors, failed requests and 5xx
 // answers so far), quit.
@@ -48,6 +48,7 @@ const COMMANDS = {
   async click({ sel }) { await page.locator(sel).first().click(); return true; },
   async fill({ sel, value }) { await page.locator(sel).first().fill(value); return true; },
   async press({ sel, key }) { await page.locator(sel).first().press(key); return true; },
+  async hover({ sel }) { await page.locator(sel).first().hover(); return true; },
   async wait({ sel, state, timeout }) {
     await page.locator(sel).first().waitFor({ state: state || 'visible', timeout: timeout || TIMEOUT });
     return true;
