@@ -136,19 +136,22 @@ function ops.tasks(console, input)
     list, err = engine:list_executions({ status = "RUNNING" })
     if not list then return nil, "InternalFailure", tostring(err) end
   end
-  -- The engine has no list of its waiting tokens but its table of them
-  -- (engine.tokens, token -> the waiting call): only membership is read.
-  local tokens = engine.tokens
-  local function live(s) return tokens[s] ~= nil end
   local out = {}
   for _, rec in ipairs(list) do
-    local events, err = engine:history(rec.arn)
-    if not events then return nil, "InternalFailure", tostring(err) end
-    for _, t in ipairs(tasks.waiting(events, live)) do
-      t.executionArn, t.stateMachineArn, t.executionName = rec.arn, rec.sm_arn, rec.name
-      t.scheduledDate = timestamp.parse(t.scheduledDate)
-      t.startedDate = t.startedDate and timestamp.parse(t.startedDate)
-      out[#out + 1] = t
+    -- the engine's waiting tasks say which tokens wait; the history what
+    -- each task is (its state, input, times, worker)
+    local waiting = engine:waiting_tasks(rec.arn)
+    if #waiting > 0 then
+      local live = {}
+      for _, w in ipairs(waiting) do live[w.token] = true end
+      local events, err = engine:history(rec.arn)
+      if not events then return nil, "InternalFailure", tostring(err) end
+      for _, t in ipairs(tasks.waiting(events, function(s) return live[s] == true end)) do
+        t.executionArn, t.stateMachineArn, t.executionName = rec.arn, rec.sm_arn, rec.name
+        t.scheduledDate = timestamp.parse(t.scheduledDate)
+        t.startedDate = t.startedDate and timestamp.parse(t.startedDate)
+        out[#out + 1] = t
+      end
     end
   end
   table.sort(out, function(a, b)

@@ -8,8 +8,8 @@ const REFRESH_MS = 3000;
 
 /** #/activities */
 export function activitiesPage(view) {
-  const listEl = h('div');
-  const tasksEl = h('div', null, h('p', { class: 'c-muted' }, 'Loading…'));
+  const listEl = h('div', { 'data-activities': '' });
+  const tasksEl = h('div', { 'data-activity-tasks': '' }, h('p', { class: 'c-muted' }, 'Loading…'));
   fill(view, h('div', { class: 'c-page-head' }, h('h1', null, 'Activities')), listEl,
     card('Activity tasks waiting', null, tasksEl));
   const served = api.has('ListActivities');
