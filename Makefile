@@ -16,7 +16,7 @@ BUILD      ?= build
 # ours or comes from one of these (keep its table of modules in step).
 DEBS        = lua5.4 liblua5.4-dev libevent-dev libsqlite3-dev libssl-dev lua-busted lua-cjson \
               lua-check luarocks gcc make python3 openssl zlib1g-dev \
-              lua-filesystem libpq-dev postgresql lua-socket nodejs awscli wrk
+              lua-filesystem libpq-dev postgresql lua-socket nodejs awscli wrk chromium
 # libpq's header (Debian: libpq-dev)
 PG_INCDIR  ?= /usr/include/postgresql
 
@@ -35,7 +35,7 @@ FUZZ_SECONDS ?= 10
 FUZZ_CC    ?= clang
 
 .PHONY: all deps test test-all test-full lint check-requires demo sanitize rock clean check-rockspec bench history \
-        conformance graphs fuzz fuzz-build
+        conformance graphs console-shots fuzz fuzz-build
 
 all: deps $(SOS)
 
@@ -56,7 +56,8 @@ deps:
 	@# npm comes with nodejs from some sources, and as Debian's npm otherwise
 	@command -v npm >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
 	  apt-get install -y --no-install-recommends npm >/dev/null
-	@# the Node.js packages of package-lock.json (the specs' AWS SDK), once
+	@# the Node.js packages of package-lock.json (the specs' AWS SDK and
+	@# playwright-core, which drives chromium for the web console's specs), once
 	@[ node_modules/.package-lock.json -nt package-lock.json ] || \
 	  npm ci --no-audit --no-fund --loglevel=error
 
@@ -126,6 +127,11 @@ bench: all
 graphs: all
 	@$(MAKE) --no-print-directory deps DEBS="$(GRAPH_DEBS)"
 	tools/graphs docs/graphs
+
+# Pictures of the web console (docs/console): stepflow serve, a few
+# executions, headless Chromium.
+console-shots: all
+	tools/console_screenshots docs/console
 
 conformance: all
 	../shared/conformance/run --cmd bin/stepflow

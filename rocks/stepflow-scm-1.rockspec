@@ -145,6 +145,9 @@ build = {
     ["stepflow.server.activities"] = "lua/stepflow/server/activities.lua",
     ["stepflow.server.ops_activities"] = "lua/stepflow/server/ops_activities.lua",
     ["stepflow.server.ops_tasks"] = "lua/stepflow/server/ops_tasks.lua",
+    ["stepflow.server.console"] = "lua/stepflow/server/console.lua",
+    ["stepflow.server.console_api"] = "lua/stepflow/server/console_api.lua",
+    ["stepflow.server.console_tasks"] = "lua/stepflow/server/console_tasks.lua",
     ["stepflow.cli.serve"] = "lua/stepflow/cli/serve.lua",
     ["stepflow.asl.choice"] = "lua/stepflow/asl/choice.lua",
     ["stepflow.asl.validate"] = "lua/stepflow/asl/validate.lua",
@@ -186,5 +189,24 @@ build = {
   },
   install = {
     bin = { stepflow = "bin/stepflow" },
+    -- The web console's static files (stepflow.server.console serves the
+    -- folder beside its module): installed as they are, each to
+    -- stepflow/server/console/NAME (the key's last part only names it).
+    lua = {
+      ["stepflow.server.console.api_js"] = "lua/stepflow/server/console/api.js",
+      ["stepflow.server.console.app_js"] = "lua/stepflow/server/console/app.js",
+      ["stepflow.server.console.graph_js"] = "lua/stepflow/server/console/graph.js",
+      ["stepflow.server.console.icon_svg"] = "lua/stepflow/server/console/icon.svg",
+      ["stepflow.server.console.index_html"] = "lua/stepflow/server/console/index.html",
+      ["stepflow.server.console.page_activities_js"] = "lua/stepflow/server/console/page_activities.js",
+      ["stepflow.server.console.page_execution_js"] = "lua/stepflow/server/console/page_execution.js",
+      ["stepflow.server.console.page_executions_js"] = "lua/stepflow/server/console/page_executions.js",
+      ["stepflow.server.console.page_machines_js"] = "lua/stepflow/server/console/page_machines.js",
+      ["stepflow.server.console.page_start_js"] = "lua/stepflow/server/console/page_start.js",
+      ["stepflow.server.console.page_tasks_js"] = "lua/stepflow/server/console/page_tasks.js",
+      ["stepflow.server.console.sigv4_js"] = "lua/stepflow/server/console/sigv4.js",
+      ["stepflow.server.console.style_css"] = "lua/stepflow/server/console/style.css",
+      ["stepflow.server.console.ui_js"] = "lua/stepflow/server/console/ui.js",
+    },
   },
 }

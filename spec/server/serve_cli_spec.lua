@@ -29,7 +29,8 @@ describe("stepflow serve", function()
 
   it("prints its address and store, and exits 0 on SIGTERM", function()
     local p = serve.start("")
-    assert.matches("^stepflow: serving the Step Functions API on http://127%.0%.0%.1:%d+, store in memory", p.line)
+    assert.matches("^stepflow: serving the Step Functions API and the web console on http://127%.0%.0%.1:%d+, store in memory",
+      p.line)
     local rest, code = p:stop("TERM")
     assert.equal("", rest)
     assert.equal(0, code)

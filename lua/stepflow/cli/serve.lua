@@ -141,7 +141,7 @@ function M.serve(argv)
   on_signals(engine, server)
   local bound_host, bound_port = server:address()
   local shown = bound_host:find(":", 1, true) and ("[" .. bound_host .. "]") or bound_host
-  io.stdout:write("stepflow: serving the Step Functions API on http://", shown, ":", bound_port,
+  io.stdout:write("stepflow: serving the Step Functions API and the web console on http://", shown, ":", bound_port,
     ", store ", opts.store or "in memory (nothing is kept after exit)",
     mocks and (", mock config " .. mocks) or "",
     n > 0 and (", " .. n .. " execution(s) resumed") or "", "\n")

@@ -185,6 +185,7 @@ end
 --                  the HTTP limits (bytes, ms; see loop:http_server)
 --   poll_timeout   ms a GetActivityTask waits for a task before its empty
 --                  answer (default 60000, AWS's; 0 answers at once)
+--   console        false: no web console (stepflow.server.console) at /
 -- Returns the server, or nil, message (the address cannot be listened
 -- on, or the store's state machines cannot be read).
 function M.new(engine, opts)
@@ -218,6 +219,7 @@ function M.new(engine, opts)
   })
   if not http then return nil, err end
   self.http = http
+  if opts.console ~= false then require("stepflow.server.console").attach(self) end
   return self
 end
 
@@ -228,10 +230,14 @@ end
 
 --- Adds a route for requests other than the API (`POST /`): fn(req, id)
 -- answers requests whose method is `method` and whose target starts with
--- `prefix` (the web console's static files, ...). Routes are tried in the
--- order added.
+-- `prefix` (the web console's static files, ...). The longest matching
+-- prefix wins (so the console's `GET /` leaves other routes theirs);
+-- among equal prefixes, the one added first.
 function Server:route(method, prefix, fn)
-  self.routes[#self.routes + 1] = { method = method, prefix = prefix, fn = fn }
+  local routes = self.routes
+  local i = #routes + 1
+  while i > 1 and #routes[i - 1].prefix < #prefix do i = i - 1 end
+  table.insert(routes, i, { method = method, prefix = prefix, fn = fn })
 end
 
 --- Stops accepting connections; idle ones close now, the others once
