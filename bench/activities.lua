@@ -15,7 +15,7 @@ bounded.
   lua5.4 bench/activities.lua [--polls N] [--json]
 ]]
 package.path = "./lua/?.lua;./lua/?/init.lua;" .. package.path
-package.cpath = "./build/?.so;" .. package.cpath
+package.cpath = (os.getenv("STEPFLOW_CPATH") or "./build/?.so") .. ";" .. package.cpath
 local socket = require("socket")
 local json = require("stepflow.json")
 

@@ -11,7 +11,7 @@ every output.
   lua5.4 bench/durable.lua --trial WORKLOAD TYPE MODE COUNT   (one trial; prints one JSON line)
 ]]
 package.path = "./lua/?.lua;./lua/?/init.lua;" .. package.path
-package.cpath = "./build/?.so;" .. package.cpath
+package.cpath = (os.getenv("STEPFLOW_CPATH") or "./build/?.so") .. ";" .. package.cpath
 
 local json = require("stepflow.json")
 local WORK = os.getenv("STEPFLOW_BENCH_WORKLOADS") or "../shared/bench/workloads"

@@ -12,7 +12,7 @@ loopback, over keep-alive connections, each run bounded in time:
   lua5.4 bench/serve.lua [--seconds S] [--connections C] [--json]
 ]]
 package.path = "./lua/?.lua;./lua/?/init.lua;" .. package.path
-package.cpath = "./build/?.so;" .. package.cpath
+package.cpath = (os.getenv("STEPFLOW_CPATH") or "./build/?.so") .. ";" .. package.cpath
 local json = require("stepflow.json")
 
 local seconds, conns, as_json = 5, 32, false

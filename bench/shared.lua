@@ -19,7 +19,7 @@ engines claim them in batches (the time counted runs from the engines'
 start to the end of the last one).
 ]]
 package.path = "./lua/?.lua;./lua/?/init.lua;" .. package.path
-package.cpath = "./build/?.so;" .. package.cpath
+package.cpath = (os.getenv("STEPFLOW_CPATH") or "./build/?.so") .. ";" .. package.cpath
 
 local json = require("stepflow.json")
 local pg = require("stepflow.core.pg")

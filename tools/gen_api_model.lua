@@ -11,7 +11,7 @@
 -- a named check in stepflow.server.validate (PATTERNS below maps them), so
 -- a model with a new pattern stops this script instead of going unchecked.
 package.path = "./lua/?.lua;./lua/?/init.lua;" .. package.path
-package.cpath = "./build/?.so;" .. package.cpath
+package.cpath = (os.getenv("STEPFLOW_CPATH") or "./build/?.so") .. ";" .. package.cpath
 local json = require("stepflow.json")
 
 local PATTERNS = {
