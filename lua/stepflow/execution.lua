@@ -217,6 +217,8 @@ local function context_part(f, k)
         RoleArn = exec.machine.role_arn, StartTime = iso(exec.start_ms),
         RedriveCount = exec.redrive_count or 0,
       }
+      -- AWS adds RedriveTime once an execution was redriven
+      if exec.redrive_ms then part.RedriveTime = iso(exec.redrive_ms) end
       exec.context_execution = part
     end
     return part
@@ -353,6 +355,13 @@ local function record_entered(frame, st, now_ms)
       frame.entered_ms = entered.timestamp
       frame.last_event = entered.id
       frame.last_ts = entered.timestamp
+      if entered.after then
+        -- a visit a redrive runs again (replay.lua's cut): its events
+        -- follow ExecutionRedriven, and its attempts go on from the last
+        -- one recorded (a Map's or Parallel's children are keyed by it)
+        frame.last_event = entered.after
+        if entered.attempt then frame.retry_count = entered.attempt end
+      end
       return nil
     end
   end
