@@ -520,6 +520,10 @@ local function drive(frame, kind, a, b)
   local budget = M.BUDGET
   -- Only a parent stops a frame from outside, and not while it runs here.
   if frame.parent and is_dead(frame) then return end
+  -- a deleted state machine's executions end at their next transition
+  if engine.retired[exec.machine.arn] then
+    return exec:stop(nil, "The state machine " .. exec.machine.arn .. " was deleted.")
+  end
   while true do
     if frame.finished or exec.finished or frame.dead then return end
     if kind == nil then

@@ -107,6 +107,7 @@ function M.new(opts)
     revisions = {},  -- "ARN#revision" -> machine, for recovered executions
     executions = {},
     map_runs = {},   -- Map Run ARN -> run (stepflow.states.map_run)
+    retired = {},    -- state machine ARN -> true: deleted (retire_state_machine)
     co_pool = {},
     handlers_version = 0,
     client = opts.client and true or false,
@@ -317,6 +318,7 @@ function Engine:create_state_machine(definition, opts)
     if not self.machines[machine.arn] then self.machines[machine.arn] = machine end
   else
     self.machines[machine.arn] = machine
+    self.retired[machine.arn] = nil
     if self.store and machine.type == "STANDARD" then
       local rev, perr = self.store:put_state_machine({ arn = machine.arn, name = name,
         definition = machine.text, type = machine.type, created = self.loop:now() })
@@ -875,6 +877,16 @@ function Engine:stop_execution(arn, err, cause)
   local ok, cerr = end_stored(self, arn, "ABORTED", err, cause)
   if not ok then return nil, cerr end
   return true
+end
+
+--- Retires a state machine that is being deleted (AWS's
+-- DeleteStateMachine): each of its executions that runs here ends
+-- ABORTED at its next state transition (a Wait or a task that waits ends
+-- it when it would move on). Creating a machine of that ARN again
+-- (create_state_machine) lifts it.
+function Engine:retire_state_machine(arn)
+  if type(arn) ~= "string" then error("retire_state_machine: arn must be a string", 2) end
+  self.retired[arn] = true
 end
 
 --- Drops a durable execution that this engine no longer owns (a shared
