@@ -825,8 +825,11 @@ function Engine:list_map_runs(execution_arn)
   local out = {}
   for arn, run in pairs(self.map_runs) do
     if run.execution_arn == execution_arn then
+      -- (AWS names the run's own machine, Parent/Label, whose executions
+      -- its children are)
       out[#out + 1] = { executionArn = execution_arn, mapRunArn = arn,
-        stateMachineArn = run.exec.machine.arn, startDate = run.start_ms, stopDate = run.stop_ms }
+        stateMachineArn = run.exec.machine.arn .. "/" .. run.label, startDate = run.start_ms,
+        stopDate = run.stop_ms }
     end
   end
   table.sort(out, function(a, b) return a.startDate < b.startDate end)
