@@ -260,6 +260,9 @@ local FRAME_DEFAULTS = {
   task_token = false, rule = false, map_item = false, var_sizes = false,
   index = 0, dead = false, shared_vars = false, parent = false, entered_prev = 0,
   context_part = context_part, context_of = build_context,
+  -- fn(kind, a, b): a blocked frame's resuming step goes there instead of
+  -- the driver (TestState runs one state and stops: stepflow.testing)
+  intercept = false,
 }
 
 local frame_mt = { __name = "stepflow.Frame", __index = FRAME_DEFAULTS }
@@ -676,6 +679,8 @@ function M.resume(frame, kind, a, b)
   local exec = frame.exec
   if frame.finished or exec.finished or is_dead(frame) then return end
   if past_deadline(exec, exec.engine.loop:now()) then return end
+  local intercept = frame.intercept
+  if intercept then return intercept(kind, a, b) end
   return M.drive(frame, kind, a, b)
 end
 
@@ -684,9 +689,14 @@ end
 function M.continue(frame, fn, ...)
   if frame.finished or frame.exec.finished or is_dead(frame) then return end
   local ok, res = xpcall(fn, on_error, ...)
-  if ok then return M.drive(frame, "next", res, frame.state.next_state) end
-  if errors.is(res) then return M.drive(frame, "fail", res) end
-  return M.drive(frame, "fail", errors.internal(res, frame))
+  local intercept = frame.intercept
+  if ok then
+    if intercept then return intercept("next", res, frame.state.next_state) end
+    return M.drive(frame, "next", res, frame.state.next_state)
+  end
+  if not errors.is(res) then res = errors.internal(res, frame) end
+  if intercept then return intercept("fail", res) end
+  return M.drive(frame, "fail", res)
 end
 
 return M

@@ -41,6 +41,7 @@ M.GROUPS = {
   "stepflow.server.ops_redrive",
   "stepflow.server.ops_map_runs",
   "stepflow.server.ops_validate",
+  "stepflow.server.ops_testing",
 }
 
 -- HTTP status of the error codes that are not client errors (400).

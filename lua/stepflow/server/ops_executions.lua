@@ -13,7 +13,7 @@ local map_runs = require("stepflow.server.ops_map_runs")
 
 local M = {}
 
-local date, lookup = common.date, sm_ops.lookup
+local date = common.date
 local try_decode, encode = json.try_decode, json.encode
 local ceil, max = math.ceil, math.max
 local ops = {}
