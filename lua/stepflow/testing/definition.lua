@@ -27,7 +27,8 @@ local function targets(def)
   local out = {}
   if type(def.Next) == "string" then out[#out + 1] = def.Next end
   if type(def.Default) == "string" then out[#out + 1] = def.Default end
-  for _, list in ipairs({ def.Choices, def.Catch }) do
+  for _, field in ipairs({ "Choices", "Catch" }) do
+    local list = def[field]
     if type(list) == "table" then
       for _, x in ipairs(list) do
         if type(x) == "table" and type(x.Next) == "string" then out[#out + 1] = x.Next end
