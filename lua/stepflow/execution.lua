@@ -260,6 +260,8 @@ local FRAME_DEFAULTS = {
   task_token = false, rule = false, map_item = false, var_sizes = false,
   index = 0, dead = false, shared_vars = false, parent = false, entered_prev = 0,
   context_part = context_part, context_of = build_context,
+  -- the recorded entry of a visit a redrive runs again (replay.lua's cut)
+  redriven = false,
   -- fn(kind, a, b): a blocked frame's resuming step goes there instead of
   -- the driver (TestState runs one state and stops: stepflow.testing)
   intercept = false,
@@ -364,6 +366,7 @@ local function record_entered(frame, st, now_ms)
         -- one recorded (a Map's or Parallel's children are keyed by it)
         frame.last_event = entered.after
         if entered.attempt then frame.retry_count = entered.attempt end
+        frame.redriven = entered  -- (a Distributed Map's run: map_run.lua)
       end
       return nil
     end

@@ -19,8 +19,10 @@ local ATTEMPT_STARTS = { MapStateStarted = true, ParallelStateStarted = true }
 -- it is replayed; an iteration's recorded failure or abort goes too, so
 -- the iteration runs again. The entered event notes the attempt the
 -- visit had reached (`attempt`), from which a Map's or Parallel's
--- children are found again, and the ExecutionRedriven event the visit's
--- next events follow (`after`).
+-- children are found again, the ExecutionRedriven event the visit's
+-- next events follow (`after`), and a Distributed Map's run
+-- (`map_run`, redriven `map_run_redrives` times so far), which the
+-- visit redrives.
 local function cut(r, redriven_id)
   local list = r.list
   local n = #list
@@ -35,11 +37,17 @@ local function cut(r, redriven_id)
   end
   local keep = last_entered or n
   local starts = 0
+  local entered = last_entered and list[last_entered]
   for i = keep + 1, n do
-    if ATTEMPT_STARTS[list[i].type] then starts = starts + 1 end
+    local e = list[i]
+    if ATTEMPT_STARTS[e.type] then starts = starts + 1 end
+    -- a Distributed Map's run is redriven, not started anew
+    if entered and (e.type == "MapRunStarted" or e.type == "MapRunRedriven") and e.d and e.d.mapRunArn then
+      entered.map_run = e.d.mapRunArn
+      if e.type == "MapRunRedriven" then entered.map_run_redrives = e.d.redriveCount end
+    end
   end
-  if last_entered then
-    local entered = list[last_entered]
+  if entered then
     if starts > 0 then entered.attempt = (entered.attempt or 0) + starts - 1 end
     entered.after = redriven_id
   end

@@ -218,6 +218,47 @@ describe("engine:redrive_execution", function()
       "TaskStarted", "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded" }, t)
   end)
 
+  for _, child_type in ipairs({ "STANDARD", "EXPRESS" }) do
+    it("redrives a Distributed Map's failed run: only its unsuccessful " .. child_type .. " children run", function()
+      local calls, broken, handler = counting()
+      new_engine({ work = handler(function(x) return x end) })
+      local sm = assert(engine:create_state_machine({ StartAt = "M", States = { M = { Type = "Map",
+        Label = "each", MaxConcurrency = 1, End = true, ItemProcessor = { ProcessorConfig = { Mode = "DISTRIBUTED",
+          ExecutionType = child_type }, StartAt = "T", States = { T = { Type = "Task", Resource = "work",
+            End = true } } } } } }, { name = "dm" .. child_type }))
+      broken[3] = true
+      local exec = assert(engine:start_execution(sm, json.array({ 1, 2, 3, 4 }), { name = "e" }))
+      engine:run()
+      assert.same({ "FAILED", "States.ExceedToleratedFailureThreshold" }, { exec.status, exec.error })
+      assert.same({ [1] = 1, [2] = 1, [3] = 1 }, calls)
+      local run = engine:list_map_runs(exec.arn)[1].mapRunArn
+      broken[3] = nil
+      assert(engine:redrive_execution(exec.arn))
+      engine:run()
+      local rec = engine:describe_execution(exec.arn)
+      assert.same({ "SUCCEEDED", "[1,2,3,4]" }, { rec.status, rec.output })
+      assert.same({ [1] = 1, [2] = 1, [3] = 2, [4] = 1 }, calls)
+      -- the same run, redriven
+      local runs = engine:list_map_runs(exec.arn)
+      assert.same({ 1, run }, { #runs, runs[1].mapRunArn })
+      local d = engine:describe_map_run(run)
+      assert.same({ "SUCCEEDED", 1 }, { d.status, d.redriveCount })
+      local redriven, started = nil, 0
+      for _, e in ipairs(engine:history(exec.arn)) do
+        if e.type == "MapRunRedriven" then redriven = e.mapRunRedrivenEventDetails end
+        if e.type == "MapRunStarted" then started = started + 1 end
+      end
+      assert.same({ { mapRunArn = run, redriveCount = 1 }, 1 }, { redriven, started })
+      -- the failed child itself was redriven
+      local child = engine:describe_execution(child_type == "EXPRESS"
+        and (exec.arn:gsub(":execution:[^:]+:[^:]+$", ":express:dm" .. child_type .. "/each:")
+          .. run:match(":([^:]+)$") .. "-3")
+        or (exec.arn:gsub(":execution:[^:]+:[^:]+$", ":execution:dm" .. child_type .. "/each:")
+          .. run:match(":([^:]+)$") .. "-3"))
+      assert.same({ "SUCCEEDED", 1 }, { child.status, child.redrive_count })
+    end)
+  end
+
   it("refuses what AWS refuses, with its reasons", function()
     local _, broken, handler = counting()
     new_engine({ work = handler(function() return "w" end) }, { history_limit = 10 })
