@@ -302,6 +302,32 @@ describe("stepflow.server TestState", function()
     end)
   end)
 
+  it("shows an HTTP Task's request and response at TRACE, its connection's secrets left out", function()
+    -- the server itself answers the HTTP Task (a route beside the API)
+    api.server:route("POST", "/approval", function(req)
+      req:respond(200, '{"approved":' .. req:body() .. '}', { ["Content-Type"] = "application/json" })
+    end)
+    assert(api.engine:use_connections({ Connections = { approvals = { AuthorizationType = "API_KEY",
+      AuthParameters = { ApiKeyAuthParameters = { ApiKeyName = "Authorization", ApiKeyValue = "Bearer secret" } } } } }))
+    local task = { Type = "Task", Resource = "arn:aws:states:::http:invoke", End = true, Parameters = {
+      ApiEndpoint = "http://127.0.0.1:" .. api.port .. "/approval", Method = "POST", RequestBody = { cost = 10 },
+      Authentication = { ConnectionArn = "arn:aws:events:us-east-1:123456789012:connection/approvals/1" } } }
+    local out = ts(task, "{}", { roleArn = ROLE, inspectionLevel = "TRACE" })
+    assert.same({ "SUCCEEDED", 200, { approved = { cost = 10 } } }, { out.status, out.output.StatusCode,
+      out.output.ResponseBody })
+    local rq, rs = out.inspectionData.request, out.inspectionData.response
+    assert.same({ "http", "POST", "http://127.0.0.1:" .. api.port .. "/approval", '{"cost":10}' },
+      { rq.protocol, rq.method, rq.url, rq.body })
+    assert.matches("^%[.*Content%-Type: application/json", rq.headers)
+    assert.is_nil(rq.headers:find("secret", 1, true))
+    assert.same({ "200", "OK", '{"approved":{"cost":10}}' }, { rs.statusCode, rs.statusMessage, rs.body })
+    assert.matches("Content%-Type: application/json", rs.headers)
+    local revealed = ts(task, "{}", { roleArn = ROLE, inspectionLevel = "TRACE", revealSecrets = true })
+    assert.matches("Authorization: Bearer secret", revealed.inspectionData.request.headers)
+    -- DEBUG shows no HTTP traffic
+    assert.is_nil(ts(task, "{}", { roleArn = ROLE }).inspectionData.request)
+  end)
+
   describe("refuses what AWS refuses", function()
     it("mocks where a mock cannot go, and states that need one", function()
       for _, def in ipairs({ D.pass, D.fail, D.succeed }) do

@@ -14,7 +14,7 @@ local encode = json.encode
 
 -- Inspection fields AWS answers as numbers or objects, not JSON text.
 local AS_IS = { maxConcurrency = true, toleratedFailureCount = true, toleratedFailurePercentage = true,
-  errorDetails = true }
+  errorDetails = true, request = true, response = true }
 
 local function answer(result)
   local out = { status = result.status, error = result.error, cause = result.cause,

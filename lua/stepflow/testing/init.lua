@@ -63,18 +63,31 @@ local function frame_of(engine, d, req, input, vars, ctx)
   local sm = { name = sm_name, type = "EXPRESS", max_ms = M.LIMIT_MS, role_arn = req.role_arn,
     arn = "arn:aws:states:" .. engine.region .. ":" .. engine.account .. ":stateMachine:" .. sm_name,
     exec_arn_prefix = prefix, program = d.state.program }
-  local on = engine
+  local noted = { input = input }
+  -- The engine the state sees: the server's, except that an HTTP Task's
+  -- request and response are noted, and a tested Wait does not wait (its
+  -- timer fires at once).
+  local on = setmetatable({
+    http_client = function()
+      local real = engine:http_client()
+      return { request = function(_, r, resume)
+        noted.http_request = r
+        return real:request(r, function(res)
+          noted.http_response = res
+          resume(res)
+        end)
+      end }
+    end,
+  }, { __index = engine })
   if d.def.Type == "Wait" then
-    -- a tested Wait does not wait: its timer fires at once
-    on = setmetatable({ after = function(self, _, frame, fn) return engine.after(self, 0, frame, fn) end },
-      { __index = engine })
+    on.after = function(self, _, frame, fn) return engine.after(self, 0, frame, fn) end
   end
   local exec = lifecycle.new(on, sm, exec_name, input, now)
   exec.arn = prefix .. exec_name
   local frame = execution.new_frame(exec, d.state.program, input, vars, function() end)
   frame.state, frame.entered_ms, frame.entered_id = d.state, now, 1
   frame.retry_count = (req.config or {}).retrierRetryCount or 0
-  frame.inspection = { input = input }
+  frame.inspection = noted
   ctx = ctx or default_context(exec, req, d.def, now)
   frame.context_part = function(_, k) return ctx[k] end
   frame.context_of = function() return ctx end
@@ -160,6 +173,10 @@ local function conclude(frame, d, req, kind, a, b)
   if next(vars) ~= nil then insp.variables = vars end
   if req.inspection == "DEBUG" or req.inspection == "TRACE" then
     result.inspection = report.inspection(d.def, st.ql, insp)
+    if req.inspection == "TRACE" and insp.http_request then
+      result.inspection.request, result.inspection.response = report.http(insp.http_request,
+        insp.http_response, req.reveal_secrets)
+    end
   end
   result.details = nil
   return result

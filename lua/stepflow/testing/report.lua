@@ -49,6 +49,27 @@ function M.inspection(def, ql, noted)
   return out
 end
 
+-- Headers as AWS shows them: "[Name: value, ...]"; without
+-- revealSecrets, what a connection adds to authenticate is left out.
+local function header_text(headers, reveal)
+  local parts = {}
+  for _, h in ipairs(headers or {}) do
+    if reveal or h[1]:lower() ~= "authorization" then parts[#parts + 1] = h[1] .. ": " .. h[2] end
+  end
+  return "[" .. table.concat(parts, ", ") .. "]"
+end
+
+--- An HTTP Task's request and response (TRACE), as AWS's inspection data
+-- shows them (`res` nil: no response came).
+function M.http(req, res, reveal)
+  local protocol = (req.url or ""):match("^(%a+)://") or "https"
+  local request = { protocol = protocol, method = req.method, url = req.url,
+    headers = header_text(req.headers, reveal), body = req.body or "" }
+  if not res or res.error then return request, nil end
+  return request, { protocol = protocol, statusCode = tostring(res.status), statusMessage = res.reason or "",
+    headers = header_text(res.headers, true), body = res.body or "" }
+end
+
 -- An error value without the marks the interpreter adds for its own
 -- causes (a state prefix, an EvaluationFailed event).
 local function plain(err)
