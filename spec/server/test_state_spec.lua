@@ -348,6 +348,7 @@ describe("stepflow.server TestState", function()
         refused(D.lambda_service, { mock = { result = "not json" } }))
       assert.equal("ValidationException: RoleArn must be specified when testing a Task state",
         refused(D.lambda_service, { input = '{"FunctionName":"f","Payload":null}' }))
+      assert.equal("InvalidArn: Invalid Role Arn: 'nope'", refused(D.pass, { roleArn = "nope" }))
     end)
 
     it("mocked results of the wrong shape for a Map or a Parallel", function()

@@ -228,6 +228,8 @@ describe("stepflow.server DeleteStateMachine", function()
       { api.err("CreateStateMachine", { name = "d", definition = PASS, roleArn = helper.ROLE }) })
     assert.same({ 400, "StateMachineDeleting", deleting },
       { api.err("UpdateStateMachine", { stateMachineArn = SM .. "d", definition = PASS }) })
+    assert.same({ 400, "StateMachineDeleting", deleting },
+      { api.err("ListStateMachineAliases", { stateMachineArn = SM .. "d" }) })
     local d = api.ok("DescribeExecution", { executionArn = e.executionArn })
     assert.same({ "RUNNING", "NOT_REDRIVABLE" }, { d.status, d.redriveStatus })
     -- the task's result is the execution's next transition: it ends there
@@ -243,6 +245,26 @@ describe("stepflow.server DeleteStateMachine", function()
     e = api.ok("StartExecution", { stateMachineArn = SM .. "d" })
     assert.is_true(api.status(e.executionArn, "SUCCEEDED"))
     api.close()
+  end)
+end)
+
+describe("stepflow.server DeleteStateMachine in a store", function()
+  it("stays DELETING across a restart; the resumed executions end at their next transition", function()
+    local path = os.tmpname()
+    os.remove(path)
+    local hold = function(_, ctx) return ctx.await(function() end) end
+    local api = helper.start({ store = path, handlers = { hold = hold } })
+    api.create("d", '{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"hold","End":true}}}')
+    local e = api.ok("StartExecution", { stateMachineArn = SM .. "d" })
+    api.ok("DeleteStateMachine", { stateMachineArn = SM .. "d" })
+    api.close()
+    api = helper.start({ store = path, handlers = { hold = hold } })
+    assert.equal("DELETING", api.ok("DescribeStateMachine", { stateMachineArn = SM .. "d" }).status)
+    api.engine:recover()
+    assert.is_true(api.status(e.executionArn, "ABORTED"))
+    assert.equal("StateMachineDoesNotExist", select(2, api.err("DescribeStateMachine", { stateMachineArn = SM .. "d" })))
+    api.close()
+    for _, suffix in ipairs({ "", "-wal", "-shm", ".lock" }) do os.remove(path .. suffix) end
   end)
 end)
 

@@ -57,6 +57,8 @@ function M.new(engine)
       role_arn = a.roleArn, revision = smrec.revision })
     if not sm then return nil, "state machine " .. arn .. ": " .. tostring(cerr) end
     a.arn, a.sm, a.definition, a.revision = arn, sm, smrec.definition, smrec.revision
+    -- a machine deleted while executions ran: those resumed end at once
+    if a.status == "DELETING" then engine:retire_state_machine(arn) end
     self.by_arn[arn] = a
     self.order[#self.order + 1] = arn
   end

@@ -151,6 +151,7 @@ end
 function ops.ListStateMachineAliases(server, input)
   local rec, code, message = sm_ops.lookup(server, input.stateMachineArn)
   if not rec then return nil, code, message end
+  if rec.status == "DELETING" then return sm_ops.deleting(rec.arn) end
   local items = {}
   for i, a in ipairs(server.versions:alias_list(rec.arn)) do
     items[i] = { stateMachineAliasArn = a.arn, creationDate = date(a.creationDate) }

@@ -33,6 +33,9 @@ local function answer(result)
 end
 
 function ops.TestState(server, input, call)
+  if input.roleArn and not input.roleArn:find("^arn:[%w%-]+:iam::%d*:role/.") then
+    return nil, "InvalidArn", "Invalid Role Arn: '" .. input.roleArn .. "'"
+  end
   local config = input.stateConfiguration
   local ok, code, message = testing.run(server.engine, {
     definition = input.definition, state_name = input.stateName, input = input.input,
