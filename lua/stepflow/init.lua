@@ -710,8 +710,8 @@ end
 M.REDRIVE_PERIOD_MS = 14 * 24 * 3600 * 1000
 
 -- Why a stored execution record cannot be redriven (AWS's
--- redriveStatusReason), or nil when it can. `last_id` is the id of its
--- last history event.
+-- redriveStatusReason), or nil when it can. `last_id()` gives the id of
+-- its last history event (read only when needed).
 local function not_redrivable(self, rec, last_id)
   if rec.status == "RUNNING" or rec.status == "SUCCEEDED" then
     return "Execution is " .. rec.status .. " and cannot be redriven"
@@ -720,7 +720,7 @@ local function not_redrivable(self, rec, last_id)
     return "Execution is of type EXPRESS and cannot be redriven"
   end
   -- room for ExecutionRedriven and at least one other event
-  if last_id + 2 > self.history_limit then return "Execution history event limit exceeded" end
+  if last_id() + 2 > self.history_limit then return "Execution history event limit exceeded" end
   local now = self.loop:now()
   if now - rec.started >= lifecycle.MAX_SECONDS.STANDARD * 1000 then
     return "Execution has exceeded the max execution time"
@@ -744,7 +744,8 @@ function Engine:redrivable(rec)
   if type(rec) ~= "table" then error("redrivable: rec must be an execution record", 2) end
   local running = self.executions[rec.arn]
   if running and not running.finished then return false, "Execution is RUNNING and cannot be redriven" end
-  local why = not_redrivable(self, rec, self.store and last_event_id(self.store, rec.arn) or 0)
+  local store = self.store
+  local why = not_redrivable(self, rec, function() return store and last_event_id(store, rec.arn) or 0 end)
   if why then return false, why end
   return true
 end
@@ -780,7 +781,7 @@ function Engine:redrive_execution(arn)
   events, err = store:history(arn)
   if not events then return nil, "InternalFailure", err end
   local last = events[#events] and events[#events].id or 0
-  local why = not_redrivable(self, rec, last)
+  local why = not_redrivable(self, rec, function() return last end)
   if why then return nil, "ExecutionNotRedrivable", why end
   local sm
   sm, err = self:machine_of(rec)
