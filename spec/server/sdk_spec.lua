@@ -3,7 +3,8 @@
 -- every operation on state machines and executions and their error codes,
 -- StartSyncExecution with and without the sync- host prefix, SigV4
 -- verification, a SIGKILL with StartExecution calls in flight that
--- loses nothing acknowledged, and an activity worker.
+-- loses nothing acknowledged, an activity worker, and (api_operations.mjs)
+-- versions, aliases, tags, redrives, Map Runs, TestState and validation.
 local json = require("stepflow.json")
 local serve = require("server.serve_process")
 

@@ -62,12 +62,20 @@ describe("stepflow.server tags", function()
     assert.equal("InvalidArn", select(2, api.err("UntagResource", { resourceArn = "nope", tagKeys = {} })))
     assert.equal("InvalidArn", select(2, api.err("ListTagsForResource",
       { resourceArn = helper.EXEC .. "t:e1" })))
-    -- an activity (kept by the server as a resource of kind "activity")
+    -- an activity: its tags given at creation, then changed
     local act = "arn:aws:states:us-east-1:123456789012:activity:work"
     assert.equal("ResourceNotFound", select(2, api.err("ListTagsForResource", { resourceArn = act })))
-    assert(api.engine.store:put_resource("activity", act, "{}"))
+    api.ok("CreateActivity", { name = "work", tags = { { key = "team", value = "x" }, { key = "env", value = "dev" } } })
+    assert.same({ { key = "team", value = "x" }, { key = "env", value = "dev" } }, tags(act))
     api.ok("TagResource", { resourceArn = act, tags = { { key = "team", value = "a" } } })
+    api.ok("UntagResource", { resourceArn = act, tagKeys = { "env" } })
     assert.same({ { key = "team", value = "a" } }, tags(act))
+    api.ok("DescribeActivity", { activityArn = act })
+    -- a deleted activity's tags go with it
+    api.ok("DeleteActivity", { activityArn = act })
+    assert.equal("ResourceNotFound", select(2, api.err("ListTagsForResource", { resourceArn = act })))
+    api.ok("CreateActivity", { name = "work" })
+    assert.same({}, tags(act))
     assert.equal("ValidationException", select(2, api.err("TagResource", { resourceArn = act,
       tags = { { key = "", value = "v" } } })))
   end)

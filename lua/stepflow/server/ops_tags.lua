@@ -1,7 +1,9 @@
 --- Tags: TagResource, UntagResource, ListTagsForResource, on state
 -- machines and activities (AWS tags neither versions nor aliases). A
--- resource's tags are a store resource of kind `tags` under its ARN: the
--- TagList, one entry per key, in the order the keys were first given.
+-- TagList, one entry per key, in the order the keys were first given. A
+-- state machine's tags are a store resource of kind `tags` under its ARN;
+-- an activity's are in its record (stepflow.server.activities, which
+-- CreateActivity gives its tags).
 local json = require("stepflow.json")
 local common = require("stepflow.server.common")
 
@@ -19,57 +21,68 @@ local function not_found(arn)
   return nil, "ResourceNotFound", "Resource not found: '" .. arn .. "'", { resourceName = arn }
 end
 
--- Whether a resource that takes tags exists: a state machine (unqualified)
--- or an activity (a store resource of kind "activity").
-local EXISTS = {
-  stateMachine = function(server, p, arn)
-    return not p.resource:find(":", 1, true) and server.machines:get(arn) ~= nil
-  end,
-  activity = function(server, _, arn)
-    return server.engine.store:get_resource("activity", arn) ~= nil
-  end,
-}
-
--- The ARN of a resource that can be tagged, or nil and the error.
-local function taggable(server, arn)
-  local p, why = common.parse_arn(arn)
-  if not p then return nil, "InvalidArn", why end
-  local exists = EXISTS[p.type]
-  if not exists then
-    return nil, "InvalidArn", "Invalid Arn: 'Resource type not valid in this context: " .. p.type .. "'"
-  end
-  if not exists(server, p, arn) then return not_found(arn) end
-  return arn
-end
-
 local function fail(err)
   error("stepflow.server: store: " .. tostring(err), 0)
 end
 
---- The tags of a resource (a TagList), empty when it has none.
-function M.get(server, arn)
-  local data = server.engine.store:get_resource(KIND, arn)
-  return json.array(data and json.decode(data) or {})
-end
+-- Where each type of resource keeps its tags: find(server, parsed arn,
+-- arn) gives the resource's handle when it exists, get(server, handle,
+-- arn) its TagList, put(server, handle, arn, list) replaces it.
+local BACKENDS = {
+  stateMachine = {
+    find = function(server, p, arn)
+      if not p.resource:find(":", 1, true) and server.machines:get(arn) then return arn end
+    end,
+    get = function(server, _, arn)
+      local data = server.engine.store:get_resource(KIND, arn)
+      return data and json.decode(data) or {}
+    end,
+    put = function(server, _, arn, tags)
+      local store = server.engine.store
+      local ok, err
+      if #tags == 0 then
+        ok, err = store:delete_resource(KIND, arn)
+        if ok ~= nil then ok = true end
+      else
+        ok, err = store:put_resource(KIND, arn, json.encode(json.array(tags)))
+      end
+      if not ok then fail(err) end
+    end,
+  },
+  activity = {
+    find = function(server, _, arn) return server.activities:get(arn) end,
+    get = function(_, rec) return rec.tags or {} end,
+    put = function(server, rec, _, tags)
+      server.activities:set_tags(rec, #tags > 0 and json.array(tags) or nil)
+    end,
+  },
+}
 
-local function put(server, arn, tags)
-  local store = server.engine.store
-  local ok, err
-  if #tags == 0 then
-    ok, err = store:delete_resource(KIND, arn)
-    if ok ~= nil then ok = true end
-  else
-    ok, err = store:put_resource(KIND, arn, json.encode(json.array(tags)))
+-- The backend and handle of a resource that can be tagged, or nil and
+-- the error.
+local function taggable(server, arn)
+  local p, why = common.parse_arn(arn)
+  if not p then return nil, "InvalidArn", why end
+  local backend = BACKENDS[p.type]
+  if not backend then
+    return nil, "InvalidArn", "Invalid Arn: 'Resource type not valid in this context: " .. p.type .. "'"
   end
-  if not ok then fail(err) end
+  local handle = backend.find(server, p, arn)
+  if not handle then return not_found(arn) end
+  return backend, handle
 end
 
---- Adds tags to a resource's tags: a key given again takes the new
--- value and keeps its place. Returns true, or nil, "TooManyTags",
--- message, extra when the result would hold more than 50 tags (nothing
--- is changed then). The caller checked that the resource exists.
-function M.add(server, arn, tags)
-  local list = M.get(server, arn)
+local function get(server, backend, handle, arn)
+  local list = {}
+  for i, t in ipairs(backend.get(server, handle, arn)) do list[i] = { key = t.key, value = t.value } end
+  return json.array(list)
+end
+
+-- Adds tags to a resource's tags: a key given again takes the new value
+-- and keeps its place. Returns true, or nil, "TooManyTags", message, extra
+-- when the result would hold more than 50 tags (nothing is changed then).
+local function add(server, backend, handle, arn, tags)
+  local list = get(server, backend, handle, arn)
   local at = {}
   for i, t in ipairs(list) do at[t.key] = i end
   for _, t in ipairs(tags) do
@@ -85,11 +98,17 @@ function M.add(server, arn, tags)
     return nil, "TooManyTags", "Too many tags: '" .. arn .. "' would have " .. #list .. " tags; a resource has at most "
       .. M.MAX_TAGS, { resourceName = arn }
   end
-  put(server, arn, list)
+  backend.put(server, handle, arn, list)
   return true
 end
 
---- Forgets a resource's tags (it was deleted).
+--- Adds tags to the state machine `arn` (CreateStateMachine's, checked
+-- already). Returns true, or nil, "TooManyTags", message, extra.
+function M.add(server, arn, tags)
+  return add(server, BACKENDS.stateMachine, arn, arn, tags)
+end
+
+--- Forgets a state machine's tags (it was deleted).
 function M.drop(server, arn)
   local ok, err = server.engine.store:delete_resource(KIND, arn)
   if ok == nil then fail(err) end
@@ -101,31 +120,31 @@ function M.setup(server)
 end
 
 function ops.TagResource(server, input, call)
-  local arn, code, message, extra = taggable(server, input.resourceArn)
-  if not arn then return nil, code, message, extra end
-  local ok
-  ok, code, message, extra = M.add(server, arn, input.tags)
+  local backend, handle, message, extra = taggable(server, input.resourceArn)
+  if not backend then return nil, handle, message, extra end
+  local ok, code
+  ok, code, message, extra = add(server, backend, handle, input.resourceArn, input.tags)
   if not ok then return nil, code, message, extra end
   return call:reply_after_commit({})
 end
 
 function ops.UntagResource(server, input, call)
-  local arn, code, message, extra = taggable(server, input.resourceArn)
-  if not arn then return nil, code, message, extra end
+  local backend, handle, message, extra = taggable(server, input.resourceArn)
+  if not backend then return nil, handle, message, extra end
   local drop = {}
   for _, k in ipairs(input.tagKeys) do drop[k] = true end
   local kept = {}
-  for _, t in ipairs(M.get(server, arn)) do
+  for _, t in ipairs(get(server, backend, handle, input.resourceArn)) do
     if not drop[t.key] then kept[#kept + 1] = t end
   end
-  put(server, arn, kept)
+  backend.put(server, handle, input.resourceArn, kept)
   return call:reply_after_commit({})
 end
 
 function ops.ListTagsForResource(server, input)
-  local arn, code, message, extra = taggable(server, input.resourceArn)
-  if not arn then return nil, code, message, extra end
-  return { tags = M.get(server, arn) }
+  local backend, handle, message, extra = taggable(server, input.resourceArn)
+  if not backend then return nil, handle, message, extra end
+  return { tags = get(server, backend, handle, input.resourceArn) }
 end
 
 return M

@@ -113,6 +113,12 @@ async function tags() {
   check('TooManyTags names the resource', e && e.resourceName === SM + 'sdk-v', e && e.resourceName);
   await expectError('ListTagsForResource ResourceNotFound',
     c.send(new sfn.ListTagsForResourceCommand({ resourceArn: SM + 'sdk-v:2' })), 'ResourceNotFound');
+  const act = (await c.send(new sfn.CreateActivityCommand({ name: 'sdk-tagged',
+    tags: [{ key: 'team', value: 'b' }] }))).activityArn;
+  await c.send(new sfn.TagResourceCommand({ resourceArn: act, tags: [{ key: 'env', value: 'prod' }] }));
+  const at = await c.send(new sfn.ListTagsForResourceCommand({ resourceArn: act }));
+  check('an activity\'s tags', JSON.stringify(at.tags) ===
+    '[{"key":"team","value":"b"},{"key":"env","value":"prod"}]', at.tags);
 }
 
 async function redrive() {
