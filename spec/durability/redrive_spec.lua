@@ -259,6 +259,30 @@ describe("engine:redrive_execution", function()
     end)
   end
 
+  it("schedules a timed-out activity task again for a worker", function()
+    local act = "arn:aws:states:us-east-1:123456789012:activity:approve"
+    new_engine({})
+    local sm = assert(engine:create_state_machine({ StartAt = "A", States = {
+      A = { Type = "Task", Resource = act, TimeoutSeconds = 30, End = true } } }, { name = "act" }))
+    local exec = assert(engine:start_execution(sm, { n = 1 }, { name = "e" }))
+    engine:run()
+    assert(engine:get_activity_task(act, "slow"))
+    engine:run()
+    assert.same({ "FAILED", "States.Timeout" }, { engine:describe_execution(exec.arn).status,
+      engine:describe_execution(exec.arn).error })
+    assert(engine:redrive_execution(exec.arn))
+    engine:run()
+    local task = assert(engine:get_activity_task(act, "quick"))
+    assert.equal('{"n":1}', task.input)
+    assert(engine:send_task_success(task.taskToken, { ok = true }))
+    engine:run()
+    local rec = engine:describe_execution(exec.arn)
+    assert.same({ "SUCCEEDED", '{"ok":true}' }, { rec.status, json.encode(json.decode(rec.output)) })
+    local t = types(engine:history(exec.arn))
+    assert.same({ "ExecutionRedriven", "ActivityScheduled", "ActivityStarted", "ActivitySucceeded", "TaskStateExited",
+      "ExecutionSucceeded" }, { table.unpack(t, #t - 5) })
+  end)
+
   it("refuses what AWS refuses, with its reasons", function()
     local _, broken, handler = counting()
     new_engine({ work = handler(function() return "w" end) }, { history_limit = 10 })
