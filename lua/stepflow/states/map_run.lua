@@ -434,14 +434,11 @@ function M.start(frame, spec)
   -- A redriven execution redrives the run its Map state had started
   -- (replay.lua's cut noted it): MapRunRedriven, the same run, and only
   -- its unsuccessful children run again.
-  local redriven = frame.redriven
-  local redrive_count
-  if redriven and redriven.id == frame.entered_id and redriven.map_run then
-    arn = redriven.map_run
-    redrive_count = (redriven.map_run_redrives or 0) + 1
-  end
+  local r = frame.redriven
+  local redrive_count = r and r.id == frame.entered_id and r.map_run and (r.map_run_redrives or 0) + 1
   local rid, recorded
   if redrive_count then
+    arn = r.map_run
     rid, recorded = record(exec, frame, "MapRunRedriven", exec.sink and { mapRunArn = arn,
       redriveCount = redrive_count })
     recorded = recorded or { d = { mapRunArn = arn } }
