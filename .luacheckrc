@@ -11,3 +11,5 @@ files["spec"] = {
 }
 -- generated from the service model (tools/gen_api_model.lua): one shape a line
 files["lua/stepflow/server/model.lua"] = { max_line_length = false }
+-- generated from botocore's models (tools/gen_mock_shapes.lua)
+files["lua/stepflow/testing/shapes.lua"] = { max_line_length = false }

@@ -79,7 +79,7 @@ static void setint (lua_State *L, const char *k, lua_Integer v) {
 }
 
 static void push_exec (lua_State *L, const stepflow_exec_rec *r) {
-  lua_createtable(L, 0, 11);
+  lua_createtable(L, 0, 16);
   setint(L, "_key", r->id);
   setstr(L, "arn", r->arn, strlen(r->arn));
   setstr(L, "sm_arn", r->sm_arn, strlen(r->sm_arn));
@@ -92,6 +92,11 @@ static void push_exec (lua_State *L, const stepflow_exec_rec *r) {
   setint(L, "started", r->started);
   if (r->has_stopped) setint(L, "stopped", r->stopped);
   if (r->has_revision) setint(L, "revision", r->revision);
+  if (r->version_arn)
+    setstr(L, "version_arn", r->version_arn, strlen(r->version_arn));
+  if (r->alias_arn) setstr(L, "alias_arn", r->alias_arn, strlen(r->alias_arn));
+  if (r->redrive_count > 0) setint(L, "redrive_count", r->redrive_count);
+  if (r->has_redrive_date) setint(L, "redrive_date", r->redrive_date);
 }
 
 static void push_sm (lua_State *L, const stepflow_sm_rec *r) {
@@ -260,7 +265,8 @@ static int l_list_sm (lua_State *L) {
   return 1;
 }
 
-/* store:create_execution(arn, sm_arn, name, status, input, started)
+/* store:create_execution(arn, sm_arn, name, status, input, started
+**   [, revision[, version_arn[, alias_arn]]])
 ** -> key | nil, msg, kind ("exists" when the ARN or name is taken)
 ** [-0, +1|3, m] */
 static int l_create_exec (lua_State *L) {
@@ -278,6 +284,8 @@ static int l_create_exec (lua_State *L) {
     r.revision = luaL_checkinteger(L, 8);
     r.has_revision = 1;
   }
+  r.version_arn = luaL_optstring(L, 9, NULL);
+  r.alias_arn = luaL_optstring(L, 10, NULL);
   rc = stepflow_store_create_exec(st, &r);
   if (rc != STEPFLOW_STORE_OK) return pushfail(L, st, rc);
   lua_pushinteger(L, r.id);
@@ -298,6 +306,22 @@ static int l_finish_exec (lua_State *L) {
   r.cause = optstr(L, 6, &r.cause_len);
   r.stopped = luaL_checkinteger(L, 7);
   rc = stepflow_store_finish_exec(st, key, &r);
+  if (rc == STEPFLOW_STORE_NOTFOUND) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  if (rc != STEPFLOW_STORE_OK) return pushfail(L, st, rc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* store:redrive_execution(key, date)
+** -> true | false (no ended, unsuccessful execution) | nil, msg, kind
+** [-0, +1|3, m] */
+static int l_redrive_exec (lua_State *L) {
+  stepflow_store *st = checkstore(L);
+  lua_Integer key = luaL_checkinteger(L, 2);
+  int rc = stepflow_store_redrive_exec(st, key, luaL_checkinteger(L, 3));
   if (rc == STEPFLOW_STORE_NOTFOUND) {
     lua_pushboolean(L, 0);
     return 1;
@@ -351,15 +375,24 @@ static int push_exec_rows (lua_State *L, stepflow_store *st) {
   return 1;
 }
 
-/* store:list_executions(status|nil, sm_arn|nil, limit|nil)
-** -> array (newest first) | nil, msg  [-0, +1|2, m] */
+/* store:list_executions(status|nil, sm_arn|nil, limit|nil[, qualified|nil
+**   [, redriven|nil]]) -> array (newest first) | nil, msg  [-0, +1|2, m]
+** qualified (a version or alias ARN) and redriven (a boolean) need
+** sm_arn. */
 static int l_list_exec (lua_State *L) {
   stepflow_store *st = checkstore(L);
   size_t len;
   const char *status = optstr(L, 2, &len);
   const char *sm = optstr(L, 3, &len);
   lua_Integer limit = luaL_optinteger(L, 4, 0);
-  stepflow_store_list_exec_begin(st, status, sm, limit);
+  const char *qualified = optstr(L, 5, &len);
+  int redriven = lua_isnoneornil(L, 6) ? -1 : lua_toboolean(L, 6);
+  if (qualified != NULL || redriven >= 0) {
+    luaL_argcheck(L, sm != NULL, 3, "a state machine ARN is needed");
+    stepflow_store_list_exec_of_begin(st, status, sm, qualified, redriven,
+                                      limit);
+  }
+  else stepflow_store_list_exec_begin(st, status, sm, limit);
   return push_exec_rows(L, st);
 }
 
@@ -535,6 +568,7 @@ static const luaL_Reg store_methods[] = {
   {"list_state_machines", l_list_sm},
   {"create_execution", l_create_exec},
   {"finish_execution", l_finish_exec},
+  {"redrive_execution", l_redrive_exec},
   {"get_execution", l_get_exec},
   {"find_execution", l_find_exec},
   {"list_executions", l_list_exec},

@@ -12,7 +12,8 @@
 #include "store_impl.h"
 
 #define EXEC_COLS "id, arn, sm_arn, name, status, input, output, error, " \
-                  "cause, started, stopped, revision"
+                  "cause, started, stopped, revision, version_arn, " \
+                  "alias_arn, redrive_count, redrive_date"
 #define SM_COLS "arn, name, definition, type, created, revision"
 
 /* Designated, so that the order of the enum (core/store_impl.h) cannot
@@ -31,7 +32,8 @@ const char *const sf_stmt_sql[S_COUNT] = {
   [S_LIST_SM] = "SELECT " SM_COLS " FROM state_machines ORDER BY created, arn",
   [S_NEW_EXEC] =
   "INSERT INTO executions (arn, sm_arn, name, status, input, started, "
-  "revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+  "revision, version_arn, alias_arn) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+  "?9)",
   [S_FIN_EXEC] =
   "UPDATE executions SET status = ?2, output = ?3, error = ?4, cause = ?5, "
   "stopped = ?6 WHERE id = ?1 AND status = 'RUNNING'",
@@ -77,6 +79,17 @@ const char *const sf_stmt_sql[S_COUNT] = {
   [S_MAX_REV] = "SELECT coalesce(max(revision), 0) FROM definitions "
   "WHERE sm_arn = ?1",
   [S_LIST_RES] = "SELECT arn, data FROM resources WHERE kind = ?1 ORDER BY seq",
+  [S_REDRIVE_EXEC] =
+  "UPDATE executions SET status = 'RUNNING', output = NULL, error = NULL, "
+  "cause = NULL, stopped = NULL, redrive_count = redrive_count + 1, "
+  "redrive_date = ?2 WHERE id = ?1 AND (status = 'FAILED' OR "
+  "status = 'TIMED_OUT' OR status = 'ABORTED')",
+  /* rarer filters: one statement (sm_arn's unique index finds the rows) */
+  [S_LIST_EXEC_OF] = "SELECT " EXEC_COLS " FROM executions WHERE sm_arn = ?2 "
+  "AND (?1 IS NULL OR status = ?1) "
+  "AND (?4 IS NULL OR version_arn = ?4 OR alias_arn = ?4) "
+  "AND (?5 < 0 OR (redrive_count > 0) = ?5) "
+  "ORDER BY started DESC, id DESC LIMIT ?3",
 };
 
 void sf_setmsg (char *buf, size_t n, const char *fmt, ...) {
@@ -274,6 +287,9 @@ int stepflow_store_create_exec (stepflow_store *st, stepflow_exec_rec *rec) {
   sqlite3_bind_int64(s, 6, rec->started);
   if (rec->has_revision) sqlite3_bind_int64(s, 7, rec->revision);
   else sqlite3_bind_null(s, 7);
+  bind_text(s, 8, rec->version_arn,
+            rec->version_arn ? strlen(rec->version_arn) : 0);
+  bind_text(s, 9, rec->alias_arn, rec->alias_arn ? strlen(rec->alias_arn) : 0);
   rc = run_write(st, s, "create_execution");
   if (rc == STEPFLOW_STORE_OK) {
     rec->id = sqlite3_last_insert_rowid(st->db);
@@ -304,6 +320,21 @@ int stepflow_store_finish_exec (stepflow_store *st, int64_t exec_id,
   if (rc == STEPFLOW_STORE_OK) {
     sf_pending *p = sf_events_find(st->events, exec_id);
     if (p != NULL) sf_events_finish(st->events, p);
+  }
+  return rc;
+}
+
+int stepflow_store_redrive_exec (stepflow_store *st, int64_t exec_id,
+                                 int64_t date) {
+  sqlite3_stmt *s = st->stmt[S_REDRIVE_EXEC];
+  int rc = begin(st);
+  if (rc != STEPFLOW_STORE_OK) return rc;
+  sqlite3_bind_int64(s, 1, exec_id);
+  sqlite3_bind_int64(s, 2, date);
+  rc = run_write(st, s, "redrive_execution");
+  if (rc == STEPFLOW_STORE_OK && sqlite3_changes(st->db) == 0) {
+    st->pending--;
+    return STEPFLOW_STORE_NOTFOUND;
   }
   return rc;
 }
@@ -439,6 +470,11 @@ static void read_exec (sqlite3_stmt *s, stepflow_exec_rec *r) {
   r->stopped = sqlite3_column_int64(s, 10);
   r->has_revision = sqlite3_column_type(s, 11) != SQLITE_NULL;
   r->revision = sqlite3_column_int64(s, 11);
+  r->version_arn = col_text(s, 12, NULL);
+  r->alias_arn = col_text(s, 13, NULL);
+  r->redrive_count = sqlite3_column_int64(s, 14);
+  r->has_redrive_date = sqlite3_column_type(s, 15) != SQLITE_NULL;
+  r->redrive_date = sqlite3_column_int64(s, 15);
 }
 
 static void read_sm (sqlite3_stmt *s, stepflow_sm_rec *r) {
@@ -541,6 +577,20 @@ int stepflow_store_list_exec_begin (stepflow_store *st, const char *status,
   return STEPFLOW_STORE_OK;
 }
 
+int stepflow_store_list_exec_of_begin (stepflow_store *st,
+                                       const char *status,
+                                       const char *sm_arn,
+                                       const char *qualified, int redriven,
+                                       int64_t limit) {
+  sqlite3_stmt *s = start(st, S_LIST_EXEC_OF);
+  bind_text(s, 1, status, status ? strlen(status) : 0);
+  bind_text(s, 2, sm_arn, strlen(sm_arn));
+  sqlite3_bind_int64(s, 3, limit > 0 ? limit : -1);
+  bind_text(s, 4, qualified, qualified ? strlen(qualified) : 0);
+  sqlite3_bind_int(s, 5, redriven < 0 ? -1 : redriven != 0);
+  return STEPFLOW_STORE_OK;
+}
+
 int stepflow_store_running_after_begin (stepflow_store *st, int64_t after) {
   sqlite3_stmt *s = start(st, S_RUNNING_AFTER);
   sqlite3_bind_int64(s, 1, after);
@@ -553,7 +603,8 @@ int stepflow_store_list_exec_next (stepflow_store *st,
   int i, rc;
   for (i = 0; i < 4; i++)
     if (st->cur == st->stmt[S_LIST_EXEC + i]) s = st->cur;
-  if (st->cur == st->stmt[S_RUNNING_AFTER]) s = st->cur;
+  if (st->cur == st->stmt[S_RUNNING_AFTER] ||
+      st->cur == st->stmt[S_LIST_EXEC_OF]) s = st->cur;
   rc = next_row(st, s, "list_executions");
   if (rc == 1) read_exec(s, out);
   return rc;

@@ -11,7 +11,7 @@
 /* Stored in the SQLite header (PRAGMA application_id): "SFLW". */
 #define STEPFLOW_STORE_APP_ID 0x53464C57
 /* Schema version (PRAGMA user_version) this build writes and reads. */
-#define STEPFLOW_STORE_VERSION 3
+#define STEPFLOW_STORE_VERSION 4
 
 /* Flags of stepflow_store_open. */
 #define STEPFLOW_STORE_READONLY 1  /* no lock, no writes, file must exist */
@@ -76,6 +76,11 @@ typedef struct stepflow_exec_rec {
   int has_stopped;            /* 0 while RUNNING */
   int64_t revision;           /* of its state machine's definition */
   int has_revision;           /* 0: not recorded */
+  /* version 4: the version and alias it was started through (NULL: the
+  ** unqualified ARN), and its redrives (count, last date) */
+  const char *version_arn, *alias_arn;
+  int64_t redrive_count, redrive_date;
+  int has_redrive_date;       /* 0: never redriven */
 } stepflow_exec_rec;
 
 /* A state machine row (same lifetime rules). */
@@ -133,6 +138,12 @@ int stepflow_store_create_exec (stepflow_store *st, stepflow_exec_rec *rec);
 ** execution. NOTFOUND when there is no RUNNING execution of that id. */
 int stepflow_store_finish_exec (stepflow_store *st, int64_t exec_id,
                                 const stepflow_exec_rec *fin);
+/* Makes an ended (FAILED, TIMED_OUT or ABORTED) execution RUNNING again:
+** output, error, cause and stop date cleared, redrive_count + 1,
+** redrive_date = date. NOTFOUND when there is no such ended execution
+** (none, RUNNING or SUCCEEDED). */
+int stepflow_store_redrive_exec (stepflow_store *st, int64_t exec_id,
+                                 int64_t date);
 /* Events of an execution are appended in increasing id order: EXISTS
 ** when ev->id is not above the execution's last event id; INVALID when
 ** the type is empty, longer than 100 bytes, or has a space or a control
@@ -168,7 +179,10 @@ int stepflow_store_get_definition (stepflow_store *st, const char *sm_arn,
 ** other call on the store until it has ended (next returned 0 or ERROR) or
 ** stepflow_store_end was called.
 ** list_exec: status and sm_arn are filters (NULL = any), newest first,
-** limit <= 0 = no limit.
+** limit <= 0 = no limit. list_exec_of: the executions of sm_arn (given)
+** started through `qualified` (a version or alias ARN; NULL = any),
+** redriven (1) or not (0) when `redriven` >= 0, with the same order,
+** status filter and limit; its rows come from list_exec_next.
 ** history: events of exec_id with id > after, ascending (descending if
 ** reverse: id < after), limit <= 0 = no limit; history_begin first
 ** writes the open group's events, and returns ERROR if that fails.
@@ -177,6 +191,11 @@ int stepflow_store_list_sm_begin (stepflow_store *st);
 int stepflow_store_list_sm_next (stepflow_store *st, stepflow_sm_rec *out);
 int stepflow_store_list_exec_begin (stepflow_store *st, const char *status,
                                     const char *sm_arn, int64_t limit);
+int stepflow_store_list_exec_of_begin (stepflow_store *st,
+                                       const char *status,
+                                       const char *sm_arn,
+                                       const char *qualified, int redriven,
+                                       int64_t limit);
 int stepflow_store_list_exec_next (stepflow_store *st,
                                    stepflow_exec_rec *out);
 /* RUNNING executions whose key (rec.id) is above `after`, by key: how an

@@ -18,7 +18,7 @@
 
 #include "store_impl.h"
 
-/* The schema (version 3): created in the same transaction that sets
+/* The schema (version 4): created in the same transaction that sets
 ** application_id and user_version, so a half-made store cannot exist.
 ** CHECKs compare with OR: an IN list would build a temporary table at
 ** every insert. Events: one row per execution per group (docs/STORE.md). */
@@ -76,7 +76,17 @@
   " UNIQUE (kind, arn)" \
   ");"
 
-static const char schema_v2[] =
+/* Version 4: what the server shows of an execution: the version and alias
+** it was started through, and its redrives. Added by ALTER TABLE to a
+** version 3 store, and so to a new one (one column order for both). */
+#define EXECUTIONS_V4 \
+  "ALTER TABLE executions ADD COLUMN version_arn TEXT;" \
+  "ALTER TABLE executions ADD COLUMN alias_arn TEXT;" \
+  "ALTER TABLE executions ADD COLUMN redrive_count INTEGER NOT NULL" \
+  " DEFAULT 0;" \
+  "ALTER TABLE executions ADD COLUMN redrive_date INTEGER;"
+
+static const char schema_v4[] =
   "CREATE TABLE state_machines ("
   " arn TEXT PRIMARY KEY NOT NULL,"
   " name TEXT NOT NULL,"
@@ -87,7 +97,7 @@ static const char schema_v2[] =
   ") WITHOUT ROWID;"
   DEFINITIONS_V2
   EXECUTIONS_V2("executions") EVENTS_V2("events") STOPS_V2 INDEXES_V2
-  RESOURCES_V3;
+  RESOURCES_V3 EXECUTIONS_V4;
 
 /* Version 1 -> 2: executions rebuilt with the new CHECK (their revision:
 ** 1, the one definition version 1 kept), each version 1 event row (one
@@ -119,6 +129,11 @@ static const char upgrade_v1[] =
 static const char upgrade_v2[] =
   RESOURCES_V3
   "PRAGMA user_version = 3;";
+
+/* Version 3 -> 4: the executions' versions, aliases and redrives. */
+static const char upgrade_v3[] =
+  EXECUTIONS_V4
+  "PRAGMA user_version = 4;";
 
 /* ---- opening: identity checks, lock, schema ---- */
 
@@ -431,7 +446,7 @@ static void sync_dir (const char *path) {
 ** (another application could have written to it since identify()). */
 static int create_schema (stepflow_store *st, const char *path, int memory,
                           stepflow_store_refusal *why) {
-  char sql[sizeof(schema_v2) + 128];
+  char sql[sizeof(schema_v4) + 128];
   char *emsg = NULL;
   sqlite3_int64 app = 0, nschema = 0;
   int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
@@ -450,7 +465,7 @@ static int create_schema (stepflow_store *st, const char *path, int memory,
     return -1;
   }
   snprintf(sql, sizeof(sql), "%sPRAGMA application_id = %d;"
-           "PRAGMA user_version = %d;COMMIT;", schema_v2,
+           "PRAGMA user_version = %d;COMMIT;", schema_v4,
            STEPFLOW_STORE_APP_ID, STEPFLOW_STORE_VERSION);
   if (sqlite3_exec(st->db, sql, NULL, NULL, &emsg) != SQLITE_OK) {
     refuse(why, sf_errkind(st->db), "store: %s: cannot create the schema: %s",
@@ -474,6 +489,8 @@ static int upgrade (stepflow_store *st, const char *path, sqlite3_int64 ver,
     rc = sqlite3_exec(st->db, upgrade_v1, NULL, NULL, &emsg);
   if (rc == SQLITE_OK && ver <= 2)
     rc = sqlite3_exec(st->db, upgrade_v2, NULL, NULL, &emsg);
+  if (rc == SQLITE_OK && ver <= 3)
+    rc = sqlite3_exec(st->db, upgrade_v3, NULL, NULL, &emsg);
   if (rc == SQLITE_OK)
     rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, &emsg);
   if (rc != SQLITE_OK) {

@@ -282,7 +282,8 @@ function Durability:create_execution(exec, input_text)
   local sm = exec.machine
   local store = self.store
   local ok, err = store:create_execution({ arn = exec.arn, sm_arn = sm.arn, name = exec.name,
-    input = input_text, status = "RUNNING", started = exec.start_ms, revision = sm.revision })
+    input = input_text, status = "RUNNING", started = exec.start_ms, revision = sm.revision,
+    version_arn = exec.version_arn, alias_arn = exec.alias_arn })
   -- an execution no engine owns yet: the engines claim it at once
   if ok and self.shared and not store.owner then store:notify("new") end
   return ok, err

@@ -217,6 +217,8 @@ local function context_part(f, k)
         RoleArn = exec.machine.role_arn, StartTime = iso(exec.start_ms),
         RedriveCount = exec.redrive_count or 0,
       }
+      -- AWS adds RedriveTime once an execution was redriven
+      if exec.redrive_ms then part.RedriveTime = iso(exec.redrive_ms) end
       exec.context_execution = part
     end
     return part
@@ -258,6 +260,11 @@ local FRAME_DEFAULTS = {
   task_token = false, rule = false, map_item = false, var_sizes = false,
   index = 0, dead = false, shared_vars = false, parent = false, entered_prev = 0,
   context_part = context_part, context_of = build_context,
+  -- the recorded entry of a visit a redrive runs again (replay.lua's cut)
+  redriven = false,
+  -- fn(kind, a, b): a blocked frame's resuming step goes there instead of
+  -- the driver (TestState runs one state and stops: stepflow.testing)
+  intercept = false,
 }
 
 local frame_mt = { __name = "stepflow.Frame", __index = FRAME_DEFAULTS }
@@ -353,6 +360,14 @@ local function record_entered(frame, st, now_ms)
       frame.entered_ms = entered.timestamp
       frame.last_event = entered.id
       frame.last_ts = entered.timestamp
+      if entered.after then
+        -- a visit a redrive runs again (replay.lua's cut): its events
+        -- follow ExecutionRedriven, and its attempts go on from the last
+        -- one recorded (a Map's or Parallel's children are keyed by it)
+        frame.last_event = entered.after
+        if entered.attempt then frame.retry_count = entered.attempt end
+        frame.redriven = entered  -- (a Distributed Map's run: map_run.lua)
+      end
       return nil
     end
   end
@@ -511,6 +526,10 @@ local function drive(frame, kind, a, b)
   local budget = M.BUDGET
   -- Only a parent stops a frame from outside, and not while it runs here.
   if frame.parent and is_dead(frame) then return end
+  -- a deleted state machine's executions end at their next transition
+  if engine.retired[exec.machine.arn] then
+    return exec:stop(nil, "The state machine " .. exec.machine.arn .. " was deleted.")
+  end
   while true do
     if frame.finished or exec.finished or frame.dead then return end
     if kind == nil then
@@ -663,6 +682,8 @@ function M.resume(frame, kind, a, b)
   local exec = frame.exec
   if frame.finished or exec.finished or is_dead(frame) then return end
   if past_deadline(exec, exec.engine.loop:now()) then return end
+  local intercept = frame.intercept
+  if intercept then return intercept(kind, a, b) end
   return M.drive(frame, kind, a, b)
 end
 
@@ -671,9 +692,14 @@ end
 function M.continue(frame, fn, ...)
   if frame.finished or frame.exec.finished or is_dead(frame) then return end
   local ok, res = xpcall(fn, on_error, ...)
-  if ok then return M.drive(frame, "next", res, frame.state.next_state) end
-  if errors.is(res) then return M.drive(frame, "fail", res) end
-  return M.drive(frame, "fail", errors.internal(res, frame))
+  local intercept = frame.intercept
+  if ok then
+    if intercept then return intercept("next", res, frame.state.next_state) end
+    return M.drive(frame, "next", res, frame.state.next_state)
+  end
+  if not errors.is(res) then res = errors.internal(res, frame) end
+  if intercept then return intercept("fail", res) end
+  return M.drive(frame, "fail", res)
 end
 
 return M

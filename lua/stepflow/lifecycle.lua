@@ -179,7 +179,9 @@ function M.launch(engine, exec)
   -- keeps the loop running nor makes virtual time jump a year ahead.
   local seconds = sm.timeout_seconds
   if seconds and seconds * 1000 < sm.max_ms then
-    local due = exec.start_ms + seconds * 1000
+    -- a redrive restarts TimeoutSeconds (AWS); the longest duration
+    -- still counts from the start
+    local due = (exec.redrive_ms or exec.start_ms) + seconds * 1000
     engine:after(due - engine.loop:now(), root, function() M.time_out(exec) end)
   end
   engine.scheduler:push(root)
@@ -211,6 +213,9 @@ function M.start(engine, sm, input, opts)
       { code = "ValidationException" }
   end
   local exec = M.new(engine, sm, name, input, engine.loop:now(), opts.on_done)
+  -- the version and alias it was started through (the API's ARNs)
+  if opts.version_arn then exec.version_arn = opts.version_arn end
+  if opts.alias_arn then exec.alias_arn = opts.alias_arn end
   if durable_start then
     -- Insert first; only a name already taken needs a look-up (AWS: the
     -- same name and input is the same execution, another input an error).
@@ -233,6 +238,7 @@ function M.start(engine, sm, input, opts)
   end
   execution.record(exec, nil, "ExecutionStarted", exec.sink and {
     input = input, roleArn = sm.role_arn,
+    stateMachineVersionArn = exec.version_arn, stateMachineAliasArn = exec.alias_arn,
   })
   if opts.defer then
     engine.executions[exec.arn] = exec
@@ -246,6 +252,11 @@ end
 function M.resume(engine, sm, rec, events)
   local exec = M.new(engine, sm, rec.name, json.decode(rec.input), rec.started)
   exec.arn = rec.arn
+  exec.version_arn, exec.alias_arn = rec.version_arn, rec.alias_arn
+  if rec.redrive_count then
+    -- a redriven execution ($$.Execution.RedriveCount and RedriveTime)
+    exec.redrive_count, exec.redrive_ms = rec.redrive_count, rec.redrive_date
+  end
   exec.durable = true
   exec.sink = durable.sink
   exec.state_sink = durable.state_sink

@@ -9,12 +9,67 @@
 -- recorded entry. Once a frame's recorded events are used up, it is live.
 local M = {}
 
+-- Events a Map or Parallel records once per attempt: the attempt a
+-- redriven visit goes on from is their count less one.
+local ATTEMPT_STARTS = { MapStateStarted = true, ParallelStateStarted = true }
+
+-- Where a redrive cuts a frame's recorded events: the unsuccessful visit
+-- (the last state entered and not exited) keeps only its entered event,
+-- so it runs again from its recorded entry while what succeeded before
+-- it is replayed; an iteration's recorded failure or abort goes too, so
+-- the iteration runs again. The entered event notes the attempt the
+-- visit had reached (`attempt`), from which a Map's or Parallel's
+-- children are found again, the ExecutionRedriven event the visit's
+-- next events follow (`after`), and a Distributed Map's run
+-- (`map_run`, redriven `map_run_redrives` times so far), which the
+-- visit redrives.
+local function cut(r, redriven_id)
+  local list = r.list
+  local n = #list
+  local last_entered
+  for i = n, 1, -1 do
+    local t = list[i].type
+    if t:sub(-12) == "StateEntered" then
+      last_entered = i
+      break
+    end
+    if t:sub(-11) == "StateExited" then break end
+  end
+  local keep = last_entered or n
+  local starts = 0
+  local entered = last_entered and list[last_entered]
+  for i = keep + 1, n do
+    local e = list[i]
+    if ATTEMPT_STARTS[e.type] then starts = starts + 1 end
+    -- a Distributed Map's run is redriven, not started anew
+    if entered and (e.type == "MapRunStarted" or e.type == "MapRunRedriven") and e.d and e.d.mapRunArn then
+      entered.map_run = e.d.mapRunArn
+      if e.type == "MapRunRedriven" then entered.map_run_redrives = e.d.redriveCount end
+    end
+  end
+  if entered then
+    if starts > 0 then entered.attempt = (entered.attempt or 0) + starts - 1 end
+    entered.after = redriven_id
+  end
+  local out = {}
+  for i = 1, keep do
+    local t = list[i].type
+    if t ~= "MapIterationFailed" and t ~= "MapIterationAborted" then out[#out + 1] = list[i] end
+  end
+  r.list = out
+end
+
 --- Builds the replay index from decoded events ({id, previousEventId,
--- timestamp, type, d = details, f = frame key, x = extras}).
+-- timestamp, type, d = details, f = frame key, x = extras}). An
+-- ExecutionRedriven event cuts every frame's unsuccessful visit recorded
+-- before it (see `cut`): replaying a redriven execution runs again what
+-- had not succeeded, in every frame (top level, branches, iterations).
 function M.index(events)
   local by_frame = {}
   for _, ev in ipairs(events) do
-    if ev.f then
+    if ev.type == "ExecutionRedriven" then
+      for _, r in pairs(by_frame) do cut(r, ev.id) end
+    elseif ev.f then
       local r = by_frame[ev.f]
       if not r then
         r = { list = {}, pos = 1 }

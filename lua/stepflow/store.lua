@@ -180,8 +180,10 @@ end
 
 --- Records a new execution.
 -- @param e `{arn=, sm_arn=, name=, input=<json text>, status="RUNNING",
---   started=ms, revision=}`: `revision` (optional) is the state machine's
---   definition revision it runs, which recovery then uses
+--   started=ms, revision=, version_arn=, alias_arn=}`: `revision`
+--   (optional) is the state machine's definition revision it runs, which
+--   recovery then uses; `version_arn` and `alias_arn` (optional) the
+--   version and alias it was started through
 -- @return true, or nil, "ExecutionAlreadyExists" when the ARN or the name
 --   (within its state machine) is taken, or nil and a message
 function Store:create_execution(e)
@@ -199,8 +201,10 @@ function Store:create_execution(e)
   if e.revision ~= nil and math_type(e.revision) ~= "integer" then
     error("stepflow.store.create_execution: revision must be an integer", 2)
   end
+  check_string("create_execution", "version_arn", e.version_arn, true)
+  check_string("create_execution", "alias_arn", e.alias_arn, true)
   local key, err, kind = self._core:create_execution(e.arn, e.sm_arn, e.name,
-    status, e.input, e.started, e.revision)
+    status, e.input, e.started, e.revision, e.version_arn, e.alias_arn)
   if key == nil then
     if kind == "exists" then return nil, "ExecutionAlreadyExists" end
     return failed(self, err, kind)
@@ -228,7 +232,10 @@ function Store:find_execution(sm_arn, name)
 end
 
 --- Executions, newest first.
--- @param filter optional `{status=, sm_arn=, limit=}`
+-- @param filter optional `{status=, sm_arn=, limit=, qualified=,
+--   redriven=}`: `qualified` (a version or alias ARN) keeps those started
+--   through it, `redriven` (a boolean) those redriven or not; both need
+--   `sm_arn`
 function Store:list_executions(filter)
   filter = filter or {}
   check_table("list_executions", filter)
@@ -240,8 +247,12 @@ function Store:list_executions(filter)
   if filter.limit ~= nil and math_type(filter.limit) ~= "integer" then
     error("stepflow.store.list_executions: limit must be an integer", 2)
   end
+  check_string("list_executions", "qualified", filter.qualified, true)
+  if (filter.qualified ~= nil or filter.redriven ~= nil) and filter.sm_arn == nil then
+    error("stepflow.store.list_executions: qualified and redriven need sm_arn", 2)
+  end
   local list, err, kind = self._core:list_executions(filter.status,
-    filter.sm_arn, filter.limit)
+    filter.sm_arn, filter.limit, filter.qualified, filter.redriven)
   if list == nil then return failed(self, err, kind) end
   return publics(self, list)
 end
@@ -308,6 +319,29 @@ function Store:finish_execution(arn, status, output, err_name, cause, stopped)
   if ok == nil then return failed(self, err, kind) end
   self._keys[arn] = nil
   if ok == false then return nil, "ExecutionNotRunning" end
+  return true
+end
+
+--- Makes an ended, unsuccessful execution (FAILED, TIMED_OUT or ABORTED)
+-- RUNNING again, in the current group (RedriveExecution): its output,
+-- error, cause and stop date are cleared, its `redrive_count` goes up by
+-- one and `redrive_date` becomes `date`. Its history stays; the engine
+-- appends to it.
+-- @return true, or nil, "ExecutionDoesNotExist" | "ExecutionNotRedrivable"
+--   (RUNNING or SUCCEEDED), or nil and a message
+function Store:redrive_execution(arn, date)
+  check_string("redrive_execution", "arn", arn)
+  check_ms("redrive_execution", "date", date)
+  local rec, err, kind = self._core:get_execution(arn)
+  if rec == nil then
+    if err ~= nil then return failed(self, err, kind) end
+    return nil, "ExecutionDoesNotExist"
+  end
+  local ok
+  ok, err, kind = self._core:redrive_execution(rec._key, date)
+  if ok == nil then return failed(self, err, kind) end
+  if not ok then return nil, "ExecutionNotRedrivable" end
+  self._keys[arn] = rec._key
   return true
 end
 

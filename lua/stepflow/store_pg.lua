@@ -37,6 +37,8 @@ local function exec_rec(self, r)
     arn = r[2], sm_arn = r[3], name = r[4], status = r[5], input = r[6], output = r[7],
     error = r[8], cause = r[9], started = tointeger(r[10]),
     stopped = r[11] and tointeger(r[11]), revision = r[12] and tointeger(r[12]),
+    version_arn = r[15], alias_arn = r[16], redrive_count = r[17] and r[17] ~= "0" and tointeger(r[17]) or nil,
+    redrive_date = r[18] and tointeger(r[18]),
   }
   local key = tointeger(r[1])
   if rec.status == "RUNNING" and self._keys[rec.arn] == nil then
@@ -174,6 +176,12 @@ function M.open(url, opts)
       return nil, "store: postgresql: " .. url .. ": written by a newer stepflow (store version " ..
         version .. ", this build reads up to " .. sql.VERSION .. "); left untouched",
         { kind = "newer_version", version = version }
+    end
+    if version and version >= 1 then
+      -- only a writable open adds what a newer version needs
+      return nil, "store: postgresql: " .. url .. ": store version " .. version .. " needs an upgrade to "
+        .. "version " .. sql.VERSION .. ", which a read-only open cannot do; open it once read-write "
+        .. "to upgrade it", { kind = "needs_upgrade", version = version }
     end
     return nil, "store: postgresql: " .. url .. ": not a stepflow store", { kind = "not_ours" }
   end
@@ -532,6 +540,8 @@ function Store:create_execution(e)
   if e.revision ~= nil and math_type(e.revision) ~= "integer" then
     error("stepflow.store.create_execution: revision must be an integer", 2)
   end
+  check_string("create_execution", "version_arn", e.version_arn, true)
+  check_string("create_execution", "alias_arn", e.alias_arn, true)
   if self.read_only then return nil, "store: opened read-only" end
   local creates = self._creates
   local pair = e.sm_arn .. "\0" .. e.name
@@ -549,7 +559,7 @@ function Store:create_execution(e)
   if not id then return nil, err, kind end
   local epoch = self.owner and 1 or 0
   add_op(self, { "new_exec", id, e.arn, e.sm_arn, e.name, status, e.input, e.started, e.revision,
-    self.owner or nil, epoch, n = 10 })
+    self.owner or nil, epoch, e.version_arn, e.alias_arn, n = 12 })
   creates[e.arn], creates[pair] = true, true
   self._arn_of[id] = e.arn
   if status == "RUNNING" then
@@ -642,6 +652,32 @@ function Store:finish_execution(arn, status, output, err_name, cause, stopped)
     self._epoch[key] or 0, n = 8 })
   if not ok then return nil, err end
   self._keys[arn] = nil
+  return true
+end
+
+--- Redrives an ended, unsuccessful execution (see stepflow.store): it
+-- becomes RUNNING again, owned by this engine under the next epoch.
+function Store:redrive_execution(arn, date)
+  check_open(self)
+  check_string("redrive_execution", "arn", arn)
+  check_ms("redrive_execution", "date", date)
+  if self.read_only then return nil, "store: opened read-only" end
+  local rows, err, kind = read(self, { "get_exec", arn })
+  if not rows then return nil, err, kind end
+  local r = rows[1]
+  if not r then return nil, "ExecutionDoesNotExist" end
+  local status = r[5]
+  if status ~= "FAILED" and status ~= "TIMED_OUT" and status ~= "ABORTED" then
+    return nil, "ExecutionNotRedrivable"
+  end
+  local key, epoch = tointeger(r[1]), tointeger(r[14])
+  local ok
+  ok, err = add_op(self, { "redrive", key, date, self.owner or nil, epoch, n = 4 })
+  if not ok then return nil, err end
+  -- its writes carry the epoch the update sets (fenced out if another
+  -- engine changed the row first)
+  self._keys[arn], self._epoch[key], self._arn_of[key] = key, epoch + 1, arn
+  self._last[key] = nil
   return true
 end
 
@@ -769,8 +805,15 @@ function Store:list_executions(filter)
   if filter.limit ~= nil and math_type(filter.limit) ~= "integer" then
     error("stepflow.store.list_executions: limit must be an integer", 2)
   end
+  check_string("list_executions", "qualified", filter.qualified, true)
+  if (filter.qualified ~= nil or filter.redriven ~= nil) and filter.sm_arn == nil then
+    error("stepflow.store.list_executions: qualified and redriven need sm_arn", 2)
+  end
   local limit = filter.limit and filter.limit > 0 and filter.limit or nil
-  local rows, err, kind = read(self, { "list_exec", filter.status, filter.sm_arn, limit, n = 3 })
+  local redriven = filter.redriven
+  if redriven ~= nil then redriven = redriven and true or false end
+  local rows, err, kind = read(self, { "list_exec", filter.status, filter.sm_arn, limit, filter.qualified,
+    redriven, n = 5 })
   if not rows then return nil, err, kind end
   for i = 1, #rows do rows[i] = exec_rec(self, rows[i]) end
   return rows

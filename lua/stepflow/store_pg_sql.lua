@@ -4,8 +4,10 @@
 -- lease protocol that the statements implement.
 local M = {}
 
---- Schema version this build writes and reads.
-M.VERSION = 1
+--- Schema version this build writes and reads (2: the executions'
+-- versions, aliases and redrives, added to a version 1 database at its
+-- first writable open).
+M.VERSION = 2
 
 local STATUS = "status = 'RUNNING' OR status = 'SUCCEEDED' OR status = 'FAILED' OR "
   .. "status = 'TIMED_OUT' OR status = 'ABORTED'"
@@ -27,6 +29,12 @@ M.SCHEMA = {
     .. "sm_arn text NOT NULL, name text NOT NULL, status text NOT NULL CHECK (" .. STATUS .. "), "
     .. "input text, output text, error text, cause text, started bigint NOT NULL, stopped bigint, "
     .. "revision bigint, owner bigint, epoch bigint NOT NULL DEFAULT 0, UNIQUE (sm_arn, name))",
+  -- version 2: the version and alias an execution was started through,
+  -- its redrives
+  "ALTER TABLE stepflow.executions ADD COLUMN IF NOT EXISTS version_arn text, "
+    .. "ADD COLUMN IF NOT EXISTS alias_arn text, "
+    .. "ADD COLUMN IF NOT EXISTS redrive_count bigint NOT NULL DEFAULT 0, "
+    .. "ADD COLUMN IF NOT EXISTS redrive_date bigint",
   "CREATE INDEX IF NOT EXISTS executions_by_status ON stepflow.executions (status, started)",
   "CREATE INDEX IF NOT EXISTS executions_running ON stepflow.executions (owner, id) "
     .. "WHERE status = 'RUNNING'",
@@ -59,10 +67,12 @@ M.SCHEMA = {
   "CREATE TABLE IF NOT EXISTS stepflow.resources (seq bigserial PRIMARY KEY, kind text NOT NULL, "
     .. "arn text NOT NULL, data text NOT NULL, UNIQUE (kind, arn))",
   "INSERT INTO stepflow.meta VALUES ('stepflow', " .. M.VERSION .. ") ON CONFLICT DO NOTHING",
+  "UPDATE stepflow.meta SET version = " .. M.VERSION .. " WHERE application = 'stepflow' AND version < "
+    .. M.VERSION,
 }
 
 local EXEC_COLS = "id, arn, sm_arn, name, status, input, output, error, cause, started, stopped, "
-  .. "revision, owner, epoch"
+  .. "revision, owner, epoch, version_arn, alias_arn, redrive_count, redrive_date"
 M.EXEC_COLS = EXEC_COLS
 local SM_COLS = "arn, name, definition, type, created, revision"
 
@@ -86,7 +96,13 @@ M.STATEMENTS = {
   next_id = "SELECT nextval('stepflow.ids')",
   -- the group's writes
   new_exec = "INSERT INTO stepflow.executions (id, arn, sm_arn, name, status, input, started, revision, "
-    .. "owner, epoch) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+    .. "owner, epoch, version_arn, alias_arn) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+    .. "ON CONFLICT DO NOTHING",
+  -- an ended, unsuccessful execution runs again, owned by the engine that
+  -- redrives it (its epoch known: the epoch read + 1)
+  redrive = "UPDATE stepflow.executions SET status = 'RUNNING', output = NULL, error = NULL, cause = NULL, "
+    .. "stopped = NULL, redrive_count = redrive_count + 1, redrive_date = $2, owner = $3, epoch = $4 + 1 "
+    .. "WHERE id = $1 AND epoch = $4 AND (status = 'FAILED' OR status = 'TIMED_OUT' OR status = 'ABORTED')",
   -- fenced: written only while the execution's owner and epoch are the
   -- writer's (a claim committed after this check makes the group fail
   -- at its renewal: see DEAD)
@@ -127,7 +143,8 @@ M.STATEMENTS = {
   taken = "SELECT 1 WHERE EXISTS (SELECT 1 FROM stepflow.executions WHERE arn = $1) "
     .. "OR EXISTS (SELECT 1 FROM stepflow.executions WHERE sm_arn = $2 AND name = $3)",
   list_exec = "SELECT " .. EXEC_COLS .. " FROM stepflow.executions WHERE ($1::text IS NULL OR status = $1) "
-    .. "AND ($2::text IS NULL OR sm_arn = $2) ORDER BY started DESC, id DESC LIMIT $3",
+    .. "AND ($2::text IS NULL OR sm_arn = $2) AND ($4::text IS NULL OR version_arn = $4 OR alias_arn = $4) "
+    .. "AND ($5::boolean IS NULL OR (redrive_count > 0) = $5) ORDER BY started DESC, id DESC LIMIT $3",
   running_after = "SELECT " .. EXEC_COLS .. " FROM stepflow.executions WHERE status = 'RUNNING' AND id > $1 "
     .. "ORDER BY id",
   hist_asc = "SELECT data FROM stepflow.events WHERE exec = $1 AND last > $2 ORDER BY first",

@@ -215,10 +215,30 @@ describe("stepflow.asl.validate", function()
         Charge = { Type = "Pass", Next = "Chrage" }, Done = { Type = "Succeed" } }))
       assert.are.same({
         { path = "/States/Charge/Next",
-          message = "no state named 'Chrage' (did you mean 'Charge'?) (states here: Charge, Done)" },
+          message = "no state named 'Chrage' (did you mean 'Charge'?) (states here: Charge, Done)",
+          code = "MISSING_TRANSITION_TARGET" },
         { path = "/States/Done", message = "State 'Done' is not reachable from StartAt 'Charge': "
-          .. "add a Next, Default or Catch that leads to it, or remove it" },
+          .. "add a Next, Default or Catch that leads to it, or remove it", code = "MISSING_TRANSITION_TARGET" },
       }, problems)
+    end)
+
+    it("gives the problems AWS names apart their diagnostic code", function()
+      local function codes(def)
+        local out = {}
+        for _, p in ipairs(validate.check(def)) do out[#out + 1] = (p.code or "-") .. " " .. p.path end
+        return out
+      end
+      assert.same({ "MISSING_END_STATE /States" }, codes(machine("A", { A = { Type = "Pass", Next = "A" } })))
+      assert.same({ "MISSING_TRANSITION_TARGET /StartAt" }, codes(machine("Z", { A = pass_end() })))
+      assert.same({ "INVALID_STATE_NAME /States/" .. ("n"):rep(81) },
+        codes(machine(("n"):rep(81), { [("n"):rep(81)] = pass_end() })))
+      assert.same({ "DUPLICATE_STATE_NAME /States/P/Branches/0/States/P" }, codes(machine("P", { P = {
+        Type = "Parallel", End = true, Branches = { { StartAt = "P", States = { P = pass_end() } } } } })))
+      assert.same({ "INVALID_LABEL_NAME /States/M/Label" }, codes(machine("M", { M = { Type = "Map", End = true,
+        Label = "a b", ItemProcessor = { ProcessorConfig = { Mode = "DISTRIBUTED", ExecutionType = "STANDARD" }, StartAt = "X",
+          States = { X = pass_end() } } } })))
+      -- the rest are schema problems
+      assert.same({ "- /States/A/Type" }, codes(machine("A", { A = { Type = "Nope", End = true } })))
     end)
 
     it("requires Next or End", function()

@@ -1,7 +1,7 @@
 -- The web console in a real browser: `stepflow serve` in a child process,
 -- headless Chromium (Debian's chromium) driven with playwright-core
 -- (spec/console/driver.mjs). The approval as a callback runs from the
--- start form to Approve and a green graph; Reject, Stop, the execution
+-- start form to Approve and a green graph; Reject, Stop, Redrive, the execution
 -- list's filters, the Tasks and Activities pages and the SigV4 key form
 -- are used as a user would; every example's graph, as the browser lays
 -- out the SVG, keeps the layout invariants of spec/graph/check.lua. No
@@ -364,8 +364,24 @@ describe("the web console in headless Chromium", function()
     assert.same({ got = 7 }, json.decode(b:text("[data-result] pre")))
   end)
 
-  pending("Redrive: the button shows on a failed execution once the server answers RedriveExecution "
-    .. "(not on main yet; the page asks /console/api/info)")
+  it("redrives a stopped execution: it waits at the state it was stopped in again", function()
+    local arn = start_approval("redriven-in-browser")
+    api(port, "StopExecution", { executionArn = arn })
+    open_execution(arn)
+    b:wait("[data-graph][data-status=ABORTED]")
+    b:click("[data-action=redrive]")
+    b:wait("[data-graph] g.state.st-running[data-state=AskApprover]")
+    assert.equal("Running", b:text("h1 .c-badge"))
+    b:wait("[data-action=redrive]", "detached")
+    b:click("[data-tasks] button.c-approve")
+    b:fill("[data-tasks] textarea", '{"approved": true, "by": "grace"}')
+    b:click("[data-confirm=approve]")
+    b:wait("[data-graph][data-status=SUCCEEDED]")
+    b:wait("text=Redrive count")
+    local d = api(port, "DescribeExecution", { executionArn = arn })
+    assert.same({ "SUCCEEDED", 1 }, { d.status, d.redriveCount })
+    b:wait("[data-events] tr[data-type=ExecutionRedriven]")
+  end)
 
   it("lists the activities and their tasks, waiting for a worker or at one", function()
     local activity = api(port, "CreateActivity", { name = "review" }).activityArn

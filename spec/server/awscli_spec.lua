@@ -83,6 +83,33 @@ describe("stepflow serve with the AWS CLI", function()
     assert.same({ "SUCCEEDED", '{"n":4}' }, { d.status, d.output })
   end)
 
+  -- (Debian's AWS CLI, 2.9, predates versions, aliases, redrives, TestState
+  -- and validation: the SDK specs drive those)
+  it("lists a state machine's tags, a Map Run and its child executions", function()
+    local function api(op, body) return (proc:call(op, body)) end
+    local sm = api("CreateStateMachine", { name = "clim", roleArn = "arn:aws:iam::123456789012:role/cli",
+      tags = { { key = "team", value = "cli" } }, definition = '{"StartAt":"M","States":{"M":{"Type":"Map",'
+        .. '"Label":"each","End":true,"ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED",'
+        .. '"ExecutionType":"STANDARD"},"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}}}}' }).stateMachineArn
+    local ok, out = aws("list-tags-for-resource --resource-arn " .. sm)
+    assert.is_true(ok, out)
+    assert.same({ { key = "team", value = "cli" } }, json.decode(out).tags)
+    local arn = api("StartExecution", { stateMachineArn = sm, input = "[1,2,3]" }).executionArn
+    for _ = 1, 100 do
+      if api("DescribeExecution", { executionArn = arn }).status ~= "RUNNING" then break end
+    end
+    ok, out = aws("list-map-runs --execution-arn " .. arn)
+    assert.is_true(ok, out)
+    local runs = json.decode(out).mapRuns
+    assert.equal(sm .. "/each", runs[1].stateMachineArn)
+    ok, out = aws("describe-map-run --map-run-arn " .. runs[1].mapRunArn)
+    assert.is_true(ok, out)
+    assert.same({ "SUCCEEDED", 3 }, { json.decode(out).status, json.decode(out).itemCounts.succeeded })
+    ok, out = aws("list-executions --map-run-arn " .. runs[1].mapRunArn)
+    assert.is_true(ok, out)
+    assert.equal(3, #json.decode(out).executions)
+  end)
+
   it("shows AWS's error codes as the CLI reports them", function()
     local ok, out = aws("describe-execution --execution-arn arn:aws:states:us-east-1:123456789012:execution:cli:none")
     assert.is_false(not not ok)

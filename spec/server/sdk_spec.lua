@@ -3,7 +3,8 @@
 -- every operation on state machines and executions and their error codes,
 -- StartSyncExecution with and without the sync- host prefix, SigV4
 -- verification, a SIGKILL with StartExecution calls in flight that
--- loses nothing acknowledged, and an activity worker.
+-- loses nothing acknowledged, an activity worker, and (api_operations.mjs)
+-- versions, aliases, tags, redrives, Map Runs, TestState and validation.
 local json = require("stepflow.json")
 local serve = require("server.serve_process")
 
@@ -66,6 +67,24 @@ describe("stepflow serve with the AWS SDK for JavaScript", function()
     assert.equal(0, code)
   end)
 
+  -- The operations of api_operations.mjs against a server on `store`.
+  local function more(store_arg)
+    local marker = os.tmpname()
+    os.remove(marker)
+    local p = serve.start("--store " .. store_arg .. " --handlers spec/server/sdk/handlers.lua")
+    local pipe = assert(io.popen("env -u LD_PRELOAD node spec/server/sdk/api_operations.mjs " .. p.port .. " "
+      .. marker .. " 2>&1"))
+    local out = pipe:read("a")
+    pipe:close()
+    local _, code = p:stop("TERM")
+    os.remove(marker)
+    local ok, report = pcall(json.decode, out:match("([^\n]*)\n?$"))
+    assert(ok and type(report) == "table", "node printed: " .. out)
+    assert.same({}, report.failures)
+    assert.is_true(report.checks >= 35)
+    assert.equal(0, code)
+  end
+
   it("serves them on a PostgreSQL store too", function()
     local pg_helper = require("pg_helper")
     if not pg_helper.url() then return pending(pg_helper.MISSING) end
@@ -74,6 +93,13 @@ describe("stepflow serve with the AWS SDK for JavaScript", function()
     local _, code = pg:stop("TERM")
     assert.same({}, report.failures)
     assert.equal(0, code)
+    more("'" .. pg_helper.reset() .. "'")
+  end)
+
+  it("serves versions, aliases, tags, redrives, Map Runs, TestState and validation as the SDK expects", function()
+    local own = serve.temp_store()
+    more(own)
+    serve.remove(own)
   end)
 
   it("keeps state machines and executions across a restart", function()

@@ -86,10 +86,12 @@ describe("stepflow.store resources", function()
     assert(s:close())
     -- make it a version 2 store, as the previous build wrote it
     assert(os.execute("env -u LD_PRELOAD python3 -c \"import sqlite3; c = sqlite3.connect('" .. path
-      .. "'); c.executescript('DROP TABLE resources; PRAGMA user_version = 2;'); c.commit(); c.close()\""))
+      .. "'); c.executescript('DROP TABLE resources; ALTER TABLE executions DROP COLUMN version_arn; "
+      .. "ALTER TABLE executions DROP COLUMN alias_arn; ALTER TABLE executions DROP COLUMN redrive_count; "
+      .. "ALTER TABLE executions DROP COLUMN redrive_date; PRAGMA user_version = 2;'); c.commit(); c.close()\""))
     local ro, err, info = store.open(path, { read_only = true })
     assert.is_nil(ro)
-    assert.matches("store version 2 needs an upgrade to version 3", err, 1, true)
+    assert.matches("store version 2 needs an upgrade to version " .. store.VERSION, err, 1, true)
     assert.same({ kind = "needs_upgrade", version = 2 }, info)
     s = assert(store.open(path))
     assert.equal("{}", s:get_state_machine(A).definition)

@@ -204,6 +204,11 @@ function M.compile_common(c, st, def, where)
     if result_is_output then return result end
     return raw
   end
+  if c.opts.inspect then
+    -- TestState: the same stages, noting what they make
+    st.prepare, st.finish = require("stepflow.asl.inspect").jsonata(st.prepare, st.finish,
+      arguments and true or false, result_is_output or false)
+  end
 end
 
 function M.compile_catcher(c, st, catcher, def, where)

@@ -54,6 +54,15 @@ function M.compile_common(c, st, def, where)
   end
   local assign = require("stepflow.asl.variables").compile_jsonpath(c, st, def, where)
 
+  if c.opts.inspect then
+    -- TestState: stages that note what they make (stepflow.asl.inspect)
+    st.prepare, st.finish = require("stepflow.asl.inspect").jsonpath({ select_input = select_input,
+      parameters = parameters or nil, selector = selector or nil, result_path = result_path or nil,
+      assign = assign, select_output = select_output,
+      finish_plain = M.general_finish(assign, select_output) })
+    return
+  end
+
   local input_identity = select_input == dataflow.identity
   local output_identity = select_output == dataflow.identity
   if parameters then
@@ -97,20 +106,26 @@ function M.compile_common(c, st, def, where)
       return effective
     end
   else
-    st.finish = function(frame, _, effective)
-      local a = assign
-      local rule = frame.rule
-      if rule then
-        -- A matched Choice rule's Assign replaces the state's.
-        frame.rule = false
-        if rule.assign then a = rule.assign end
-      end
-      if a then
-        frame.input = effective
-        a(frame)
-      end
-      return select_output(frame, effective)
+    st.finish = M.general_finish(assign, select_output)
+  end
+end
+
+--- The finish of a state without ResultPath (Choice, Wait, Succeed):
+-- its (or its matched rule's) Assign, then OutputPath.
+function M.general_finish(assign, select_output)
+  return function(frame, _, effective)
+    local a = assign
+    local rule = frame.rule
+    if rule then
+      -- A matched Choice rule's Assign replaces the state's.
+      frame.rule = false
+      if rule.assign then a = rule.assign end
     end
+    if a then
+      frame.input = effective
+      a(frame)
+    end
+    return select_output(frame, effective)
   end
 end
 

@@ -79,6 +79,12 @@ function Activities:create(arn, p)
   return rec
 end
 
+--- Replaces an activity's tags (a TagList; TagResource, UntagResource).
+function Activities:set_tags(rec, tags)
+  rec.tags = tags
+  save(self, rec)
+end
+
 --- Deletes an activity record (tasks already scheduled for it still wait
 -- for a worker, as on AWS).
 function Activities:delete(rec)

@@ -14,15 +14,18 @@
 -- are checked against the service model before an operation runs.
 --
 -- Operations come in groups, one module each (M.GROUPS): a module returns
--- `{ operations = { Name = function(server, input, call) ... end } }`. An
--- operation returns its output table, or nil, code, message; or it
--- returns `call:later()` and answers afterwards with `call:reply(output)`
--- or `call:reply(nil, code, message)`.
+-- `{ operations = { Name = function(server, input, call) ... end } }` and
+-- optionally `setup(server)`, called once when the server starts. An
+-- operation returns its output table, or nil, code, message[, extra]
+-- (extra: members the error carries besides its message, such as
+-- resourceName); or it returns `call:later()` and answers afterwards with
+-- `call:reply(output)` or `call:reply(nil, code, message[, extra])`.
 local json = require("stepflow.json")
 local model = require("stepflow.server.model")
 local validate = require("stepflow.server.validate")
 local machines = require("stepflow.server.machines")
 local activities = require("stepflow.server.activities")
+local versions = require("stepflow.server.versions")
 
 local M = {}
 
@@ -32,6 +35,13 @@ M.GROUPS = {
   "stepflow.server.ops_executions",
   "stepflow.server.ops_activities",
   "stepflow.server.ops_tasks",
+  "stepflow.server.ops_versions",
+  "stepflow.server.ops_aliases",
+  "stepflow.server.ops_tags",
+  "stepflow.server.ops_redrive",
+  "stepflow.server.ops_map_runs",
+  "stepflow.server.ops_validate",
+  "stepflow.server.ops_testing",
 }
 
 -- HTTP status of the error codes that are not client errors (400).
@@ -59,8 +69,10 @@ local function answer(req, id, status, body)
   req:respond(status, body, { ["x-amzn-RequestId"] = id, ["Content-Type"] = CONTENT_TYPE })
 end
 
-local function error_body(code, message)
-  return encode({ __type = code, message = message })
+local function error_body(code, message, extra)
+  local body = { __type = code, message = message }
+  if extra then for k, v in pairs(extra) do body[k] = v end end
+  return encode(body)
 end
 
 --- Marks the call as answered later (return it from the operation).
@@ -68,14 +80,15 @@ function Call.later()
   return LATER
 end
 
---- Answers the call: an output table, or nil, an error code and message.
--- A call answers once; the client may have gone meanwhile.
-function Call:reply(output, code, message)
+--- Answers the call: an output table, or nil, an error code, message and
+-- the error's other members (optional). A call answers once; the client
+-- may have gone meanwhile.
+function Call:reply(output, code, message, extra)
   if self.answered then error("stepflow.server: " .. self.op .. " answered twice", 2) end
   self.answered = true
   local server = self.server
   if output == nil then
-    answer(self.req, self.id, STATUS[code] or 400, error_body(code, message))
+    answer(self.req, self.id, STATUS[code] or 400, error_body(code, message, extra))
     return
   end
   local ok, body = pcall(encode, output)
@@ -141,7 +154,7 @@ local function api(self, req, id)
   local code, message = validate.check(model, model.operations[opname].input, input)
   if code then return answer(req, id, 400, error_body(code, message)) end
   local call = setmetatable({ server = self, req = req, id = id, op = opname, answered = false }, Call)
-  local ok, output, ecode, emessage = xpcall(op, traceback, self, input, call)
+  local ok, output, ecode, emessage, extra = xpcall(op, traceback, self, input, call)
   if not ok then
     self:log("stepflow serve: " .. opname .. " failed: " .. tostring(output))
     if not call.answered then
@@ -151,7 +164,7 @@ local function api(self, req, id)
     return
   end
   if output == LATER then return end
-  call:reply(output, ecode, emessage)
+  call:reply(output, ecode, emessage, extra)
 end
 
 -- Every request starts here (from the loop's ready queue).
@@ -199,13 +212,20 @@ function M.new(engine, opts)
   local acts
   acts, err = activities.new(engine, { poll_timeout = opts.poll_timeout })
   if not acts then return nil, err end
-  local self = setmetatable({ engine = engine, machines = registry, activities = acts, ops = {}, routes = {},
-    region = engine.region, account = engine.account, log_fn = opts.log, sigv4 = false }, Server)
+  local versions_of
+  versions_of, err = versions.new(registry)
+  if not versions_of then return nil, err end
+  local self = setmetatable({ engine = engine, machines = registry, versions = versions_of, activities = acts,
+    ops = {}, routes = {}, region = engine.region, account = engine.account, log_fn = opts.log, sigv4 = false },
+    Server)
+  registry:on_purge(function(rec) versions_of:drop_machine(rec.arn) end)
   for _, name in ipairs(M.GROUPS) do
-    for opname, fn in pairs(require(name).operations) do
+    local group = require(name)
+    for opname, fn in pairs(group.operations) do
       if not model.operations[opname] then error("stepflow.server: " .. name .. ": no operation " .. opname) end
       self.ops[opname] = fn
     end
+    if group.setup then group.setup(self) end
   end
   if opts.credentials then
     self.sigv4 = require("stepflow.server.sigv4").verifier(opts.credentials, engine.loop)

@@ -16,9 +16,12 @@ local KIND, REV_KIND = "state_machine", "state_machine_revision"
 -- Attributes a revision keeps (DescribeStateMachineForExecution).
 local REVISION_FIELDS = { "revisionId", "roleArn", "updateDate", "loggingConfiguration",
   "tracingConfiguration", "encryptionConfiguration" }
--- Attributes of a state machine (besides its definition).
+-- Attributes of a state machine (besides its definition). `versions`
+-- counts the versions ever published (numbers are never reused);
+-- `status` is "DELETING" between its deletion and the end of its last
+-- execution.
 local FIELDS = { "name", "type", "roleArn", "creationDate", "updateDate", "revisionId",
-  "loggingConfiguration", "tracingConfiguration", "encryptionConfiguration", "versions" }
+  "loggingConfiguration", "tracingConfiguration", "encryptionConfiguration", "versions", "status" }
 
 local function pick(rec, fields)
   local out = {}
@@ -30,7 +33,8 @@ end
 -- it: those the server made, and those the command line put there.
 -- Returns the registry, or nil, message.
 function M.new(engine)
-  local self = setmetatable({ engine = engine, store = engine.store, by_arn = {}, order = {} }, Machines)
+  local self = setmetatable({ engine = engine, store = engine.store, by_arn = {}, order = {},
+    purge_hooks = {} }, Machines)
   local store = self.store
   local attrs = {}
   local list, err = store:resources(KIND)
@@ -48,26 +52,48 @@ function M.new(engine)
   for _, arn in ipairs(arns) do
     local smrec = known[arn]
     local a = attrs[arn] or { name = smrec.name, type = smrec.type, creationDate = smrec.created,
-      roleArn = "arn:aws:iam::" .. engine.account .. ":role/stepflow", revisionId = engine:uuid() }
+      roleArn = "arn:aws:iam::" .. engine.account .. ":role/stepflow" }
     local sm, cerr = engine:create_state_machine(smrec.definition, { name = a.name, type = a.type,
       role_arn = a.roleArn, revision = smrec.revision })
     if not sm then return nil, "state machine " .. arn .. ": " .. tostring(cerr) end
     a.arn, a.sm, a.definition, a.revision = arn, sm, smrec.definition, smrec.revision
+    -- a machine deleted while executions ran: those resumed end at once
+    if a.status == "DELETING" then engine:retire_state_machine(arn) end
     self.by_arn[arn] = a
     self.order[#self.order + 1] = arn
   end
   return self
 end
 
+-- Whether executions of a state machine still run (in the store: also
+-- those another engine runs).
+local function has_running(self, arn)
+  local list = self.engine:list_executions({ sm_arn = arn, status = "RUNNING", limit = 1 })
+  return list == nil or #list > 0
+end
+
+-- A DELETING state machine goes once its last execution has ended (seen
+-- by the next request that looks it up).
+local function settled(self, rec)
+  if rec and rec.status == "DELETING" and not has_running(self, rec.arn) then
+    self:purge(rec)
+    return nil
+  end
+  return rec
+end
+
 --- The state machine record with this ARN, or nil.
 function Machines:get(arn)
-  return self.by_arn[arn]
+  return settled(self, self.by_arn[arn])
 end
 
 --- State machine records, oldest first.
 function Machines:list()
   local out = {}
-  for _, arn in ipairs(self.order) do out[#out + 1] = self.by_arn[arn] end
+  for _, arn in ipairs(self.order) do
+    local rec = settled(self, self.by_arn[arn])
+    if rec then out[#out + 1] = rec end
+  end
   return out
 end
 
@@ -106,8 +132,9 @@ end
 -- the validation problems of the definition.
 function Machines:create(arn, p)
   local now = self.engine.loop:now()
+  -- (AWS gives a revisionId only from the first update that changes it)
   local rec = { arn = arn, name = p.name, type = p.type or "STANDARD", roleArn = p.roleArn,
-    creationDate = now, revisionId = self.engine:uuid(),
+    creationDate = now,
     loggingConfiguration = p.loggingConfiguration, tracingConfiguration = p.tracingConfiguration,
     encryptionConfiguration = p.encryptionConfiguration, versions = 0 }
   local sm, rev = compile(self, rec, p.definition)
@@ -119,43 +146,67 @@ function Machines:create(arn, p)
   return rec
 end
 
+local CONFIGS = { "roleArn", "loggingConfiguration", "tracingConfiguration", "encryptionConfiguration" }
+
+local function same(a, b)
+  if a == nil or b == nil then return a == b end
+  return a == b or json.encode(a) == json.encode(b)
+end
+
 --- Updates a state machine with the fields of `p` that are set
--- (definition, roleArn, and the configurations): a new revisionId; a new
+-- (definition, roleArn, and the configurations). A change makes a new
+-- revisionId (an update that changes nothing keeps it, as on AWS); a new
 -- definition is a new revision, which new executions run (running ones
 -- keep theirs). Returns the record, or nil and the problems.
 function Machines:update(rec, p)
-  if p.definition ~= nil then
+  local changed = p.definition ~= nil and p.definition ~= rec.definition
+  for _, k in ipairs(CONFIGS) do
+    if p[k] ~= nil and not same(p[k], rec[k]) then changed = true end
+  end
+  if changed and p.definition ~= nil and p.definition ~= rec.definition then
     local sm, rev = compile(self, { name = rec.name, type = rec.type, roleArn = p.roleArn or rec.roleArn,
       creationDate = rec.creationDate }, p.definition)
     if not sm then return nil, rev end
     rec.sm, rec.revision, rec.definition = sm, rev, p.definition
   end
-  for _, k in ipairs({ "roleArn", "loggingConfiguration", "tracingConfiguration", "encryptionConfiguration" }) do
+  for _, k in ipairs(CONFIGS) do
     if p[k] ~= nil then rec[k] = p[k] end
   end
   rec.sm.role_arn = rec.roleArn
   rec.updateDate = self.engine.loop:now()
-  rec.revisionId = self.engine:uuid()
+  if changed then rec.revisionId = self.engine:uuid() end
   save(self, rec)
   return rec
 end
 
---- Publishes the next version of a state machine (its current revision):
--- returns the version number. Versions are recorded for the operations
--- on versions (resources "state_machine_version", ARN `arn:N`).
-function Machines:publish(rec, description)
-  rec.versions = (rec.versions or 0) + 1
-  local n = rec.versions
-  local ok, err = self.store:put_resource("state_machine_version", rec.arn .. ":" .. n, json.encode({
-    revision = rec.revision, revisionId = rec.revisionId, description = description,
-    creationDate = self.engine.loop:now() }))
-  if not ok then error("stepflow.server: store: " .. tostring(err), 0) end
+--- Notes that version `n` of a state machine was published (its number
+-- is then never used again).
+function Machines:count_version(rec, n)
+  rec.versions = n
   save(self, rec)
-  return n
 end
 
---- Deletes a state machine: executions that run it go on to their end.
+--- Runs fn(rec) when a state machine is purged (its versions, aliases,
+-- tags go with it).
+function Machines:on_purge(fn)
+  self.purge_hooks[#self.purge_hooks + 1] = fn
+end
+
+--- Deletes a state machine (AWS's DeleteStateMachine): at once when none
+-- of its executions runs, else it is DELETING until the last one ends
+-- (it refuses new executions, versions and aliases meanwhile).
 function Machines:delete(rec)
+  if rec.status ~= "DELETING" and has_running(self, rec.arn) then
+    rec.status = "DELETING"
+    save(self, rec)
+    return
+  end
+  self:purge(rec)
+end
+
+--- Forgets a state machine: executions that run it go on to their end.
+function Machines:purge(rec)
+  for _, fn in ipairs(self.purge_hooks) do fn(rec) end
   local store = self.store
   self.by_arn[rec.arn] = nil
   for i, arn in ipairs(self.order) do

@@ -2,6 +2,7 @@
 -- DescribeStateMachineForExecution.
 local json = require("stepflow.json")
 local common = require("stepflow.server.common")
+local tags = require("stepflow.server.ops_tags")
 
 local M = {}
 
@@ -15,14 +16,16 @@ local function same(a, b)
   return json.encode(a) == json.encode(b)
 end
 
--- InvalidDefinition's message: every problem, as AWS lists them.
+-- InvalidDefinition's message: every problem, as AWS lists them
+-- ("CODE: message at /pointer", joined by ", ").
 local function invalid_definition(problems)
   local parts = {}
   for i, p in ipairs(problems) do
-    parts[i] = "SCHEMA_VALIDATION_FAILED: " .. p.message .. " at " .. (p.path == "" and "/" or p.path)
+    parts[i] = (p.code or "SCHEMA_VALIDATION_FAILED") .. ": " .. p.message .. " at " .. (p.path == "" and "/" or p.path)
   end
   return nil, "InvalidDefinition", "Invalid State Machine Definition: '" .. table.concat(parts, ", ") .. "'"
 end
+M.invalid_definition = invalid_definition
 
 local function check_role(arn)
   if not arn:find("^arn:[%w%-]+:iam::%d*:role/.") then
@@ -42,6 +45,12 @@ end
 local function not_found(arn)
   return nil, "StateMachineDoesNotExist", "State Machine Does Not Exist: '" .. arn .. "'"
 end
+M.not_found = not_found
+
+--- StateMachineDeleting for a state machine being deleted.
+function M.deleting(arn)
+  return nil, "StateMachineDeleting", "State machine is being deleted: '" .. arn .. "'"
+end
 
 -- The machine a state machine ARN names (unqualified only), or nil and
 -- the error.
@@ -54,8 +63,31 @@ local function lookup(server, arn)
 end
 M.lookup = lookup
 
-local function version_arn(rec, n)
-  return n and (rec.arn .. ":" .. n) or nil
+--- What a state machine ARN names: the machine record, and the version
+-- (a version ARN) or the alias (an alias ARN), or nil and the error
+-- (StateMachineDoesNotExist when any of them does not exist).
+function M.resolve(server, arn)
+  local base, qualifier, message = common.state_machine_arn(arn)
+  if not base then return nil, qualifier, message end
+  local rec = server.machines:get(base)
+  if not rec then return not_found(arn) end
+  if not qualifier then return rec end
+  if qualifier:find("^%d+$") then
+    local v = server.versions:get(arn)
+    if not v then return not_found(arn) end
+    return rec, v
+  end
+  local a = server.versions:alias(arn)
+  if not a then return not_found(arn) end
+  return rec, nil, a
+end
+
+-- Publishes a version for Create/UpdateStateMachine: its ARN, or raises
+-- the quota's error as the operation's answer.
+local function publish(server, rec, description)
+  local v, code, message = server.versions:publish(rec, description)
+  if not v then return nil, code, message end
+  return v.arn
 end
 
 function ops.CreateStateMachine(server, input, call)
@@ -68,12 +100,20 @@ function ops.CreateStateMachine(server, input, call)
   if input.versionDescription and not input.publish then
     return nil, "ValidationException", "Version description can only be set when publish is true"
   end
-  if input.tags and #input.tags > 50 then
-    return nil, "TooManyTags", "Too many tags: a resource can have at most 50"
-  end
   local arn = "arn:aws:states:" .. server.region .. ":" .. server.account .. ":stateMachine:" .. input.name
+  if input.tags then
+    local seen, n = {}, 0
+    for _, t in ipairs(input.tags) do
+      if not seen[t.key] then seen[t.key], n = true, n + 1 end
+    end
+    if n > tags.MAX_TAGS then
+      return nil, "TooManyTags", "Too many tags: '" .. arn .. "' would have " .. n .. " tags; a resource has "
+        .. "at most " .. tags.MAX_TAGS, { resourceName = arn }
+    end
+  end
   local rec = server.machines:get(arn)
   local stype = input.type or "STANDARD"
+  if rec and rec.status == "DELETING" then return M.deleting(arn) end
   if rec then
     -- AWS: the same call again returns the existing machine
     if rec.definition == input.definition and rec.type == stype and rec.roleArn == input.roleArn
@@ -88,33 +128,55 @@ function ops.CreateStateMachine(server, input, call)
     type = stype, roleArn = input.roleArn, loggingConfiguration = input.loggingConfiguration,
     tracingConfiguration = input.tracingConfiguration, encryptionConfiguration = input.encryptionConfiguration })
   if not rec then return invalid_definition(problems) end
-  if input.tags then
-    local put, err = server.engine.store:put_resource("tags", arn, json.encode(input.tags))
-    if not put then error("stepflow.server: store: " .. tostring(err), 0) end
-  end
+  if input.tags then assert(tags.add(server, arn, input.tags)) end
   local out = { stateMachineArn = arn, creationDate = date(rec.creationDate) }
   if input.publish then
-    out.stateMachineVersionArn = version_arn(rec, server.machines:publish(rec, input.versionDescription))
+    local vcode, vmessage
+    out.stateMachineVersionArn, vcode, vmessage = publish(server, rec, input.versionDescription)
+    if not out.stateMachineVersionArn then return nil, vcode, vmessage end
   end
   return call:reply_after_commit(out)
 end
 
+local function configurations(out, attrs)
+  out.loggingConfiguration = attrs.loggingConfiguration or { level = "OFF", includeExecutionData = false }
+  out.tracingConfiguration = attrs.tracingConfiguration or { enabled = false }
+  out.encryptionConfiguration = attrs.encryptionConfiguration or { type = "AWS_OWNED_KEY" }
+  return out
+end
+
+-- DescribeStateMachine of a version: what it froze.
+local function describe_version(server, rec, v)
+  local definition = server.versions:definition(rec, v)
+  return configurations({
+    stateMachineArn = v.arn, name = rec.name, status = rec.status or "ACTIVE", definition = definition,
+    roleArn = v.roleArn or rec.roleArn, type = v.type or rec.type, creationDate = date(v.creationDate),
+    revisionId = v.revisionId, description = v.description,
+  }, v.roleArn and v or rec)
+end
+
 function ops.DescribeStateMachine(server, input)
-  local rec, code, message = lookup(server, input.stateMachineArn)
-  if not rec then return nil, code, message end
-  return {
-    stateMachineArn = rec.arn, name = rec.name, status = "ACTIVE", definition = rec.definition,
-    roleArn = rec.roleArn, type = rec.type, creationDate = date(rec.creationDate),
-    loggingConfiguration = rec.loggingConfiguration or { level = "OFF", includeExecutionData = false },
-    tracingConfiguration = rec.tracingConfiguration or { enabled = false },
-    encryptionConfiguration = rec.encryptionConfiguration or { type = "AWS_OWNED_KEY" },
-    revisionId = rec.revisionId,
-  }
+  local rec, v, alias = M.resolve(server, input.stateMachineArn)
+  if not rec then return nil, v, alias end
+  -- an alias is described by DescribeStateMachineAlias
+  if alias then return not_found(input.stateMachineArn) end
+  local out
+  if v then
+    out = describe_version(server, rec, v)
+  else
+    out = configurations({
+      stateMachineArn = rec.arn, name = rec.name, status = rec.status or "ACTIVE", definition = rec.definition,
+      roleArn = rec.roleArn, type = rec.type, creationDate = date(rec.creationDate), revisionId = rec.revisionId,
+    }, rec)
+  end
+  if input.includedData == "METADATA_ONLY" then out.definition = "{}" end
+  return out
 end
 
 function ops.UpdateStateMachine(server, input, call)
   local rec, code, message = lookup(server, input.stateMachineArn)
   if not rec then return nil, code, message end
+  if rec.status == "DELETING" then return M.deleting(rec.arn) end
   if input.definition == nil and input.roleArn == nil and input.loggingConfiguration == nil
       and input.tracingConfiguration == nil and input.encryptionConfiguration == nil then
     return nil, "MissingRequiredParameter", "Either the definition, the role ARN, the LoggingConfiguration, "
@@ -135,7 +197,9 @@ function ops.UpdateStateMachine(server, input, call)
   if not rec then return invalid_definition(problems) end
   local out = { updateDate = date(rec.updateDate), revisionId = rec.revisionId }
   if input.publish then
-    out.stateMachineVersionArn = version_arn(rec, server.machines:publish(rec, input.versionDescription))
+    local vcode, vmessage
+    out.stateMachineVersionArn, vcode, vmessage = publish(server, rec, input.versionDescription)
+    if not out.stateMachineVersionArn then return nil, vcode, vmessage end
   end
   return call:reply_after_commit(out)
 end
@@ -143,9 +207,17 @@ end
 function ops.DeleteStateMachine(server, input, call)
   local base, qualifier, message = common.state_machine_arn(input.stateMachineArn)
   if not base then return nil, qualifier, message end
-  local rec = not qualifier and server.machines:get(base)
-  -- AWS: deleting a state machine that does not exist succeeds
-  if rec then server.machines:delete(rec) end
+  if qualifier then
+    return nil, "ValidationException", "'" .. input.stateMachineArn .. "' is a qualified state machine ARN: "
+      .. "delete a version with DeleteStateMachineVersion, an alias with DeleteStateMachineAlias"
+  end
+  local rec = server.machines:get(base)
+  -- AWS: deleting a state machine that does not exist succeeds; one whose
+  -- executions run is DELETING until they end (at their next transition)
+  if rec then
+    server.machines:delete(rec)
+    if rec.status == "DELETING" then server.engine:retire_state_machine(rec.arn) end
+  end
   return call:reply_after_commit({})
 end
 

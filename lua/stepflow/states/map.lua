@@ -139,6 +139,45 @@ function M.compile(c, st, def, where)
     })
   end
 
+  if c.opts.inspect then
+    -- TestState: what the Map makes of its input before any iteration
+    -- runs (its iterations are mocked there). `backend` serves the
+    -- ItemReader's object (the test's data).
+    st.inspect_items = function(frame, raw, effective, backend)
+      local out = {}
+      local items
+      if read_def then
+        local rdef, ropts = read_def(frame, raw, effective)
+        local stream = reader.open(rdef, backend, ropts)
+        items = setmetatable({}, array_mt)
+        for item in stream.next do items[#items + 1] = item end
+        stream.close()
+        local rconfig = type(rdef.ReaderConfig) == "table" and rdef.ReaderConfig or {}
+        if rconfig.ItemsPointer ~= nil then out.afterItemsPointer = items end
+      else
+        items = get_items(frame, effective, raw)
+        if st.ql ~= "JSONata" then out.afterItemsPath = items end
+      end
+      local inputs = items
+      if selector then
+        inputs = setmetatable({}, array_mt)
+        for i = 1, #items do inputs[i] = select(frame, effective, raw, i, items[i]) end
+        out.afterItemSelector = inputs
+      end
+      if batch_opts then
+        local batches = batcher.wrap(map_run.array_source(inputs), batch_opts(frame, raw, effective))
+        local list = setmetatable({}, array_mt)
+        for b in batches.next do list[#list + 1] = b end
+        out.afterItemBatcher = list
+      end
+      out.maxConcurrency = max_conc and max_conc(frame, effective, raw) or 0
+      out.toleratedFailureCount = tol_count and tol_count(frame, effective, raw)
+      out.toleratedFailurePercentage = tol_pct and tol_pct(frame, effective, raw)
+      out.items = #items
+      return out
+    end
+  end
+
   st.run = function(_, frame, raw)
     local effective = prepare(frame, raw)
     local exec = frame.exec

@@ -146,6 +146,13 @@ function MapRun:launch(i, input)
   if store then name, arn = self:child_names(i) end
   if store and self.recovering then
     local rec = store:get_execution(arn)
+    if rec and rec.status ~= "RUNNING" and rec.status ~= "SUCCEEDED"
+        and (rec.redrive_count or 0) < self.redrive_count then
+      -- a redriven run: an unsuccessful child runs again (once per
+      -- redrive of the run: one that failed again in this redrive stays)
+      local again = self:redrive_child(i, rec, arn, name, input)
+      if again then return true end
+    end
     if rec and rec.status ~= "RUNNING" then
       local ok = rec.status == "SUCCEEDED"
       local value = ok and json.decode(rec.output or "null") or errors.new(rec.error or "", rec.cause)
@@ -177,6 +184,29 @@ function MapRun:launch(i, input)
     self:adopt(i, child, input)
     return true
   end
+  return self:launch_express(i, input, name, arn)
+end
+
+--- Runs a redriven run's unsuccessful child again (a STANDARD one is
+-- redriven, an EXPRESS one runs again): true when it runs.
+function MapRun:redrive_child(i, rec, arn, name, input)
+  local engine = self.exec.engine
+  if self.child_type ~= "EXPRESS" then
+    local child = engine:redrive_execution(arn)
+    if not child then return false end
+    self:adopt(i, child, rec.input and json.decode(rec.input))
+    return true
+  end
+  self:launch_express(i, input, name, arn, true)
+  return true
+end
+
+--- Runs an in-memory child (EXPRESS, or any without a store); `again`:
+-- a redriven run's child, whose stored end the new one replaces.
+function MapRun:launch_express(i, input, name, arn, again)
+  local exec = self.exec
+  local engine = exec.engine
+  local store = exec.durable and engine.store
   local child = lifecycle.child(exec, self.program, self.child_name, input, self.child_type)
   if store then child.name, child.arn = name, arn end
   self.running_children[i] = child
@@ -187,8 +217,13 @@ function MapRun:launch(i, input)
     if store and not self.ended then
       -- an EXPRESS child is recorded when it ends: a resumed run does not
       -- run it again
-      local fine, err = store:create_execution({ arn = arn, sm_arn = child.machine.arn, name = name,
-        input = json.encode(input), status = "RUNNING", started = child.start_ms })
+      local fine, err
+      if again then
+        fine, err = store:redrive_execution(arn, child.start_ms)
+      else
+        fine, err = store:create_execution({ arn = arn, sm_arn = child.machine.arn, name = name,
+          input = json.encode(input), status = "RUNNING", started = child.start_ms })
+      end
       if fine then
         store:finish_execution(arn, ok and "SUCCEEDED" or "FAILED", ok and json.encode(value) or nil,
           not ok and value.Error or nil, not ok and value.Cause or nil, engine.loop:now())
@@ -346,7 +381,7 @@ function MapRun:describe()
     toleratedFailurePercentage = self.tolerated_percentage or 0,
     toleratedFailureCount = self.tolerated_count or 0,
     itemCounts = counts_of(self.item_counts), executionCounts = counts_of(self.counts),
-    redriveCount = 0,
+    redriveCount = self.redrive_count, redriveDate = self.redrive_ms,
   }
 end
 
@@ -396,7 +431,20 @@ end
 function M.start(frame, spec)
   local exec = frame.exec
   local arn, id, run_label = names(exec, spec.label)
-  local rid, recorded = record(exec, frame, "MapRunStarted", exec.sink and { mapRunArn = arn })
+  -- A redriven execution redrives the run its Map state had started
+  -- (replay.lua's cut noted it): MapRunRedriven, the same run, and only
+  -- its unsuccessful children run again.
+  local r = frame.redriven
+  local redrive_count = r and r.id == frame.entered_id and r.map_run and (r.map_run_redrives or 0) + 1
+  local rid, recorded
+  if redrive_count then
+    arn = r.map_run
+    rid, recorded = record(exec, frame, "MapRunRedriven", exec.sink and { mapRunArn = arn,
+      redriveCount = redrive_count })
+    recorded = recorded or { d = { mapRunArn = arn } }
+  else
+    rid, recorded = record(exec, frame, "MapRunStarted", exec.sink and { mapRunArn = arn })
+  end
   if not rid then return "block" end
   if recorded and recorded.d and recorded.d.mapRunArn then
     -- a recovery: the run started before the crash goes on under its name
@@ -423,6 +471,7 @@ function M.start(frame, spec)
     running = 0, next_index = 1, exhausted = false, ended = false, refill_posted = false,
     started_in_turn = 0,
     recovering = recorded ~= nil,
+    redrive_count = redrive_count or 0, redrive_ms = redrive_count and exec.engine.loop:now() or nil,
     status = "RUNNING", start_ms = exec.engine.loop:now(), done = spec.done,
   }, MapRun)
   -- the in-memory children's frames hang from this: ending the run stops them

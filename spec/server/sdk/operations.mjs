@@ -94,7 +94,8 @@ async function stateMachines(c) {
 
   const d = await c.send(new sfn.DescribeStateMachineCommand({ stateMachineArn: SM + 'sdk-std' }));
   check('DescribeStateMachine', d.name === 'sdk-std' && d.definition === WAIT1 && d.type === 'STANDARD'
-    && d.status === 'ACTIVE' && d.roleArn === ROLE && d.creationDate instanceof Date && d.revisionId, d);
+    && d.status === 'ACTIVE' && d.roleArn === ROLE && d.creationDate instanceof Date
+    && d.revisionId === undefined, d);  // (AWS: a revisionId from the first update on)
   await expectError('DescribeStateMachine StateMachineDoesNotExist',
     c.send(new sfn.DescribeStateMachineCommand({ stateMachineArn: SM + 'none' })), 'StateMachineDoesNotExist');
   await expectError('DescribeStateMachine InvalidArn',

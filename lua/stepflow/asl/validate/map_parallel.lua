@@ -179,10 +179,10 @@ function M.check_map(ctx, path, state, ok, is_jsonata)
     local l = state.Label
     if type(l) ~= "string" or l == "" or (utf8.len(l) or #l) > 40 then
       ctx:add(join(path, "Label"), "Label must be a non-empty string of at most 40 characters, got "
-        .. show(l))
+        .. show(l), "INVALID_LABEL_NAME")
     elseif l:find("[%s%c<>{}%[%]?*\"#%%\\^|~`$&,;:/]") then
       ctx:add(join(path, "Label"), "Label " .. show(l) .. " holds a character a Map Run name cannot "
-        .. "have (white space, brackets, ? * \" # % \\ ^ | ~ ` $ & , ; : /)")
+        .. "have (white space, brackets, ? * \" # % \\ ^ | ~ ` $ & , ; : /)", "INVALID_LABEL_NAME")
     end
   end
   if ok.ItemBatcher then check_item_batcher(ctx, join(path, "ItemBatcher"), state.ItemBatcher, is_jsonata) end

@@ -108,7 +108,7 @@ function M.check(ctx, path, scope, kind)
       start = nil
     elseif st and st[start] == nil then
       ctx:add(join(path, "StartAt"), "no state named '" .. start .. "'"
-        .. util.did_you_mean(start, names) .. " (" .. state_list(names) .. ")")
+        .. util.did_you_mean(start, names) .. " (" .. state_list(names) .. ")", "MISSING_TRANSITION_TARGET")
       start = nil
     end
   end
@@ -119,15 +119,15 @@ function M.check(ctx, path, scope, kind)
     local len = utf8.len(name) or #name
     if len > MAX_NAME then
       ctx:add(p, "the state name is " .. len .. " characters long; state names have at most "
-        .. MAX_NAME)
+        .. MAX_NAME, "INVALID_STATE_NAME")
     elseif len == 0 then
-      ctx:add(p, "a state name must not be empty")
+      ctx:add(p, "a state name must not be empty", "INVALID_STATE_NAME")
     end
     local first = ctx.names[name]
     if first then
       ctx:add(p, "Duplicate State name: '" .. name .. "' is also declared at " .. first
         .. "; state names must be unique in the whole state machine, Parallel branches and "
-        .. "Map processors included")
+        .. "Map processors included", "DUPLICATE_STATE_NAME")
     else
       ctx.names[name] = p
     end
@@ -145,7 +145,8 @@ function M.check(ctx, path, scope, kind)
         ctx:add(p, "no state named '" .. target .. "'" .. util.did_you_mean(target, names)
           .. " (" .. state_list(names) .. ")"
           .. (elsewhere and ("; '" .. target .. "' is in another scope (" .. elsewhere
-            .. "), and a transition cannot leave its branch or Map processor") or ""))
+            .. "), and a transition cannot leave its branch or Map processor") or ""),
+          "MISSING_TRANSITION_TARGET")
       end
     end
   end
@@ -168,7 +169,7 @@ function M.check(ctx, path, scope, kind)
     for _, name in ipairs(names) do
       if not seen[name] then
         ctx:add(join(states_path, name), "State '" .. name .. "' is not reachable from StartAt '"
-          .. start .. "': add a Next, Default or Catch that leads to it, or remove it")
+          .. start .. "': add a Next, Default or Catch that leads to it, or remove it", "MISSING_TRANSITION_TARGET")
       end
     end
   end
@@ -186,7 +187,7 @@ function M.check(ctx, path, scope, kind)
     end
     if not any and not broken and #names > 0 then
       ctx:add(states_path, "the state machine has no terminal state: give some state "
-        .. "\"End\": true, or add a Succeed or Fail state")
+        .. "\"End\": true, or add a Succeed or Fail state", "MISSING_END_STATE")
     end
   end
 end

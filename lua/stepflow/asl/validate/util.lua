@@ -30,10 +30,13 @@ function M.new_ctx(opts)
   }, Ctx)
 end
 
---- Records one problem at a JSON pointer.
-function Ctx:add(path, message)
+--- Records one problem at a JSON pointer. `code` (optional) is the
+-- diagnostic code AWS's ValidateStateMachineDefinition gives that kind of
+-- problem (MISSING_TRANSITION_TARGET, DUPLICATE_STATE_NAME, ...); the
+-- others are schema problems (SCHEMA_VALIDATION_FAILED).
+function Ctx:add(path, message, code)
   local p = self.problems
-  p[#p + 1] = { path = path == "" and "/" or path, message = message }
+  p[#p + 1] = { path = path == "" and "/" or path, message = message, code = code }
 end
 
 ---------------------------------------------------------------------------
