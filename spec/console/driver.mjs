@@ -53,9 +53,27 @@ const COMMANDS = {
     await page.locator(sel).first().waitFor({ state: state || 'visible', timeout: timeout || TIMEOUT });
     return true;
   },
+  // Polled from here with page.evaluate: page.waitForFunction evaluates a
+  // string predicate with the page's own eval once it has to poll, which
+  // the console's CSP (rightly) refuses.
   async until({ fn, arg, timeout }) {
-    const handle = await page.waitForFunction(call(fn, arg), null, { timeout: timeout || TIMEOUT, polling: 'raf' });
-    return handle.jsonValue();
+    const expr = call(fn, arg);
+    const deadline = Date.now() + (timeout || TIMEOUT);
+    let last;
+    for (;;) {
+      try {
+        const value = await page.evaluate(expr);
+        if (value) return value;
+        last = value;
+      } catch (e) {
+        // a navigation replaced the page's context: ask the new one
+        if (!/context was destroyed|navigat/i.test(e.message)) throw e;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`until ${fn}: still ${JSON.stringify(last)} after ${timeout || TIMEOUT} ms`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
   },
   async eval({ fn, arg }) { return page.evaluate(call(fn, arg)); },
   async text({ sel }) { return page.locator(sel).first().textContent(); },
