@@ -64,6 +64,7 @@ build = {
     ["stepflow.errors"] = "lua/stepflow/errors.lua",
     ["stepflow.execution"] = "lua/stepflow/execution.lua",
     ["stepflow.replay"] = "lua/stepflow/replay.lua",
+    ["stepflow.records"] = "lua/stepflow/records.lua",
     ["stepflow.durable"] = "lua/stepflow/durable.lua",
     ["stepflow.history"] = "lua/stepflow/history.lua",
     ["stepflow.lifecycle"] = "lua/stepflow/lifecycle.lua",
