@@ -997,7 +997,8 @@ function Store:claim(limit)
 end
 
 function Store:_claim(sync, limit, done)
-  call(self, sync, { { "begin" }, { "claim", self.owner, limit }, { "reap" }, { "commit" } },
+  call(self, sync, { { "begin" }, { "claim", self.owner, limit }, { "reap" }, { "reap_tasks" },
+    { "reap_answers" }, { "commit" } },
     function(results, err)
     if not results then return done(nil, err) end
     local bad = first_error(results)
@@ -1074,5 +1075,8 @@ function Store:abort_unowned(arn, last_id, now, err_name, cause, details)
   if not ok then return nil, err, kind end
   return true
 end
+
+-- task answers and activity tasks across engines
+require("stepflow.store_pg_tasks").install(Store, { read = read, add_op = add_op, stop_rec = stop_rec })
 
 return M
