@@ -95,6 +95,15 @@ local function run(self, batch)
   self:_after(results)
   -- batches of the loop held back while a transaction was open
   if not self._inflight and not self._open_txn and self._queue[1] then self:_start_next() end
+  -- notifications that arrived meanwhile were read with the answer: the
+  -- socket will not tell the loop of them
+  if self._on_notify and not self._notify_posted then
+    self._notify_posted = true
+    self._loop:call(function()
+      self._notify_posted = false
+      if not self._closed then self:_notifications() end
+    end)
+  end
   return results
 end
 
