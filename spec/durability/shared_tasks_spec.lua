@@ -328,6 +328,29 @@ describe("task tokens and activity tasks across engines on PostgreSQL", function
       assert.is_true(step_until({ b, c }, function() return status(exec.arn) == "SUCCEEDED" end))
     end)
 
+    it("starts it again under the next owner when the owner's group with ActivityStarted failed", function()
+      local a, b = engine(), engine()
+      local exec = start(a, 1, 1)[1]
+      -- a loses its lease right after it accepted b's claim: the group
+      -- with the task's ActivityStarted is refused
+      local accept = a.store.accept_claim_async
+      a.store.accept_claim_async = function(s, arn, seq, poller, done)
+        return accept(s, arn, seq, poller, function(ok, err)
+          if ok then expire(a) end
+          done(ok, err)
+        end)
+      end
+      local w = worker(b, "w")
+      assert.is_true(step_until({ a, b }, function() return w.task ~= false end))
+      assert.is_true(settle({ a, b }))
+      assert.equal(1, a.durability.lease.losses)
+      local evs = events(exec.arn)
+      assert.equal(1, count(evs, "ActivityStarted"))
+      assert.equal("w", evs[#evs].details.workerName)
+      assert.is_not.equal(a.durability.lease:id(), nil)
+      assert.equal(0, rows_of("activity_tasks"))
+    end)
+
     it("takes a task of its own executions at once with get_activity_task, and drops a task that ended", function()
       local a, b = engine(), engine()
       local sm = assert(a:create_state_machine({ StartAt = "Approve", States = { Approve = { Type = "Task",

@@ -375,7 +375,9 @@ end
 -- this poller started), "lost" (a claimed task ended).
 function Shared:notified(what, arn)
   if what == "activity" then
-    if self.lines[arn] then self:claim_for(arn) end
+    -- (while a claim is in flight its waiters are out of the line: it
+    -- claims once more when it returns)
+    if self.lines[arn] or self.claiming[arn] then self:claim_for(arn) end
   elseif what == "started" then
     self:pickup()
   elseif what == "lost" then
