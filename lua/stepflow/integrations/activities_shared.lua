@@ -212,7 +212,8 @@ function Shared:claim_for(arn)
     return
   end
   local l = self.lines[arn]
-  if not l then return end
+  -- (an engine claims once registered: recover(); its timer tries again)
+  if not l or not self.store.owner then return end
   local ws, names = {}, {}
   while #ws < BATCH do
     local w = pop_front(l)
@@ -295,6 +296,7 @@ end
 -- tasks of other engines' executions through `wait`.
 function Shared:poll(arn, worker_name)
   local store = self.store
+  if not store.owner then return nil end
   local c, err = store:claim_own_activity_task(arn, worker_name or "stepflow")
   if c == nil then failed("claiming an activity task", err) end
   if not c then return nil end
