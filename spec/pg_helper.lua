@@ -21,7 +21,8 @@ function M.reset()
   local c = assert(pg.connect(url))
   assert(c:send({ { sql = "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'stepflow') "
     .. "THEN TRUNCATE stepflow.state_machines, stepflow.definitions, stepflow.executions, "
-    .. "stepflow.events, stepflow.stop_requests, stepflow.engines, stepflow.resources; END IF; END $$" } }))
+    .. "stepflow.events, stepflow.stop_requests, stepflow.engines, stepflow.resources, stepflow.task_answers, "
+    .. "stepflow.activity_tasks; END IF; END $$" } }))
   local r = assert(c:wait())
   c:close()
   assert(not r[1].error, r[1].error)

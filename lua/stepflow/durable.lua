@@ -71,6 +71,9 @@ function M.new(engine, store, opts)
     self.committing = false   -- a commit is in flight
     self.commit_again = false
     self.lease = require("stepflow.lease").new(self, opts)
+    -- activity tasks for the workers of every engine
+    self.tasks = require("stepflow.integrations.activities_shared").new(engine, self)
+    engine.activities = self.tasks
     store:attach(engine.loop, function(payload) self.lease:notified(payload) end)
   end
   self.commit_fn = function()

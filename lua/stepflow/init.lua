@@ -19,6 +19,7 @@ local integrations = require("stepflow.integrations")
 local mocks = require("stepflow.integrations.mocks")
 local tokens = require("stepflow.integrations.tokens")
 local records = require("stepflow.records")
+local answers = require("stepflow.integrations.answers")
 
 local M = {}
 
@@ -410,11 +411,13 @@ end
 -- reason as AWS's SendTask* name it: InvalidToken (not a task token),
 -- TaskTimedOut (its task has ended: its execution is known here or in the
 -- store), TaskDoesNotExist (an execution this engine does not know).
+-- false on a shared store: another engine may run it (answers.send).
 local function waiting_call(self, token)
   if type(token) ~= "string" then error("send_task: token must be a string", 3) end
   local call = self.tokens[token]
   if call and not call.settled and not call.frame.exec.finished then return call end
   if call then self.tokens[token] = nil end
+  if self.durability and self.durability.shared then return false end
   local arn = tokens.execution_of(token)
   if not arn then
     -- (a token of an older store, a plain UUID, is still served above)
@@ -434,6 +437,7 @@ end
 -- payload limit).
 function Engine:send_task_success(token, output)
   local call, err, info = waiting_call(self, token)
+  if call == false then return answers.send(self, token, { success = output }) end
   if not call then return nil, err, info end
   return call:complete(true, output)
 end
@@ -443,6 +447,7 @@ end
 -- send_task_success.
 function Engine:send_task_failure(token, err, cause)
   local call, msg, info = waiting_call(self, token)
+  if call == false then return answers.send(self, token, { failure = { error = err, cause = cause } }) end
   if not call then return nil, msg, info end
   return call:complete(false, errors.new(err or "", cause))
 end
@@ -452,6 +457,7 @@ end
 -- ...} as send_task_success.
 function Engine:send_task_heartbeat(token)
   local call, err, info = waiting_call(self, token)
+  if call == false then return answers.send(self, token, { heartbeat = true }) end
   if not call then return nil, err, info end
   call:heartbeat()
   return true

@@ -13,7 +13,12 @@
 -- and claims again: replay rebuilds each execution from its events,
 -- timers (Wait, retry intervals, timeouts) included. docs/STORE.md
 -- ("PostgreSQL") gives the protocol and why each failure is safe.
+--
+-- What other engines ask of this one (stop requests, answers to its task
+-- tokens, claims of its activity tasks) is read in one batch at once
+-- when they notify it, and every 250 ms while it has work.
 local pg = require("stepflow.core.pg")
+local answers = require("stepflow.integrations.answers")
 
 local M = {}
 
@@ -128,6 +133,8 @@ function Lease:claim()
     end
     -- a full batch: there may be more at once
     if #recs >= limit then self.want_claim = true end
+    -- answers and claims may wait for what it took
+    if #recs > 0 then self.want_stops = true end
     self:resume(recs)
     if self.want_claim then self:soon() end
   end)
@@ -190,23 +197,28 @@ function Lease:lost()
   for _, arn in ipairs(arns) do self.d:drop(arn) end
   store:forget()
   self.d:forget_waiters()
+  engine.answers_seen, engine.stored_answers = nil, false
   local id, err = store:register(self.ms)
   if not id then error("stepflow: registering the engine again failed: " .. tostring(err), 0) end
+  self.d.tasks:reset()
   self.renewed_at = clock_ms()
   self.want_claim = true
   self:soon()
 end
 
--- Acts on the stop requests of the executions this engine owns: each is
--- stopped (ABORTED with its error and cause) and its request deleted in
--- the same group; the request of an execution that ended is deleted.
+-- Acts on what other engines asked of the executions this engine owns.
+-- Stop requests: each is stopped (ABORTED with its error and cause) and
+-- its request deleted in the same group; the request of an execution
+-- that ended is deleted. Answers to task tokens (answers.apply_owned) and
+-- claims of activity tasks (activities_shared).
 function Lease:poll_stops()
   self.stops_polling = true
   self.want_stops = false
-  self.store:owned_stops_async(function(list, err)
+  self.store:owned_requests_async(function(list, answered, claims)
     self.stops_polling = false
     self.stops_at = clock_ms()
-    if not list then error("stepflow: reading stop requests failed: " .. tostring(err), 0) end
+    if not list then error("stepflow: reading requests failed: " .. tostring(answered), 0) end
+    if self.d.closed then return end
     local engine, store = self.engine, self.store
     for _, r in ipairs(list) do
       local exec = engine.executions[r.arn]
@@ -218,7 +230,17 @@ function Lease:poll_stops()
       end
     end
     if #list > 0 then self.d:post_commit() end
+    if #answered > 0 then answers.apply_owned(engine, answered) end
+    if #claims > 0 then self.d.tasks:on_claims(claims) end
+    if self.d.tasks.nclaims > 0 then self.d.tasks:tick(false) end
   end)
+end
+
+--- Reads the requests of other engines soon (a task resumed here may
+-- have a claim or an answer waiting).
+function Lease:want_requests()
+  self.want_stops = true
+  self:soon()
 end
 
 --- What is due: a renewal every third of the lease, a claim every
@@ -230,6 +252,7 @@ function Lease:tick()
   if not self.renewing and now - self.renewed_at >= self.ms // 3 then self:renew() end
   if not self.claiming and (self.want_claim or now - self.claimed_at >= self.ms // 4) then
     self:claim()
+    self.d.tasks:tick(true)
   end
   if not self.stops_polling and (self.want_stops or now - self.stops_at >= 250) then
     self:poll_stops()
@@ -247,10 +270,25 @@ function Lease:soon()
 end
 
 --- A notification from another engine (NOTIFY stepflow): "new"
--- executions to claim, a "stop" request.
+-- executions to claim, a "stop" request; "answer ID" (an answer to a
+-- token) and "claimed ID" (a claim of an activity task) for engine ID;
+-- "activity ARN" (tasks queued), "started ID" and "lost ID" for the
+-- pollers of activity tasks (activities_shared).
 function Lease:notified(payload)
   if payload == "new" then self.want_claim = true
-  elseif payload == "stop" then self.want_stops = true end
+  elseif payload == "stop" then self.want_stops = true
+  else
+    local what, rest = payload:match("^(%a+) (.*)$")
+    if what == "activity" then
+      return self.d.tasks:notified(what, rest)
+    elseif tonumber(rest) ~= self.store.owner then
+      return
+    elseif what == "answer" or what == "claimed" then
+      self.want_stops = true
+    else
+      return self.d.tasks:notified(what)
+    end
+  end
   self:soon()
 end
 

@@ -95,6 +95,17 @@ local function run(self, batch)
   results, err = self._conn:wait()
   if not results then return failed(self, err) end
   self:_after(results)
+  -- batches of the loop held back while a transaction was open
+  if not self._inflight and not self._open_txn and self._queue[1] then self:_start_next() end
+  -- notifications that arrived meanwhile were read with the answer: the
+  -- socket will not tell the loop of them
+  if self._on_notify and not self._notify_posted then
+    self._notify_posted = true
+    self._loop:call(function()
+      self._notify_posted = false
+      if not self._closed then self:_notifications() end
+    end)
+  end
   return results
 end
 
@@ -145,6 +156,7 @@ function M.open(url, opts)
     _arn_of = {},      -- key -> ARN (for lost executions)
     _pending = 0,
     _txn = false,      -- BEGIN was sent: part of the group is on the server
+    _open_txn = false, -- the server holds that transaction open until the group's commit
     _queue = {},       -- batches of the loop waiting for the connection
     _inflight = false, -- the batch of the loop in flight: { batch, done }
     _next_id = 0, _id_end = 0,
@@ -262,6 +274,7 @@ function Store:_after(results)
     if results[i].error then
       -- a failure here breaks the connection, which the next call reports
       if self._conn:send({ { "rollback" } }) then self._conn:wait() end
+      self._open_txn = false
       return
     end
   end
@@ -270,14 +283,21 @@ end
 function Store:_complete(results)
   local inflight = self._inflight
   self._inflight = false
+  if inflight.ends then self._open_txn = false end
   self:_after(results)
   self:_start_next()
   inflight.done(results)
 end
 
+-- The next batch of the loop. While a group's transaction is open on the
+-- server (a read in the middle of the group sent its writes), only the
+-- commit that ends it may go: any other batch would run inside it (its
+-- BEGIN and COMMIT would even commit half of the group), and would hold
+-- the group's row locks until then. The others wait for that commit.
 function Store:_start_next()
-  local item = table.remove(self._queue, 1)
-  if not item then return self:_arm() end
+  local item = self._queue[1]
+  if not item or (self._open_txn and not item.ends) then return self:_arm() end
+  table.remove(self._queue, 1)
   local ok, err = self._conn:send(item.batch)
   if not ok then
     failed(self, err, "io")
@@ -293,11 +313,13 @@ function Store:_start_next()
 end
 
 --- Sends a batch on the loop; done(results) or done(nil, message) runs
--- when its answer has arrived (in order with the other batches).
-function Store:submit(batch, done)
+-- when its answer has arrived (in order with the other batches; a
+-- commit that ends an open transaction goes before those held back).
+function Store:submit(batch, done, ends)
   check_open(self)
   local q = self._queue
-  q[#q + 1] = { batch = batch, done = done }
+  local item = { batch = batch, done = done, ends = ends or false }
+  if ends and self._open_txn then table.insert(q, 1, item) else q[#q + 1] = item end
   if not self._inflight then self:_start_next() end
 end
 
@@ -316,8 +338,10 @@ function Store:_drain()
       item.done(results, err)
     end
     if not results then break end
-    local nxt = table.remove(self._queue, 1)
-    if nxt then
+    if item.ends then self._open_txn = false end
+    local nxt = self._queue[1]
+    if nxt and not (self._open_txn and not nxt.ends) then
+      table.remove(self._queue, 1)
       local ok, serr = self._conn:send(nxt.batch)
       if ok then self._inflight = nxt else nxt.done(nil, serr) end
     end
@@ -338,7 +362,10 @@ end
 function Store:_flush_group()
   local batch = {}
   if self._pending == 0 and not self._txn then return batch end
-  if not self._txn then batch[1] = { "begin" } end
+  if not self._txn then
+    batch[1] = { "begin" }
+    self._open_txn = true
+  end
   local ops = self._ops
   for i = 1, #ops do batch[#batch + 1] = ops[i] end
   local dirty, events = self._dirty, self._events
@@ -433,6 +460,8 @@ function Store:commit()
   self:_drain()  -- groups commit in order
   local batch, lost = self:_commit_batch()
   if not batch then return true end
+  -- (nothing can go between: run sends it at once and waits)
+  self._open_txn = false
   local results, err = run(self, batch)
   local ok, lost_or_err, kind = self:_commit_done(batch, lost, results, err)
   if not ok then return nil, lost_or_err, kind end
@@ -451,7 +480,7 @@ function Store:commit_async(done)
   if not batch then return done(true, {}) end
   self:submit(batch, function(results, err)
     done(self:_commit_done(batch, lost, results, err))
-  end)
+  end, true)
 end
 
 --- Number of writes in the open group.
@@ -978,6 +1007,11 @@ function Store:forget()
   self._keys, self._epoch, self._last, self._arn_of = {}, {}, {}, {}
   self._ops, self._events, self._dirty, self._creates, self._lost = {}, {}, {}, {}, {}
   self._pending, self._txn = 0, false
+  if self._open_txn then
+    -- its writes go nowhere (a failure breaks the connection: reported next)
+    self._open_txn = false
+    run(self, { { "rollback" } })
+  end
 end
 
 --- Renews the lease on the loop: done(true) or done(false) when it had
@@ -1015,7 +1049,8 @@ function Store:claim(limit)
 end
 
 function Store:_claim(sync, limit, done)
-  call(self, sync, { { "begin" }, { "claim", self.owner, limit }, { "reap" }, { "commit" } },
+  call(self, sync, { { "begin" }, { "claim", self.owner, limit }, { "reap" }, { "reap_tasks" },
+    { "reap_answers" }, { "commit" } },
     function(results, err)
     if not results then return done(nil, err) end
     local bad = first_error(results)
@@ -1092,5 +1127,8 @@ function Store:abort_unowned(arn, last_id, now, err_name, cause, details)
   if not ok then return nil, err, kind end
   return true
 end
+
+-- task answers and activity tasks across engines
+require("stepflow.store_pg_tasks").install(Store, { read = read, add_op = add_op, stop_rec = stop_rec })
 
 return M

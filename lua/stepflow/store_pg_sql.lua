@@ -66,6 +66,25 @@ M.SCHEMA = {
   -- "Resources"): JSON documents by kind and ARN, in first-put order
   "CREATE TABLE IF NOT EXISTS stepflow.resources (seq bigserial PRIMARY KEY, kind text NOT NULL, "
     .. "arn text NOT NULL, data text NOT NULL, UNIQUE (kind, arn))",
+  -- answers to task tokens received by an engine that does not run the
+  -- task: applied (and deleted) by the owner of `exec` (docs/STORE.md
+  -- "Task tokens and activity tasks"); `final`: success or failure
+  "CREATE TABLE IF NOT EXISTS stepflow.task_answers (seq bigserial PRIMARY KEY, token text NOT NULL, "
+    .. "exec bigint NOT NULL, answer text NOT NULL, final boolean NOT NULL)",
+  "CREATE INDEX IF NOT EXISTS task_answers_by_exec ON stepflow.task_answers (exec)",
+  -- activity tasks waiting for a worker of any engine: queued by the
+  -- owner of `exec`, claimed by the engine a worker polls (`poller`),
+  -- accepted by the owner (starting), then started (ActivityStarted
+  -- committed), and deleted when the poller answers its worker
+  "CREATE TABLE IF NOT EXISTS stepflow.activity_tasks (seq bigserial PRIMARY KEY, activity text NOT NULL, "
+    .. "token text NOT NULL UNIQUE, exec bigint NOT NULL, input text NOT NULL, state text NOT NULL "
+    .. "DEFAULT 'queued' CHECK (state = 'queued' OR state = 'claimed' OR state = 'starting' OR "
+    .. "state = 'started'), poller bigint, worker text)",
+  "CREATE INDEX IF NOT EXISTS activity_tasks_queued ON stepflow.activity_tasks (activity, seq) "
+    .. "WHERE state = 'queued'",
+  "CREATE INDEX IF NOT EXISTS activity_tasks_by_exec ON stepflow.activity_tasks (exec)",
+  "CREATE INDEX IF NOT EXISTS activity_tasks_by_poller ON stepflow.activity_tasks (poller) "
+    .. "WHERE poller IS NOT NULL",
   "INSERT INTO stepflow.meta VALUES ('stepflow', " .. M.VERSION .. ") ON CONFLICT DO NOTHING",
   "UPDATE stepflow.meta SET version = " .. M.VERSION .. " WHERE application = 'stepflow' AND version < "
     .. M.VERSION,
@@ -179,5 +198,96 @@ M.STATEMENTS = {
   unregister = "DELETE FROM stepflow.engines WHERE id = $1",
   listen = "LISTEN stepflow",
 }
+
+-- A write of the owner of execution $K that holds while the owner and the
+-- epoch are still the writer's ($O, $E): the fence of every write below.
+local function fence(k, o, e)
+  return "EXISTS (SELECT 1 FROM stepflow.executions WHERE id = $" .. k .. " AND owner = $" .. o
+    .. " AND epoch = $" .. e .. ")"
+end
+
+-- Task answers and activity tasks across engines (docs/STORE.md, "Task
+-- tokens and activity tasks"). No statement here waits for a row lock
+-- another engine may hold across a pause: rows in use are skipped (SKIP
+-- LOCKED) and looked at again later.
+local S = M.STATEMENTS
+-- an answer, judged by the receiving engine, for the owner: refused (no
+-- row) when a success or failure already waits for that token
+S.put_answer = "WITH ins AS (INSERT INTO stepflow.task_answers (token, exec, answer, final) "
+  .. "SELECT $1::text, $2::bigint, $3::text, $4::boolean WHERE NOT ($4::boolean AND EXISTS (SELECT 1 "
+  .. "FROM stepflow.task_answers WHERE token = $1::text AND final)) RETURNING seq) "
+  .. "SELECT seq, pg_notify('stepflow', 'answer ' || coalesce((SELECT owner FROM stepflow.executions "
+  .. "WHERE id = $2::bigint)::text, '')) FROM ins"
+-- the answers an owner applies: those of its running executions
+S.owned_answers = "SELECT a.seq, a.token, a.answer, e.arn FROM stepflow.task_answers a JOIN "
+  .. "stepflow.executions e ON e.id = a.exec WHERE e.owner = $1 AND e.status = 'RUNNING' ORDER BY a.seq"
+-- an applied answer goes in the group that records what it did
+S.del_answer = "DELETE FROM stepflow.task_answers WHERE seq = $1 AND " .. fence(2, 3, 4)
+S.answer_waits = "SELECT 1 FROM stepflow.task_answers WHERE seq = $1"
+-- a task queued for a worker, in the group of its ActivityScheduled; the
+-- same task queued again after a takeover keeps its row
+S.act_put = "INSERT INTO stepflow.activity_tasks (activity, token, exec, input) SELECT $1, $2, $3, $4 "
+  .. "WHERE " .. fence(3, 5, 6) .. " ON CONFLICT (token) DO NOTHING"
+-- a poller takes the oldest queued task of an activity for one worker;
+-- one of its own executions is accepted at once (starting), the owner of
+-- another is told
+S.act_claim = "WITH t AS (SELECT a.seq FROM stepflow.activity_tasks a JOIN stepflow.executions e "
+  .. "ON e.id = a.exec WHERE a.activity = $1 AND a.state = 'queued' AND e.status = 'RUNNING' "
+  .. "ORDER BY a.seq LIMIT 1 FOR UPDATE OF a SKIP LOCKED) "
+  .. "UPDATE stepflow.activity_tasks a SET poller = $2, worker = $3, state = CASE WHEN e.owner = $2 "
+  .. "THEN 'starting' ELSE 'claimed' END FROM t, stepflow.executions e WHERE a.seq = t.seq AND e.id = a.exec "
+  .. "RETURNING a.seq, a.state, a.token, CASE WHEN e.owner IS DISTINCT FROM $2 THEN "
+  .. "pg_notify('stepflow', 'claimed ' || coalesce(e.owner::text, '')) END"
+-- the claims an owner acts on, with whether each poller's lease holds
+S.act_claims = "SELECT a.seq, a.token, a.state, a.poller, a.worker, e.arn, "
+  .. "coalesce(g.expires > clock_timestamp(), false) FROM stepflow.activity_tasks a "
+  .. "JOIN stepflow.executions e ON e.id = a.exec LEFT JOIN stepflow.engines g ON g.id = a.poller "
+  .. "WHERE e.owner = $1 AND e.status = 'RUNNING' AND (a.state = 'claimed' OR a.state = 'starting') "
+  .. "ORDER BY a.seq"
+-- the owner accepts a claim: from now on the poller cannot give it back
+S.act_accept = "UPDATE stepflow.activity_tasks SET state = 'starting' WHERE seq IN (SELECT seq FROM "
+  .. "stepflow.activity_tasks WHERE seq = $1 AND state = 'claimed' AND poller = $2 FOR UPDATE SKIP LOCKED) "
+  .. "AND " .. fence(3, 4, 5)
+-- in the group of its ActivityStarted; the poller is told at commit
+S.act_started = "UPDATE stepflow.activity_tasks SET state = 'started' WHERE seq = $1 AND state = 'starting' "
+  .. "AND " .. fence(2, 3, 4) .. " RETURNING pg_notify('stepflow', 'started ' || poller)"
+-- the owner gives back the claim of a poller whose lease expired
+S.act_requeue = "WITH r AS (UPDATE stepflow.activity_tasks SET state = 'queued', poller = NULL, "
+  .. "worker = NULL WHERE seq IN (SELECT seq FROM stepflow.activity_tasks WHERE seq = $1 AND poller = $2 "
+  .. "AND (state = 'claimed' OR state = 'starting') FOR UPDATE SKIP LOCKED) AND " .. fence(3, 4, 5)
+  .. " RETURNING activity) SELECT pg_notify('stepflow', 'activity ' || activity) FROM r"
+-- a task that ended before a worker had it (a timeout, its execution
+-- stopped), in the group that records that; a poller that claimed it
+-- is told
+S.act_delete = "DELETE FROM stepflow.activity_tasks WHERE token = $1 AND " .. fence(2, 3, 4)
+  .. " RETURNING CASE WHEN poller IS NOT NULL THEN pg_notify('stepflow', 'lost ' || poller) END"
+-- the same for a poll that waits for nothing (engine:get_activity_task):
+-- only tasks of the poller's own executions, handed out at once
+S.act_claim_own = "WITH t AS (SELECT a.seq FROM stepflow.activity_tasks a JOIN stepflow.executions e "
+  .. "ON e.id = a.exec WHERE a.activity = $1 AND a.state = 'queued' AND e.status = 'RUNNING' AND e.owner = $2 "
+  .. "ORDER BY a.seq LIMIT 1 FOR UPDATE OF a SKIP LOCKED) "
+  .. "UPDATE stepflow.activity_tasks a SET poller = $2, worker = $3, state = 'starting' FROM t "
+  .. "WHERE a.seq = t.seq RETURNING a.seq, a.token"
+-- ... whose row goes in the group of its ActivityStarted
+S.act_taken = "DELETE FROM stepflow.activity_tasks WHERE seq = $1 AND " .. fence(2, 3, 4)
+-- a poller answers its workers with the tasks whose start is committed
+S.act_pickup = "DELETE FROM stepflow.activity_tasks WHERE seq IN (SELECT seq FROM stepflow.activity_tasks "
+  .. "WHERE poller = $1 AND state = 'started' FOR UPDATE SKIP LOCKED) RETURNING seq, token, input"
+-- a poller gives a claim back that its owner has not accepted (the
+-- worker's poll ended, or its connection closed)
+S.act_release = "WITH r AS (UPDATE stepflow.activity_tasks SET state = 'queued', poller = NULL, "
+  .. "worker = NULL WHERE seq IN (SELECT seq FROM stepflow.activity_tasks WHERE seq = $1 AND poller = $2 "
+  .. "AND state = 'claimed' FOR UPDATE SKIP LOCKED) RETURNING activity) "
+  .. "SELECT pg_notify('stepflow', 'activity ' || activity) FROM r"
+-- what became of a poller's claims (a claim missing: its task ended)
+S.act_mine = "SELECT seq, state FROM stepflow.activity_tasks WHERE poller = $1"
+-- rows nobody will use: of ended executions, and started tasks whose
+-- poller's lease expired (in the claims' transaction)
+S.reap_tasks = "DELETE FROM stepflow.activity_tasks WHERE seq IN (SELECT a.seq FROM stepflow.activity_tasks a "
+  .. "JOIN stepflow.executions e ON e.id = a.exec WHERE e.status <> 'RUNNING' OR (a.state = 'started' AND "
+  .. "NOT EXISTS (SELECT 1 FROM stepflow.engines g WHERE g.id = a.poller AND g.expires > clock_timestamp())) "
+  .. "FOR UPDATE OF a SKIP LOCKED)"
+S.reap_answers = "DELETE FROM stepflow.task_answers WHERE seq IN (SELECT a.seq FROM stepflow.task_answers a "
+  .. "JOIN stepflow.executions e ON e.id = a.exec WHERE e.status <> 'RUNNING' FOR UPDATE OF a SKIP LOCKED)"
 
 return M

@@ -1,8 +1,8 @@
 --- `stepflow send-task-success`, `send-task-failure` and
 -- `send-task-heartbeat`: a task token answered from the command line, by
--- a running server (--endpoint URL) or through a store (--store FILE),
--- for the engine that runs it (it reads answers with its stop requests)
--- or that will resume it. And what `stepflow run` says of an execution
+-- a running server (--endpoint URL) or through a store (--store FILE, or
+-- a shared PostgreSQL database), for the engine that runs it (it reads
+-- answers with its stop requests) or that will resume it. And what `stepflow run` says of an execution
 -- whose run ends while tasks wait for their tokens.
 local json = require("stepflow.json")
 local common = require("stepflow.cli.common")
@@ -43,19 +43,17 @@ local function read_output(spec)
 end
 
 -- Waits (at most ANSWER_WAIT_S) for the engine that runs the store to
--- take the answer: true once it did.
-local function taken(path, token)
+-- take the answer: true once it did. `waits()` tells whether the answer
+-- still waits (nil when the store cannot be read).
+local function taken(waits)
   local loop = require("stepflow.core.engine").loop({})
   local deadline = loop:now() + ANSWER_WAIT_S * 1000
   local done = false
   local function check()
-    local r = common.read_store(path)
-    if not r then return end
-    local data = r:get_resource(answers.KIND, token)
-    r:close()
-    if data == nil then
+    local w = waits()
+    if w == false then
       done = true
-    elseif loop:now() < deadline then
+    elseif w and loop:now() < deadline then
       loop:timer(50, check)
     end
   end
@@ -65,6 +63,37 @@ local function taken(path, token)
   return done
 end
 
+-- Records the answer in a shared database, judged from it, for the
+-- engine that runs the task, and waits for that engine to apply it.
+local function through_database(url, token, answer)
+  local s, err = require("stepflow.store").open(url)
+  if not s then
+    say(err)
+    return 1
+  end
+  local arn, ref
+  arn, err = answers.judge(s, token)
+  if arn then ref, err = answers.record(s, token, answer) end
+  if ref then
+    local ok, cerr = s:commit()
+    if not ok then ref, err = nil, cerr end
+  end
+  if not ref then
+    s:close()
+    say(err)
+    return 1
+  end
+  local applied = taken(function() return answers.waits(s, token, ref) end)
+  s:close()
+  if applied then
+    io.stdout:write("answered ", token, " (execution ", arn, ")\n")
+  else
+    io.stdout:write("recorded the answer for execution ", arn, ", which the engine that runs it applies ",
+      "(or the one that takes it over)\n")
+  end
+  return 0
+end
+
 -- Records the answer in the store, for the engine that runs it or will.
 local function through_store(path, token, answer)
   local arn = tokens.execution_of(token)
@@ -72,6 +101,7 @@ local function through_store(path, token, answer)
     say("InvalidToken: not a task token: ", token)
     return 1
   end
+  if require("stepflow.store").is_shared(path) then return through_database(path, token, answer) end
   local s, info = common.open_store(path, true)
   local running_pid
   if not s then
@@ -90,17 +120,8 @@ local function through_store(path, token, answer)
     say(...)
     return 1
   end
-  local rec = s:get_execution(arn)
-  if not rec then return fail("TaskDoesNotExist: no execution ", arn, " in ", path) end
-  if rec.status ~= "RUNNING" then
-    return fail("TaskTimedOut: the task's execution has ended (", rec.status, "): ", arn)
-  end
-  local events, err = s:history(arn)
-  if not events then return fail(err) end
-  local state = answers.task_state(events, token)
-  if not state then return fail("TaskDoesNotExist: no task of ", arn, " had this token") end
-  if state == "ended" then return fail("TaskTimedOut: the task of this token has ended (", arn, ")") end
-  local ok
+  local ok, err = answers.judge(s, token)
+  if not ok then return fail(err) end
   ok, err = answers.record(s, token, answer)
   if ok then ok, err = s:commit() end
   s:close()
@@ -109,7 +130,14 @@ local function through_store(path, token, answer)
     return 1
   end
   if running_pid then
-    if taken(path, token) then
+    local function waits()
+      local r = common.read_store(path)
+      if not r then return nil end
+      local w = answers.waits(r, token)
+      r:close()
+      return w
+    end
+    if taken(waits) then
       io.stdout:write("answered ", token, " (engine process ", tostring(running_pid), ")\n")
     else
       io.stdout:write("recorded the answer for engine process ", tostring(running_pid),
@@ -146,13 +174,7 @@ function M.send(argv, kind)
   else
     answer = { heartbeat = true }
   end
-  if opts.store then
-    if require("stepflow.store").is_shared(opts.store) then
-      -- (the engines sharing a database read no answers from it)
-      return usage_error("a shared PostgreSQL store takes answers through a server: --endpoint URL")
-    end
-    return through_store(opts.store, token, answer)
-  end
+  if opts.store then return through_store(opts.store, token, answer) end
   local op = OPERATION[kind]
   local out, code, message = remote.call(opts.endpoint, op, input)
   if not out then return remote.failed(op, code, message) end

@@ -18,7 +18,8 @@ local Activities = {}
 Activities.__index = Activities
 Activities.__name = "stepflow.Activities"
 
---- The activity queues of an engine.
+--- The activity queues of an engine (on a shared store, see
+-- stepflow.integrations.activities_shared).
 function M.new()
   return setmetatable({ queues = {}, waiters = {} }, Activities)
 end
@@ -72,7 +73,7 @@ end
 
 ---------------------------------------------------------------- tasks
 
--- Hands a queued call to a worker: records ActivityStarted and arms the
+--- Hands a queued call to a worker: records ActivityStarted and arms the
 -- heartbeat. Returns the task as GetActivityTask answers it.
 local function hand_out(call, worker_name)
   call.queued = false
@@ -84,6 +85,8 @@ local function hand_out(call, worker_name)
   return { taskToken = call.token, input = json.encode(call.effective == nil and json.null
     or call.effective) }
 end
+
+M.hand_out = hand_out
 
 -- (a call whose execution stopped is still queued: it is dead now)
 local function call_check(call)

@@ -10,6 +10,12 @@
 -- the server shuts down (the empty answer too). A worker whose connection
 -- closed while it waited gives up its place: the engine's queue asks
 -- whether it is still there before it hands it a task.
+--
+-- On a shared (PostgreSQL) store, the records are read from the database
+-- (another server may create or delete them), and a poll gets the tasks
+-- of every engine's executions (stepflow.integrations.activities_shared):
+-- a poll whose time is up while its worker holds a claim the owner has
+-- accepted ends with that task, a moment later.
 local json = require("stepflow.json")
 
 local M = {}
@@ -30,6 +36,12 @@ local function pick(rec)
   return out
 end
 
+local function record_of(arn, data)
+  local rec = json.decode(data)
+  rec.arn = arn
+  return rec
+end
+
 --- The activities of `engine`'s store. opts: poll_timeout (ms a
 -- GetActivityTask waits at most; default POLL_TIMEOUT_MS). Returns the
 -- registry, or nil, message.
@@ -43,9 +55,7 @@ function M.new(engine, opts)
   local list, err = self.store:resources(KIND)
   if not list then return nil, err end
   for _, r in ipairs(list) do
-    local rec = json.decode(r.data)
-    rec.arn = r.arn
-    self.by_arn[r.arn] = rec
+    self.by_arn[r.arn] = record_of(r.arn, r.data)
     self.order[#self.order + 1] = r.arn
   end
   return self
@@ -53,12 +63,23 @@ end
 
 --- The activity record with this ARN, or nil.
 function Activities:get(arn)
+  if self.store.shared then
+    local data, err = self.store:get_resource(KIND, arn)
+    if data == nil and err then error("stepflow.server: store: " .. tostring(err), 0) end
+    return data and record_of(arn, data) or nil
+  end
   return self.by_arn[arn]
 end
 
 --- Activity records, oldest first.
 function Activities:list()
   local out = {}
+  if self.store.shared then
+    local list, err = self.store:resources(KIND)
+    if not list then error("stepflow.server: store: " .. tostring(err), 0) end
+    for i, r in ipairs(list) do out[i] = record_of(r.arn, r.data) end
+    return out
+  end
   for _, arn in ipairs(self.order) do out[#out + 1] = self.by_arn[arn] end
   return out
 end
@@ -102,13 +123,14 @@ end
 local EMPTY = {}
 
 -- Ends a parked poll: its timer and its place in the engine's queue go.
+-- true when it is to be answered `{}` now; false when it had ended, or
+-- when its answer comes through its `deliver` (a shared store: see above).
 local function unpark(self, p)
   if not self.parked[p] then return false end
   self.parked[p] = nil
   self.nparked = self.nparked - 1
   if p.timer then p.timer:cancel() end
-  p.give_up()
-  return true
+  return p.give_up() ~= false
 end
 
 --- GetActivityTask: answers `call` (a server call) with the oldest task
@@ -125,6 +147,8 @@ function Activities:poll(call, arn, worker)
       self.nparked = self.nparked - 1
       p.timer:cancel()
     end
+    -- (no task: a poll given up that could not end at once)
+    if task == nil then return call:reply(EMPTY) end
     -- the worker learns of the task once its ActivityStarted is durable:
     -- after a crash, a task it was told of is not handed out again
     engine:after_commit(function() call:reply(task) end)
@@ -132,7 +156,7 @@ function Activities:poll(call, arn, worker)
   p.give_up = engine:wait_activity_task(arn, worker, deliver, function() return call:is_open() end)
   if delivered then return call:later() end
   if self.poll_ms == 0 then
-    p.give_up()
+    if p.give_up() == false then return call:later() end
     return EMPTY
   end
   self.parked[p] = true

@@ -42,8 +42,9 @@ end
 
 function ops.SendTaskHeartbeat(server, input, call)
   local ok, message, info = server.engine:send_task_heartbeat(input.taskToken)
-  -- a heartbeat records nothing: it is answered at once
-  if ok then return EMPTY end
+  -- a heartbeat records nothing here, but one left for the engine that
+  -- runs the task on a shared store is answered once it is committed
+  if ok then return call:reply_after_commit(EMPTY) end
   return answered(call, ok, message, info)
 end
 
