@@ -144,7 +144,7 @@ local execution = require("stepflow.execution")
 bench("engine", "timestamp.format(ms) (context StartTime/EnteredTime)", 5e5,
   function(i) timestamp.format(1700000000000 + i) end)
 local engine = stepflow.new({ virtual_time = true })
-bench("engine", "engine:uuid() (execution name per start)", 3e5, function() engine:uuid() end)
+bench("engine", "engine:_uuid() (execution name per start)", 3e5, function() engine:_uuid() end)
 local function handler(x) return x + 1 end
 bench("engine", "coroutine.create + resume (Task call)", 5e5, function(i)
   local co = coroutine.create(handler)

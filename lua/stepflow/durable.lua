@@ -177,7 +177,7 @@ function Durability:drop(arn)
     exec.lost = true
     engine.executions[arn] = nil
   else
-    engine:drop_execution(exec)
+    engine:_drop_execution(exec)
   end
   if self.lease then self.lease.drops = self.lease.drops + 1 end
 end
@@ -243,7 +243,7 @@ function Durability:poll_requests()
       if not engine.executions[rec.arn] then
         local events, why = store:history(rec.arn)
         local ok = false
-        if events then ok, why = engine:resume_record(rec, events) end
+        if events then ok, why = engine:_resume_record(rec, events) end
         if not ok then
           -- nobody to return it to: the execution stays RUNNING in the
           -- store, and the operator is told

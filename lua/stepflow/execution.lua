@@ -443,7 +443,7 @@ local function handle_error(frame, err)
         frame.retry_count = frame.retry_count + 1
         local engine = exec.engine
         local due = (frame.last_ts or engine.loop:now()) + delay
-        engine:after(due - engine.loop:now(), frame, function() M.drive(frame, "retry") end)
+        engine:_after(due - engine.loop:now(), frame, function() M.drive(frame, "retry") end)
         return "block"
       end
     end

@@ -62,7 +62,7 @@ local function not_found(engine, text)
   if not arn:match(":function:[^:]+:[^:]+$") then arn = arn .. ":$LATEST" end
   return errors.new("Lambda.ResourceNotFoundException",
     "Function not found: " .. arn .. " (Service: AWSLambda; Status Code: 404; Error Code: " ..
-    "ResourceNotFoundException; Request ID: " .. (engine and engine:uuid() or "unknown") ..
+    "ResourceNotFoundException; Request ID: " .. (engine and engine:_uuid() or "unknown") ..
     "; Proxy: null)")
 end
 
@@ -166,7 +166,7 @@ local ctx_mt = {
     elseif k == "sleep" then
       local engine, frame = call.engine, call.frame
       v = function(sec)
-        return coyield(function(resume) engine:after(sec * 1000, frame, resume) end)
+        return coyield(function(resume) engine:_after(sec * 1000, frame, resume) end)
       end
     elseif k == "context" then
       v = call.frame:context_of()
@@ -205,7 +205,7 @@ local ctx_mt = {
       -- it (a timeout while an HTTP request is in flight cancels it)
       v = function(fn) call:on_end(fn) end
     elseif k == "request_id" then
-      v = function() return call.engine:uuid() end
+      v = function() return call.engine:_uuid() end
     else
       return nil
     end
@@ -252,7 +252,7 @@ function M.handler_input(info, effective)
 end
 
 local function request_id(engine)
-  return engine:uuid()
+  return engine:_uuid()
 end
 
 --- Wraps a handler result as lambda:invoke returns it.

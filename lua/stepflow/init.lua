@@ -206,7 +206,7 @@ end
 -- Local reads it ("arn:...:stateMachine:Name#TestCase"): returns the ARN
 -- and the test case name (nil without '#'). The server passes the case on
 -- as start_execution's opts.test_case.
-function Engine.mock_test_case(_, arn)
+function Engine._mock_test_case(_, arn)
   return mocks.split_arn(arn)
 end
 
@@ -223,7 +223,7 @@ end
 
 --- The engine's HTTP client (the HTTP Task's), on its loop: made on first
 -- use, with the engine's options (http_ca_file: a CA bundle for https).
-function Engine:http_client()
+function Engine:_http_client()
   local c = self.http
   if not c then
     c = self.loop:http_client({ ca_file = self.http_ca_file })
@@ -343,7 +343,7 @@ local NO_OPTS = {}
 
 --- A random version 4 UUID (one format call: execution names are made
 -- for every start).
-function Engine.uuid(_)
+function Engine._uuid(_)
   return format("%08x-%04x-4%03x-%04x-%06x%06x", random(0, 0xffffffff), random(0, 0xffff),
     random(0, 0xfff), 0x8000 | random(0, 0x3fff), random(0, 0xffffff), random(0, 0xffffff))
 end
@@ -352,7 +352,7 @@ end
 -- cancelled if the execution ends first. A timer due after the
 -- execution's longest duration (a year; five minutes for EXPRESS) times
 -- the execution out at that moment instead. Returns the timer.
-function Engine:after(ms, frame, fn)
+function Engine:_after(ms, frame, fn)
   local exec = frame.exec
   if ms < 0 or ms ~= ms then ms = 0 end
   local left = exec.start_ms + exec.machine.max_ms - self.loop:now()
@@ -382,13 +382,13 @@ function Engine:after(ms, frame, fn)
 end
 
 --- Cancels a timer made by `after`.
-function Engine.cancel(_, t)
+function Engine._cancel(_, t)
   t:cancel()
 end
 
 --- Runs fn once the events so far are committed (at once for in-memory
 -- executions).
-function Engine:when_durable(exec, fn)
+function Engine:_when_durable(exec, fn)
   if exec.durable then return self.durability:when_durable(fn, exec) end
   return fn()
 end
@@ -403,7 +403,7 @@ end
 
 --- A new task token for a task of execution `exec_arn` (the runtime's
 -- own: Task states call it).
-function Engine:new_task_token(exec_arn)
+function Engine:_new_task_token(exec_arn)
   return self.token_source:new(exec_arn)
 end
 
@@ -534,7 +534,7 @@ end
 --- The compiled state machine a stored execution runs: the definition
 -- revision it started with (a store written before revisions: the
 -- machine's current definition). nil, message when the store lacks it.
-function Engine:machine_of(rec)
+function Engine:_machine_of(rec)
   local rev = rec.revision
   local sm = rev and self.revisions[rec.sm_arn .. "#" .. rev]
   if sm then return sm end
@@ -582,7 +582,7 @@ function Engine:recover(opts)
   if not list then return nil, lerr end
   for _, rec in ipairs(list) do
     if not self.executions[rec.arn] then
-      local exec, err = self:resume_record(rec, rec.events)
+      local exec, err = self:_resume_record(rec, rec.events)
       if exec then
         if on_done then exec.on_done = on_done end
         count = count + 1
@@ -601,8 +601,8 @@ end
 
 --- Resumes one stored RUNNING execution from its record and events (see
 -- recover). Returns the execution, or nil, message.
-function Engine:resume_record(rec, events)
-  local sm, err = self:machine_of(rec)
+function Engine:_resume_record(rec, events)
+  local sm, err = self:_machine_of(rec)
   if not sm then return nil, err end
   local ok, exec = pcall(lifecycle.resume, self, sm, rec, events)
   if not ok then return nil, "its recorded history cannot be read (" .. tostring(exec) .. ")" end
@@ -659,7 +659,7 @@ end
 --- Drops a durable execution that this engine no longer owns (a shared
 -- store gave it to another engine): it stops here at once, recording
 -- nothing more (lifecycle.drop).
-function Engine.drop_execution(_, exec)
+function Engine._drop_execution(_, exec)
   return lifecycle.drop(exec)
 end
 

@@ -95,7 +95,7 @@ function Lease:resume(recs)
   local engine = self.engine
   for _, rec in ipairs(recs) do
     if not engine.executions[rec.arn] then
-      local ok, why = engine:resume_record(rec, rec.events)
+      local ok, why = engine:_resume_record(rec, rec.events)
       if not ok then
         -- it stays RUNNING and owned here until this engine exits; the
         -- operator is told

@@ -23,10 +23,10 @@ M.Execution = Execution
 -- something first reads them: most in-memory executions never do.
 Execution.__index = function(e, k)
   if k == "name" or k == "arn" then
-    local name = e.engine:uuid()
+    local name = e.engine:_uuid()
     rawset(e, "name", name)
     rawset(e, "arn", rawget(e, "arn_prefix") .. name ..
-      (e.machine.type == "EXPRESS" and (":" .. e.engine:uuid()) or ""))
+      (e.machine.type == "EXPRESS" and (":" .. e.engine:_uuid()) or ""))
     return rawget(e, k)
   end
   return Execution[k]
@@ -42,7 +42,7 @@ function M.new(engine, sm, name, input, start_ms, on_done)
   end
   local arn = name and (prefix .. name)
   -- AWS makes an EXPRESS execution's ARN unique with a UUID after its name.
-  if arn and sm.type == "EXPRESS" then arn = arn .. ":" .. engine:uuid() end
+  if arn and sm.type == "EXPRESS" then arn = arn .. ":" .. engine:_uuid() end
   -- The fields the interpreter reads on every transition are set here, so
   -- the table is sized once; rarer ones (history, on_done, stop_ms, the
   -- context's Execution part) are absent until set: a parked execution
@@ -182,7 +182,7 @@ function M.launch(engine, exec)
     -- a redrive restarts TimeoutSeconds (AWS); the longest duration
     -- still counts from the start
     local due = (exec.redrive_ms or exec.start_ms) + seconds * 1000
-    engine:after(due - engine.loop:now(), root, function() M.time_out(exec) end)
+    engine:_after(due - engine.loop:now(), root, function() M.time_out(exec) end)
   end
   engine.scheduler:push(root)
   return exec
@@ -201,7 +201,7 @@ function M.start(engine, sm, input, opts)
   local d = engine.durability
   local name = opts.name
   local durable_start = d and sm.type == "STANDARD"
-  if not name and durable_start then name = engine:uuid() end
+  if not name and durable_start then name = engine:_uuid() end
   local limit = engine.payload_limit
   -- The input as text, only when the store or the payload limit needs it
   -- (most inputs are certainly below the limit: no text needed).

@@ -202,7 +202,7 @@ function Engine:redrive_execution(arn)
   local why = not_redrivable(self, rec, function() return last end)
   if why then return nil, "ExecutionNotRedrivable", why end
   local sm
-  sm, err = self:machine_of(rec)
+  sm, err = self:_machine_of(rec)
   if not sm then return nil, "ExecutionNotRedrivable", tostring(err) end
   local now = self.loop:now()
   local ok
@@ -221,7 +221,7 @@ function Engine:redrive_execution(arn)
     type = "ExecutionRedriven", details = details }
   self.durability:post_commit()
   local exec
-  exec, err = self:resume_record(rec, events)
+  exec, err = self:_resume_record(rec, events)
   if not exec then
     -- recorded, but its history cannot be replayed: it fails at once
     M.end_stored(self, arn, "FAILED", errors.Runtime, "stepflow could not redrive this execution: " .. err)

@@ -137,3 +137,31 @@ describe("engine:history with after, limit and reverse", function()
     end)
   end
 end)
+
+describe("the engine's public methods", function()
+  it("are each documented in the README; the runtime's own begin with '_'", function()
+    local f = assert(io.open("README.md"))
+    local readme = f:read("a")
+    f:close()
+    local engine = stepflow.new()
+    local undocumented, public = {}, 0
+    for name, v in pairs(getmetatable(engine).__index) do
+      if type(v) == "function" and not name:find("^_") then
+        public = public + 1
+        if not (readme:find("engine:" .. name .. "[({]") or readme:find("`" .. name .. "`", 1, true)) then
+          undocumented[#undocumented + 1] = name
+        end
+      end
+    end
+    table.sort(undocumented)
+    assert.same({}, undocumented)
+    assert.is_true(public > 20)
+    -- the interpreter's own are not part of the API
+    for _, name in ipairs({ "uuid", "after", "cancel", "when_durable", "new_task_token", "machine_of",
+        "resume_record", "drop_execution", "http_client", "mock_test_case" }) do
+      assert.is_nil(engine[name], name)
+      assert.is_function(engine["_" .. name], name)
+    end
+    engine:close()
+  end)
+end)

@@ -75,7 +75,7 @@ function M.service_error(info, engine, opts)
   end
   local message = opts.message ~= nil and tostring(opts.message) or ""
   local status = opts.status or 400
-  local rid = opts.request_id or (engine and engine:uuid()) or "00000000-0000-0000-0000-000000000000"
+  local rid = opts.request_id or (engine and engine:_uuid()) or "00000000-0000-0000-0000-000000000000"
   local spec = opts.spec
   local service, sdk = info.service, info.sdk_service
   if sdk then

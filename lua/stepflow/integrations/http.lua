@@ -247,7 +247,7 @@ end
 local function send(ctx, req)
   req.timeout_ms = (ctx.engine.http_timeout or M.TIMEOUT) * 1000
   return ctx.await(function(resume)
-    local handle = ctx.engine:http_client():request(req, resume)
+    local handle = ctx.engine:_http_client():request(req, resume)
     -- a task that ends first (TimeoutSeconds) drops its request
     ctx.on_end(function() handle:cancel() end)
   end)

@@ -73,7 +73,7 @@ function M.resolver(entries)
     if M.is_integration_entry(name, v) then reg:register(name, v) else fns[name] = v end
   end
   return { handlers = fns, integrations = reg, region = "us-east-1", account = "123456789012",
-    uuid = function() return "00000000-0000-4000-8000-000000000000" end }
+    _uuid = function() return "00000000-0000-4000-8000-000000000000" end }
 end
 
 return M

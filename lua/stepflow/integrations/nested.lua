@@ -45,7 +45,7 @@ end
 
 -- The SDK metadata AWS adds to an optimized integration's response.
 local function with_metadata(engine, out, body_length)
-  local rid = engine:uuid()
+  local rid = engine:_uuid()
   local date = http_date(engine.loop:now())
   local len = tostring(body_length)
   out.SdkHttpMetadata = {
@@ -73,7 +73,7 @@ local function machine(engine, arn)
   local store = engine.store
   local rec = store and store:get_state_machine(arn)
   if not rec then return nil end
-  return engine:machine_of({ arn = "(child)", sm_arn = arn, revision = rec.revision })
+  return engine:_machine_of({ arn = "(child)", sm_arn = arn, revision = rec.revision })
 end
 
 -- The child's input from the Input parameter: JSON text is decoded (as

@@ -51,7 +51,7 @@ end
 schedule_poll = function(call)
   local spec = call.job.spec
   local ms = (spec.poll_interval or M.POLL_INTERVAL) * 1000
-  call.poll_timer = call.engine:after(ms, call.frame, function()
+  call.poll_timer = call.engine:_after(ms, call.frame, function()
     call.poll_timer = false
     if call.settled then return end
     local done, value = call:run_worker(spec.poll, call.job.submitted, polled)
@@ -173,9 +173,9 @@ end
 -- in an activity queue.
 function M.release(call, ok)
   local engine = call.engine
-  if call.timer then engine:cancel(call.timer); call.timer = false end
-  if call.hb_timer then engine:cancel(call.hb_timer); call.hb_timer = false end
-  if call.poll_timer then engine:cancel(call.poll_timer); call.poll_timer = false end
+  if call.timer then engine:_cancel(call.timer); call.timer = false end
+  if call.hb_timer then engine:_cancel(call.hb_timer); call.hb_timer = false end
+  if call.poll_timer then engine:_cancel(call.poll_timer); call.poll_timer = false end
   if call.token then engine.tokens[call.token] = nil end
   if call.end_hook then
     call.frame.exec:forget_end(call.end_hook)

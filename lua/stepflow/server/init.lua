@@ -169,7 +169,7 @@ end
 
 -- Every request starts here (from the loop's ready queue).
 local function handle(self, req)
-  local id = self.engine:uuid()
+  local id = self.engine:_uuid()
   local method, path = req:method(), req:target()
   if method == "POST" and path == "/" then return api(self, req, id) end
   for _, route in ipairs(self.routes) do

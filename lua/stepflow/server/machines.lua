@@ -174,7 +174,7 @@ function Machines:update(rec, p)
   end
   rec.sm.role_arn = rec.roleArn
   rec.updateDate = self.engine.loop:now()
-  if changed then rec.revisionId = self.engine:uuid() end
+  if changed then rec.revisionId = self.engine:_uuid() end
   save(self, rec)
   return rec
 end

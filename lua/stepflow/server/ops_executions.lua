@@ -53,7 +53,7 @@ end
 -- run), version_arn, alias_arn, type, test_case} and the input value, or
 -- nil and the error.
 local function start_args(server, input)
-  local arn, case = server.engine:mock_test_case(input.stateMachineArn)
+  local arn, case = server.engine:_mock_test_case(input.stateMachineArn)
   local rec, v, alias = sm_ops.resolve(server, arn)
   if not rec then return nil, v, alias end
   if rec.status == "DELETING" then return sm_ops.deleting(rec.arn) end
@@ -93,7 +93,7 @@ function ops.StartExecution(server, input, call)
   end
   local out = { executionArn = exec.arn, startDate = date(exec.start_ms) }
   -- a 200 means its ExecutionStarted is committed
-  engine:when_durable(exec, function() call:reply(out) end)
+  engine:_when_durable(exec, function() call:reply(out) end)
   return call:later()
 end
 

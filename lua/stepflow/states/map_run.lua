@@ -47,8 +47,8 @@ end
 -- the Label (or a UUID), then a UUID.
 local function names(exec, label)
   local engine = exec.engine
-  local id = engine:uuid()
-  local run_label = label or engine:uuid()
+  local id = engine:_uuid()
+  local run_label = label or engine:_uuid()
   local arn = "arn:aws:states:" .. engine.region .. ":" .. engine.account .. ":mapRun:" ..
     exec.machine.name .. "/" .. run_label .. ":" .. id
   return arn, id, run_label
@@ -165,7 +165,7 @@ function MapRun:launch(i, input)
       if not running then
         -- not resumed yet (recover() skipped it?): resume it here
         local events = store:history(arn)
-        running = events and engine:resume_record(rec, events)
+        running = events and engine:_resume_record(rec, events)
       end
       if running then
         if running.finished then

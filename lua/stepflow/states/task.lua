@@ -81,7 +81,7 @@ local function token_for(engine, frame, task)
     local ev = replay.peek(exec.replay, frame)
     if ev and ev.type == task.events.scheduled and ev.x and ev.x.token then return ev.x.token end
   end
-  return engine:new_task_token(exec.arn)
+  return engine:_new_task_token(exec.arn)
 end
 
 function M.compile(c, st, def, where)

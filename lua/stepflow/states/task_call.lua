@@ -281,8 +281,8 @@ end
 
 function Call:arm_heartbeat()
   local engine = self.engine
-  if self.hb_timer then engine:cancel(self.hb_timer) end
-  self.hb_timer = engine:after(self.heartbeat_s * 1000, self.frame, function()
+  if self.hb_timer then engine:_cancel(self.hb_timer) end
+  self.hb_timer = engine:_after(self.heartbeat_s * 1000, self.frame, function()
     self.hb_timer = false
     self:finish(false, errors.new(errors.HeartbeatTimeout))
   end)
@@ -436,7 +436,7 @@ function Call:wait()
   -- an activity's timeout and heartbeat count once a worker takes it
   if self.queued then return "block" end
   if self.timeout_s and not self.timer then
-    self.timer = engine:after(self.timeout_s * 1000, frame, function()
+    self.timer = engine:_after(self.timeout_s * 1000, frame, function()
       self.timer = false
       self:finish(false, errors.new(errors.Timeout))
     end)
@@ -478,7 +478,7 @@ function Call:schedule()
   -- A durable call's target runs once its Scheduled and Started events
   -- are committed: a restart then knows it may have run.
   if exec.durable then
-    engine:when_durable(exec, function()
+    engine:_when_durable(exec, function()
       if exec.finished or self.settled then return end
       local step, out, to = self:run_handler()
       if step ~= "block" then self:resume_frame(step, out, to) end

@@ -76,7 +76,7 @@ function M.compile(c, st, def, where)
     local engine = frame.exec.engine
     local delay = at - engine.loop:now()
     if delay <= 0 then return "next", finish(frame, raw, v), st.next_state end
-    engine:after(delay, frame, function()
+    engine:_after(delay, frame, function()
       execution.continue(frame, finish, frame, raw, v)
     end)
     return "block"

@@ -58,7 +58,7 @@ end
 -- a machine of its own, as AWS names them.
 local function frame_of(engine, d, req, input, vars, ctx)
   local now = engine.loop:now()
-  local sm_name, exec_name = engine:uuid(), engine:uuid()
+  local sm_name, exec_name = engine:_uuid(), engine:_uuid()
   local prefix = "arn:aws:states:" .. engine.region .. ":" .. engine.account .. ":express:" .. sm_name .. ":"
   local sm = { name = sm_name, type = "EXPRESS", max_ms = M.LIMIT_MS, role_arn = req.role_arn,
     arn = "arn:aws:states:" .. engine.region .. ":" .. engine.account .. ":stateMachine:" .. sm_name,
@@ -68,8 +68,8 @@ local function frame_of(engine, d, req, input, vars, ctx)
   -- request and response are noted, and a tested Wait does not wait (its
   -- timer fires at once).
   local on = setmetatable({
-    http_client = function()
-      local real = engine:http_client()
+    _http_client = function()
+      local real = engine:_http_client()
       return { request = function(_, r, resume)
         noted.http_request = r
         return real:request(r, function(res)
@@ -80,7 +80,7 @@ local function frame_of(engine, d, req, input, vars, ctx)
     end,
   }, { __index = engine })
   if d.def.Type == "Wait" then
-    on.after = function(self, _, frame, fn) return engine.after(self, 0, frame, fn) end
+    on._after = function(self, _, frame, fn) return engine._after(self, 0, frame, fn) end
   end
   local exec = lifecycle.new(on, sm, exec_name, input, now)
   exec.arn = prefix .. exec_name
