@@ -81,11 +81,13 @@ commands:
       AWS_SECRET_ACCESS_KEY are set.
   serve [--host 127.0.0.1] [--port 8083] [--store FILE] [--handlers FILE]...
         [--region R] [--account A] [--credentials FILE] [--mock-config FILE]
-        [--connections FILE] [--poll-timeout SECONDS]
+        [--connections FILE] [--poll-timeout SECONDS] [--allow-missing-handlers]
       Serves the AWS Step Functions API over HTTP (AWS CLI and SDKs with
       --endpoint-url http://127.0.0.1:8083) until SIGINT or SIGTERM. With
       --store, state machines, activities and executions survive a restart
-      and RUNNING executions resume; without it everything is in memory.
+      and RUNNING executions resume (refused, as with resume, when their
+      Tasks need handlers that are not loaded); without it everything is
+      in memory.
       --credentials FILE (lines "ACCESS_KEY_ID SECRET", or the AWS CLI's
       credentials file) turns on SigV4 verification. --mock-config FILE
       (or SFN_MOCK_CONFIG): StartExecution on ARN#TestCase runs that test
@@ -135,17 +137,6 @@ local function load_handlers(files)
   return registry
 end
 
--- Before an engine resumes the RUNNING executions of store `s`: nil when
--- it may (every handler they need is loaded, or --allow-missing-handlers),
--- else 2 after saying which executions need what.
-local function refuse_missing_handlers(s, registry, opts)
-  if opts["allow-missing-handlers"] then return nil end
-  local list = needs.running(s, registry)
-  if #list == 0 then return nil end
-  needs.report(list, opts.store)
-  return 2
-end
-
 -- Opens the store and makes the engine of run, start and resume. Returns
 -- the engine and its store (nil without --store), or nil and an exit
 -- status after saying why. A store another engine runs is opened as a
@@ -166,7 +157,7 @@ local function make_engine(opts, registry, client_if_locked)
       return engine, engine.store
     end
     if opts.resumes then
-      local code = refuse_missing_handlers(s, registry, opts)
+      local code = needs.refuse(s, registry, opts.store, opts["allow-missing-handlers"])
       if code then
         s:close()
         return nil, code

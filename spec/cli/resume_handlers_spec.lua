@@ -1,5 +1,5 @@
--- `stepflow resume` (and `run --store`, which resumes the store's open
--- executions too) without the handlers that RUNNING executions need:
+-- `stepflow resume` (and `run --store` and `serve --store`, which resume
+-- the store's open executions too) without the handlers that RUNNING executions need:
 -- refuses to start (exit 2) naming the executions, states and handlers,
 -- and leaves the store as it was; --allow-missing-handlers resumes anyway.
 local json = require("stepflow.json")
@@ -60,6 +60,13 @@ describe("stepflow resume without the handlers RUNNING executions need", functio
     assert.equal("", out)
     assert.equal(2, rc)
     assert.matches("2 RUNNING executions in " .. db .. " need handlers", err, 1, true)
+    assert.same(before, state_of_store())
+    -- and so does serve --store, which resumes them at start (before it listens)
+    rc, out, err = h.sh("timeout 10 " .. sf .. " serve --port 0 --store " .. db .. " --handlers " .. handlers)
+    assert.is_true(h.clean_refusal(rc, out, err), err)
+    assert.equal(2, rc)
+    assert.matches("2 RUNNING executions in " .. db .. " need handlers", err, 1, true)
+    assert.matches("or resume anyway with --allow-missing-handlers", err, 1, true)
     assert.same(before, state_of_store())
   end)
 

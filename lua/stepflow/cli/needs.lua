@@ -78,4 +78,16 @@ function M.report(needs, path)
     "or resume anyway with --allow-missing-handlers.\n")
 end
 
+--- Before an engine resumes the RUNNING executions of store `s` (resume,
+-- run --store, serve --store): nil when it may (every handler they need
+-- is in `registry`, or `allow`), else 2 after saying which executions need
+-- what (store_name names the store).
+function M.refuse(s, registry, store_name, allow)
+  if allow then return nil end
+  local list = M.running(s, registry)
+  if #list == 0 then return nil end
+  M.report(list, store_name)
+  return 2
+end
+
 return M

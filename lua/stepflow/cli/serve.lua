@@ -9,7 +9,7 @@ local M = {}
 
 M.USAGE = "usage: stepflow serve [--host 127.0.0.1] [--port 8083] [--store FILE] [--handlers FILE]... "
   .. "[--region R] [--account A] [--credentials FILE] [--mock-config FILE] [--connections FILE] "
-  .. "[--poll-timeout SECONDS]"
+  .. "[--poll-timeout SECONDS] [--allow-missing-handlers]"
 
 -- How long a stop waits for the answers in flight before it closes them.
 local DRAIN_MS = 5000
@@ -58,7 +58,8 @@ end
 function M.serve(argv)
   local pos, opts = common.parse_args(argv, 2, { host = "value", port = "value", store = "value",
     handlers = "list", region = "value", account = "value", credentials = "value",
-    ["mock-config"] = "value", connections = "value", ["poll-timeout"] = "value" })
+    ["mock-config"] = "value", connections = "value", ["poll-timeout"] = "value",
+    ["allow-missing-handlers"] = "flag" })
   if not pos then return usage_error(opts) end
   if #pos ~= 0 then return usage_error(M.USAGE) end
   local host = opts.host or "127.0.0.1"
@@ -103,6 +104,12 @@ function M.serve(argv)
   if opts.store then
     s = common.open_store(opts.store)
     if not s then return 1 end
+    -- resumed without their handlers, their Tasks would fail for good
+    local code = require("stepflow.cli.needs").refuse(s, registry, opts.store, opts["allow-missing-handlers"])
+    if code then
+      s:close()
+      return code
+    end
   else
     s = assert(require("stepflow.store").open(":memory:"))
   end
