@@ -155,6 +155,17 @@ describe("the HTTP Task", function()
     assert.equal("Events.ConnectionResource.ResourceNotFound", exec.error)
   end)
 
+  it("needs Authentication.ConnectionArn, as AWS does, and says so", function()
+    for _, auth in ipairs({ json.null, { ConnectionArn = 7 }, "x" }) do
+      local params = { ApiEndpoint = srv.url .. "/echo", Method = "GET", Authentication = auth }
+      if auth == json.null then params.Authentication = nil end
+      local exec = run(task(params))
+      assert.equal("States.Runtime", exec.error)
+      assert.matches("The HTTP Task needs Authentication.ConnectionArn (a connection: engine:use_connections "
+        .. "or --connections FILE), got Authentication " .. json.encode(auth), exec.cause, 1, true)
+    end
+  end)
+
   it("refuses headers AWS does not let a definition set, and bad parameters", function()
     local exec = run(task({ ApiEndpoint = srv.url .. "/echo", Method = "GET", Authentication = { ConnectionArn = CONN },
       Headers = { Authorization = "x" } }))

@@ -298,8 +298,13 @@ M.invoke = {
   call = function(params, ctx)
     local engine = ctx.engine
     local conn
-    local auth = type(params) == "table" and params.Authentication
-    local arn = type(auth) == "table" and auth.ConnectionArn
+    local auth = type(params) == "table" and params.Authentication or nil
+    local arn = type(auth) == "table" and auth.ConnectionArn or nil
+    if is_object(params) and type(arn) ~= "string" then
+      -- AWS requires a connection on every HTTP Task
+      error(runtime("The HTTP Task needs Authentication.ConnectionArn (a connection: engine:use_connections " ..
+        "or --connections FILE), got Authentication " .. json.encode(auth == nil and json.null or auth)), 0)
+    end
     if arn ~= nil then
       local connections = engine.connections
       conn = connections and connections:find(arn)
