@@ -47,6 +47,12 @@ describe("stepflow.server activities", function()
       for i = 1, 51 do tags[i] = { key = "k" .. i, value = "v" } end
       local _, code = api.err("CreateActivity", { name = "tagged", tags = tags })
       assert.equal("TooManyTags", code)
+      local status, body = api.call("CreateActivity", { name = "tagged", tags = tags })
+      assert.same({ 400, "TooManyTags", ACT .. "tagged" }, { status, body.__type, body.resourceName })
+      -- a key given twice is one tag
+      tags[51] = { key = "k1", value = "again" }
+      api.ok("CreateActivity", { name = "tagged", tags = tags })
+      api.ok("DeleteActivity", { activityArn = ACT .. "tagged" })
       _, code = api.err("CreateActivity", { name = "kms", encryptionConfiguration = { type = "CUSTOMER_MANAGED_KMS_KEY" } })
       assert.equal("InvalidEncryptionConfiguration", code)
       _, code = api.err("CreateActivity", { name = string.rep("n", 81) })

@@ -64,8 +64,16 @@ function ops.CreateActivity(server, input, call)
   ok, code, message = check_encryption(input.encryptionConfiguration)
   if not ok then return nil, code, message end
   local arn = "arn:aws:states:" .. server.region .. ":" .. server.account .. ":activity:" .. input.name
-  if input.tags and #input.tags > MAX_TAGS then
-    return nil, "TooManyTags", "Too many tags: a resource can have at most " .. MAX_TAGS
+  if input.tags then
+    -- a key given twice is one tag, as for CreateStateMachine and TagResource
+    local seen, n = {}, 0
+    for _, t in ipairs(input.tags) do
+      if not seen[t.key] then seen[t.key], n = true, n + 1 end
+    end
+    if n > MAX_TAGS then
+      return nil, "TooManyTags", "Too many tags: '" .. arn .. "' would have " .. n .. " tags; a resource has "
+        .. "at most " .. MAX_TAGS, { resourceName = arn }
+    end
   end
   local rec = server.activities:get(arn)
   if rec then
