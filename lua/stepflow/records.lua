@@ -8,6 +8,7 @@ local errors = require("stepflow.errors")
 local lifecycle = require("stepflow.lifecycle")
 local durable = require("stepflow.durable")
 local history = require("stepflow.history")
+local map_run = require("stepflow.states.map_run")
 
 local M = {}
 
@@ -230,25 +231,51 @@ function Engine:redrive_execution(arn)
   return exec
 end
 
---- A Map Run (a Distributed Map's visit) as AWS's DescribeMapRun
--- describes it, or nil. (Map Runs are kept in memory: those of a past
--- process are gone.)
-function Engine:describe_map_run(arn)
+-- A run this engine runs (nil when another engine of a shared store
+-- has taken its execution over).
+local function live_run(self, arn)
   local run = self.map_runs[arn]
-  return run and run:describe()
+  if run and not run.exec.lost then return run end
+  return nil
+end
+
+-- The description of an ended run kept in the store (map_run.keep), or nil.
+local function kept_run(self, arn)
+  local text = self.store and self.store:get_resource(map_run.RUN_KIND, arn)
+  return text and json.decode(text) or nil
+end
+
+--- A Map Run (a Distributed Map's visit) as AWS's DescribeMapRun
+-- describes it, or nil: a running one from memory, an ended one of a
+-- durable execution from the store (also after a restart).
+function Engine:describe_map_run(arn)
+  local run = live_run(self, arn)
+  if run then return run:describe() end
+  local d = kept_run(self, arn)
+  if d then d.stateMachineArn = nil end
+  return d
 end
 
 --- The Map Runs an execution started, oldest first: AWS's ListMapRuns
 -- items {executionArn, mapRunArn, stateMachineArn, startDate, stopDate}.
 function Engine:list_map_runs(execution_arn)
-  local out = {}
+  local out, seen = {}, {}
   for arn, run in pairs(self.map_runs) do
-    if run.execution_arn == execution_arn then
+    if run.execution_arn == execution_arn and not run.exec.lost then
+      seen[arn] = true
       -- (AWS names the run's own machine, Parent/Label, whose executions
       -- its children are)
       out[#out + 1] = { executionArn = execution_arn, mapRunArn = arn,
         stateMachineArn = run.exec.machine.arn .. "/" .. run.label, startDate = run.start_ms,
         stopDate = run.stop_ms }
+    end
+  end
+  local text = self.store and self.store:get_resource(map_run.RUNS_KIND, execution_arn)
+  for _, arn in ipairs(text and json.decode(text) or {}) do
+    local d = not seen[arn] and kept_run(self, arn)
+    if d then
+      out[#out + 1] = { executionArn = execution_arn, mapRunArn = arn, stateMachineArn = d.stateMachineArn,
+        startDate = d.startDate, stopDate = d.stopDate }
     end
   end
   table.sort(out, function(a, b) return a.startDate < b.startDate end)
@@ -259,8 +286,13 @@ end
 -- (UpdateMapRun): changes {max_concurrency, tolerated_failure_count,
 -- tolerated_failure_percentage}. Returns true, or nil, code, message.
 function Engine:update_map_run(arn, changes)
-  local run = self.map_runs[arn]
-  if not run then return nil, "ResourceNotFound", "Map Run " .. tostring(arn) .. " does not exist" end
+  local run = live_run(self, arn)
+  if not run then
+    if kept_run(self, arn) then
+      return nil, "ValidationException", "Map Run " .. arn .. " is not running (CANNOT_UPDATE_COMPLETED_MAP_RUN)"
+    end
+    return nil, "ResourceNotFound", "Map Run " .. tostring(arn) .. " does not exist"
+  end
   return run:update(changes or {})
 end
 

@@ -104,6 +104,34 @@ describe("Distributed Map", function()
     assert.equal(1, run.tolerated_count)
   end)
 
+  it("keeps an ended run of a durable execution in the store: described and listed after a restart", function()
+    local path = os.tmpname()
+    os.remove(path)
+    path = path .. ".db"
+    local engine = assert(stepflow.new({ virtual_time = true, handlers = work({ 3 }), store = path }))
+    local sm = assert(engine:create_state_machine(dmap({ ToleratedFailureCount = 1, MaxConcurrency = 2,
+      Label = "Items" }), { name = "Kept" }))
+    local exec = engine:start_execution(sm, json.array({ 1, 2, 3, 4, 5 }))
+    engine:run()
+    assert.equal("SUCCEEDED", exec.status, exec.cause)
+    local runs = engine:list_map_runs(exec.arn)
+    assert.equal(1, #runs)
+    local arn = runs[1].mapRunArn
+    local before = engine:describe_map_run(arn)
+    assert.is_nil(next(engine.map_runs))  -- ended: in the store, not in memory
+    engine:close()
+    local again = assert(stepflow.new({ store = path }))
+    assert.same(before, again:describe_map_run(arn))
+    assert.equal("SUCCEEDED", before.status)
+    assert.equal(4, before.executionCounts.succeeded)
+    assert.same(runs, again:list_map_runs(exec.arn))
+    assert.equal(sm.arn .. "/Items", runs[1].stateMachineArn)
+    assert.equal("ValidationException", select(2, again:update_map_run(arn, { max_concurrency = 3 })))
+    assert.is_nil(again:describe_map_run(arn .. "0"))
+    again:close()
+    for _, suffix in ipairs({ "", "-wal", "-shm", ".lock" }) do os.remove(path .. suffix) end
+  end)
+
   describe("tolerated failures", function()
     it("fails the run with States.ExceedToleratedFailureThreshold at the first failure by default", function()
       local status, err, exec = h.run(dmap(), json.array({ 1, 2, 3 }), work({ 2 }))

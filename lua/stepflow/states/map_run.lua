@@ -351,8 +351,10 @@ function MapRun:conclude(ok, err)
   if exec.finished then
     -- the parent ended first (stopped, timed out): the run is aborted
     self.status = "ABORTED"
+    self:keep()
     return
   end
+  self:keep()
   if ok then
     record(exec, frame, "MapRunSucceeded", exec.sink and {})
   else
@@ -383,6 +385,40 @@ function MapRun:describe()
     itemCounts = counts_of(self.item_counts), executionCounts = counts_of(self.counts),
     redriveCount = self.redrive_count, redriveDate = self.redrive_ms,
   }
+end
+
+M.RUN_KIND, M.RUNS_KIND = "map_run", "map_runs"
+
+--- An ended run of a durable execution is kept in the store, in the
+-- group of its last event (DescribeMapRun and ListMapRuns read it there
+-- after a restart, and on every engine of a shared store), and leaves
+-- the engine's memory. A run whose execution this engine lost (a shared
+-- store gave it to another) is the new owner's to keep.
+function MapRun:keep()
+  local exec = self.exec
+  local engine = exec.engine
+  if exec.lost or not (exec.durable and engine.store) then return end
+  local store = engine.store
+  local d = self:describe()
+  d.stateMachineArn = exec.machine.arn .. "/" .. self.label
+  local ok, err = store:put_resource(M.RUN_KIND, self.arn, json.encode(d))
+  if ok then
+    local text = store:get_resource(M.RUNS_KIND, exec.arn)
+    local list = text and json.decode(text) or {}
+    local listed = false
+    for _, a in ipairs(list) do listed = listed or a == self.arn end
+    if not listed then
+      list[#list + 1] = self.arn
+      ok, err = store:put_resource(M.RUNS_KIND, exec.arn, json.encode(json.array(list)))
+    end
+  end
+  if not ok then
+    -- the store fails the engine's next commit as well; the run stays
+    -- described from memory meanwhile
+    io.stderr:write("stepflow: could not keep Map Run ", self.arn, ": ", tostring(err), "\n")
+    return
+  end
+  if engine.map_runs[self.arn] == self then engine.map_runs[self.arn] = nil end
 end
 
 --- Changes a running run's MaxConcurrency and tolerance (UpdateMapRun).
