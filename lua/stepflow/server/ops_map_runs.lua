@@ -1,6 +1,6 @@
 --- Map Runs (a Distributed Map's visits): DescribeMapRun, ListMapRuns,
--- UpdateMapRun, over the engine's Map Runs (kept in memory: those of a
--- past process are gone); and ListExecutions with a mapRunArn, which
+-- UpdateMapRun, over the engine's Map Runs (running ones in memory, ended
+-- ones of durable executions in the store); and ListExecutions with a mapRunArn, which
 -- lists a run's child executions from the store: a Map Run
 -- `arn:...:mapRun:Parent/Label:ID` runs its children as executions named
 -- `ID-<index>` of the state machine `Parent/Label`
