@@ -135,6 +135,7 @@ build = {
     ["stepflow.dmap.validate"] = "lua/stepflow/dmap/validate.lua",
     ["stepflow.store_pg"] = "lua/stepflow/store_pg.lua",
     ["stepflow.store_pg_sql"] = "lua/stepflow/store_pg_sql.lua",
+    ["stepflow.store_pg_leases"] = "lua/stepflow/store_pg_leases.lua",
     ["stepflow.store_pg_tasks"] = "lua/stepflow/store_pg_tasks.lua",
     ["stepflow.lease"] = "lua/stepflow/lease.lua",
     ["stepflow.server"] = "lua/stepflow/server/init.lua",
