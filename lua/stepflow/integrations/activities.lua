@@ -80,6 +80,7 @@ local function hand_out(call, worker_name)
   call.taken = true
   local exec = call.frame.exec
   call:event(call.task.events.started, exec.sink and { workerName = worker_name })
+  call:note_start()
   -- TimeoutSeconds and HeartbeatSeconds count from here, as on AWS
   call:wait()
   return { taskToken = call.token, input = json.encode(call.effective == nil and json.null

@@ -217,6 +217,7 @@ function M.wait_for_worker(call)
     local started = replay.outcome(rp, frame, { [task.events.started] = true })
     if started then
       frame.last_event, frame.last_ts = started.id, started.timestamp
+      call:note_start()
       local rec = replay.outcome(rp, frame, task.outcome_types)
       if rec then return call:replayed_outcome(rec) end
       call.taken = true

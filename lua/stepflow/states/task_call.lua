@@ -106,6 +106,14 @@ function Call:event(etype, extra, x)
   return record(exec, frame, etype, self:details(extra), x)
 end
 
+--- Notes when the call started, once its Started event is recorded (or
+-- replayed after a restart: its recorded time): TimeoutSeconds counts
+-- from there. Executions without events count from when the call waits.
+function Call:note_start()
+  local exec = self.frame.exec
+  if exec.sink or exec.replay then self.started_ms = self.frame.last_ts or nil end
+end
+
 -- Resumes the frame with the step an ended call gives it.
 function Call:resume_frame(kind, x, nxt)
   if kind then execution.resume(self.frame, kind, x, nxt) end
@@ -380,6 +388,7 @@ function Call:start()
   local task = self.task
   local started = task.events.started
   local id = self:event(started, task.activity and exec.sink and { workerName = "stepflow" } or nil)
+  self:note_start()
   if exec.replay then
     local upto = exec.recorded_upto or 0
     local rp = exec.replay
@@ -396,6 +405,7 @@ function Call:start()
         return nil
       end
       id = self:event(started)
+      self:note_start()
     end
   end
   return nil
@@ -436,7 +446,11 @@ function Call:wait()
   -- an activity's timeout and heartbeat count once a worker takes it
   if self.queued then return "block" end
   if self.timeout_s and not self.timer then
-    self.timer = engine:_after(self.timeout_s * 1000, frame, function()
+    -- counted from the call's Started event: after a restart, the time
+    -- it already waited is not given again
+    local ms = self.timeout_s * 1000
+    if self.started_ms then ms = self.started_ms + ms - engine.loop:now() end
+    self.timer = engine:_after(ms, frame, function()
       self.timer = false
       self:finish(false, errors.new(errors.Timeout))
     end)
