@@ -1,14 +1,16 @@
 -- fuzz/lua/fuzz.lua: the Lua-level fuzzer. It makes random (and
 -- corpus-grown) JSONata expressions, intrinsic calls, ASL definitions and
--- execution inputs, runs them, and fails on any outcome that is not a
--- clean error value: an error that is not a JSONata error table, a
--- stepflow.errors value or a `nil, message`; a validator that raises
+-- execution inputs, and requests to every operation of the API server
+-- (shaped by the service model), runs them, and fails on any outcome that
+-- is not a clean error value: an error that is not a JSONata error table,
+-- a stepflow.errors value or a `nil, message`; a validator that raises
 -- instead of listing problems; an execution that does not end SUCCEEDED
--- with JSON output or FAILED with an error name and a cause; a message or
+-- with JSON output or FAILED with an error name and a cause; an API
+-- answer with a 5xx status, or an operation that raised; a message or
 -- cause holding a Lua file:line or a table address.
 --
 --   lua5.4 fuzz/lua/fuzz.lua [--seconds N] [--seed N] [--cases N]
---                            [--only jsonata|intrinsics|asl] [-v]
+--                            [--only jsonata|intrinsics|asl|api] [-v]
 --
 -- Each case has a seed; `--seed S --cases 1 --only KIND -v` makes it again.
 -- Findings that match fuzz/lua/known.lua (owned elsewhere, being fixed)
@@ -39,7 +41,7 @@ do
     elseif a == "-v" then opts.verbose = true
     else
       io.stderr:write("usage: fuzz.lua [--seconds N] [--seed N] [--cases N] "
-        .. "[--only jsonata|intrinsics|asl] [-v]\n")
+        .. "[--only jsonata|intrinsics|asl|api] [-v]\n")
       os.exit(2)
     end
     i = i + 1
@@ -226,6 +228,96 @@ function targets.asl()
   engine:close()
 end
 
+-- The API server the api target sends its requests to: one per run, in
+-- this process, on its own loop (GetActivityTask answers at once).
+local api_server
+local answered = {}  -- the server's answers: status -> count
+
+local function api_started()
+  if api_server then return api_server end
+  local engine = stepflow.new({ store = ":memory:", handlers = handlers() })
+  local logged = {}
+  local server = assert(engine:serve({ port = 0, poll_timeout = 0,
+    log = function(line) logged[#logged + 1] = line end }))
+  local _, port = server:address()
+  api_server = { engine = engine, server = server, port = port, logged = logged }
+  return api_server
+end
+
+-- Sends one request and turns the server's loop until the answer is
+-- complete (the connection closes) or 2 s have passed (an operation that
+-- waits, such as a StartSyncExecution of a long Wait). Returns the status
+-- (nil: no answer in time) and the answer's text.
+local function api_request(s, op, body)
+  local socket = require("socket")
+  local c = assert(socket.tcp())
+  c:settimeout(0)
+  c:connect("127.0.0.1", s.port)
+  local data = "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: AWSStepFunctions." .. op
+    .. "\r\nContent-Type: application/x-amz-json-1.0\r\nConnection: close\r\nContent-Length: " .. #body
+    .. "\r\n\r\n" .. body
+  local sent, got, deadline = 0, {}, socket.gettime() + 2
+  while socket.gettime() < deadline do
+    s.engine.loop:step()
+    if sent < #data then
+      local n, err, partial = c:send(data, sent + 1)
+      sent = n or partial or sent
+      if err and err ~= "timeout" then break end
+    end
+    local chunk, err, partial = c:receive(8192)
+    chunk = chunk or partial
+    if chunk and chunk ~= "" then got[#got + 1] = chunk end
+    if err == "closed" then break end
+    socket.select({ c }, nil, 0.001)
+  end
+  c:close()
+  local text = table.concat(got)
+  return tonumber(text:match("^HTTP/1%.1 (%d+)")), text
+end
+
+-- What the server holds before the first case, so that the ARNs the
+-- generator gives (gen.lua's API_STRINGS) name things that exist.
+local API_SETUP = {
+  { "CreateStateMachine", { name = "flow", roleArn = "arn:aws:iam::123456789012:role/r", definition =
+    '{"StartAt":"P","States":{"P":{"Type":"Pass","Next":"W"},"W":{"Type":"Wait","Seconds":3600,"End":true}}}' } },
+  { "PublishStateMachineVersion", { stateMachineArn = "arn:aws:states:us-east-1:123456789012:stateMachine:flow" } },
+  { "CreateStateMachineAlias", { name = "prod", routingConfiguration = json.array({ { weight = 100,
+    stateMachineVersionArn = "arn:aws:states:us-east-1:123456789012:stateMachine:flow:1" } }) } },
+  { "StartExecution", { stateMachineArn = "arn:aws:states:us-east-1:123456789012:stateMachine:flow", name = "e1" } },
+  { "CreateActivity", { name = "act" } },
+}
+
+function targets.api()
+  local fresh = not api_server
+  local s = api_started()
+  if fresh then
+    for _, r in ipairs(API_SETUP) do
+      local status, text = api_request(s, r[1], json.encode(r[2]))
+      if status ~= 200 then error("fuzz.lua: setting up the API server: " .. r[1] .. " answered " .. text) end
+    end
+  end
+  local model = require("stepflow.server.model")
+  local ops = {}
+  for name in pairs(model.operations) do ops[#ops + 1] = name end
+  table.sort(ops)
+  local op = gen.pick(ops)
+  local input = gen.api_input(model.shapes, model.operations[op].input)
+  local body = json.encode(input)
+  local case = { operation = op, input = input }
+  current = case
+  local before = #s.logged
+  local status, text = api_request(s, op, body)
+  local k = status and tostring(status) or "none in 2 s"
+  answered[k] = (answered[k] or 0) + 1
+  if #s.logged > before then finding("api", op .. " failed in the server", s.logged[#s.logged], case) end
+  if status and status >= 500 then finding("api", op .. " answered " .. status, text, case) end
+  if status then
+    local answer = text:match("\r\n\r\n(.*)$") or ""
+    local why = unclean(answer)
+    if why then finding("api", op .. " answered with " .. why, answer, case) end
+  end
+end
+
 ---------------------------------------------------------------- driver
 
 -- A case as JSON, or as Lua source when it holds what JSON cannot.
@@ -247,7 +339,7 @@ local function show(case)
   return ok and text or lua_source(case, "")
 end
 
-local kinds = { "jsonata", "intrinsics", "asl" }
+local kinds = { "jsonata", "intrinsics", "asl", "api" }
 if opts.only then
   if not targets[opts.only] then
     io.stderr:write("fuzz.lua: unknown target " .. opts.only .. "\n")
@@ -258,9 +350,11 @@ end
 
 local seen, findings, known_seen = {}, {}, {}
 local counts, n = {}, 0
-local deadline = os.clock() + opts.seconds
+-- (wall time: the api target mostly waits for its server)
+local now = require("socket").gettime
+local deadline = now() + opts.seconds
 local seed = opts.seed
-while (opts.cases and n < opts.cases) or (not opts.cases and os.clock() < deadline) do
+while (opts.cases and n < opts.cases) or (not opts.cases and now() < deadline) do
   local kind = kinds[n % #kinds + 1]
   n = n + 1
   seed = seed + 1
@@ -293,7 +387,10 @@ end
 local outcomes = {}
 for status, count in pairs(ran) do outcomes[#outcomes + 1] = status .. " " .. count end
 table.sort(outcomes)
-print(string.format("fuzz.lua: %d cases (%s; executions run: %s), %d findings", n,
+local statuses = {}
+for status, count in pairs(answered) do statuses[#statuses + 1] = status .. " " .. count end
+table.sort(statuses)
+print(string.format("fuzz.lua: %d cases (%s; executions run: %s; API answers: %s), %d findings", n,
   table.concat(parts, ", "), #outcomes > 0 and table.concat(outcomes, ", ") or "none",
-  #findings))
+  #statuses > 0 and table.concat(statuses, ", ") or "none", #findings))
 os.exit(#findings > 0 and 1 or 0)

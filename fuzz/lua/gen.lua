@@ -360,4 +360,59 @@ function M.definition()
   return def
 end
 
+---------------------------------------------------------------- API requests
+
+-- Strings an API member may be given: names, ARNs of every kind (known
+-- to the server or not), definitions, JSON texts and junk.
+local API_STRINGS = { "a", "flow", "", "x y", ("n"):rep(81), "é",
+  "arn:aws:states:us-east-1:123456789012:stateMachine:flow",
+  "arn:aws:states:us-east-1:123456789012:stateMachine:flow:1",
+  "arn:aws:states:us-east-1:123456789012:stateMachine:flow:prod",
+  "arn:aws:states:us-east-1:123456789012:execution:flow:e1",
+  "arn:aws:states:us-east-1:123456789012:express:flow:e1:x",
+  "arn:aws:states:us-east-1:123456789012:activity:act",
+  "arn:aws:states:us-east-1:123456789012:mapRun:flow/l:1",
+  "arn:aws:states:us-east-1:123456789012:nope:x", "arn:aws:iam::123456789012:role/r", "arn:",
+  '{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}', "{}", "[]", "1", '{"a":', "null",
+  "AAAA", "eyJ9", "Pass", "P", "TRACE", "DEBUG" }
+
+--- A random input for the API shape `name` of `shapes` (the server's
+-- model): mostly of the right types and sizes, sometimes anything, so
+-- both the model's checks and the operations behind them are reached.
+function M.api_input(shapes, name, depth)
+  depth = depth or 0
+  if chance(0.02) or depth > 5 then return M.value(3) end
+  local shape = shapes[name]
+  local kind = shape[1]
+  if kind == "structure" then
+    local t, required = {}, {}
+    for _, r in ipairs(shape.required or {}) do required[r] = true end
+    for _, m in ipairs(shape.members or {}) do
+      if chance(required[m[1]] and 0.95 or 0.5) then
+        local v = M.api_input(shapes, m[2], depth + 1)
+        if m[2] == "Definition" and chance(0.5) then v = json.encode(M.definition()) end
+        t[m[1]] = v
+      end
+    end
+    return t
+  elseif kind == "list" then
+    local t = json.array({})
+    for i = 1, rnd(0, 3) do t[i] = M.api_input(shapes, shape.member, depth + 1) end
+    return t
+  elseif kind == "map" then
+    return { k = M.api_input(shapes, shape.value, depth + 1) }
+  elseif kind == "string" then
+    if shape.enum and chance(0.8) then return pick(shape.enum) end
+    if chance(0.2) then return M.input_text() end
+    return pick(API_STRINGS)
+  elseif kind == "integer" or kind == "long" then
+    return pick({ 0, 1, 2, -1, 1000, 1001, 2 ^ 31, math.maxinteger })
+  elseif kind == "float" or kind == "double" then
+    return pick({ 0, 0.5, 100, 100.5, -1 })
+  elseif kind == "boolean" then
+    return chance(0.5)
+  end
+  return M.value(3)
+end
+
 return M

@@ -93,6 +93,20 @@ describe("stepflow.server protocol", function()
       { api.err("ListStateMachines", { maxResults = "5" }) })
   end)
 
+  it("takes a member given as null for an absent one, and refuses a null list element", function()
+    local null = json.null
+    assert.same({ stateMachines = {} }, api.ok("ListStateMachines", { nextToken = null, maxResults = null }))
+    assert.same({ activities = {} }, api.ok("ListActivities", { maxResults = null, nextToken = null }))
+    create(api, "n", PASS, { type = null, tags = null, loggingConfiguration = null })
+    assert.equal("STANDARD", api.ok("DescribeStateMachine", { stateMachineArn = SM .. "n" }).type)
+    assert.same({ 400, "ValidationException", "1 validation error detected: Value null at 'roleArn' failed to "
+      .. "satisfy constraint: Member must not be null" },
+      { api.err("CreateStateMachine", { name = "m", definition = PASS, roleArn = null }) })
+    assert.same({ 400, "ValidationException", "1 validation error detected: Value null at 'tags.1.member' failed "
+      .. "to satisfy constraint: Member must not be null" },
+      { api.err("TagResource", { resourceArn = SM .. "n", tags = json.array({ null }) }) })
+  end)
+
   it("checks the model's constraints, every one, with AWS's wording", function()
     assert.same({ 400, "ValidationException", "2 validation errors detected: Value at 'definition' failed to "
       .. "satisfy constraint: Member must have length greater than or equal to 1; Value null at 'roleArn' "

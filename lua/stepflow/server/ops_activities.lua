@@ -4,15 +4,13 @@
 -- the engine's activity queues.
 local json = require("stepflow.json")
 local common = require("stepflow.server.common")
+local tags = require("stepflow.server.ops_tags")
 
 local M = {}
 
 local date = common.date
 local ops = {}
 M.operations = ops
-
--- AWS's limit on the tags of a resource.
-local MAX_TAGS = 50
 
 local function does_not_exist(arn)
   return nil, "ActivityDoesNotExist", "Activity Does Not Exist: '" .. arn .. "'"
@@ -64,17 +62,8 @@ function ops.CreateActivity(server, input, call)
   ok, code, message = check_encryption(input.encryptionConfiguration)
   if not ok then return nil, code, message end
   local arn = "arn:aws:states:" .. server.region .. ":" .. server.account .. ":activity:" .. input.name
-  if input.tags then
-    -- a key given twice is one tag, as for CreateStateMachine and TagResource
-    local seen, n = {}, 0
-    for _, t in ipairs(input.tags) do
-      if not seen[t.key] then seen[t.key], n = true, n + 1 end
-    end
-    if n > MAX_TAGS then
-      return nil, "TooManyTags", "Too many tags: '" .. arn .. "' would have " .. n .. " tags; a resource has "
-        .. "at most " .. MAX_TAGS, { resourceName = arn }
-    end
-  end
+  local tcode, tmessage, textra = tags.check_new(arn, input.tags)
+  if tcode then return nil, tcode, tmessage, textra end
   local rec = server.activities:get(arn)
   if rec then
     -- AWS: idempotent on the name (other tags are ignored), but the

@@ -101,16 +101,8 @@ function ops.CreateStateMachine(server, input, call)
     return nil, "ValidationException", "Version description can only be set when publish is true"
   end
   local arn = "arn:aws:states:" .. server.region .. ":" .. server.account .. ":stateMachine:" .. input.name
-  if input.tags then
-    local seen, n = {}, 0
-    for _, t in ipairs(input.tags) do
-      if not seen[t.key] then seen[t.key], n = true, n + 1 end
-    end
-    if n > tags.MAX_TAGS then
-      return nil, "TooManyTags", "Too many tags: '" .. arn .. "' would have " .. n .. " tags; a resource has "
-        .. "at most " .. tags.MAX_TAGS, { resourceName = arn }
-    end
-  end
+  local tcode, tmessage, textra = tags.check_new(arn, input.tags)
+  if tcode then return nil, tcode, tmessage, textra end
   local rec = server.machines:get(arn)
   local stype = input.type or "STANDARD"
   if rec and rec.status == "DELETING" then return M.deleting(arn) end

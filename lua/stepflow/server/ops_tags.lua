@@ -102,6 +102,36 @@ local function add(server, backend, handle, arn, tags)
   return true
 end
 
+-- A ValidationException for tags without a key (the model leaves the
+-- member optional; a tag is nothing without it), or nil.
+local function keyless(tags)
+  for i, t in ipairs(tags or {}) do
+    if t.key == nil then
+      return "ValidationException", "1 validation error detected: Value null at 'tags." .. i
+        .. ".member.key' failed to satisfy constraint: Member must not be null"
+    end
+  end
+  return nil
+end
+
+--- Checks the tags a new resource `arn` is created with
+-- (CreateStateMachine, CreateActivity): nil when they may be added, else
+-- AWS's code, message and extra (a key given twice is one tag).
+function M.check_new(arn, tags)
+  if not tags then return nil end
+  local code, message = keyless(tags)
+  if code then return code, message end
+  local seen, n = {}, 0
+  for _, t in ipairs(tags) do
+    if not seen[t.key] then seen[t.key], n = true, n + 1 end
+  end
+  if n > M.MAX_TAGS then
+    return "TooManyTags", "Too many tags: '" .. arn .. "' would have " .. n .. " tags; a resource has at most "
+      .. M.MAX_TAGS, { resourceName = arn }
+  end
+  return nil
+end
+
 --- Adds tags to the state machine `arn` (CreateStateMachine's, checked
 -- already). Returns true, or nil, "TooManyTags", message, extra.
 function M.add(server, arn, tags)
@@ -123,6 +153,8 @@ function ops.TagResource(server, input, call)
   local backend, handle, message, extra = taggable(server, input.resourceArn)
   if not backend then return nil, handle, message, extra end
   local ok, code
+  code, message = keyless(input.tags)
+  if code then return nil, code, message end
   ok, code, message, extra = add(server, backend, handle, input.resourceArn, input.tags)
   if not ok then return nil, code, message, extra end
   return call:reply_after_commit({})

@@ -5,7 +5,9 @@
 -- ranges, enums, patterns) a ValidationException worded as AWS words it:
 --   1 validation error detected: Value 'x' at 'name' failed to satisfy
 --   constraint: Member must have length less than or equal to 80
--- Unknown members are ignored, as AWS ignores them.
+-- Unknown members are ignored, as AWS ignores them; a member given as
+-- null is absent (removed from the input), a null list element is a
+-- ValidationException.
 local json = require("stepflow.json")
 
 local M = {}
@@ -93,6 +95,8 @@ check = function(shapes, name, v, path, problems)
       local mv = v[mname]
       local mpath = path == "" and mname or (path .. "." .. mname)
       if mv == nil or mv == null then
+        -- a null member is an absent one (the operations never see null)
+        v[mname] = nil
         if req[mname] then problem(problems, shapes[mshape], nil, mpath, "Member must not be null") end
       else
         local err = check(shapes, mshape, mv, mpath, problems)
@@ -105,8 +109,11 @@ check = function(shapes, name, v, path, problems)
     end
     check_length(shape, v, path, problems, #v)
     for i = 1, #v do
-      if v[i] ~= null then
-        local err = check(shapes, shape.member, v[i], path .. "." .. i .. ".member", problems)
+      local mpath = path .. "." .. i .. ".member"
+      if v[i] == null then
+        problem(problems, shapes[shape.member], nil, mpath, "Member must not be null")
+      else
+        local err = check(shapes, shape.member, v[i], mpath, problems)
         if err then return err end
       end
     end
@@ -114,12 +121,18 @@ check = function(shapes, name, v, path, problems)
     if t ~= "table" or (next(v) ~= nil and is_array(v)) then
       return "Expected a map at '" .. path .. "'"
     end
+    local nulls
     for k, mv in pairs(v) do
-      if mv ~= null then
+      if mv == null then
+        nulls = nulls or {}
+        nulls[#nulls + 1] = k
+      else
         local err = check(shapes, shape.value, mv, path .. "." .. tostring(k), problems)
         if err then return err end
       end
     end
+    -- (a null value is an absent entry)
+    for _, k in ipairs(nulls or {}) do v[k] = nil end
   elseif kind == "string" then
     if t ~= "string" then
       return format("%s can not be converted to a String at '%s'", found(v), path)
