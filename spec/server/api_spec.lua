@@ -105,6 +105,14 @@ describe("stepflow.server protocol", function()
     assert.same({ 400, "ValidationException", "1 validation error detected: Value null at 'tags.1.member' failed "
       .. "to satisfy constraint: Member must not be null" },
       { api.err("TagResource", { resourceArn = SM .. "n", tags = json.array({ null }) }) })
+    -- a tag without its key
+    local keyless = "1 validation error detected: Value null at 'tags.2.member.key' failed to satisfy constraint: "
+      .. "Member must not be null"
+    local tags = { { key = "a", value = "1" }, { value = "2" } }
+    assert.same({ 400, "ValidationException", keyless }, { api.err("TagResource", { resourceArn = SM .. "n", tags = tags }) })
+    assert.same({ 400, "ValidationException", keyless }, { api.err("CreateStateMachine", { name = "t", definition = PASS,
+      roleArn = ROLE, tags = tags }) })
+    assert.same({ 400, "ValidationException", keyless }, { api.err("CreateActivity", { name = "t", tags = tags }) })
   end)
 
   it("checks the model's constraints, every one, with AWS's wording", function()
