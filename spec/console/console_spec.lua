@@ -245,6 +245,22 @@ describe("stepflow.server.console", function()
       local _, _, only = s.console("tasks", { executionArn = b })
       assert.equal(1, #only.tasks)
       assert.equal(b, only.tasks[1].executionArn)
+      -- asked again (the page asks every 2 s), it reads only the events
+      -- past those it has read
+      local history, reads = s.engine.history, {}
+      s.engine.history = function(engine, arn, opts)
+        local page = history(engine, arn, opts)
+        reads[#reads + 1] = { after = opts and opts.after, n = #page }
+        return page
+      end
+      local _, _, again = s.console("tasks", {})
+      s.engine.history = nil
+      assert.same(out.tasks, again.tasks)
+      assert.equal(2, #reads)
+      for _, r in ipairs(reads) do
+        assert.is_true(r.after > 1)
+        assert.equal(0, r.n)
+      end
     end)
 
     it("drops a task once its token is answered", function()

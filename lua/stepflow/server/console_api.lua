@@ -118,6 +118,21 @@ function ops.graph(console, input)
   return out
 end
 
+-- The AWS-shaped history of a running execution: read once, then only
+-- the events past the last one read (the Tasks page asks every 2 s).
+local function history_of(console, arn)
+  local seen = console.task_histories:get(arn)
+  if not seen then seen = console.task_histories:put(arn, { events = {}, last = nil }) end
+  local page, err = console.server.engine:history(arn, { after = seen.last })
+  if not page then return nil, err end
+  local events = seen.events
+  for _, e in ipairs(page) do
+    events[#events + 1] = e
+    seen.last = e.id
+  end
+  return events
+end
+
 --- tasks {executionArn}: the tasks waiting for a task token or for an
 -- activity worker, in one execution or in every running one (oldest
 -- wait first): {tasks = {{kind = "callback" | "activity", executionArn,
@@ -144,7 +159,7 @@ function ops.tasks(console, input)
     if #waiting > 0 then
       local live = {}
       for _, w in ipairs(waiting) do live[w.token] = true end
-      local events, err = engine:history(rec.arn)
+      local events, err = history_of(console, rec.arn)
       if not events then return nil, "InternalFailure", tostring(err) end
       for _, t in ipairs(tasks.waiting(events, function(s) return live[s] == true end)) do
         t.executionArn, t.stateMachineArn, t.executionName = rec.arn, rec.sm_arn, rec.name
@@ -164,7 +179,7 @@ end
 --- The state of the console's operations for a server.
 function M.new(server)
   local cache = require("stepflow.util.cache")
-  return { server = server, layouts = cache.new(32), histories = cache.new(64) }
+  return { server = server, layouts = cache.new(32), histories = cache.new(64), task_histories = cache.new(64) }
 end
 
 return M
