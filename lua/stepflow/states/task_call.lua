@@ -165,6 +165,11 @@ local function bad_result(task, result, limit)
   local bad
   if rt == "number" then
     if result ~= result or result == huge or result == -huge then bad = not_json(result) end
+  elseif rt == "table" then
+    -- one walk answers both questions for the usual result: JSON, and
+    -- within the limit
+    if size_within(result, limit or MAX_BOUND) then return nil end
+    bad = not_json(result)
   elseif rt ~= "string" and rt ~= "boolean" then
     bad = not_json(result, limit)
   end
