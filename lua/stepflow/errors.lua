@@ -69,12 +69,14 @@ function M.from(v)
   return M.new("States.TaskFailed", describe(v))
 end
 
+local json  -- stepflow.json, loaded at the first check (every state output is checked)
+
 --- Raises States.DataLimitExceeded when a state's result is over the
 -- engine's payload limit, as AWS words it for the state (or the Resource)
 -- `name`. `limit` false: no limit.
 function M.check_size(value, limit, name)
   if not limit then return end
-  local json = require("stepflow.json")
+  json = json or require("stepflow.json")
   if json.size_within(value, limit) then return end
   local ok, text = pcall(json.encode, value)
   if ok and #text <= limit then return end
