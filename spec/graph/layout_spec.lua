@@ -17,7 +17,7 @@ end
 
 local function examples()
   local list = {}
-  local p = assert(io.popen("ls examples/*/definition.asl.json"))
+  local p = assert(io.popen("ls examples/*/*.asl.json"))
   for line in p:lines() do list[#list + 1] = line end
   p:close()
   return list
