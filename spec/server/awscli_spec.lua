@@ -7,7 +7,9 @@ local serve = require("server.serve_process")
 
 local AWS = "/usr/bin/aws"
 
-describe("stepflow serve with the AWS CLI", function()
+-- (#full: make test-full and CI run it; the SDK specs cover the same
+-- operations in the default run)
+describe("stepflow serve with the AWS CLI #full", function()
   local proc, dir
 
   setup(function()

@@ -4,24 +4,12 @@
 -- StartSyncExecution with and without the sync- host prefix, SigV4
 -- verification, a SIGKILL with StartExecution calls in flight that
 -- loses nothing acknowledged, an activity worker, and (api_operations.mjs)
--- versions, aliases, tags, redrives, Map Runs, TestState and validation.
-local json = require("stepflow.json")
+-- versions, aliases, tags, redrives, Map Runs, TestState and validation
+-- (the same on a PostgreSQL store: sdk_pg_spec).
 local serve = require("server.serve_process")
 
-local SCRIPT = "spec/server/sdk/operations.mjs"
-
-local function node_script(script, ...)
-  local args = table.concat({ ... }, " ")
-  local p = assert(io.popen("env -u LD_PRELOAD node " .. script .. " " .. args .. " 2>&1"))
-  local out = p:read("a")
-  p:close()
-  local last = out:match("([^\n]*)\n?$")
-  local ok, report = pcall(json.decode, last)
-  assert(ok and type(report) == "table", "node " .. args .. " printed: " .. out)
-  return report
-end
-
-local function node(...) return node_script(SCRIPT, ...) end
+local sdk = require("server.sdk_helper")
+local node, node_script, more = sdk.node, sdk.node_script, sdk.more
 
 describe("stepflow serve with the AWS SDK for JavaScript", function()
   local store, creds, proc, signed
@@ -65,35 +53,6 @@ describe("stepflow serve with the AWS SDK for JavaScript", function()
     assert.same({}, report.failures)
     assert.is_true(report.checks >= 20)
     assert.equal(0, code)
-  end)
-
-  -- The operations of api_operations.mjs against a server on `store`.
-  local function more(store_arg)
-    local marker = os.tmpname()
-    os.remove(marker)
-    local p = serve.start("--store " .. store_arg .. " --handlers spec/server/sdk/handlers.lua")
-    local pipe = assert(io.popen("env -u LD_PRELOAD node spec/server/sdk/api_operations.mjs " .. p.port .. " "
-      .. marker .. " 2>&1"))
-    local out = pipe:read("a")
-    pipe:close()
-    local _, code = p:stop("TERM")
-    os.remove(marker)
-    local ok, report = pcall(json.decode, out:match("([^\n]*)\n?$"))
-    assert(ok and type(report) == "table", "node printed: " .. out)
-    assert.same({}, report.failures)
-    assert.is_true(report.checks >= 35)
-    assert.equal(0, code)
-  end
-
-  it("serves them on a PostgreSQL store too", function()
-    local pg_helper = require("pg_helper")
-    if not pg_helper.url() then return pending(pg_helper.MISSING) end
-    local pg = serve.start("--store '" .. pg_helper.reset() .. "'")
-    local report = node("all", pg.port)
-    local _, code = pg:stop("TERM")
-    assert.same({}, report.failures)
-    assert.equal(0, code)
-    more("'" .. pg_helper.reset() .. "'")
   end)
 
   it("serves versions, aliases, tags, redrives, Map Runs, TestState and validation as the SDK expects", function()
