@@ -54,10 +54,10 @@ if arg[1] == "--run" then
   engine:run()
   local dt = os.clock() - t0
   assert(exec.status == "SUCCEEDED", tostring(exec.error) .. ": " .. tostring(exec.cause))
-  local _, run = next(engine.map_runs)
+  -- (DescribeMapRun's execution counts: batches of 100 items)
+  local run = engine:describe_map_run(engine:list_map_runs(exec.arn)[1].mapRunArn)
   engine:close()
-  -- (the run's counts are of child executions: batches of 100 items)
-  print(string.format("%d %.3f %.1f", run.counts.total, dt, peak_rss_mb()))
+  print(string.format("%d %.3f %.1f", run.executionCounts.total, dt, peak_rss_mb()))
   os.exit(0)
 end
 
