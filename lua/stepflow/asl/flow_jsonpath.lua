@@ -85,8 +85,10 @@ function M.compile_common(c, st, def, where)
   if result_path then
     if not selector and not assign and output_identity and result_path == dataflow.replace then
       st.finish = function(_, _, result) return result end
+      st.finish_is_result = true  -- (compile's output limit need not call it)
     elseif not selector and not assign and output_identity then
       st.finish = function(_, raw, result) return result_path(raw, result) end
+      st.finish_result_path = result_path  -- (compile's output limit calls it itself)
     else
       st.finish = function(frame, raw, result)
         if selector then
