@@ -464,57 +464,50 @@ describe("durable executions", function()
       again:close()
     end)
 
+    -- The time from a waiting task's Started event to its TimedOut event
+    -- when the engine that started it stopped (`crash`: it runs the
+    -- execution up to then) and another recovered it 0.3 s later.
+    local function timed_out_after_restart(handlers, def, crash, started_type, timed_out_type)
+      local engine = engine_on(path, handlers, true)
+      local sm = assert(engine:create_state_machine(def, { name = "waits" }))
+      local exec = assert(engine:start_execution(sm, {}, { name = "w" }))
+      crash(engine)
+      engine:close()
+      require("socket").sleep(0.3)  -- the process was down a while
+      local again = engine_on(path, handlers)
+      assert.equal(1, again:recover())
+      again:run()
+      assert.equal("States.Timeout", again.store:get_execution(exec.arn).error)
+      local started, timed_out
+      for _, e in ipairs(again:history(exec.arn)) do
+        local ms = math.floor(timestamp.parse(e.timestamp) * 1000 + 0.5)
+        if e.type == started_type then started = ms end
+        if e.type == timed_out_type then timed_out = ms end
+      end
+      again:close()
+      return timed_out - started
+    end
+
     it("counts a waiting task's TimeoutSeconds from its recorded start, not again from the restart", function()
       local def = { StartAt = "T", States = { T = { Type = "Task", TimeoutSeconds = 60, End = true,
         Resource = "arn:aws:states:::lambda:invoke.waitForTaskToken",
         Parameters = { FunctionName = "notify", ["Payload.$"] = "$$.Task.Token" } } } }
-      local notify = { notify = function() return {} end }
-      local engine = engine_on(path, notify, true)
-      local sm = assert(engine:create_state_machine(def, { name = "callback" }))
-      local exec = assert(engine:start_execution(sm, {}, { name = "cb1" }))
-      for _ = 1, 6 do engine.loop:step() end
-      engine:close()
-      require("socket").sleep(0.3)  -- the process was down a while
-      local again = engine_on(path, notify)
-      assert.equal(1, again:recover())
-      again:run()
-      assert.equal("States.Timeout", again.store:get_execution(exec.arn).error)
-      local started, timed_out
-      for _, e in ipairs(again:history(exec.arn)) do
-        local ms = math.floor(timestamp.parse(e.timestamp) * 1000 + 0.5)
-        if e.type == "TaskStarted" then started = ms end
-        if e.type == "TaskTimedOut" then timed_out = ms end
-      end
+      local waited = timed_out_after_restart({ notify = function() return {} end }, def, function(engine)
+        for _ = 1, 6 do engine.loop:step() end
+      end, "TaskStarted", "TaskTimedOut")
       -- (re-armed at the restart for 60 s, it would end 60.3 s after the start)
-      assert.is_true(timed_out - started >= 60000 and timed_out - started < 60200,
-        tostring(timed_out - started))
-      again:close()
+      assert.is_true(waited >= 60000 and waited < 60200, tostring(waited))
     end)
 
     it("counts an activity task's TimeoutSeconds from the worker's recorded start", function()
       local act = "arn:aws:states:us-east-1:123456789012:activity:review"
-      local engine = engine_on(path, nil, true)
-      local sm = assert(engine:create_state_machine({ StartAt = "T", States = { T = { Type = "Task",
-        Resource = act, TimeoutSeconds = 60, End = true } } }, { name = "activity" }))
-      local exec = assert(engine:start_execution(sm, {}, { name = "a1" }))
-      for _ = 1, 4 do engine.loop:step() end
-      assert.is_string(assert(engine:get_activity_task(act, "w1")).taskToken)
-      for _ = 1, 4 do engine.loop:step() end
-      engine:close()
-      require("socket").sleep(0.3)
-      local again = engine_on(path)
-      assert.equal(1, again:recover())
-      again:run()
-      assert.equal("States.Timeout", again.store:get_execution(exec.arn).error)
-      local started, timed_out
-      for _, e in ipairs(again:history(exec.arn)) do
-        local ms = math.floor(timestamp.parse(e.timestamp) * 1000 + 0.5)
-        if e.type == "ActivityStarted" then started = ms end
-        if e.type == "ActivityTimedOut" then timed_out = ms end
-      end
-      assert.is_true(timed_out - started >= 60000 and timed_out - started < 60200,
-        tostring(timed_out - started))
-      again:close()
+      local def = { StartAt = "T", States = { T = { Type = "Task", Resource = act, TimeoutSeconds = 60, End = true } } }
+      local waited = timed_out_after_restart(nil, def, function(engine)
+        for _ = 1, 4 do engine.loop:step() end
+        assert.is_string(assert(engine:get_activity_task(act, "w1")).taskToken)
+        for _ = 1, 4 do engine.loop:step() end
+      end, "ActivityStarted", "ActivityTimedOut")
+      assert.is_true(waited >= 60000 and waited < 60200, tostring(waited))
     end)
 
     it("re-arms the execution timeout from the recorded start", function()

@@ -51,19 +51,13 @@ end
 -- limit, as AWS fails any state whose output is.
 local function limit_output(st)
   local finish, name = st.finish, st.name
-  if st.finish_is_result then
-    -- the output is the result: one call less on every transition
-    st.finish = function(frame, _, result)
-      local limit = frame.exec.engine.payload_limit
-      if limit then errors.check_size(result, limit, name) end
-      return result
-    end
-    return
-  end
   local result_path = st.finish_result_path
-  if result_path then
+  if st.finish_is_result or result_path then
+    -- the output is the result, or the result put in the input by the
+    -- ResultPath: without the call to finish, on every transition
     st.finish = function(frame, raw, result)
-      local out = result_path(raw, result)
+      local out = result
+      if result_path then out = result_path(raw, result) end
       local limit = frame.exec.engine.payload_limit
       if limit then errors.check_size(out, limit, name) end
       return out
