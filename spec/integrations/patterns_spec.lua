@@ -229,6 +229,22 @@ describe("stepflow.integrations (Lua integrations)", function()
         resource = "sendMessage.waitForTaskToken" }, sub)
     end)
 
+    it("ends a lambda:invoke that waits for its token with the token's output as given, not an invoke result",
+      function()
+        local token
+        local engine = stepflow.new({ virtual_time = true, history = true, handlers = {
+          notify = function(payload) token = payload.token; return { accepted = true } end } })
+        local sm = assert(engine:create_state_machine(machine("arn:aws:states:::lambda:invoke.waitForTaskToken",
+          { Parameters = { FunctionName = "notify", Payload = { ["token.$"] = "$$.Task.Token" } } })))
+        local exec = engine:start_execution(sm, {})
+        engine:run()
+        assert.equal("RUNNING", exec.status)
+        assert(engine:send_task_success(token, { approved = true }))
+        engine:run()
+        assert.same({ "SUCCEEDED", { approved = true } }, { exec.status, exec.output })
+        assert.same({ approved = true }, events_of(exec, "TaskSucceeded")[1].details.output)
+      end)
+
     it("fails with SendTaskFailure's error and times out without it", function()
       local engine = stepflow.new({ virtual_time = true, history = true })
       local sent, sqs = queue()

@@ -306,6 +306,9 @@ function Call:complete(ok, value)
   if ok then
     local bad = not_json(value == nil and null or value, self.engine.payload_limit)
     if bad then return nil, "InvalidOutput: the output is not JSON: " .. bad, { code = "InvalidOutput" } end
+    -- the answer is the task's result as given: a lambda:invoke that
+    -- waited for its token does not wrap it in an invoke result, as AWS
+    self.raw_result = true
   end
   self:finish(ok, value)
   return true
