@@ -50,6 +50,22 @@ function Proc:call(op, body)
   return json.decode(table.concat(out)), status
 end
 
+--- One console operation (POST /console/api/NAME): the decoded answer and
+-- the HTTP status.
+function Proc:console(name, body)
+  local http = require("socket.http")
+  local ltn12 = require("ltn12")
+  local json = require("stepflow.json")
+  local text = json.encode(body or {})
+  local out = {}
+  local _, status = http.request({
+    url = "http://127.0.0.1:" .. self.port .. "/console/api/" .. name, method = "POST",
+    headers = { ["Content-Type"] = "application/json", ["Content-Length"] = #text },
+    source = ltn12.source.string(text), sink = ltn12.sink.table(out),
+  })
+  return json.decode(table.concat(out)), status
+end
+
 --- A fresh store path (removed with its side files by `remove`).
 function M.temp_store()
   local p = os.tmpname()

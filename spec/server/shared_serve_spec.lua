@@ -1,8 +1,9 @@
 -- Two `stepflow serve` processes on one PostgreSQL database, as behind one
 -- address (docs/STORE.md, "Task tokens and activity tasks"): a worker
 -- polling either gets the activity tasks of executions the other runs, a
--- token handed out by either is answered through the other, and what one
--- records the other reads.
+-- token handed out by either is answered through the other, what one
+-- records the other reads, and the console of either lists (and answers)
+-- the callback tasks of the other's executions.
 local json = require("stepflow.json")
 local pg_helper = require("pg_helper")
 local serve = require("server.serve_process")
@@ -27,8 +28,16 @@ describe("two stepflow serve processes on one PostgreSQL database", function()
     procs = {}
   end)
 
+  local handlers = os.tmpname()
+  do
+    local f = assert(io.open(handlers, "w"))
+    f:write("return { notify = function() return {} end }\n")
+    f:close()
+  end
+  teardown(function() os.remove(handlers) end)
+
   local function start(url)
-    local p = serve.start("--store '" .. url .. "' --poll-timeout 10")
+    local p = serve.start("--store '" .. url .. "' --poll-timeout 10 --handlers " .. handlers)
     procs[#procs + 1] = p
     return p
   end
@@ -77,6 +86,27 @@ describe("two stepflow serve processes on one PostgreSQL database", function()
     end
     local body, status = b:call("SendTaskFailure", { taskToken = "nope" })
     assert.same({ 400, "InvalidToken" }, { status, body.__type })
+    -- a callback task a runs is listed by b's console, and approved there
+    local cb = ok(a, "CreateStateMachine", { name = "callback", roleArn = ROLE, definition = json.encode({
+      StartAt = "Ask", States = { Ask = { Type = "Task", End = true,
+        Resource = "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        Parameters = { FunctionName = "notify", ["Payload.$"] = "$$.Task.Token" } } } }) }).stateMachineArn
+    local ask = ok(a, "StartExecution", { stateMachineArn = cb, input = "{}" }).executionArn
+    local listed
+    for _ = 1, 500 do
+      listed = b:console("tasks", {}).tasks
+      if #listed > 0 then break end
+    end
+    assert.equal(1, #listed)
+    assert.same({ "callback", ask, "Ask" }, { listed[1].kind, listed[1].executionArn, listed[1].stateName })
+    assert.is_string(listed[1].taskToken)
+    assert.same({}, ok(b, "SendTaskSuccess", { taskToken = listed[1].taskToken, output = '"approved"' }))
+    for _ = 1, 500 do
+      d = ok(b, "DescribeExecution", { executionArn = ask })
+      if d.status ~= "RUNNING" then break end
+    end
+    assert.same({ "SUCCEEDED", '"approved"' }, { d.status, d.output })
+    assert.same({}, b:console("tasks", {}).tasks)
     for _, p in ipairs({ a, b }) do
       local _, code = p:stop("TERM")
       assert.equal(0, code)

@@ -19,6 +19,7 @@ local status = require("stepflow.graph.status")
 local common = require("stepflow.server.common")
 local sm_ops = require("stepflow.server.ops_state_machines")
 local tasks = require("stepflow.server.console_tasks")
+local tokens = require("stepflow.integrations.tokens")
 
 local M = {}
 
@@ -151,17 +152,26 @@ function ops.tasks(console, input)
     list, err = engine:list_executions({ status = "RUNNING" })
     if not list then return nil, "InternalFailure", tostring(err) end
   end
+  local shared = engine.durability and engine.durability.shared
   local out = {}
   for _, rec in ipairs(list) do
     -- the engine's waiting tasks say which tokens wait; the history what
-    -- each task is (its state, input, times, worker)
+    -- each task is (its state, input, times, worker). An execution that
+    -- another engine of a shared store runs: its history alone (a token
+    -- names its execution), answered through the database.
+    local live
     local waiting = engine:waiting_tasks(rec.arn)
     if #waiting > 0 then
-      local live = {}
-      for _, w in ipairs(waiting) do live[w.token] = true end
+      local set = {}
+      for _, w in ipairs(waiting) do set[w.token] = true end
+      live = function(s) return set[s] == true end
+    elseif shared and not engine.executions[rec.arn] then
+      live = function(s) return tokens.execution_of(s) == rec.arn end
+    end
+    if live then
       local events, err = history_of(console, rec.arn)
       if not events then return nil, "InternalFailure", tostring(err) end
-      for _, t in ipairs(tasks.waiting(events, function(s) return live[s] == true end)) do
+      for _, t in ipairs(tasks.waiting(events, live)) do
         t.executionArn, t.stateMachineArn, t.executionName = rec.arn, rec.sm_arn, rec.name
         t.scheduledDate = timestamp.parse(t.scheduledDate)
         t.startedDate = t.startedDate and timestamp.parse(t.startedDate)
