@@ -59,6 +59,32 @@ static int pushfail (lua_State *L, stepflow_store *st, int rc) {
   return 3;
 }
 
+/* Pushes what a read of one text found: the text, nil when there is
+** none, or nil, msg, kind on a failure. Ends the read. */
+static int pushtext (lua_State *L, stepflow_store *st, int rc,
+                     const char *text, size_t len) {
+  if (rc == STEPFLOW_STORE_NOTFOUND) {
+    lua_pushnil(L);
+    return 1;
+  }
+  if (rc != STEPFLOW_STORE_OK) return pushfail(L, st, rc);
+  lua_pushlstring(L, text, len);
+  stepflow_store_end(st);
+  return 1;
+}
+
+/* Pushes what a change of one row did: true, false when the row was not
+** there (or not in a state to change), or nil, msg, kind on a failure. */
+static int pushdone (lua_State *L, stepflow_store *st, int rc) {
+  if (rc == STEPFLOW_STORE_NOTFOUND) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  if (rc != STEPFLOW_STORE_OK) return pushfail(L, st, rc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 static const char *optstr (lua_State *L, int i, size_t *len) {
   if (lua_isnoneornil(L, i)) {
     *len = 0;
@@ -209,28 +235,14 @@ static int l_get_def (lua_State *L) {
   size_t len;
   int rc = stepflow_store_get_definition(st, luaL_checkstring(L, 2),
                                          luaL_checkinteger(L, 3), &def, &len);
-  if (rc == STEPFLOW_STORE_NOTFOUND) {
-    lua_pushnil(L);
-    return 1;
-  }
-  if (rc != STEPFLOW_STORE_OK) return pushfail(L, st, rc);
-  lua_pushlstring(L, def, len);
-  stepflow_store_end(st);
-  return 1;
+  return pushtext(L, st, rc, def, len);
 }
 
 /* store:delete_state_machine(arn) -> true | false | nil, msg, kind
 ** [-0, +1|3, m] */
 static int l_del_sm (lua_State *L) {
   stepflow_store *st = checkstore(L);
-  int rc = stepflow_store_delete_sm(st, luaL_checkstring(L, 2));
-  if (rc == STEPFLOW_STORE_NOTFOUND) {
-    lua_pushboolean(L, 0);
-    return 1;
-  }
-  if (rc != STEPFLOW_STORE_OK) return pushfail(L, st, rc);
-  lua_pushboolean(L, 1);
-  return 1;
+  return pushdone(L, st, stepflow_store_delete_sm(st, luaL_checkstring(L, 2)));
 }
 
 /* store:get_state_machine(arn) -> record | nil[, msg]  [-0, +1|2, m] */
@@ -306,13 +318,7 @@ static int l_finish_exec (lua_State *L) {
   r.cause = optstr(L, 6, &r.cause_len);
   r.stopped = luaL_checkinteger(L, 7);
   rc = stepflow_store_finish_exec(st, key, &r);
-  if (rc == STEPFLOW_STORE_NOTFOUND) {
-    lua_pushboolean(L, 0);
-    return 1;
-  }
-  if (rc != STEPFLOW_STORE_OK) return pushfail(L, st, rc);
-  lua_pushboolean(L, 1);
-  return 1;
+  return pushdone(L, st, rc);
 }
 
 /* store:redrive_execution(key, date)
@@ -321,14 +327,7 @@ static int l_finish_exec (lua_State *L) {
 static int l_redrive_exec (lua_State *L) {
   stepflow_store *st = checkstore(L);
   lua_Integer key = luaL_checkinteger(L, 2);
-  int rc = stepflow_store_redrive_exec(st, key, luaL_checkinteger(L, 3));
-  if (rc == STEPFLOW_STORE_NOTFOUND) {
-    lua_pushboolean(L, 0);
-    return 1;
-  }
-  if (rc != STEPFLOW_STORE_OK) return pushfail(L, st, rc);
-  lua_pushboolean(L, 1);
-  return 1;
+  return pushdone(L, st, stepflow_store_redrive_exec(st, key, luaL_checkinteger(L, 3)));
 }
 
 static int push_exec_result (lua_State *L, stepflow_store *st, int rc,
@@ -517,28 +516,14 @@ static int l_get_res (lua_State *L) {
   size_t len;
   int rc = stepflow_store_get_resource(st, luaL_checkstring(L, 2),
                                        luaL_checkstring(L, 3), &data, &len);
-  if (rc == STEPFLOW_STORE_NOTFOUND) {
-    lua_pushnil(L);
-    return 1;
-  }
-  if (rc != STEPFLOW_STORE_OK) return pushfail(L, st, rc);
-  lua_pushlstring(L, data, len);
-  stepflow_store_end(st);
-  return 1;
+  return pushtext(L, st, rc, data, len);
 }
 
 /* store:delete_resource(kind, arn) -> true | false | nil, msg, kind */
 static int l_del_res (lua_State *L) {
   stepflow_store *st = checkstore(L);
-  int rc = stepflow_store_delete_resource(st, luaL_checkstring(L, 2),
-                                          luaL_checkstring(L, 3));
-  if (rc == STEPFLOW_STORE_NOTFOUND) {
-    lua_pushboolean(L, 0);
-    return 1;
-  }
-  if (rc != STEPFLOW_STORE_OK) return pushfail(L, st, rc);
-  lua_pushboolean(L, 1);
-  return 1;
+  return pushdone(L, st, stepflow_store_delete_resource(st, luaL_checkstring(L, 2),
+                                                         luaL_checkstring(L, 3)));
 }
 
 /* store:resources(kind) -> {{arn=, data=}...} | nil, msg, kind */

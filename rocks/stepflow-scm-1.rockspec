@@ -134,6 +134,7 @@ build = {
     ["stepflow.dmap.writer"] = "lua/stepflow/dmap/writer.lua",
     ["stepflow.dmap.validate"] = "lua/stepflow/dmap/validate.lua",
     ["stepflow.store_pg"] = "lua/stepflow/store_pg.lua",
+    ["stepflow.store_checks"] = "lua/stepflow/store_checks.lua",
     ["stepflow.store_pg_sql"] = "lua/stepflow/store_pg_sql.lua",
     ["stepflow.store_pg_leases"] = "lua/stepflow/store_pg_leases.lua",
     ["stepflow.store_pg_tasks"] = "lua/stepflow/store_pg_tasks.lua",

@@ -71,4 +71,16 @@ function M.event_types(exec)
   return out
 end
 
+--- A fresh store file path (nothing there yet); `remove_store` removes it
+-- with SQLite's side files.
+function M.temp_store()
+  local path = os.tmpname()
+  os.remove(path)
+  return path .. ".db"
+end
+
+function M.remove_store(path)
+  for _, suffix in ipairs({ "", "-wal", "-shm", ".lock" }) do os.remove(path .. suffix) end
+end
+
 return M

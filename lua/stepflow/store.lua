@@ -12,36 +12,13 @@ local M = {}
 --- Schema version this build writes and reads.
 M.VERSION = core.VERSION
 
-local STATUSES = {
-  RUNNING = true, SUCCEEDED = true, FAILED = true, TIMED_OUT = true,
-  ABORTED = true,
-}
+local checks = require("stepflow.store_checks")
+local STATUSES, check_string, check_ms, check_table = checks.STATUSES, checks.string, checks.ms, checks.table
 local TYPES = { STANDARD = true, EXPRESS = true }
 
 local Store = {}
 Store.__index = Store
 Store.__name = "stepflow.Store"
-
-local function check_string(fname, field, v, optional)
-  if v == nil and optional then return end
-  if type(v) ~= "string" then
-    error("stepflow.store." .. fname .. ": " .. field .. " must be a string",
-      3)
-  end
-end
-
-local function check_ms(fname, field, v)
-  if math_type(v) ~= "integer" then
-    error("stepflow.store." .. fname .. ": " .. field
-      .. " must be an integer (ms since the epoch)", 3)
-  end
-end
-
-local function check_table(fname, t)
-  if type(t) ~= "table" then
-    error("stepflow.store." .. fname .. ": expects a table", 3)
-  end
-end
 
 -- Records leave the store without the internal key; RUNNING ones feed the
 -- ARN -> key cache that append() and finish_execution() use.
@@ -238,19 +215,7 @@ end
 --   `sm_arn`
 function Store:list_executions(filter)
   filter = filter or {}
-  check_table("list_executions", filter)
-  if filter.status ~= nil and not STATUSES[filter.status] then
-    error("stepflow.store.list_executions: unknown status "
-      .. tostring(filter.status), 2)
-  end
-  check_string("list_executions", "sm_arn", filter.sm_arn, true)
-  if filter.limit ~= nil and math_type(filter.limit) ~= "integer" then
-    error("stepflow.store.list_executions: limit must be an integer", 2)
-  end
-  check_string("list_executions", "qualified", filter.qualified, true)
-  if (filter.qualified ~= nil or filter.redriven ~= nil) and filter.sm_arn == nil then
-    error("stepflow.store.list_executions: qualified and redriven need sm_arn", 2)
-  end
+  checks.list_filter(filter)
   local list, err, kind = self._core:list_executions(filter.status,
     filter.sm_arn, filter.limit, filter.qualified, filter.redriven)
   if list == nil then return failed(self, err, kind) end

@@ -13,6 +13,8 @@
 -- execution as lost. Messages name the store as "store: postgresql: ...".
 local pg = require("stepflow.core.pg")
 local sql = require("stepflow.store_pg_sql")
+local checks = require("stepflow.store_checks")
+local check_string, check_ms, check_table = checks.string, checks.ms, checks.table
 
 local type, error, setmetatable, tostring = type, error, setmetatable, tostring
 local math_type, format, concat, tointeger = math.type, string.format, table.concat, math.tointeger
@@ -51,23 +53,6 @@ end
 local function sm_rec(r)
   return { arn = r[1], name = r[2], definition = r[3], type = r[4], created = tointeger(r[5]),
     revision = tointeger(r[6]) }
-end
-
-local function check_string(fname, field, v, optional)
-  if v == nil and optional then return end
-  if type(v) ~= "string" then
-    error("stepflow.store." .. fname .. ": " .. field .. " must be a string", 3)
-  end
-end
-
-local function check_ms(fname, field, v)
-  if math_type(v) ~= "integer" then
-    error("stepflow.store." .. fname .. ": " .. field .. " must be an integer (ms since the epoch)", 3)
-  end
-end
-
-local function check_table(fname, t)
-  if type(t) ~= "table" then error("stepflow.store." .. fname .. ": expects a table", 3) end
 end
 
 local function check_open(self)
@@ -822,22 +807,9 @@ function Store:find_execution(sm_arn, name)
   return one_exec(self, { "find_exec", sm_arn, name })
 end
 
-local STATUSES = { RUNNING = true, SUCCEEDED = true, FAILED = true, TIMED_OUT = true, ABORTED = true }
-
 function Store:list_executions(filter)
   filter = filter or {}
-  check_table("list_executions", filter)
-  if filter.status ~= nil and not STATUSES[filter.status] then
-    error("stepflow.store.list_executions: unknown status " .. tostring(filter.status), 2)
-  end
-  check_string("list_executions", "sm_arn", filter.sm_arn, true)
-  if filter.limit ~= nil and math_type(filter.limit) ~= "integer" then
-    error("stepflow.store.list_executions: limit must be an integer", 2)
-  end
-  check_string("list_executions", "qualified", filter.qualified, true)
-  if (filter.qualified ~= nil or filter.redriven ~= nil) and filter.sm_arn == nil then
-    error("stepflow.store.list_executions: qualified and redriven need sm_arn", 2)
-  end
+  checks.list_filter(filter)
   local limit = filter.limit and filter.limit > 0 and filter.limit or nil
   local redriven = filter.redriven
   if redriven ~= nil then redriven = redriven and true or false end

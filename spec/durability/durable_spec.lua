@@ -1,16 +1,7 @@
 local stepflow = require("stepflow")
+local helper = require("spec_helper")
 local json = require("stepflow.json")
 local timestamp = require("stepflow.asl.timestamp")
-
-local function tmpdb()
-  local path = os.tmpname()
-  os.remove(path)
-  return path .. ".db"
-end
-
-local function cleanup(path)
-  for _, suffix in ipairs({ "", "-wal", "-shm", ".lock" }) do os.remove(path .. suffix) end
-end
 
 -- The engine that "crashes" runs in real time, so its timers stay pending;
 -- the one that recovers runs in virtual time.
@@ -30,8 +21,8 @@ local function hang(_, ctx) return ctx.await(function() end) end
 
 describe("durable executions", function()
   local path
-  before_each(function() path = tmpdb() end)
-  after_each(function() cleanup(path) end)
+  before_each(function() path = helper.temp_store() end)
+  after_each(function() helper.remove_store(path) end)
 
   describe("history", function()
     it("records AWS-shaped events with details and chained ids", function()
@@ -589,8 +580,8 @@ end)
 
 describe("durable Distributed Map runs", function()
   local path
-  before_each(function() path = tmpdb() end)
-  after_each(function() cleanup(path) end)
+  before_each(function() path = helper.temp_store() end)
+  after_each(function() helper.remove_store(path) end)
 
   for _, child_type in ipairs({ "STANDARD", "EXPRESS" }) do
     it("go on after a crash without running the ended " .. child_type .. " children again", function()

@@ -3,17 +3,8 @@
 -- in every frame, its history going on after ExecutionRedriven; and the
 -- reasons an execution cannot be redriven.
 local stepflow = require("stepflow")
+local h = require("spec_helper")
 local json = require("stepflow.json")
-
-local function tmpdb()
-  local path = os.tmpname()
-  os.remove(path)
-  return path .. ".db"
-end
-
-local function cleanup(path)
-  for _, suffix in ipairs({ "", "-wal", "-shm", ".lock" }) do os.remove(path .. suffix) end
-end
 
 local function types(events)
   local out = {}
@@ -43,11 +34,11 @@ end
 
 describe("engine:redrive_execution", function()
   local path, engine
-  before_each(function() path = tmpdb() end)
+  before_each(function() path = h.temp_store() end)
   after_each(function()
     if engine then engine:close() end
     engine = nil
-    cleanup(path)
+    h.remove_store(path)
   end)
 
   local function new_engine(handlers, opts)

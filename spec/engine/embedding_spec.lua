@@ -2,19 +2,10 @@
 -- recover{on_done}, describe_execution, list_executions, after_commit,
 -- close as <close>.
 local stepflow = require("stepflow")
+local h = require("spec_helper")
 
 local PASS = '{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}'
 local WAIT = '{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":%s,"End":true}}}'
-
-local function temp_store()
-  local p = os.tmpname()
-  os.remove(p)
-  return p .. ".db"
-end
-
-local function remove(p)
-  for _, s in ipairs({ "", "-wal", "-shm", ".lock" }) do os.remove(p .. s) end
-end
 
 describe("engine:step", function()
   it("runs one turn without waiting, and says whether work remains", function()
@@ -49,7 +40,7 @@ end)
 
 describe("engine:recover", function()
   it("calls on_done for the executions it brings back", function()
-    local path = temp_store()
+    local path = h.temp_store()
     local engine = assert(stepflow.new({ store = path, virtual_time = true }))
     local sm = assert(engine:create_state_machine(WAIT:format("60")))
     local exec = assert(engine:start_execution(sm, {}, { name = "back" }))
@@ -61,7 +52,7 @@ describe("engine:recover", function()
     engine:run()
     assert.same({ exec.arn .. " SUCCEEDED" }, done)
     engine:close()
-    remove(path)
+    h.remove_store(path)
   end)
 end)
 
@@ -99,7 +90,7 @@ describe("engine:after_commit", function()
     local ran = false
     stepflow.new():after_commit(function() ran = true end)
     assert.is_true(ran)
-    local path = temp_store()
+    local path = h.temp_store()
     do
       local engine <close> = assert(stepflow.new({ store = path }))
       assert(engine:create_state_machine(PASS, { name = "m" }))
@@ -112,7 +103,7 @@ describe("engine:after_commit", function()
       assert.is_table(r:get_state_machine(engine.machines["arn:aws:states:us-east-1:123456789012:stateMachine:m"].arn))
       r:close()
     end
-    remove(path)
+    h.remove_store(path)
   end)
 end)
 

@@ -105,9 +105,7 @@ describe("Distributed Map", function()
   end)
 
   it("keeps an ended run of a durable execution in the store: described and listed after a restart", function()
-    local path = os.tmpname()
-    os.remove(path)
-    path = path .. ".db"
+    local path = h.temp_store()
     local engine = assert(stepflow.new({ virtual_time = true, handlers = work({ 3 }), store = path }))
     local sm = assert(engine:create_state_machine(dmap({ ToleratedFailureCount = 1, MaxConcurrency = 2,
       Label = "Items" }), { name = "Kept" }))
@@ -129,7 +127,7 @@ describe("Distributed Map", function()
     assert.equal("ValidationException", select(2, again:update_map_run(arn, { max_concurrency = 3 })))
     assert.is_nil(again:describe_map_run(arn .. "0"))
     again:close()
-    for _, suffix in ipairs({ "", "-wal", "-shm", ".lock" }) do os.remove(path .. suffix) end
+    h.remove_store(path)
   end)
 
   describe("tolerated failures", function()

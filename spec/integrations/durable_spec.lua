@@ -3,17 +3,8 @@
 -- being started twice; task tokens handed out stay valid; a parent finds
 -- its child execution. One spec kills a real engine process (SIGKILL).
 local stepflow = require("stepflow")
+local h = require("spec_helper")
 local json = require("stepflow.json")
-
-local function tmpdb()
-  local path = os.tmpname()
-  os.remove(path)
-  return path .. ".db"
-end
-
-local function cleanup(path)
-  for _, suffix in ipairs({ "", "-wal", "-shm", ".lock" }) do os.remove(path .. suffix) end
-end
 
 local function types(events)
   local out = {}
@@ -29,8 +20,8 @@ end
 
 describe("integrations with a durable store", function()
   local path
-  before_each(function() path = tmpdb() end)
-  after_each(function() cleanup(path) end)
+  before_each(function() path = h.temp_store() end)
+  after_each(function() h.remove_store(path) end)
 
   it("keeps a .waitForTaskToken's token across a restart, without sending the request again", function()
     local sent = {}

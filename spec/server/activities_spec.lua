@@ -3,14 +3,14 @@
 -- long poll (FIFO, the empty answer at the end of the poll, workers whose
 -- connection closes, many parked at once), with AWS's error codes.
 local json = require("stepflow.json")
-local local_server = require("server.local_server")
+local api_helper = require("server.api_helper")
 
 local ACT = "arn:aws:states:us-east-1:123456789012:activity:"
 
 local function activity_machine(api, name, activity_arn, extra)
   local st = { Type = "Task", Resource = activity_arn, End = true }
   for k, v in pairs(extra or {}) do st[k] = v end
-  return local_server.machine(api, name, { StartAt = "Work", States = { Work = st } })
+  return api_helper.machine(api, name, { StartAt = "Work", States = { Work = st } })
 end
 
 local function start(api, sm, input)
@@ -22,7 +22,7 @@ describe("stepflow.server activities", function()
   after_each(function() if api then api.close() end api = nil end)
 
   describe("CreateActivity", function()
-    before_each(function() api = local_server.start() end)
+    before_each(function() api = api_helper.start() end)
 
     it("creates an activity and is idempotent on its name", function()
       local a = api.ok("CreateActivity", { name = "approve", tags = { { key = "team", value = "ops" } } })
@@ -62,7 +62,7 @@ describe("stepflow.server activities", function()
   end)
 
   describe("DescribeActivity and DeleteActivity", function()
-    before_each(function() api = local_server.start() end)
+    before_each(function() api = api_helper.start() end)
 
     it("describes an activity, and it is gone once deleted", function()
       local a = api.ok("CreateActivity", { name = "review", encryptionConfiguration = { type = "AWS_OWNED_KEY" } })
@@ -89,7 +89,7 @@ describe("stepflow.server activities", function()
   end)
 
   describe("ListActivities", function()
-    before_each(function() api = local_server.start() end)
+    before_each(function() api = api_helper.start() end)
 
     it("pages with maxResults and nextToken, oldest first", function()
       for i = 1, 5 do api.ok("CreateActivity", { name = "a" .. i }) end
@@ -118,7 +118,7 @@ describe("stepflow.server activities", function()
 
   describe("GetActivityTask", function()
     it("hands out a waiting task with its input, and records the worker's name", function()
-      api = local_server.start()
+      api = api_helper.start()
       local act = api.ok("CreateActivity", { name = "approve" }).activityArn
       local exec = start(api, activity_machine(api, "m", act), { order = 7 })
       api.until_true(function() return api.engine.activities:pending(act) == 1 end)
@@ -132,7 +132,7 @@ describe("stepflow.server activities", function()
 
     it("answers {} without a token when no task comes within the poll (60 s by default)", function()
       -- virtual time: the loop's clock jumps to the poll's end
-      api = local_server.start({ virtual_time = true })
+      api = api_helper.start({ virtual_time = true })
       local act = api.ok("CreateActivity", { name = "idle" }).activityArn
       local before = api.loop:now()
       local status, body = api.call("GetActivityTask", { activityArn = act })
@@ -143,13 +143,13 @@ describe("stepflow.server activities", function()
     end)
 
     it("answers at once with a poll_timeout of 0", function()
-      api = local_server.start({ serve = { poll_timeout = 0 } })
+      api = api_helper.start({ serve = { poll_timeout = 0 } })
       local act = api.ok("CreateActivity", { name = "idle" }).activityArn
       assert.same({}, api.ok("GetActivityTask", { activityArn = act }))
     end)
 
     it("serves parked workers first come, first served, as tasks are scheduled", function()
-      api = local_server.start()
+      api = api_helper.start()
       local act = api.ok("CreateActivity", { name = "fifo" }).activityArn
       local sm = activity_machine(api, "m", act)
       local polls = {}
@@ -169,7 +169,7 @@ describe("stepflow.server activities", function()
     end)
 
     it("gives a task to the next worker when a parked worker's connection closed", function()
-      api = local_server.start()
+      api = api_helper.start()
       local act = api.ok("CreateActivity", { name = "gone" }).activityArn
       local sm = activity_machine(api, "m", act)
       local gone = api.send("GetActivityTask", { activityArn = act, workerName = "gone" })
@@ -187,7 +187,7 @@ describe("stepflow.server activities", function()
     end)
 
     it("keeps the task queued when the only parked worker has gone", function()
-      api = local_server.start()
+      api = api_helper.start()
       local act = api.ok("CreateActivity", { name = "alone" }).activityArn
       local gone = api.send("GetActivityTask", { activityArn = act })
       api.until_true(function() return api.server.activities:parked_polls() == 1 end)
@@ -199,7 +199,7 @@ describe("stepflow.server activities", function()
     end)
 
     it("parks a thousand workers and serves each of them", function()
-      api = local_server.start()
+      api = api_helper.start()
       local act = api.ok("CreateActivity", { name = "many" }).activityArn
       local sm = activity_machine(api, "m", act)
       local polls = {}
@@ -220,7 +220,7 @@ describe("stepflow.server activities", function()
     end)
 
     it("answers parked workers with {} when the server shuts down", function()
-      api = local_server.start()
+      api = api_helper.start()
       local act = api.ok("CreateActivity", { name = "bye" }).activityArn
       local p = api.send("GetActivityTask", { activityArn = act })
       api.until_true(function() return api.server.activities:parked_polls() == 1 end)
@@ -236,12 +236,12 @@ describe("stepflow.server activities", function()
       local path = os.tmpname()
       os.remove(path)
       path = path .. ".db"
-      api = local_server.start({ store = path })
+      api = api_helper.start({ store = path })
       local a = api.ok("CreateActivity", { name = "durable", encryptionConfiguration = { type = "AWS_OWNED_KEY" } })
       api.ok("CreateActivity", { name = "other" })
       api.ok("DeleteActivity", { activityArn = ACT .. "other" })
       api.close()
-      api = local_server.start({ store = path })
+      api = api_helper.start({ store = path })
       assert.same({ activityArn = a.activityArn, name = "durable", creationDate = a.creationDate,
         encryptionConfiguration = { type = "AWS_OWNED_KEY" } }, api.ok("DescribeActivity", { activityArn = a.activityArn }))
       assert.equal(1, #api.ok("ListActivities", {}).activities)

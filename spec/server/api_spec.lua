@@ -4,45 +4,14 @@
 local stepflow = require("stepflow")
 local json = require("stepflow.json")
 local client = require("server.client")
-local model = require("stepflow.server.model")
 
 local ROLE = "arn:aws:iam::123456789012:role/test"
 local SM = "arn:aws:states:us-east-1:123456789012:stateMachine:"
 local PASS = '{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}'
 local WAIT = '{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"End":true}}}'
 
-local function start_server(opts)
-  local engine = assert(stepflow.new({ store = ":memory:", handlers = opts and opts.handlers }))
-  local logged = {}
-  local server = assert(engine:serve({ port = 0, log = function(l) logged[#logged + 1] = l end }))
-  local _, port = server:address()
-  local api = {}
-  function api.call(op, input) return client.call(engine.loop, port, op, input) end
-  function api.ok(op, input)
-    local status, body = api.call(op, input)
-    assert(status == 200, op .. ": " .. status .. " " .. json.encode(body))
-    return body
-  end
-  -- Errors an operation answers are those the model lists for it, or
-  -- those of the front end (any operation).
-  local FRONT = { SerializationException = true, ValidationException = true, UnknownOperationException = true,
-    InternalFailure = true }
-  function api.err(op, input)
-    local status, body = api.call(op, input)
-    local listed = FRONT[body.__type]
-    for _, e in ipairs(model.operations[op] and model.operations[op].errors or {}) do
-      if e == body.__type then listed = true end
-    end
-    assert(listed, op .. " answered " .. tostring(body.__type) .. ", which the model does not list for it")
-    return status, body.__type, body.message
-  end
-  function api.close()
-    server:close()
-    engine:close()
-  end
-  api.engine, api.server, api.port, api.logged = engine, server, port, logged
-  return api
-end
+-- (a server in this process on an in-memory store: api_helper)
+local start_server = require("server.api_helper").start
 
 local function create(api, name, definition, extra)
   local input = { name = name, definition = definition or PASS, roleArn = ROLE }

@@ -67,14 +67,7 @@ function Proc:console(name, body)
 end
 
 --- A fresh store path (removed with its side files by `remove`).
-function M.temp_store()
-  local p = os.tmpname()
-  os.remove(p)
-  return p .. ".db"
-end
-
-function M.remove(path)
-  for _, suffix in ipairs({ "", "-wal", "-shm", ".lock" }) do os.remove(path .. suffix) end
-end
+M.temp_store = require("spec_helper").temp_store
+M.remove = require("spec_helper").remove_store
 
 return M

@@ -6,13 +6,13 @@
 -- again.
 local json = require("stepflow.json")
 local tokens = require("stepflow.integrations.tokens")
-local local_server = require("server.local_server")
+local api_helper = require("server.api_helper")
 local serve = require("server.serve_process")
 
 local function activity_machine(api, name, arn, extra)
   local st = { Type = "Task", Resource = arn, End = true }
   for k, v in pairs(extra or {}) do st[k] = v end
-  return local_server.machine(api, name, { StartAt = "Work", States = { Work = st } })
+  return api_helper.machine(api, name, { StartAt = "Work", States = { Work = st } })
 end
 
 local function describe_exec(api, arn)
@@ -32,7 +32,7 @@ describe("stepflow.server task tokens", function()
   describe("activity tasks", function()
     local act, sm
     before_each(function()
-      api = local_server.start()
+      api = api_helper.start()
       act = api.ok("CreateActivity", { name = "work" }).activityArn
       sm = nil
     end)
@@ -100,7 +100,7 @@ describe("stepflow.server task tokens", function()
     it("refuses the token once HeartbeatSeconds passed without a heartbeat", function()
       api.close()
       -- virtual time: the clock runs to the heartbeat's end once the loop idles
-      api = local_server.start({ virtual_time = true })
+      api = api_helper.start({ virtual_time = true })
       act = api.ok("CreateActivity", { name = "work" }).activityArn
       sm = activity_machine(api, "hb", act, { HeartbeatSeconds = 10 })
       local exec, task = take()
@@ -114,8 +114,8 @@ describe("stepflow.server task tokens", function()
   describe(".waitForTaskToken and .sync tasks", function()
     it("ends a callback task whose token went out in its Parameters", function()
       local sent
-      api = local_server.start({ handlers = { notify = function(input) sent = input end } })
-      local sm = local_server.machine(api, "cb", { StartAt = "Ask", States = { Ask = { Type = "Task",
+      api = api_helper.start({ handlers = { notify = function(input) sent = input end } })
+      local sm = api_helper.machine(api, "cb", { StartAt = "Ask", States = { Ask = { Type = "Task",
         Resource = "notify.waitForTaskToken", Parameters = { ["token.$"] = "$$.Task.Token", ["who.$"] = "$.who" },
         ResultPath = "$.answer", End = true } } })
       local exec = api.ok("StartExecution", { stateMachineArn = sm, input = '{"who":"ada"}' }).executionArn
@@ -128,9 +128,9 @@ describe("stepflow.server task tokens", function()
 
     it("ends a .sync job with SendTaskSuccess, as AWS does", function()
       local token
-      api = local_server.start({ integrations = { ["arn:aws:states:::batch:submitJob"] = {
+      api = api_helper.start({ integrations = { ["arn:aws:states:::batch:submitJob"] = {
         start = function(_, ctx) token = ctx.task_token; return { JobId = "j1" } end } } })
-      local sm = local_server.machine(api, "job", { StartAt = "Run", States = { Run = { Type = "Task",
+      local sm = api_helper.machine(api, "job", { StartAt = "Run", States = { Run = { Type = "Task",
         Resource = "arn:aws:states:::batch:submitJob.sync", End = true } } })
       local exec = api.ok("StartExecution", { stateMachineArn = sm }).executionArn
       api.until_true(function() return token ~= nil end)
@@ -144,7 +144,7 @@ describe("stepflow.server task tokens", function()
       MockedResponses = { Approved = { ["0"] = { Return = { approved = "by mock" } } } } }
 
     it("runs the test case that ends the state machine ARN (ARN#TestCase)", function()
-      api = local_server.start({ mocks = MOCKS })
+      api = api_helper.start({ mocks = MOCKS })
       local act = api.ok("CreateActivity", { name = "work" }).activityArn
       local sm = activity_machine(api, "mocked", act)
       local exec = api.ok("StartExecution", { stateMachineArn = sm .. "#HappyPath" }).executionArn
@@ -209,7 +209,7 @@ describe("task tokens across restarts of stepflow serve", function()
   it("keeps activity and callback tokens valid, and hands a delivered task out once", function()
     local p = start()
     local act = ok(p, "CreateActivity", { name = "approve" }).activityArn
-    local sm = ok(p, "CreateStateMachine", { name = "flow", roleArn = local_server.ROLE,
+    local sm = ok(p, "CreateStateMachine", { name = "flow", roleArn = api_helper.ROLE,
       definition = json.encode({ StartAt = "Approve", States = {
         Approve = { Type = "Task", Resource = act, Next = "Notify" },
         Notify = { Type = "Task", Resource = "notify.waitForTaskToken",

@@ -58,12 +58,8 @@ local function scalar(v)
   return tostring(v)
 end
 
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys)
-  return keys
-end
+-- (the keys of a JSON object, sorted: a stable order)
+local sorted_keys = require("stepflow.asl.validate.util").sorted_keys
 
 -- Appends the pairs of `value` under `prefix` to `out` as form fields,
 -- arrays by `format`.

@@ -31,12 +31,8 @@ local function is_object(v)
   return type(v) == "table" and not json.is_array(v)
 end
 
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys)
-  return keys
-end
+-- (the keys of a JSON object, sorted: a stable order)
+local sorted_keys = require("stepflow.asl.validate.util").sorted_keys
 
 -- Parses an invocation range key: "3" or "1-2". Returns first, last or
 -- nil and a message.

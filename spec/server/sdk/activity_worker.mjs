@@ -12,6 +12,7 @@
 // IDLE_PORT: a server whose polls end at once (--poll-timeout 0), for the
 // empty answer; PORT's polls wait as long as AWS's.
 import * as sfn from '@aws-sdk/client-sfn';
+import { failures, check, report } from './report.mjs';
 
 const [port, idlePort] = process.argv.slice(2);
 const client = (p) => new sfn.SFNClient({
@@ -19,13 +20,6 @@ const client = (p) => new sfn.SFNClient({
   credentials: { accessKeyId: 'AKIDWORKER', secretAccessKey: 'any' },
 });
 const c = client(port);
-
-const failures = [];
-let checks = 0;
-function check(what, ok, detail) {
-  checks++;
-  if (!ok) failures.push(`${what}${detail === undefined ? '' : ': ' + JSON.stringify(detail)}`);
-}
 
 async function expectError(what, promise, name) {
   try {
@@ -127,4 +121,4 @@ try {
 } catch (e) {
   failures.push(`unexpected: ${e.name}: ${e.message}`);
 }
-console.log(JSON.stringify({ checks, failures }));
+report();

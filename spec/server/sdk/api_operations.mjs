@@ -7,6 +7,7 @@
 //   node api_operations.mjs PORT MARKER_FILE
 import * as sfn from '@aws-sdk/client-sfn';
 import fs from 'node:fs';
+import { failures, check, report, sleep } from './report.mjs';
 
 const [port, marker] = process.argv.slice(2);
 const ROLE = 'arn:aws:iam::123456789012:role/sdk';
@@ -19,13 +20,6 @@ const c = new sfn.SFNClient({
   credentials: { accessKeyId: 'AKIDSTEPFLOW', secretAccessKey: 'stepflow-secret' },
 });
 
-const failures = [];
-let checks = 0;
-function check(what, ok, detail) {
-  checks++;
-  if (!ok) failures.push(`${what}${detail === undefined ? '' : ': ' + JSON.stringify(detail)}`);
-}
-
 async function expectError(what, promise, name) {
   try {
     const out = await promise;
@@ -37,7 +31,6 @@ async function expectError(what, promise, name) {
   }
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function untilStatus(arn, status) {
   for (let i = 0; i < 300; i++) {
     const d = await c.send(new sfn.DescribeExecutionCommand({ executionArn: arn }));
@@ -202,4 +195,4 @@ try {
 } catch (e) {
   failures.push(`threw: ${e.name}: ${e.message}`);
 }
-console.log(JSON.stringify({ checks, failures }));
+report();

@@ -10,6 +10,7 @@
 //   node onboarding.mjs PORT API_ROOT
 import * as sfn from '@aws-sdk/client-sfn';
 import fs from 'node:fs';
+import { failures, check, report, sleep } from './report.mjs';
 
 const [port, apiRoot] = process.argv.slice(2);
 const DIR = 'examples/onboarding/';
@@ -21,19 +22,12 @@ const c = new sfn.SFNClient({
   credentials: { accessKeyId: 'AKIDSTEPFLOW', secretAccessKey: 'any' }, disableHostPrefix: true,
 });
 
-const failures = [];
-let checks = 0;
-function check(what, ok, detail) {
-  checks++;
-  if (!ok) failures.push(`${what}${detail === undefined ? '' : ': ' + JSON.stringify(detail)}`);
-}
 const same = (a, b) => JSON.stringify(sorted(a)) === JSON.stringify(sorted(b));
 function sorted(v) {
   if (Array.isArray(v)) return v.map(sorted);
   if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted(v[k])]));
   return v;
 }
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function finished(arn) {
   for (let i = 0; i < 1000; i++) {
@@ -93,5 +87,5 @@ async function main() {
 }
 
 main().catch((e) => failures.push(`raised: ${e.stack || e}`)).finally(() => {
-  console.log(JSON.stringify({ checks, failures }));
+  report();
 });

@@ -9,6 +9,7 @@
 import * as sfn from '@aws-sdk/client-sfn';
 import http from 'node:http';
 import fs from 'node:fs';
+import { failures, check, report, sleep } from './report.mjs';
 
 const [mode, port, arg3, arg4] = process.argv.slice(2);
 const ROLE = 'arn:aws:iam::123456789012:role/sdk';
@@ -34,13 +35,6 @@ function client(p, extra = {}) {
   });
 }
 
-const failures = [];
-let checks = 0;
-function check(what, ok, detail) {
-  checks++;
-  if (!ok) failures.push(`${what}${detail === undefined ? '' : ': ' + JSON.stringify(detail)}`);
-}
-
 async function expectError(what, promise, name, status = 400) {
   try {
     const out = await promise;
@@ -52,8 +46,6 @@ async function expectError(what, promise, name, status = 400) {
     return e;
   }
 }
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function untilStatus(c, arn, status) {
   for (let i = 0; i < 300; i++) {
@@ -295,4 +287,4 @@ try {
   failures.push(`threw: ${e.name}: ${e.message}`);
 }
 agent.destroy();
-console.log(JSON.stringify({ checks, failures }));
+report();
