@@ -164,22 +164,7 @@ end
 -- @return true, or nil, "ExecutionAlreadyExists" when the ARN or the name
 --   (within its state machine) is taken, or nil and a message
 function Store:create_execution(e)
-  check_table("create_execution", e)
-  check_string("create_execution", "arn", e.arn)
-  check_string("create_execution", "sm_arn", e.sm_arn)
-  check_string("create_execution", "name", e.name)
-  check_string("create_execution", "input", e.input, true)
-  local status = e.status or "RUNNING"
-  if not STATUSES[status] then
-    error("stepflow.store.create_execution: unknown status "
-      .. tostring(status), 2)
-  end
-  check_ms("create_execution", "started", e.started)
-  if e.revision ~= nil and math_type(e.revision) ~= "integer" then
-    error("stepflow.store.create_execution: revision must be an integer", 2)
-  end
-  check_string("create_execution", "version_arn", e.version_arn, true)
-  check_string("create_execution", "alias_arn", e.alias_arn, true)
+  local status = checks.execution(e)
   local key, err, kind = self._core:create_execution(e.arn, e.sm_arn, e.name,
     status, e.input, e.started, e.revision, e.version_arn, e.alias_arn)
   if key == nil then

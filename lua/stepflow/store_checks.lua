@@ -16,9 +16,9 @@ function M.string(fname, field, v, optional, level)
   end
 end
 
-function M.ms(fname, field, v)
+function M.ms(fname, field, v, level)
   if math_type(v) ~= "integer" then
-    error("stepflow.store." .. fname .. ": " .. field .. " must be an integer (ms since the epoch)", 3)
+    error("stepflow.store." .. fname .. ": " .. field .. " must be an integer (ms since the epoch)", level or 3)
   end
 end
 
@@ -41,6 +41,29 @@ function M.list_filter(filter)
   if (filter.qualified ~= nil or filter.redriven ~= nil) and filter.sm_arn == nil then
     error("stepflow.store.list_executions: qualified and redriven need sm_arn", 3)
   end
+end
+
+
+--- Checks create_execution's record (called by that method): {arn,
+-- sm_arn, name, input, status, started, revision, version_arn,
+-- alias_arn}. Returns its status (RUNNING when absent).
+function M.execution(e)
+  M.table("create_execution", e, 4)
+  M.string("create_execution", "arn", e.arn, false, 4)
+  M.string("create_execution", "sm_arn", e.sm_arn, false, 4)
+  M.string("create_execution", "name", e.name, false, 4)
+  M.string("create_execution", "input", e.input, true, 4)
+  local status = e.status or "RUNNING"
+  if not M.STATUSES[status] then
+    error("stepflow.store.create_execution: unknown status " .. tostring(status), 3)
+  end
+  M.ms("create_execution", "started", e.started, 4)
+  if e.revision ~= nil and math_type(e.revision) ~= "integer" then
+    error("stepflow.store.create_execution: revision must be an integer", 3)
+  end
+  M.string("create_execution", "version_arn", e.version_arn, true, 4)
+  M.string("create_execution", "alias_arn", e.alias_arn, true, 4)
+  return status
 end
 
 return M

@@ -540,22 +540,7 @@ end
 
 function Store:create_execution(e)
   check_open(self)
-  check_table("create_execution", e)
-  check_string("create_execution", "arn", e.arn)
-  check_string("create_execution", "sm_arn", e.sm_arn)
-  check_string("create_execution", "name", e.name)
-  check_string("create_execution", "input", e.input, true)
-  local status = e.status or "RUNNING"
-  if status ~= "RUNNING" and status ~= "SUCCEEDED" and status ~= "FAILED" and status ~= "TIMED_OUT"
-      and status ~= "ABORTED" then
-    error("stepflow.store.create_execution: unknown status " .. tostring(status), 2)
-  end
-  check_ms("create_execution", "started", e.started)
-  if e.revision ~= nil and math_type(e.revision) ~= "integer" then
-    error("stepflow.store.create_execution: revision must be an integer", 2)
-  end
-  check_string("create_execution", "version_arn", e.version_arn, true)
-  check_string("create_execution", "alias_arn", e.alias_arn, true)
+  local status = checks.execution(e)
   if self.read_only then return nil, "store: opened read-only" end
   local creates = self._creates
   local pair = e.sm_arn .. "\0" .. e.name

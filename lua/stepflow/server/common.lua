@@ -126,4 +126,16 @@ function M.page(list, input, kind)
   return json.array(page), next_token
 end
 
+
+--- nil, "InvalidDefinition", and its message: every validation problem
+-- ({path, message, code}), as AWS lists them ("CODE: message at
+-- /pointer", joined by ", ").
+function M.invalid_definition(problems)
+  local parts = {}
+  for i, p in ipairs(problems) do
+    parts[i] = (p.code or "SCHEMA_VALIDATION_FAILED") .. ": " .. p.message .. " at " .. (p.path == "" and "/" or p.path)
+  end
+  return nil, "InvalidDefinition", "Invalid State Machine Definition: '" .. table.concat(parts, ", ") .. "'"
+end
+
 return M

@@ -16,16 +16,7 @@ local function same(a, b)
   return json.encode(a) == json.encode(b)
 end
 
--- InvalidDefinition's message: every problem, as AWS lists them
--- ("CODE: message at /pointer", joined by ", ").
-local function invalid_definition(problems)
-  local parts = {}
-  for i, p in ipairs(problems) do
-    parts[i] = (p.code or "SCHEMA_VALIDATION_FAILED") .. ": " .. p.message .. " at " .. (p.path == "" and "/" or p.path)
-  end
-  return nil, "InvalidDefinition", "Invalid State Machine Definition: '" .. table.concat(parts, ", ") .. "'"
-end
-M.invalid_definition = invalid_definition
+local invalid_definition = common.invalid_definition
 
 local function check_role(arn)
   if not arn:find("^arn:[%w%-]+:iam::%d*:role/.") then

@@ -14,13 +14,7 @@ local M = {}
 --- The name AWS gives the state it tests (also in $$.State.Name).
 M.STATE_NAME = "StateName"
 
-local function invalid(problems)
-  local parts = {}
-  for i, p in ipairs(problems) do
-    parts[i] = (p.code or "SCHEMA_VALIDATION_FAILED") .. ": " .. p.message .. " at " .. (p.path == "" and "/" or p.path)
-  end
-  return nil, "InvalidDefinition", "Invalid State Machine Definition: '" .. table.concat(parts, ", ") .. "'"
-end
+local invalid = require("stepflow.server.common").invalid_definition
 
 -- The names a state transitions to.
 local function targets(def)
